@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: Apache-2.0
+// Compile-time switches and the few macros every other header relies on.
+// User switches are SLOTGUARD_CONFIG_*: define them before the first slotguard
+// include (or on the command line) to change the library's behaviour. Every
+// switch has a default that suits a production sensor.
+#ifndef SLOTGUARD_CONFIG_HPP
+#define SLOTGUARD_CONFIG_HPP
+
+#include <cstdio>
+#include <cstdlib>
+
+// SLOTGUARD_CONFIG_NO_EXCEPTIONS: the library never throws across its API in
+// any case; this switch only decides what the one internal SLOTGUARD_THROW
+// does. Detected from the compiler (-fno-exceptions) when not set.
+#ifndef SLOTGUARD_CONFIG_NO_EXCEPTIONS
+#if defined(__cpp_exceptions) || defined(__EXCEPTIONS) || defined(_CPPUNWIND)
+#define SLOTGUARD_CONFIG_NO_EXCEPTIONS 0
+#else
+#define SLOTGUARD_CONFIG_NO_EXCEPTIONS 1
+#endif
+#endif
+
+// SLOTGUARD_CONFIG_NO_HW_ACCEL: set to 1 to use only the portable SHA-256 and
+// CRC32C code even where the CPU offers SHA-NI, ARMv8 SHA2 or SSE4.2. The
+// choice is otherwise made at run time from CPUID, never from build flags.
+#ifndef SLOTGUARD_CONFIG_NO_HW_ACCEL
+#define SLOTGUARD_CONFIG_NO_HW_ACCEL 0
+#endif
+
+// SLOTGUARD_FATAL(msg): what happens when the library meets a programmer error
+// it cannot report as a value (a failed SLOTGUARD_ASSERT, SLOTGUARD_THROW with
+// exceptions off). Override to route into the host's crash reporting; it must
+// not return.
+#ifndef SLOTGUARD_FATAL
+#define SLOTGUARD_FATAL(msg) ::slotguard::detail::fatal(msg, __FILE__, __LINE__)
+#endif
+
+// SLOTGUARD_ASSERT(cond): checks a precondition that only a bug in the caller
+// or in slotguard can break (never input validation, which is always compiled
+// in and reported as errc values). Define it to nothing to remove the checks,
+// or to the host's own assert.
+#ifndef SLOTGUARD_ASSERT
+#define SLOTGUARD_ASSERT(cond) \
+  ((cond) ? static_cast<void>(0) : SLOTGUARD_FATAL("assertion failed: " #cond))
+#endif
+
+// SLOTGUARD_THROW(x): the only place the library may throw. With exceptions
+// off it becomes a fatal error.
+#if SLOTGUARD_CONFIG_NO_EXCEPTIONS
+#define SLOTGUARD_THROW(x) SLOTGUARD_FATAL(#x)
+#else
+#define SLOTGUARD_THROW(x) throw x
+#endif
+
+#if defined(__GNUC__) || defined(__clang__)
+#define SLOTGUARD_LIKELY(x) __builtin_expect(!!(x), 1)
+#define SLOTGUARD_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define SLOTGUARD_LIKELY(x) (x)
+#define SLOTGUARD_UNLIKELY(x) (x)
+#endif
+
+#if defined(__x86_64__) || defined(_M_X64)
+#define SLOTGUARD_ARCH_X86_64 1
+#else
+#define SLOTGUARD_ARCH_X86_64 0
+#endif
+
+#if defined(__aarch64__) || defined(_M_ARM64)
+#define SLOTGUARD_ARCH_AARCH64 1
+#else
+#define SLOTGUARD_ARCH_AARCH64 0
+#endif
+
+#if defined(_WIN32)
+#define SLOTGUARD_OS_WINDOWS 1
+#else
+#define SLOTGUARD_OS_WINDOWS 0
+#endif
+
+namespace slotguard {
+inline namespace v1 {
+namespace detail {
+
+[[noreturn]] inline void fatal(const char* msg, const char* file, int line) noexcept {
+  std::fprintf(stderr, "slotguard: fatal: %s (%s:%d)\n", msg, file, line);
+  std::fflush(stderr);
+  std::abort();
+}
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace slotguard
+
+#endif  // SLOTGUARD_CONFIG_HPP

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: Apache-2.0
+// The error model: one errc value per distinct reason a call can fail, its name
+// and a one-sentence description, a std::error_category so errc values travel
+// as std::error_code, and result<T>, a value-or-error return type in the
+// spirit of std::expected. No exception crosses the library's API; every
+// fallible call returns a [[nodiscard]] result.
+#ifndef SLOTGUARD_ERROR_HPP
+#define SLOTGUARD_ERROR_HPP
+
+#include <slotguard/config.hpp>
+
+#include <new>
+#include <string>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+namespace slotguard {
+inline namespace v1 {
+
+// X(name, sentence). The order fixes the numeric values, which are part of the
+// ABI of events and logs: append new values, never reorder.
+#define SLOTGUARD_ERRC_LIST(X)                                                          \
+  /* general */                                                                         \
+  X(invalid_argument, "an argument is outside what the call accepts")                   \
+  X(io_error, "the operating system reported an input/output error")                    \
+  X(not_found, "the file or entry does not exist")                                      \
+  X(already_exists, "the file or entry already exists")                                 \
+  X(busy, "another process holds the store's lock")                                     \
+  X(permission_denied, "the operating system denied access")                            \
+  X(no_space, "the device has no space left")                                           \
+  X(unsupported, "the operation is not supported on this platform or build")            \
+  X(out_of_memory, "memory could not be allocated")                                     \
+  X(timeout, "the operation did not finish within its time limit")                      \
+  X(internal, "an internal invariant was broken")                                       \
+  /* bundle structure */                                                                \
+  X(truncated, "the input ends before a length it declares")                            \
+  X(bad_magic, "the input does not start with the bundle magic")                        \
+  X(unsupported_format_version, "the bundle's format version is not supported")         \
+  X(bad_header, "a header field holds a value the format does not allow")               \
+  X(trailing_bytes, "bytes follow the end of the bundle")                               \
+  X(too_large, "the input exceeds a configured size limit")                             \
+  X(field_too_large, "a manifest field exceeds its size limit")                         \
+  X(too_many_fields, "the manifest holds more fields than the limit")                   \
+  X(too_many_signatures, "the bundle holds more signatures than the limit")             \
+  X(malformed_field, "a manifest field's value is not well-formed for its type")        \
+  X(duplicate_field, "a manifest field appears more than once")                         \
+  X(missing_field, "a required manifest field is absent")                               \
+  X(unknown_critical_field, "the manifest holds a critical field this reader does not know") \
+  X(checksum_mismatch, "a checksum does not match the data it covers")                  \
+  /* integrity and trust */                                                             \
+  X(payload_size_mismatch, "the payload's size differs from the manifest's")            \
+  X(payload_hash_mismatch, "the payload's SHA-256 differs from the manifest's")         \
+  X(signature_invalid, "a signature does not verify")                                   \
+  X(unknown_key, "a signature names a key that is not in the trust set")                \
+  X(below_threshold, "fewer distinct trusted keys signed than the threshold requires")  \
+  X(key_invalid, "a key is malformed or not an Ed25519 key")                            \
+  X(pem_invalid, "the PEM text is malformed or holds an unsupported key type")          \
+  /* eligibility */                                                                     \
+  X(channel_mismatch, "the bundle is for another channel")                              \
+  X(sequence_rollback, "the bundle's sequence is at or below the committed floor")      \
+  X(expired, "the bundle's expiry time has passed")                                     \
+  X(not_yet_valid, "the bundle's not-before time has not come")                         \
+  X(host_version_out_of_range, "the bundle is not for this host version")               \
+  X(quarantined, "the bundle's sequence is quarantined")                                \
+  X(not_pinned, "the device is pinned to another sequence")                             \
+  X(not_in_rollout, "the rollout has not reached this device yet")                      \
+  X(soak_pending, "the bundle has not soaked for the minimum time since publication")   \
+  X(recalled, "the bundle's sequence was recalled by its publisher")                    \
+  /* schema */                                                                          \
+  X(schema_mismatch, "the payload's schema id or version differs from the host's")      \
+  X(schema_invalid, "the schema declaration is malformed")                              \
+  X(records_syntax, "the records text is malformed")                                    \
+  X(unknown_record_type, "a record names a type the schema does not declare")           \
+  X(field_count_mismatch, "a record's field count differs from its type's declaration") \
+  X(field_type_mismatch, "a field's encoding does not match its declared type")         \
+  X(field_out_of_range, "a field's value is outside its declared range")                \
+  X(field_too_long, "a string or bytes field exceeds its maximum length")               \
+  X(invalid_utf8, "a string field is not valid UTF-8")                                  \
+  X(value_not_allowed, "a field's value is not among its allowed values")               \
+  X(wildcard_not_allowed, "a field holds a wildcard where its type forbids one")        \
+  X(too_many_records, "the payload holds more records than the limit")                  \
+  X(validator_rejected, "the host's validator rejected the payload")                    \
+  /* activation */                                                                      \
+  X(probe_failed, "the host's probe rejected the candidate")                            \
+  X(probe_crashed, "the host's probe crashed on the candidate")                         \
+  X(probe_timeout, "the host's probe did not finish within its time limit")             \
+  X(journal_corrupt, "no valid journal record could be read")                           \
+  X(slot_corrupt, "a slot's content fails its integrity check")                         \
+  X(no_content, "the store holds no content")                                           \
+  X(no_trial, "no trial is running")                                                    \
+  X(trial_active, "a trial is running")                                                 \
+  X(no_fallback, "there is no fallback content to go back to")                          \
+  X(already_active, "the bundle is already the active content")
+
+enum class errc : int {
+  ok = 0,
+#define SLOTGUARD_ERRC_ENUM(name, text) name,
+  SLOTGUARD_ERRC_LIST(SLOTGUARD_ERRC_ENUM)
+#undef SLOTGUARD_ERRC_ENUM
+};
+
+// The value's identifier, e.g. "field_count_mismatch"; "unknown" for a value
+// that is not an enumerator.
+constexpr const char* to_string(errc e) noexcept {
+  switch (e) {
+    case errc::ok:
+      return "ok";
+#define SLOTGUARD_ERRC_NAME(name, text) \
+  case errc::name:                      \
+    return #name;
+      SLOTGUARD_ERRC_LIST(SLOTGUARD_ERRC_NAME)
+#undef SLOTGUARD_ERRC_NAME
+  }
+  return "unknown";
+}
+
+// One sentence that says what the value means, for operators' eyes.
+constexpr const char* describe(errc e) noexcept {
+  switch (e) {
+    case errc::ok:
+      return "success";
+#define SLOTGUARD_ERRC_TEXT(name, text) \
+  case errc::name:                      \
+    return text;
+      SLOTGUARD_ERRC_LIST(SLOTGUARD_ERRC_TEXT)
+#undef SLOTGUARD_ERRC_TEXT
+  }
+  return "unknown error";
+}
+
+namespace detail {
+
+class error_category_impl final : public std::error_category {
+ public:
+  const char* name() const noexcept override { return "slotguard"; }
+  std::string message(int ev) const override { return describe(static_cast<errc>(ev)); }
+};
+
+}  // namespace detail
+
+// The category of every errc. A function-local static: no global constructor.
+inline const std::error_category& error_category() noexcept {
+  static const detail::error_category_impl instance;
+  return instance;
+}
+
+inline std::error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), error_category()};
+}
+
+// Wraps an error for constructing a result<T, E> unambiguously, as
+// std::unexpected does; result also converts implicitly from E itself.
+template <class E>
+struct failure {
+  E error;
+};
+template <class E>
+failure(E) -> failure<E>;
+
+// A value of T or an error of E (errc unless the part needs more detail, as
+// schema validation does). Reading value() of an error is a programmer error.
+template <class T, class E = errc>
+class [[nodiscard]] result {
+  static_assert(!std::is_reference<T>::value, "result<T&> is not supported");
+  static_assert(!std::is_same<std::decay_t<T>, E>::value, "T and E must differ");
+
+ public:
+  using value_type = T;
+  using error_type = E;
+
+  template <class U = T,
+            class = std::enable_if_t<std::is_default_constructible<U>::value>>
+  result() noexcept(std::is_nothrow_default_constructible<T>::value) : has_(true) {
+    ::new (static_cast<void*>(&val_)) T();
+  }
+  result(const T& v) : has_(true) { ::new (static_cast<void*>(&val_)) T(v); }
+  result(T&& v) noexcept(std::is_nothrow_move_constructible<T>::value) : has_(true) {
+    ::new (static_cast<void*>(&val_)) T(std::move(v));
+  }
+  template <class U, class = std::enable_if_t<std::is_constructible<T, U&&>::value &&
+                                              !std::is_same<std::decay_t<U>, T>::value &&
+                                              !std::is_same<std::decay_t<U>, E>::value &&
+                                              !std::is_same<std::decay_t<U>, result>::value>>
+  result(U&& v) : has_(true) {
+    ::new (static_cast<void*>(&val_)) T(std::forward<U>(v));
+  }
+  result(E e) noexcept : has_(false) { ::new (static_cast<void*>(&err_)) E(std::move(e)); }
+  template <class G, class = std::enable_if_t<std::is_constructible<E, G>::value>>
+  result(failure<G> f) noexcept : has_(false) {
+    ::new (static_cast<void*>(&err_)) E(std::move(f.error));
+  }
+
+  result(const result& o) : has_(o.has_) {
+    if (has_)
+      ::new (static_cast<void*>(&val_)) T(o.val_);
+    else
+      ::new (static_cast<void*>(&err_)) E(o.err_);
+  }
+  result(result&& o) noexcept(std::is_nothrow_move_constructible<T>::value) : has_(o.has_) {
+    if (has_)
+      ::new (static_cast<void*>(&val_)) T(std::move(o.val_));
+    else
+      ::new (static_cast<void*>(&err_)) E(std::move(o.err_));
+  }
+  result& operator=(const result& o) {
+    if (this != &o) {
+      destroy();
+      has_ = o.has_;
+      if (has_)
+        ::new (static_cast<void*>(&val_)) T(o.val_);
+      else
+        ::new (static_cast<void*>(&err_)) E(o.err_);
+    }
+    return *this;
+  }
+  result& operator=(result&& o) noexcept(std::is_nothrow_move_constructible<T>::value) {
+    if (this != &o) {
+      destroy();
+      has_ = o.has_;
+      if (has_)
+        ::new (static_cast<void*>(&val_)) T(std::move(o.val_));
+      else
+        ::new (static_cast<void*>(&err_)) E(std::move(o.err_));
+    }
+    return *this;
+  }
+  ~result() { destroy(); }
+
+  bool has_value() const noexcept { return has_; }
+  explicit operator bool() const noexcept { return has_; }
+
+  // Requires has_value().
+  T& value() & noexcept {
+    SLOTGUARD_ASSERT(has_);
+    return val_;
+  }
+  const T& value() const& noexcept {
+    SLOTGUARD_ASSERT(has_);
+    return val_;
+  }
+  T&& value() && noexcept {
+    SLOTGUARD_ASSERT(has_);
+    return std::move(val_);
+  }
+  T& operator*() & noexcept { return value(); }
+  const T& operator*() const& noexcept { return value(); }
+  T&& operator*() && noexcept { return std::move(*this).value(); }
+  T* operator->() noexcept { return &value(); }
+  const T* operator->() const noexcept { return &value(); }
+
+  // Requires !has_value().
+  const E& error() const noexcept {
+    SLOTGUARD_ASSERT(!has_);
+    return err_;
+  }
+
+  template <class U>
+  T value_or(U&& fallback) const& {
+    return has_ ? val_ : static_cast<T>(std::forward<U>(fallback));
+  }
+
+ private:
+  void destroy() noexcept {
+    if (has_)
+      val_.~T();
+    else
+      err_.~E();
+  }
+  union {
+    T val_;
+    E err_;
+  };
+  bool has_;
+};
+
+// result<void>: success or an error.
+template <class E>
+class [[nodiscard]] result<void, E> {
+ public:
+  using value_type = void;
+  using error_type = E;
+
+  result() noexcept : err_(), has_(true) {}
+  result(E e) noexcept : err_(std::move(e)), has_(false) {}
+  template <class G, class = std::enable_if_t<std::is_constructible<E, G>::value>>
+  result(failure<G> f) noexcept : err_(std::move(f.error)), has_(false) {}
+
+  bool has_value() const noexcept { return has_; }
+  explicit operator bool() const noexcept { return has_; }
+  void value() const noexcept { SLOTGUARD_ASSERT(has_); }
+  const E& error() const noexcept {
+    SLOTGUARD_ASSERT(!has_);
+    return err_;
+  }
+
+ private:
+  E err_;
+  bool has_;
+};
+
+// Success of result<void>, for symmetry with a returned value: `return ok();`.
+inline result<void> ok() noexcept { return {}; }
+
+}  // namespace v1
+}  // namespace slotguard
+
+namespace std {
+template <>
+struct is_error_code_enum<::slotguard::errc> : true_type {};
+}  // namespace std
+
+// Returns the error of a failed result from the enclosing function.
+#define SLOTGUARD_TRY(expr)                                  \
+  do {                                                       \
+    auto&& slotguard_try_r_ = (expr);                        \
+    if (SLOTGUARD_UNLIKELY(!slotguard_try_r_.has_value()))   \
+      return ::slotguard::failure{slotguard_try_r_.error()}; \
+  } while (0)
+
+#endif  // SLOTGUARD_ERROR_HPP
