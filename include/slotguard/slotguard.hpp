@@ -6,5 +6,6 @@
 #include <slotguard/version.hpp>
 #include <slotguard/config.hpp>
 #include <slotguard/error.hpp>
+#include <slotguard/bytes.hpp>
 
 #endif  // SLOTGUARD_SLOTGUARD_HPP
