@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: Apache-2.0
+// CRC-32C (Castagnoli), the checksum the store's journal and slot records
+// carry to detect torn or rotted writes. Portable slicing-by-8 everywhere and
+// the SSE4.2 crc32 instruction on x86-64, picked at run time from CPUID.
+// Values chain: crc32c(b, crc32c(a)) == crc32c(a || b).
+#ifndef SLOTGUARD_CRC_HPP
+#define SLOTGUARD_CRC_HPP
+
+#include <slotguard/bytes.hpp>
+#include <slotguard/config.hpp>
+#include <slotguard/detail/cpu.hpp>
+#include <slotguard/detail/crc32c_tables.hpp>
+#include <slotguard/detail/crc32c_x86.hpp>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace slotguard {
+inline namespace v1 {
+
+enum class crc32c_impl { portable, sse42 };
+
+// Whether this build and this CPU can run `impl`; hardware paths are never
+// available when SLOTGUARD_CONFIG_NO_HW_ACCEL is set.
+inline bool is_available(crc32c_impl impl) noexcept {
+  switch (impl) {
+    case crc32c_impl::portable:
+      return true;
+    case crc32c_impl::sse42:
+      return SLOTGUARD_HAVE_CRC32C_X86 && detail::cpu().sse42;
+  }
+  return false;
+}
+
+// The fastest available path.
+inline crc32c_impl crc32c_default_impl() noexcept {
+  return is_available(crc32c_impl::sse42) ? crc32c_impl::sse42 : crc32c_impl::portable;
+}
+
+constexpr const char* to_string(crc32c_impl impl) noexcept {
+  return impl == crc32c_impl::sse42 ? "sse42" : "portable";
+}
+
+// CRC-32C of `data`, continuing from `crc` (the value returned for the bytes
+// before it; 0 to start). Requires is_available(impl).
+inline std::uint32_t crc32c(crc32c_impl impl, byte_view data, std::uint32_t crc = 0) noexcept {
+  SLOTGUARD_ASSERT(is_available(impl));
+  std::uint32_t raw = ~crc;
+  if (data.empty()) return crc;
+#if SLOTGUARD_HAVE_CRC32C_X86
+  if (impl == crc32c_impl::sse42) return ~detail::crc32c_raw_sse42(raw, data.data(), data.size());
+#endif
+  raw = detail::crc32c_raw_portable(raw, data.data(), data.size());
+  return ~raw;
+}
+
+// CRC-32C of `data` with the fastest path, continuing from `crc`.
+inline std::uint32_t crc32c(byte_view data, std::uint32_t crc = 0) noexcept {
+  return crc32c(crc32c_default_impl(), data, crc);
+}
+
+}  // namespace v1
+}  // namespace slotguard
+
+#endif  // SLOTGUARD_CRC_HPP

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: Apache-2.0
+// Ed25519 keys as PEM text, in the forms `openssl genpkey -algorithm ed25519`
+// and `openssl pkey -pubout` write: "PRIVATE KEY" holding a PKCS#8
+// OneAsymmetricKey (RFC 5958 / RFC 8410) and "PUBLIC KEY" holding a
+// SubjectPublicKeyInfo (RFC 5280 / RFC 8410). Publishers keep their keys in
+// these files, so the same key works with openssl and with slotguard.
+// Parsing is strict DER; errors say whether the text is malformed
+// (pem_invalid) or well-formed but not an Ed25519 key (key_invalid).
+#ifndef SLOTGUARD_PEM_HPP
+#define SLOTGUARD_PEM_HPP
+
+#include <slotguard/bytes.hpp>
+#include <slotguard/ed25519.hpp>
+#include <slotguard/error.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace slotguard {
+inline namespace v1 {
+namespace detail {
+
+// PEM text longer than this is refused before decoding: an Ed25519 key's PEM
+// is about 120 characters, so this bounds the work on hostile input.
+inline constexpr std::size_t pem_max_text = 16 * 1024;
+
+inline bool pem_is_space(char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\f' || c == '\v';
+}
+
+inline int base64_value(char c) noexcept {
+  if (c >= 'A' && c <= 'Z') return c - 'A';
+  if (c >= 'a' && c <= 'z') return c - 'a' + 26;
+  if (c >= '0' && c <= '9') return c - '0' + 52;
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return -1;
+}
+
+// Strict base64 (RFC 4648 with padding), skipping whitespace: returns false
+// for any other character, a bad length, misplaced padding or non-zero
+// unused bits.
+inline bool base64_decode(std::string_view text, std::vector<std::uint8_t>& out) {
+  out.clear();
+  std::uint32_t acc = 0;
+  int nchars = 0;   // characters in the current quantum
+  int padding = 0;  // '=' seen
+  for (char c : text) {
+    if (pem_is_space(c)) continue;
+    if (c == '=') {
+      if (nchars < 2) return false;
+      ++padding;
+      ++nchars;
+      acc <<= 6;
+      if (nchars == 4) {
+        // "xx==" carries one byte, "xxx=" two; the bits past them must be zero.
+        if (padding == 2) {
+          if ((acc & 0xFFFFu) != 0) return false;
+          out.push_back(static_cast<std::uint8_t>(acc >> 16));
+        } else {
+          if ((acc & 0xFFu) != 0) return false;
+          out.push_back(static_cast<std::uint8_t>(acc >> 16));
+          out.push_back(static_cast<std::uint8_t>(acc >> 8));
+        }
+        nchars = 0;
+        acc = 0;
+      }
+      continue;
+    }
+    if (padding != 0) return false;  // data after padding
+    const int v = base64_value(c);
+    if (v < 0) return false;
+    acc = (acc << 6) | static_cast<std::uint32_t>(v);
+    if (++nchars == 4) {
+      out.push_back(static_cast<std::uint8_t>(acc >> 16));
+      out.push_back(static_cast<std::uint8_t>(acc >> 8));
+      out.push_back(static_cast<std::uint8_t>(acc));
+      nchars = 0;
+      acc = 0;
+    }
+  }
+  if (nchars != 0) return false;
+  return true;
+}
+
+inline std::string base64_encode(const std::uint8_t* data, std::size_t size) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((size + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= size; i += 3) {
+    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
+    for (int k = 3; k >= 0; --k) out.push_back(alphabet[(v >> (6 * k)) & 63]);
+  }
+  if (size - i == 1) {
+    const std::uint32_t v = std::uint32_t{data[i]} << 16;
+    out.push_back(alphabet[(v >> 18) & 63]);
+    out.push_back(alphabet[(v >> 12) & 63]);
+    out += "==";
+  } else if (size - i == 2) {
+    const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8);
+    out.push_back(alphabet[(v >> 18) & 63]);
+    out.push_back(alphabet[(v >> 12) & 63]);
+    out.push_back(alphabet[(v >> 6) & 63]);
+    out.push_back('=');
+  }
+  return out;
+}
+
+// One PEM block, alone in the text but for surrounding whitespace. On
+// success, label holds the text between "BEGIN " and "-----", der the
+// decoded body. Returns pem_invalid for anything malformed.
+inline result<void> pem_decode(std::string_view text, std::string& label,
+                               std::vector<std::uint8_t>& der) {
+  if (text.size() > pem_max_text) return errc::pem_invalid;
+  std::size_t b = 0;
+  while (b < text.size() && pem_is_space(text[b])) ++b;
+  std::size_t e = text.size();
+  while (e > b && pem_is_space(text[e - 1])) --e;
+  text = text.substr(b, e - b);
+
+  constexpr std::string_view begin = "-----BEGIN ";
+  constexpr std::string_view end = "-----END ";
+  constexpr std::string_view dashes = "-----";
+  if (text.substr(0, begin.size()) != begin) return errc::pem_invalid;
+  const std::size_t label_end = text.find(dashes, begin.size());
+  if (label_end == std::string_view::npos) return errc::pem_invalid;
+  const std::string_view lab = text.substr(begin.size(), label_end - begin.size());
+  if (lab.empty()) return errc::pem_invalid;
+  for (char c : lab)
+    if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E || c == '-')
+      return errc::pem_invalid;
+  const std::size_t body_begin = label_end + dashes.size();
+  // The body ends at the first "-----END "; it must be followed by the same
+  // label and the closing dashes, and then nothing (trailing whitespace was
+  // already trimmed).
+  const std::size_t end_pos = text.find(end, body_begin);
+  if (end_pos == std::string_view::npos) return errc::pem_invalid;
+  std::string closing(end);
+  closing.append(lab.data(), lab.size());
+  closing.append(dashes.data(), dashes.size());
+  if (text.substr(end_pos) != closing) return errc::pem_invalid;
+  const std::string_view body = text.substr(body_begin, end_pos - body_begin);
+  // The BEGIN line must end with a line break before the base64.
+  if (!body.empty() && body.front() != '\n' && body.front() != '\r') return errc::pem_invalid;
+  if (!base64_decode(body, der)) return errc::pem_invalid;
+  if (der.empty()) return errc::pem_invalid;
+  label.assign(lab.data(), lab.size());
+  return ok();
+}
+
+// A minimal strict DER reader: definite, minimally encoded lengths, each
+// element inside its parent, nothing left over.
+class der_reader {
+ public:
+  explicit der_reader(byte_view in) noexcept : in_(in) {}
+  bool empty() const noexcept { return pos_ == in_.size(); }
+  // Reads one element's tag and content; false when malformed.
+  bool next(std::uint8_t& tag, byte_view& content) noexcept {
+    if (in_.size() - pos_ < 2) return false;
+    tag = in_[pos_];
+    if ((tag & 0x1F) == 0x1F) return false;  // multi-byte tags never occur here
+    std::size_t len = in_[pos_ + 1];
+    std::size_t p = pos_ + 2;
+    if (len & 0x80) {
+      const std::size_t n = len & 0x7F;
+      if (n == 0 || n > 2 || in_.size() - p < n) return false;  // indefinite or absurd
+      len = 0;
+      for (std::size_t i = 0; i < n; ++i) len = (len << 8) | in_[p + i];
+      p += n;
+      if (len < 0x80 || (n == 2 && len < 0x100)) return false;  // not minimal
+    }
+    if (in_.size() - p < len) return false;
+    content = in_.sub(p, len);
+    pos_ = p + len;
+    return true;
+  }
+  // Reads one element that must have `want` as its tag.
+  bool expect(std::uint8_t want, byte_view& content) noexcept {
+    std::uint8_t tag = 0;
+    return next(tag, content) && tag == want;
+  }
+  std::uint8_t peek_tag() const noexcept { return empty() ? 0 : in_[pos_]; }
+
+ private:
+  byte_view in_;
+  std::size_t pos_ = 0;
+};
+
+// id-Ed25519, 1.3.101.112.
+inline constexpr std::uint8_t oid_ed25519[3] = {0x2B, 0x65, 0x70};
+
+// Checks an AlgorithmIdentifier's content: the Ed25519 OID with parameters
+// absent (RFC 8410 section 3). Structure errors are pem_invalid, any other
+// algorithm key_invalid.
+inline result<void> check_ed25519_algorithm(byte_view alg) noexcept {
+  der_reader r(alg);
+  byte_view oid;
+  if (!r.expect(0x06, oid)) return errc::pem_invalid;
+  std::uint8_t tag = 0;
+  byte_view params;
+  if (!r.empty() && !r.next(tag, params)) return errc::pem_invalid;
+  if (!r.empty()) return errc::pem_invalid;
+  if (oid != byte_view(oid_ed25519, 3)) return errc::key_invalid;
+  if (tag != 0) return errc::key_invalid;  // parameters must be absent
+  return ok();
+}
+
+}  // namespace detail
+
+// Parses "-----BEGIN PRIVATE KEY-----" PEM (PKCS#8 v1 or v2, RFC 8410) holding
+// an Ed25519 key. Returns pem_invalid when the framing, base64 or DER is
+// malformed (including text after the block); key_invalid when it is
+// well-formed but not an Ed25519 private key (another label or algorithm, a
+// wrong length, or a v2 public key that does not match the seed).
+inline result<ed25519_seed> parse_private_key_pem(std::string_view pem) {
+  std::string label;
+  std::vector<std::uint8_t> der;
+  SLOTGUARD_TRY(detail::pem_decode(pem, label, der));
+  struct wiper {
+    std::vector<std::uint8_t>& v;
+    ~wiper() { detail::secure_wipe(v.data(), v.size()); }
+  } wipe{der};
+  // Another key type's block (RSA, EC, a public key...) is well-formed text
+  // holding the wrong kind of key.
+  if (label != "PRIVATE KEY") return errc::key_invalid;
+
+  detail::der_reader outer(der);
+  byte_view info;
+  if (!outer.expect(0x30, info) || !outer.empty()) return errc::pem_invalid;
+  detail::der_reader r(info);
+  byte_view version, alg, key;
+  if (!r.expect(0x02, version) || !r.expect(0x30, alg) || !r.expect(0x04, key))
+    return errc::pem_invalid;
+  // Optional attributes [0] and public key [1], in that order.
+  byte_view attributes, public_key;
+  bool has_public = false;
+  if (!r.empty() && r.peek_tag() == 0xA0 && !r.expect(0xA0, attributes)) return errc::pem_invalid;
+  if (!r.empty()) {
+    if (r.peek_tag() != 0x81 || !r.expect(0x81, public_key)) return errc::pem_invalid;
+    has_public = true;
+  }
+  if (!r.empty()) return errc::pem_invalid;
+  if (version.size() != 1) return errc::pem_invalid;  // DER integers 0 and 1 are one byte
+  SLOTGUARD_TRY(detail::check_ed25519_algorithm(alg));
+  if (version[0] > 1 || (version[0] == 0 && has_public)) return errc::key_invalid;
+  // CurvePrivateKey ::= OCTET STRING, inside the privateKey OCTET STRING.
+  detail::der_reader kr(key);
+  byte_view seed_bytes;
+  if (!kr.expect(0x04, seed_bytes) || !kr.empty()) return errc::key_invalid;
+  if (seed_bytes.size() != 32) return errc::key_invalid;
+  ed25519_seed seed;
+  std::memcpy(seed.data(), seed_bytes.data(), 32);
+  if (has_public) {
+    // BIT STRING: no unused bits, then the 32-byte key, which must be the
+    // seed's own.
+    if (public_key.size() != 33 || public_key[0] != 0) return errc::key_invalid;
+    const ed25519_public_key derived = ed25519_public_key_from_seed(seed);
+    if (std::memcmp(derived.data(), public_key.data() + 1, 32) != 0) {
+      detail::secure_wipe(seed.data(), seed.size());
+      return errc::key_invalid;
+    }
+  }
+  return seed;
+}
+
+// Parses "-----BEGIN PUBLIC KEY-----" PEM (SubjectPublicKeyInfo, RFC 8410)
+// holding an Ed25519 key. Returns pem_invalid for malformed framing, base64
+// or DER; key_invalid for another label or algorithm, a wrong length, or 32
+// bytes that are not a valid, non-small-order point encoding.
+inline result<ed25519_public_key> parse_public_key_pem(std::string_view pem) {
+  std::string label;
+  std::vector<std::uint8_t> der;
+  SLOTGUARD_TRY(detail::pem_decode(pem, label, der));
+  if (label != "PUBLIC KEY") return errc::key_invalid;
+  detail::der_reader outer(der);
+  byte_view spki;
+  if (!outer.expect(0x30, spki) || !outer.empty()) return errc::pem_invalid;
+  detail::der_reader r(spki);
+  byte_view alg, bits;
+  if (!r.expect(0x30, alg) || !r.expect(0x03, bits) || !r.empty()) return errc::pem_invalid;
+  if (bits.empty() || bits[0] > 7) return errc::pem_invalid;
+  SLOTGUARD_TRY(detail::check_ed25519_algorithm(alg));
+  if (bits.size() != 33 || bits[0] != 0) return errc::key_invalid;
+  ed25519_public_key key;
+  std::memcpy(key.data(), bits.data() + 1, 32);
+  detail::ge25519 point;
+  if (!detail::ge_frombytes(point, key.data()) || detail::ge_has_small_order(point))
+    return errc::key_invalid;
+  return key;
+}
+
+namespace detail {
+
+inline std::string pem_encode(std::string_view label, const std::uint8_t* der, std::size_t size) {
+  const std::string b64 = base64_encode(der, size);
+  std::string out = "-----BEGIN ";
+  out.append(label.data(), label.size());
+  out += "-----\n";
+  for (std::size_t i = 0; i < b64.size(); i += 64) {
+    out.append(b64, i, 64);
+    out += '\n';
+  }
+  out += "-----END ";
+  out.append(label.data(), label.size());
+  out += "-----\n";
+  return out;
+}
+
+}  // namespace detail
+
+// The PKCS#8 "PRIVATE KEY" PEM of `seed`, byte for byte what openssl writes.
+inline std::string private_key_pem(const ed25519_seed& seed) {
+  std::uint8_t der[48] = {0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70,
+                          0x04, 0x22, 0x04, 0x20};
+  std::memcpy(der + 16, seed.data(), 32);
+  std::string out = detail::pem_encode("PRIVATE KEY", der, sizeof der);
+  detail::secure_wipe(der, sizeof der);
+  return out;
+}
+
+// The SubjectPublicKeyInfo "PUBLIC KEY" PEM of `key`, as openssl writes it.
+inline std::string public_key_pem(const ed25519_public_key& key) {
+  std::uint8_t der[44] = {0x30, 0x2A, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x03, 0x21, 0x00};
+  std::memcpy(der + 12, key.data(), 32);
+  return detail::pem_encode("PUBLIC KEY", der, sizeof der);
+}
+
+}  // namespace v1
+}  // namespace slotguard
+
+#endif  // SLOTGUARD_PEM_HPP
