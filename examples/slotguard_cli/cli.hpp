@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: Apache-2.0
+// Shared pieces of the `slotguard` tool: the subcommand functions the
+// dispatcher in main.cpp calls, exit statuses, a small option parser, and
+// file helpers (bounded reads, atomic replacement, private key files).
+// Every subcommand has the signature int(int argc, char** argv), where
+// argv[0] is the subcommand's name, and returns the process's exit status.
+#ifndef SLOTGUARD_CLI_CLI_HPP
+#define SLOTGUARD_CLI_CLI_HPP
+
+#include <slotguard/bytes.hpp>
+#include <slotguard/ed25519.hpp>
+#include <slotguard/error.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <initializer_list>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// Subcommands, one source file per group.
+int cmd_keygen(int argc, char** argv);   // cmd_keys.cpp
+int cmd_pack(int argc, char** argv);     // cmd_bundle.cpp
+int cmd_sign(int argc, char** argv);     // cmd_bundle.cpp
+int cmd_inspect(int argc, char** argv);  // cmd_bundle.cpp
+int cmd_verify(int argc, char** argv);   // cmd_bundle.cpp
+#if SLOTGUARD_CLI_HAVE_SCHEMA
+int cmd_schema(int argc, char** argv);   // cmd_schema.cpp
+#endif
+#if SLOTGUARD_CLI_HAVE_STORE
+// apply, status, confirm, revert and rollback; argv[0] says which.
+int cmd_store(int argc, char** argv);    // cmd_store.cpp
+#endif
+
+namespace sgcli {
+
+// Exit statuses: success, a rejected input or failed operation (the errc's
+// name and a sentence on stderr), and a command line the tool cannot use.
+inline constexpr int exit_ok = 0;
+inline constexpr int exit_rejected = 1;
+inline constexpr int exit_usage = 2;
+
+// "slotguard CMD: NAME: sentence[: detail]" on stderr; returns exit_rejected.
+int fail(const char* cmd, slotguard::errc e, const std::string& detail = {});
+// "slotguard CMD: message" and a pointer to --help on stderr; returns exit_usage.
+int usage_error(const char* cmd, const std::string& message);
+
+// One option a subcommand accepts: its names ("--out", "-o") and whether it
+// takes a value. Values come as "--name VALUE" or "--name=VALUE".
+struct option {
+  std::initializer_list<const char*> names;
+  bool takes_value = true;
+};
+
+// Parses a subcommand's arguments (argv[1..argc)). "--help" and "-h" are
+// always accepted; "--" ends the options.
+class arg_parser {
+ public:
+  arg_parser(int argc, char** argv, std::initializer_list<option> options);
+  // False after an unknown option or a missing value; error() says which.
+  bool ok() const noexcept { return error_.empty(); }
+  const std::string& error() const noexcept { return error_; }
+  bool help() const noexcept { return help_; }
+  // Any of the option's names may be used to look it up.
+  bool has(std::string_view name) const;
+  std::optional<std::string> value(std::string_view name) const;  // the last one given
+  std::vector<std::string> values(std::string_view name) const;   // all, in order
+  const std::vector<std::string>& positional() const noexcept { return positional_; }
+
+ private:
+  struct spec {
+    std::vector<std::string> names;
+    bool takes_value;
+  };
+  const spec* find(std::string_view name) const;
+  std::vector<spec> specs_;
+  std::vector<std::pair<const spec*, std::string>> given_;
+  std::vector<std::string> positional_;
+  std::string error_;
+  bool help_ = false;
+};
+
+// Reads a whole file of at most max_size bytes: not_found, permission_denied,
+// io_error, or too_large (checked before reading, so memory stays bounded).
+slotguard::result<std::vector<std::uint8_t>> read_file(const std::string& path, std::uint64_t max_size);
+
+// Replaces `path` atomically: writes a temporary file in the same directory
+// (created exclusively, with `mode` on POSIX), flushes it to the device,
+// renames it over `path` and syncs the directory. On failure `path` is
+// unchanged and the temporary file is removed. With exclusive, fails with
+// already_exists if `path` exists.
+slotguard::result<void> write_file_atomic(const std::string& path, slotguard::byte_view bytes,
+                                          unsigned mode = 0644, bool exclusive = false);
+
+// Strict decimal parsing of an unsigned 64-bit number.
+std::optional<std::uint64_t> parse_u64(std::string_view s);
+
+// A time on the command line: RFC 3339 ("2026-11-26T15:00:00Z") or
+// "@SECONDS" since the Unix epoch.
+std::optional<std::int64_t> parse_time(std::string_view s);
+
+// Seconds since the Unix epoch now.
+std::int64_t now_seconds();
+
+// JSON string literal with the quotes.
+std::string json_string(std::string_view s);
+
+// Key files (PEM, as openssl writes them), in cmd_keys.cpp. Errors: those of
+// read_file, pem_invalid, key_invalid.
+slotguard::result<slotguard::ed25519_seed> load_private_key(const std::string& path);
+slotguard::result<slotguard::ed25519_public_key> load_public_key(const std::string& path);
+
+}  // namespace sgcli
+
+#endif  // SLOTGUARD_CLI_CLI_HPP

@@ -1,0 +1,903 @@
+// SPDX-License-Identifier: Apache-2.0
+// The bundle: the unit in which content travels from a publisher to every
+// sensor, and the public contract between them (docs/FORMAT.md specifies it
+// byte by byte). A fixed little-endian header, a manifest of typed,
+// length-prefixed fields, the payload, and a block of Ed25519 signatures. The
+// parser here is zero-copy and checks every length before it uses it against
+// configurable limits; verification then binds the payload (size, SHA-256),
+// checks signatures against a trust set, and checks that the bundle is meant
+// for this device now (channel, sequence floor, validity window, host
+// version). A builder and add_signature produce bundles; both are
+// deterministic, so equal inputs give byte-identical bundles.
+#ifndef SLOTGUARD_BUNDLE_HPP
+#define SLOTGUARD_BUNDLE_HPP
+
+#include <slotguard/bytes.hpp>
+#include <slotguard/crc.hpp>
+#include <slotguard/ed25519.hpp>
+#include <slotguard/error.hpp>
+#include <slotguard/hash.hpp>
+#include <slotguard/trust.hpp>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace slotguard {
+inline namespace v1 {
+
+// ---------------------------------------------------------------------------
+// Format constants (docs/FORMAT.md, "Header")
+
+// The first 8 bytes of every bundle. The high-bit first byte and the CR LF,
+// SUB and LF that follow make any 7-bit or newline-translating transfer
+// visibly break the magic, as PNG's signature does.
+inline constexpr std::array<std::uint8_t, 8> bundle_magic = {0x89, 'S', 'G', 'B',
+                                                             0x0D, 0x0A, 0x1A, 0x0A};
+inline constexpr std::uint16_t bundle_format_version = 1;
+inline constexpr std::size_t bundle_header_size = 40;
+// Header bytes [0, 32) are signed; [32, 40) hold the signature block's size
+// and the header CRC, which change when a signature is added.
+inline constexpr std::size_t bundle_signed_header_size = 32;
+inline constexpr std::size_t bundle_signature_entry_size = 72;  // key id (8) + signature (64)
+// Domain separation: the signed message starts with these 20 bytes
+// ("slotguard/bundle/v1" and a zero byte), so a bundle signature can never be
+// mistaken for a signature over anything else made with the same key.
+inline constexpr std::array<std::uint8_t, 20> bundle_signature_context = {
+    's', 'l', 'o', 't', 'g', 'u', 'a', 'r', 'd', '/', 'b', 'u', 'n', 'd', 'l', 'e', '/', 'v', '1', 0};
+
+// Manifest field ids (docs/FORMAT.md, "Manifest fields").
+enum class manifest_field_id : std::uint16_t {
+  channel = 1,
+  sequence = 2,
+  version = 3,
+  schema_id = 4,
+  schema_version = 5,
+  host_min = 6,
+  host_max = 7,
+  created = 8,
+  not_before = 9,
+  expires = 10,
+  payload_size = 11,
+  payload_sha256 = 12,
+  rollout = 13,
+  recalls = 14,
+};
+
+// Manifest field value types.
+enum class manifest_field_type : std::uint8_t {
+  u32 = 1,       // 4 bytes, little-endian
+  u64 = 2,       // 8 bytes, little-endian
+  i64 = 3,       // 8 bytes, little-endian two's complement
+  string = 4,    // UTF-8, no U+0000
+  bytes = 5,     // opaque
+  rollout = 6,   // steps of {offset u64, percent u8}
+  u64_list = 7,  // strictly increasing u64 values
+};
+
+inline constexpr std::uint8_t manifest_flag_critical = 0x01;
+inline constexpr std::size_t manifest_field_header_size = 8;  // id u16, flags u8, type u8, length u32
+inline constexpr std::size_t max_channel_length = 64;
+
+// Hard limits on everything input-controlled. The defaults suit a sensor;
+// a host may lower them (or raise them, knowing what it costs).
+struct bundle_limits {
+  std::uint64_t max_bundle_size = std::uint64_t{512} << 20;  // too_large
+  std::uint32_t max_manifest_size = 64u << 10;                // too_large
+  std::uint32_t max_field_size = 16u << 10;                   // field_too_large
+  std::uint32_t max_fields = 64;                              // too_many_fields
+  std::uint32_t max_signatures = 16;                          // too_many_signatures
+  std::uint32_t max_rollout_steps = 32;                       // field_too_large
+  std::uint32_t max_recalls = 1024;                           // field_too_large
+};
+
+// A host software version, "major.minor.patch", compared numerically.
+struct host_version {
+  std::uint32_t major = 0;
+  std::uint32_t minor = 0;
+  std::uint32_t patch = 0;
+
+  friend bool operator==(const host_version& a, const host_version& b) noexcept {
+    return a.major == b.major && a.minor == b.minor && a.patch == b.patch;
+  }
+  friend bool operator!=(const host_version& a, const host_version& b) noexcept { return !(a == b); }
+  friend bool operator<(const host_version& a, const host_version& b) noexcept {
+    if (a.major != b.major) return a.major < b.major;
+    if (a.minor != b.minor) return a.minor < b.minor;
+    return a.patch < b.patch;
+  }
+  friend bool operator>(const host_version& a, const host_version& b) noexcept { return b < a; }
+  friend bool operator<=(const host_version& a, const host_version& b) noexcept { return !(b < a); }
+  friend bool operator>=(const host_version& a, const host_version& b) noexcept { return !(a < b); }
+};
+
+// Parses "major.minor.patch": three decimal numbers of at most 10 digits,
+// each <= 4294967295, without signs, spaces or leading zeros. Returns
+// invalid_argument otherwise.
+result<host_version> parse_host_version(std::string_view text) noexcept;
+
+// "major.minor.patch".
+std::string to_string(const host_version& v);
+
+// One step of a rollout ramp: from `offset` seconds after the rollout's start
+// (not_before when the manifest has it, otherwise created), devices whose
+// bucket is below `percent` (0..100) are admitted.
+struct rollout_step {
+  std::uint64_t offset = 0;
+  std::uint8_t percent = 0;
+};
+
+// A view of a parsed rollout ramp (empty when the manifest has none).
+class rollout_view {
+ public:
+  static constexpr std::size_t step_size = 9;
+  rollout_view() noexcept = default;
+  // Requires raw.size() to be a multiple of step_size.
+  explicit rollout_view(byte_view raw) noexcept : raw_(raw) {}
+  std::size_t size() const noexcept { return raw_.size() / step_size; }
+  bool empty() const noexcept { return raw_.empty(); }
+  // Requires i < size().
+  rollout_step operator[](std::size_t i) const noexcept {
+    const std::uint8_t* p = raw_.data() + i * step_size;
+    return rollout_step{detail::load_le64(p), p[8]};
+  }
+  // The percentage admitted `elapsed` seconds after the rollout's start: that
+  // of the last step whose offset is <= elapsed, 0 before the first step, and
+  // 100 when there is no ramp at all.
+  std::uint8_t percent_at(std::uint64_t elapsed) const noexcept {
+    if (empty()) return 100;
+    std::uint8_t pct = 0;
+    for (std::size_t i = 0; i < size(); ++i) {
+      const rollout_step s = (*this)[i];
+      if (s.offset > elapsed) break;
+      pct = s.percent;
+    }
+    return pct;
+  }
+  byte_view raw() const noexcept { return raw_; }
+
+ private:
+  byte_view raw_;
+};
+
+// A view of a parsed, strictly increasing list of sequences (the recall
+// list; empty when the manifest has none).
+class sequence_list_view {
+ public:
+  sequence_list_view() noexcept = default;
+  // Requires raw.size() to be a multiple of 8.
+  explicit sequence_list_view(byte_view raw) noexcept : raw_(raw) {}
+  std::size_t size() const noexcept { return raw_.size() / 8; }
+  bool empty() const noexcept { return raw_.empty(); }
+  // Requires i < size().
+  std::uint64_t operator[](std::size_t i) const noexcept { return detail::load_le64(raw_.data() + i * 8); }
+  // Binary search; the parser has checked the order.
+  bool contains(std::uint64_t seq) const noexcept {
+    std::size_t lo = 0, hi = size();
+    while (lo < hi) {
+      const std::size_t mid = lo + (hi - lo) / 2;
+      const std::uint64_t v = (*this)[mid];
+      if (v == seq) return true;
+      if (v < seq)
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    return false;
+  }
+  byte_view raw() const noexcept { return raw_; }
+
+ private:
+  byte_view raw_;
+};
+
+// The parsed manifest. Strings view the caller's buffer.
+struct bundle_manifest {
+  std::string_view channel;
+  std::uint64_t sequence = 0;
+  std::string_view version;  // display only; empty when absent
+  std::string_view schema_id;
+  std::uint32_t schema_version = 0;
+  std::optional<host_version> host_min;  // absent: no lower bound
+  std::optional<host_version> host_max;  // absent: no upper bound
+  std::int64_t created = 0;              // seconds since the Unix epoch, UTC
+  std::optional<std::int64_t> not_before;
+  std::optional<std::int64_t> expires;
+  std::uint64_t payload_size = 0;
+  sha256_digest payload_sha256{};
+  rollout_view rollout;         // empty when absent
+  sequence_list_view recalls;   // empty when absent
+  std::uint32_t field_count = 0;          // all fields, known or not
+  std::uint32_t unknown_field_count = 0;  // skipped non-critical fields
+};
+
+struct signature_entry {
+  key_id id{};
+  ed25519_signature signature{};
+};
+
+// A parsed bundle: views into the caller's buffer, which must outlive it.
+struct bundle_view {
+  byte_view bytes;            // the whole bundle
+  byte_view header;           // bundle_header_size bytes
+  byte_view manifest_bytes;   // the encoded manifest
+  byte_view payload;
+  byte_view signature_block;  // count u32, then the entries
+  std::uint16_t format_version = 0;
+  bundle_manifest manifest;
+
+  // 0 for a default-constructed view.
+  std::size_t signature_count() const noexcept {
+    return signature_block.size() < 4 ? 0 : (signature_block.size() - 4) / bundle_signature_entry_size;
+  }
+  // Requires i < signature_count().
+  signature_entry signature(std::size_t i) const noexcept {
+    signature_entry e;
+    const std::uint8_t* p = signature_block.data() + 4 + i * bundle_signature_entry_size;
+    std::memcpy(e.id.data(), p, e.id.size());
+    std::memcpy(e.signature.data(), p + e.id.size(), e.signature.size());
+    return e;
+  }
+};
+
+// Parses a bundle without copying it. Checks, in this order: magic
+// (bad_magic; truncated if the input ends inside it), format version
+// (unsupported_format_version), header length (truncated), header CRC32C
+// (checksum_mismatch), header fields (bad_header), limits (too_large,
+// too_many_signatures), that the parts add up to the input's size (truncated
+// or trailing_bytes), the signature block (bad_header), then the manifest
+// (truncated, too_many_fields, field_too_large, malformed_field, invalid_utf8,
+// duplicate_field, unknown_critical_field, missing_field). Does not check the
+// payload's hash or any signature: see verify_bundle.
+result<bundle_view> parse_bundle(byte_view bytes, const bundle_limits& limits = {}) noexcept;
+
+// What a device requires of a bundle beyond its signatures.
+struct verify_options {
+  std::string_view channel;                     // empty: any channel
+  std::optional<std::uint64_t> sequence_floor;  // the bundle's sequence must be greater
+  std::optional<std::int64_t> now;              // seconds since the epoch; absent: the system clock
+  std::optional<host_version> host;             // absent: the host range is not checked
+};
+
+// The payload's size and SHA-256 against the manifest's: payload_size_mismatch
+// or payload_hash_mismatch. Hashes the payload once.
+result<void> verify_payload(const bundle_view& b) noexcept;
+
+// Signatures against the trust set: unknown_key when no signature is by a
+// trusted key, signature_invalid when one by a trusted key fails (key_invalid
+// when the trusted key itself is malformed), below_threshold when fewer
+// distinct trusted keys signed than trust.threshold(). Signatures by unknown
+// keys are ignored otherwise.
+result<void> verify_signatures(const bundle_view& b, const trust_set& trust);
+
+// Channel (channel_mismatch), sequence floor (sequence_rollback), expiry
+// (expired when now >= expires), not_before (not_yet_valid when now <
+// not_before) and host version range (host_version_out_of_range), in that
+// order.
+result<void> check_eligibility(const bundle_manifest& m, const verify_options& options) noexcept;
+
+// The whole check, in this order: verify_payload, verify_signatures,
+// check_eligibility. Costs one SHA-256 pass over the payload plus one
+// signature check per signature by a trusted key.
+result<void> verify_bundle(const bundle_view& b, const trust_set& trust, const verify_options& options = {});
+
+// The message a bundle's signatures sign: bundle_signature_context, header
+// bytes [0, 32), then the manifest.
+std::vector<std::uint8_t> bundle_signed_message(const bundle_view& b);
+
+// Adds a signature by `seed` to a bundle and returns the new bundle. The
+// input is parsed first (its errors are returned); already_exists when the
+// key has signed it already, too_many_signatures when the limit would be
+// exceeded.
+result<std::vector<std::uint8_t>> add_signature(byte_view bundle, const ed25519_seed& seed,
+                                                const bundle_limits& limits = {});
+
+// Builds bundles. Set the fields, the payload and the signers, then build().
+class bundle_builder {
+ public:
+  bundle_builder& channel(std::string_view c) {
+    channel_ = std::string(c);
+    return *this;
+  }
+  bundle_builder& sequence(std::uint64_t s) noexcept {
+    sequence_ = s;
+    return *this;
+  }
+  bundle_builder& version(std::string_view v) {
+    version_ = std::string(v);
+    return *this;
+  }
+  bundle_builder& schema(std::string_view id, std::uint32_t version) {
+    schema_id_ = std::string(id);
+    schema_version_ = version;
+    return *this;
+  }
+  bundle_builder& host_min(const host_version& v) noexcept {
+    host_min_ = v;
+    return *this;
+  }
+  bundle_builder& host_max(const host_version& v) noexcept {
+    host_max_ = v;
+    return *this;
+  }
+  bundle_builder& created(std::int64_t t) noexcept {
+    created_ = t;
+    return *this;
+  }
+  bundle_builder& not_before(std::int64_t t) noexcept {
+    not_before_ = t;
+    return *this;
+  }
+  bundle_builder& expires(std::int64_t t) noexcept {
+    expires_ = t;
+    return *this;
+  }
+  bundle_builder& rollout(std::vector<rollout_step> steps) {
+    rollout_ = std::move(steps);
+    return *this;
+  }
+  // Sorted and deduplicated on build.
+  bundle_builder& recalls(std::vector<std::uint64_t> sequences) {
+    recalls_ = std::move(sequences);
+    return *this;
+  }
+  // Copies the bytes.
+  bundle_builder& payload(byte_view p) {
+    payload_ = p.to_vector();
+    return *this;
+  }
+  bundle_builder& payload(std::vector<std::uint8_t>&& p) noexcept {
+    payload_ = std::move(p);
+    return *this;
+  }
+  // A field this library does not interpret, written after the known ones in
+  // the order added (for extensions, and for tests of unknown fields).
+  bundle_builder& extra_field(std::uint16_t id, std::uint8_t type, bool critical, byte_view value) {
+    extra_.push_back(extra{id, type, critical, value.to_vector()});
+    return *this;
+  }
+  bundle_builder& sign_with(const ed25519_seed& seed) {
+    seeds_.push_back(seed);
+    return *this;
+  }
+
+  // The encoded manifest alone: known fields in id order (each marked
+  // critical except `version`), then extra fields. Returns missing_field when
+  // channel, sequence, schema or created is unset.
+  result<std::vector<std::uint8_t>> manifest() const;
+
+  // Encodes, signs with each seed in the order added and checks the result
+  // with parse_bundle(limits), whose error it returns if the bundle would not
+  // parse (malformed_field for a bad channel, too_large, ...). Returns
+  // missing_field as manifest() does, already_exists when a key is given
+  // twice.
+  result<std::vector<std::uint8_t>> build(const bundle_limits& limits = {}) const;
+
+ private:
+  struct extra {
+    std::uint16_t id;
+    std::uint8_t type;
+    bool critical;
+    std::vector<std::uint8_t> value;
+  };
+  std::string channel_;
+  std::optional<std::uint64_t> sequence_;
+  std::string version_;
+  std::optional<std::string> schema_id_;
+  std::uint32_t schema_version_ = 0;
+  std::optional<host_version> host_min_, host_max_;
+  std::optional<std::int64_t> created_, not_before_, expires_;
+  std::vector<rollout_step> rollout_;
+  std::vector<std::uint64_t> recalls_;
+  std::vector<std::uint8_t> payload_;
+  std::vector<extra> extra_;
+  std::vector<ed25519_seed> seeds_;
+};
+
+// ---------------------------------------------------------------------------
+// Implementation
+
+namespace detail {
+
+// Valid UTF-8 (no overlong forms, no surrogates, nothing above U+10FFFF) and
+// no U+0000, which C-string consumers would silently cut at.
+inline bool bundle_valid_utf8(byte_view s) noexcept {
+  std::size_t i = 0;
+  const std::size_t n = s.size();
+  while (i < n) {
+    const std::uint8_t c = s[i];
+    if (c == 0) return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t len = 0;
+    std::uint32_t cp = 0;
+    std::uint32_t min = 0;
+    if ((c & 0xE0) == 0xC0) {
+      len = 2;
+      cp = c & 0x1Fu;
+      min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3;
+      cp = c & 0x0Fu;
+      min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4;
+      cp = c & 0x07u;
+      min = 0x10000;
+    } else {
+      return false;
+    }
+    if (n - i < len) return false;
+    for (std::size_t k = 1; k < len; ++k) {
+      const std::uint8_t cc = s[i + k];
+      if ((cc & 0xC0) != 0x80) return false;
+      cp = (cp << 6) | (cc & 0x3Fu);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+// Channel names become directory names in the slot store, so they are kept
+// to a portable file-name alphabet: 1..64 of [A-Za-z0-9._-], starting with a
+// letter or digit (which also rules out "." and "..").
+inline bool bundle_valid_channel(std::string_view c) noexcept {
+  if (c.empty() || c.size() > max_channel_length) return false;
+  auto alnum = [](char ch) {
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9');
+  };
+  if (!alnum(c[0])) return false;
+  for (char ch : c)
+    if (!alnum(ch) && ch != '.' && ch != '_' && ch != '-') return false;
+  return true;
+}
+
+inline void bundle_store_header(std::uint8_t* h, std::uint32_t manifest_size, std::uint64_t payload_size,
+                                std::uint32_t signature_block_size) noexcept {
+  std::memcpy(h, bundle_magic.data(), bundle_magic.size());
+  store_le16(h + 8, bundle_format_version);
+  store_le16(h + 10, 0);  // flags
+  store_le32(h + 12, static_cast<std::uint32_t>(bundle_header_size));
+  store_le32(h + 16, manifest_size);
+  store_le32(h + 20, 0);  // reserved
+  store_le64(h + 24, payload_size);
+  store_le32(h + 32, signature_block_size);
+  store_le32(h + 36, crc32c(byte_view(h, 36)));
+}
+
+inline std::vector<std::uint8_t> bundle_message(byte_view header, byte_view manifest) {
+  std::vector<std::uint8_t> m;
+  m.reserve(bundle_signature_context.size() + bundle_signed_header_size + manifest.size());
+  m.insert(m.end(), bundle_signature_context.begin(), bundle_signature_context.end());
+  m.insert(m.end(), header.begin(), header.begin() + bundle_signed_header_size);
+  m.insert(m.end(), manifest.begin(), manifest.end());
+  return m;
+}
+
+// Header, manifest, payload and an empty signature block. Returns too_large
+// when a part does not fit its size field.
+inline result<std::vector<std::uint8_t>> bundle_assemble(byte_view manifest, byte_view payload) {
+  if (manifest.size() > (std::numeric_limits<std::uint32_t>::max)()) return errc::too_large;
+  std::vector<std::uint8_t> out(bundle_header_size);
+  out.reserve(bundle_header_size + manifest.size() + payload.size() + 4);
+  bundle_store_header(out.data(), static_cast<std::uint32_t>(manifest.size()),
+                      static_cast<std::uint64_t>(payload.size()), 4);
+  out.insert(out.end(), manifest.begin(), manifest.end());
+  out.insert(out.end(), payload.begin(), payload.end());
+  append_le32(out, 0);
+  return out;
+}
+
+// Appends a signature entry by `seed` to a bundle whose header sizes add up
+// (bad_header or truncated otherwise), without looking at the manifest: the
+// builder, add_signature and tests that sign deliberately malformed
+// manifests share it.
+inline result<void> bundle_append_signature(std::vector<std::uint8_t>& b, const ed25519_seed& seed) {
+  if (b.size() < bundle_header_size) return errc::truncated;
+  std::uint8_t* h = b.data();
+  const std::uint64_t msize = load_le32(h + 16);
+  const std::uint64_t psize = load_le64(h + 24);
+  const std::uint64_t ssize = load_le32(h + 32);
+  const std::uint64_t rest = b.size() - bundle_header_size;
+  if (msize > rest || psize > rest - msize || ssize != rest - msize - psize) return errc::truncated;
+  if (ssize < 4) return errc::bad_header;
+  const std::uint32_t count = load_le32(h + bundle_header_size + msize + psize);
+  if (ssize != 4 + std::uint64_t{count} * bundle_signature_entry_size) return errc::bad_header;
+  if (ssize + bundle_signature_entry_size > (std::numeric_limits<std::uint32_t>::max)())
+    return errc::too_many_signatures;
+  const auto msize_z = static_cast<std::size_t>(msize);
+  const auto sig_at = static_cast<std::size_t>(bundle_header_size + msize + psize);
+  const std::vector<std::uint8_t> msg =
+      bundle_message(byte_view(b.data(), bundle_header_size), byte_view(b.data() + bundle_header_size, msize_z));
+  const ed25519_signature sig = ed25519_sign(seed, msg);
+  const key_id id = key_id_of(ed25519_public_key_from_seed(seed));
+  b.insert(b.end(), id.begin(), id.end());
+  b.insert(b.end(), sig.begin(), sig.end());
+  h = b.data();
+  store_le32(h + sig_at, count + 1);
+  store_le32(h + 32, static_cast<std::uint32_t>(ssize + bundle_signature_entry_size));
+  store_le32(h + 36, crc32c(byte_view(h, 36)));
+  return ok();
+}
+
+// Encodes manifest fields.
+class manifest_writer {
+ public:
+  void field(std::uint16_t id, std::uint8_t flags, std::uint8_t type, byte_view value) {
+    append_le16(out_, id);
+    out_.push_back(flags);
+    out_.push_back(type);
+    append_le32(out_, static_cast<std::uint32_t>(value.size()));
+    out_.insert(out_.end(), value.begin(), value.end());
+  }
+  void field(manifest_field_id id, bool critical, manifest_field_type type, byte_view value) {
+    field(static_cast<std::uint16_t>(id), critical ? manifest_flag_critical : std::uint8_t{0},
+          static_cast<std::uint8_t>(type), value);
+  }
+  void u32(manifest_field_id id, bool critical, std::uint32_t v) {
+    std::uint8_t b[4];
+    store_le32(b, v);
+    field(id, critical, manifest_field_type::u32, byte_view(b, 4));
+  }
+  void u64(manifest_field_id id, bool critical, std::uint64_t v) {
+    std::uint8_t b[8];
+    store_le64(b, v);
+    field(id, critical, manifest_field_type::u64, byte_view(b, 8));
+  }
+  void i64(manifest_field_id id, bool critical, std::int64_t v) {
+    std::uint8_t b[8];
+    store_le64(b, static_cast<std::uint64_t>(v));
+    field(id, critical, manifest_field_type::i64, byte_view(b, 8));
+  }
+  void string(manifest_field_id id, bool critical, std::string_view s) {
+    field(id, critical, manifest_field_type::string, byte_view(s));
+  }
+  const std::vector<std::uint8_t>& bytes() const& noexcept { return out_; }
+  std::vector<std::uint8_t>&& bytes() && noexcept { return std::move(out_); }
+
+ private:
+  std::vector<std::uint8_t> out_;
+};
+
+}  // namespace detail
+
+inline result<host_version> parse_host_version(std::string_view text) noexcept {
+  host_version v;
+  std::uint32_t* parts[3] = {&v.major, &v.minor, &v.patch};
+  std::size_t i = 0;
+  for (int k = 0; k < 3; ++k) {
+    if (k > 0) {
+      if (i >= text.size() || text[i] != '.') return errc::invalid_argument;
+      ++i;
+    }
+    const std::size_t start = i;
+    std::uint64_t n = 0;
+    while (i < text.size() && text[i] >= '0' && text[i] <= '9' && i - start < 11) {
+      n = n * 10 + static_cast<std::uint64_t>(text[i] - '0');
+      ++i;
+    }
+    const std::size_t len = i - start;
+    if (len == 0 || len > 10 || (len > 1 && text[start] == '0') ||
+        n > (std::numeric_limits<std::uint32_t>::max)())
+      return errc::invalid_argument;
+    *parts[k] = static_cast<std::uint32_t>(n);
+  }
+  if (i != text.size()) return errc::invalid_argument;
+  return v;
+}
+
+inline std::string to_string(const host_version& v) {
+  return std::to_string(v.major) + "." + std::to_string(v.minor) + "." + std::to_string(v.patch);
+}
+
+inline result<bundle_view> parse_bundle(byte_view in, const bundle_limits& limits) noexcept {
+  using detail::load_le16;
+  using detail::load_le32;
+  using detail::load_le64;
+  const std::size_t n = in.size();
+  const std::size_t magic_len = n < bundle_magic.size() ? n : bundle_magic.size();
+  if (magic_len > 0 && std::memcmp(in.data(), bundle_magic.data(), magic_len) != 0) return errc::bad_magic;
+  if (n < bundle_magic.size() + 2) return errc::truncated;
+  const std::uint8_t* h = in.data();
+  bundle_view b;
+  b.format_version = load_le16(h + 8);
+  // The version is checked before anything else in the header, whose layout
+  // a later version may change.
+  if (b.format_version != bundle_format_version) return errc::unsupported_format_version;
+  if (n < bundle_header_size) return errc::truncated;
+  if (crc32c(in.sub(0, 36)) != load_le32(h + 36)) return errc::checksum_mismatch;
+  if (load_le16(h + 10) != 0 || load_le32(h + 12) != bundle_header_size || load_le32(h + 20) != 0)
+    return errc::bad_header;
+  const std::uint64_t msize = load_le32(h + 16);
+  const std::uint64_t psize = load_le64(h + 24);
+  const std::uint64_t ssize = load_le32(h + 32);
+  if (static_cast<std::uint64_t>(n) > limits.max_bundle_size || msize > limits.max_manifest_size ||
+      psize > limits.max_bundle_size)
+    return errc::too_large;
+  if (ssize > 4 + std::uint64_t{limits.max_signatures} * bundle_signature_entry_size)
+    return errc::too_many_signatures;
+  // Every size is now below n or a u32, so none of this overflows.
+  const std::uint64_t rest = static_cast<std::uint64_t>(n) - bundle_header_size;
+  if (msize > rest || psize > rest - msize || ssize > rest - msize - psize) return errc::truncated;
+  if (ssize < rest - msize - psize) return errc::trailing_bytes;
+  const auto msize_z = static_cast<std::size_t>(msize);
+  const auto psize_z = static_cast<std::size_t>(psize);
+  b.bytes = in;
+  b.header = in.sub(0, bundle_header_size);
+  b.manifest_bytes = in.sub(bundle_header_size, msize_z);
+  b.payload = in.sub(bundle_header_size + msize_z, psize_z);
+  b.signature_block = in.sub(bundle_header_size + msize_z + psize_z);
+  if (ssize < 4) return errc::bad_header;
+  const std::uint32_t count = load_le32(b.signature_block.data());
+  if (count > limits.max_signatures) return errc::too_many_signatures;
+  if (ssize != 4 + std::uint64_t{count} * bundle_signature_entry_size) return errc::bad_header;
+
+  // The manifest.
+  bundle_manifest& m = b.manifest;
+  detail::le_reader r(b.manifest_bytes);
+  std::uint32_t seen = 0;  // bit i: field id i was present
+  while (r.remaining() > 0) {
+    if (m.field_count >= limits.max_fields) return errc::too_many_fields;
+    ++m.field_count;
+    std::uint16_t id = 0;
+    std::uint8_t flags = 0, type = 0;
+    std::uint32_t len = 0;
+    if (!(r.u16(id) && r.u8(flags) && r.u8(type) && r.u32(len))) return errc::truncated;
+    if (len > limits.max_field_size) return errc::field_too_large;
+    byte_view v;
+    if (!r.bytes(len, v)) return errc::truncated;
+    if ((flags & ~manifest_flag_critical) != 0 || id == 0) return errc::malformed_field;
+    if (id > static_cast<std::uint16_t>(manifest_field_id::recalls)) {
+      if (flags & manifest_flag_critical) return errc::unknown_critical_field;
+      ++m.unknown_field_count;
+      continue;
+    }
+    const std::uint32_t bit = std::uint32_t{1} << id;
+    if (seen & bit) return errc::duplicate_field;
+    seen |= bit;
+    const auto want = [&](manifest_field_type t, std::size_t size) {
+      return type == static_cast<std::uint8_t>(t) && (size == 0 || v.size() == size);
+    };
+    const auto as_string = [&]() { return v.as_chars(); };
+    switch (static_cast<manifest_field_id>(id)) {
+      case manifest_field_id::channel:
+        if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
+        if (!detail::bundle_valid_utf8(v)) return errc::invalid_utf8;
+        if (!detail::bundle_valid_channel(as_string())) return errc::malformed_field;
+        m.channel = as_string();
+        break;
+      case manifest_field_id::sequence:
+        if (!want(manifest_field_type::u64, 8)) return errc::malformed_field;
+        m.sequence = load_le64(v.data());
+        break;
+      case manifest_field_id::version:
+        if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
+        if (!detail::bundle_valid_utf8(v)) return errc::invalid_utf8;
+        m.version = as_string();
+        break;
+      case manifest_field_id::schema_id:
+        if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
+        if (!detail::bundle_valid_utf8(v)) return errc::invalid_utf8;
+        if (v.empty()) return errc::malformed_field;
+        m.schema_id = as_string();
+        break;
+      case manifest_field_id::schema_version:
+        if (!want(manifest_field_type::u32, 4)) return errc::malformed_field;
+        m.schema_version = load_le32(v.data());
+        break;
+      case manifest_field_id::host_min:
+      case manifest_field_id::host_max: {
+        if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
+        const result<host_version> hv = parse_host_version(as_string());
+        if (!hv) return errc::malformed_field;
+        (id == static_cast<std::uint16_t>(manifest_field_id::host_min) ? m.host_min : m.host_max) = *hv;
+        break;
+      }
+      case manifest_field_id::created:
+        if (!want(manifest_field_type::i64, 8)) return errc::malformed_field;
+        m.created = static_cast<std::int64_t>(load_le64(v.data()));
+        break;
+      case manifest_field_id::not_before:
+        if (!want(manifest_field_type::i64, 8)) return errc::malformed_field;
+        m.not_before = static_cast<std::int64_t>(load_le64(v.data()));
+        break;
+      case manifest_field_id::expires:
+        if (!want(manifest_field_type::i64, 8)) return errc::malformed_field;
+        m.expires = static_cast<std::int64_t>(load_le64(v.data()));
+        break;
+      case manifest_field_id::payload_size:
+        if (!want(manifest_field_type::u64, 8)) return errc::malformed_field;
+        m.payload_size = load_le64(v.data());
+        break;
+      case manifest_field_id::payload_sha256:
+        if (!want(manifest_field_type::bytes, 32)) return errc::malformed_field;
+        std::memcpy(m.payload_sha256.data(), v.data(), 32);
+        break;
+      case manifest_field_id::rollout: {
+        if (!want(manifest_field_type::rollout, 0) || v.empty() || v.size() % rollout_view::step_size != 0)
+          return errc::malformed_field;
+        const rollout_view ramp(v);
+        if (ramp.size() > limits.max_rollout_steps) return errc::field_too_large;
+        for (std::size_t i = 0; i < ramp.size(); ++i) {
+          const rollout_step s = ramp[i];
+          if (s.percent > 100) return errc::malformed_field;
+          if (i > 0) {
+            const rollout_step prev = ramp[i - 1];
+            if (s.offset <= prev.offset || s.percent < prev.percent) return errc::malformed_field;
+          }
+        }
+        m.rollout = ramp;
+        break;
+      }
+      case manifest_field_id::recalls: {
+        if (!want(manifest_field_type::u64_list, 0) || v.empty() || v.size() % 8 != 0)
+          return errc::malformed_field;
+        const sequence_list_view list(v);
+        if (list.size() > limits.max_recalls) return errc::field_too_large;
+        for (std::size_t i = 1; i < list.size(); ++i)
+          if (list[i] <= list[i - 1]) return errc::malformed_field;
+        m.recalls = list;
+        break;
+      }
+    }
+  }
+  constexpr std::uint32_t required =
+      (1u << static_cast<unsigned>(manifest_field_id::channel)) |
+      (1u << static_cast<unsigned>(manifest_field_id::sequence)) |
+      (1u << static_cast<unsigned>(manifest_field_id::schema_id)) |
+      (1u << static_cast<unsigned>(manifest_field_id::schema_version)) |
+      (1u << static_cast<unsigned>(manifest_field_id::created)) |
+      (1u << static_cast<unsigned>(manifest_field_id::payload_size)) |
+      (1u << static_cast<unsigned>(manifest_field_id::payload_sha256));
+  if ((seen & required) != required) return errc::missing_field;
+  // Ranges that admit nothing are a publisher's mistake, caught here rather
+  // than on every device.
+  if (m.host_min && m.host_max && *m.host_max < *m.host_min) return errc::malformed_field;
+  if (m.not_before && m.expires && *m.expires <= *m.not_before) return errc::malformed_field;
+  return b;
+}
+
+inline result<void> verify_payload(const bundle_view& b) noexcept {
+  if (b.manifest.payload_size != static_cast<std::uint64_t>(b.payload.size()))
+    return errc::payload_size_mismatch;
+  if (sha256_of(b.payload) != b.manifest.payload_sha256) return errc::payload_hash_mismatch;
+  return ok();
+}
+
+inline std::vector<std::uint8_t> bundle_signed_message(const bundle_view& b) {
+  return detail::bundle_message(b.header, b.manifest_bytes);
+}
+
+inline result<void> verify_signatures(const bundle_view& b, const trust_set& trust) {
+  const std::size_t count = b.signature_count();
+  bool any_known = false;
+  for (std::size_t i = 0; i < count && !any_known; ++i)
+    any_known = trust.find(b.signature(i).id) != trust_set::npos;
+  if (!any_known) return errc::unknown_key;
+  const std::vector<std::uint8_t> msg = bundle_signed_message(b);
+  std::vector<bool> counted(trust.size(), false);
+  std::size_t distinct = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    const signature_entry e = b.signature(i);
+    const std::size_t k = trust.find(e.id);
+    if (k == trust_set::npos) continue;
+    const result<void> r = ed25519_verify(trust.key(k), msg, e.signature);
+    if (!r) return r.error();
+    if (!counted[k]) {
+      counted[k] = true;
+      ++distinct;
+    }
+  }
+  if (distinct < trust.threshold()) return errc::below_threshold;
+  return ok();
+}
+
+inline result<void> check_eligibility(const bundle_manifest& m, const verify_options& o) noexcept {
+  if (!o.channel.empty() && m.channel != o.channel) return errc::channel_mismatch;
+  if (o.sequence_floor && m.sequence <= *o.sequence_floor) return errc::sequence_rollback;
+  const std::int64_t now =
+      o.now ? *o.now
+            : static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::seconds>(
+                                            std::chrono::system_clock::now().time_since_epoch())
+                                            .count());
+  if (m.expires && now >= *m.expires) return errc::expired;
+  if (m.not_before && now < *m.not_before) return errc::not_yet_valid;
+  if (o.host) {
+    if (m.host_min && *o.host < *m.host_min) return errc::host_version_out_of_range;
+    if (m.host_max && *o.host > *m.host_max) return errc::host_version_out_of_range;
+  }
+  return ok();
+}
+
+inline result<void> verify_bundle(const bundle_view& b, const trust_set& trust, const verify_options& options) {
+  SLOTGUARD_TRY(verify_payload(b));
+  SLOTGUARD_TRY(verify_signatures(b, trust));
+  return check_eligibility(b.manifest, options);
+}
+
+inline result<std::vector<std::uint8_t>> add_signature(byte_view bundle, const ed25519_seed& seed,
+                                                       const bundle_limits& limits) {
+  const result<bundle_view> parsed = parse_bundle(bundle, limits);
+  if (!parsed) return parsed.error();
+  const key_id id = key_id_of(ed25519_public_key_from_seed(seed));
+  const std::size_t count = parsed->signature_count();
+  for (std::size_t i = 0; i < count; ++i)
+    if (parsed->signature(i).id == id) return errc::already_exists;
+  if (count + 1 > limits.max_signatures) return errc::too_many_signatures;
+  std::vector<std::uint8_t> out = bundle.to_vector();
+  SLOTGUARD_TRY(detail::bundle_append_signature(out, seed));
+  return out;
+}
+
+inline result<std::vector<std::uint8_t>> bundle_builder::manifest() const {
+  if (channel_.empty() || !sequence_ || !schema_id_ || !created_) return errc::missing_field;
+  using id = manifest_field_id;
+  detail::manifest_writer w;
+  w.string(id::channel, true, channel_);
+  w.u64(id::sequence, true, *sequence_);
+  if (!version_.empty()) w.string(id::version, false, version_);
+  w.string(id::schema_id, true, *schema_id_);
+  w.u32(id::schema_version, true, schema_version_);
+  if (host_min_) w.string(id::host_min, true, to_string(*host_min_));
+  if (host_max_) w.string(id::host_max, true, to_string(*host_max_));
+  w.i64(id::created, true, *created_);
+  if (not_before_) w.i64(id::not_before, true, *not_before_);
+  if (expires_) w.i64(id::expires, true, *expires_);
+  w.u64(id::payload_size, true, static_cast<std::uint64_t>(payload_.size()));
+  w.field(id::payload_sha256, true, manifest_field_type::bytes, byte_view(sha256_of(payload_)));
+  if (!rollout_.empty()) {
+    std::vector<std::uint8_t> v;
+    v.reserve(rollout_.size() * rollout_view::step_size);
+    for (const rollout_step& s : rollout_) {
+      detail::append_le64(v, s.offset);
+      v.push_back(s.percent);
+    }
+    w.field(id::rollout, true, manifest_field_type::rollout, v);
+  }
+  if (!recalls_.empty()) {
+    std::vector<std::uint64_t> sorted = recalls_;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    std::vector<std::uint8_t> v;
+    v.reserve(sorted.size() * 8);
+    for (std::uint64_t s : sorted) detail::append_le64(v, s);
+    w.field(id::recalls, true, manifest_field_type::u64_list, v);
+  }
+  for (const extra& e : extra_)
+    w.field(e.id, e.critical ? manifest_flag_critical : std::uint8_t{0}, e.type, e.value);
+  return std::move(w).bytes();
+}
+
+inline result<std::vector<std::uint8_t>> bundle_builder::build(const bundle_limits& limits) const {
+  result<std::vector<std::uint8_t>> man = manifest();
+  if (!man) return man.error();
+  std::vector<key_id> ids;
+  for (const ed25519_seed& s : seeds_) {
+    const key_id id = key_id_of(ed25519_public_key_from_seed(s));
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) return errc::already_exists;
+    ids.push_back(id);
+  }
+  result<std::vector<std::uint8_t>> out = detail::bundle_assemble(*man, payload_);
+  if (!out) return out.error();
+  for (const ed25519_seed& s : seeds_) SLOTGUARD_TRY(detail::bundle_append_signature(*out, s));
+  const result<bundle_view> check = parse_bundle(*out, limits);
+  if (!check) return check.error();
+  return out;
+}
+
+}  // namespace v1
+}  // namespace slotguard
+
+#endif  // SLOTGUARD_BUNDLE_HPP
