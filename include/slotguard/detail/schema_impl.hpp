@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: Apache-2.0
+// The bodies of schema.hpp's runtime parts: building a runtime schema from a
+// declaration, printing it as text, and validate(), whose per-field loop is
+// kept branch-light because it runs over every byte of every update.
+// Included by slotguard/schema.hpp only.
+#ifndef SLOTGUARD_DETAIL_SCHEMA_IMPL_HPP
+#define SLOTGUARD_DETAIL_SCHEMA_IMPL_HPP
+
+#include <slotguard/schema.hpp>
+
+namespace slotguard {
+inline namespace v1 {
+
+struct detail_schema_access {
+  static void set(schema& s, std::shared_ptr<const detail::schema_rep> rep) { s.rep_ = std::move(rep); }
+  static validated_payload& out(validated_payload& p) { return p; }
+  static std::vector<std::uint32_t>& offsets(validated_payload& p) { return p.offsets_; }
+  static std::vector<std::uint32_t>& by_type(validated_payload& p) { return p.by_type_; }
+  static std::vector<std::uint32_t>& group_start(validated_payload& p) { return p.group_start_; }
+  static void bind(validated_payload& p, byte_view bytes, const schema& s) {
+    p.bytes_ = bytes;
+    p.schema_ = s;
+    p.has_index_ = true;
+  }
+};
+
+namespace detail {
+
+inline std::string issue_text(const schema_decl& d, const decl_issue& is) {
+  std::string m = is.what ? is.what : "invalid declaration";
+  if (is.record != decl_issue::npos && is.record < d.count) {
+    const record_decl& r = d.records[is.record];
+    m += " (record " + std::to_string(is.record) + " '" + std::string(r.name) + "'";
+    if (is.field != decl_issue::npos && is.field < r.count)
+      m += ", field " + std::to_string(is.field) + " '" + std::string(r.fields[is.field].name) + "'";
+    if (is.value != decl_issue::npos) m += ", value " + std::to_string(is.value);
+    m += ")";
+  }
+  return m;
+}
+
+inline field_spec build_field(const field_decl& f) {
+  field_spec s;
+  s.name = std::string(f.name);
+  s.type = f.type;
+  s.wildcard_ok = f.wildcard_ok;
+  s.has_range = f.has_range;
+  s.max_length = f.max_length;
+  if (is_integer(f.type) || f.type == field_type::boolean || f.type == field_type::enumeration) {
+    s.biased_min = f.has_range ? biased(f.type, f.min) : biased_min(f.type);
+    s.biased_max = f.has_range ? biased(f.type, f.max) : biased_max(f.type);
+  }
+  if (is_integer(f.type) && f.allowed_count > 0) {
+    for (std::size_t i = 0; i < f.allowed_count; ++i) {
+      const int_literal v = f.allowed_signed ? to_literal(f.allowed_signed[i]) : to_literal(f.allowed_unsigned[i]);
+      s.allowed.push_back(biased(f.type, v));
+    }
+  }
+  if (f.type == field_type::string && f.allowed_count > 0) {
+    for (std::size_t i = 0; i < f.allowed_count; ++i) s.allowed_strings.emplace_back(f.allowed_strings[i]);
+  }
+  if (f.type == field_type::enumeration) {
+    for (std::size_t i = 0; i < f.enum_count; ++i) {
+      s.enum_values.push_back(enum_entry{std::string(f.enum_values[i].name), f.enum_values[i].code});
+      s.allowed.push_back(f.enum_values[i].code);
+    }
+  }
+  std::sort(s.allowed.begin(), s.allowed.end());
+  s.allowed.erase(std::unique(s.allowed.begin(), s.allowed.end()), s.allowed.end());
+  std::sort(s.allowed_strings.begin(), s.allowed_strings.end());
+  s.allowed_strings.erase(std::unique(s.allowed_strings.begin(), s.allowed_strings.end()),
+                          s.allowed_strings.end());
+  return s;
+}
+
+// Derives the compact checks and the type-id table once the specs are final
+// (the checks point into the specs, which never move again).
+inline void finish_rep(schema_rep& rep) {
+  std::size_t max_id = 0;
+  for (const auto& r : rep.records) max_id = std::max<std::size_t>(max_id, r.type_id);
+  rep.slot_of_id.assign(max_id + 1, 0);
+  rep.checks.clear();
+  rep.checks.reserve(rep.records.size());
+  for (std::size_t i = 0; i < rep.records.size(); ++i) {
+    rep.slot_of_id[rep.records[i].type_id] = static_cast<std::uint16_t>(i + 1);
+    std::vector<field_check> cs;
+    cs.reserve(rep.records[i].fields.size());
+    for (const auto& f : rep.records[i].fields) {
+      field_check c;
+      c.type = f.type;
+      c.width = static_cast<std::uint8_t>(fixed_width(f.type));
+      c.wildcard_ok = f.wildcard_ok;
+      c.lo = f.biased_min;
+      c.span = f.biased_max - f.biased_min;
+      if (c.width != 0) {
+        c.mask = c.width == 8 ? ~std::uint64_t{0} : (std::uint64_t{1} << (8 * c.width)) - 1;
+        if (is_signed_integer(f.type)) {
+          c.top = std::uint64_t{1} << (8 * c.width - 1);
+          c.flip = sign_bit;
+        }
+      }
+      c.max_length = f.max_length;
+      if (!f.allowed.empty()) {
+        c.allowed = f.allowed.data();
+        c.allowed_count = static_cast<std::uint32_t>(f.allowed.size());
+        c.member_check = true;
+      }
+      if (!f.allowed_strings.empty()) {
+        c.allowed_strings = f.allowed_strings.data();
+        c.allowed_count = static_cast<std::uint32_t>(f.allowed_strings.size());
+      }
+      if (f.type == field_type::enumeration && !f.allowed.empty() && f.allowed.back() < 64) {
+        c.small_enum = true;
+        for (std::uint64_t code : f.allowed) c.enum_mask |= std::uint64_t{1} << code;
+      }
+      cs.push_back(c);
+    }
+    rep.checks.push_back(std::move(cs));
+  }
+}
+
+inline bool in_sorted(const std::uint64_t* a, std::uint32_t n, std::uint64_t v) noexcept {
+  return std::binary_search(a, a + n, v);
+}
+inline bool in_sorted(const std::string* a, std::uint32_t n, std::string_view v) noexcept {
+  const std::string* e = a + n;
+  const std::string* it =
+      std::lower_bound(a, e, v, [](const std::string& x, std::string_view y) { return std::string_view(x) < y; });
+  return it != e && std::string_view(*it) == v;
+}
+
+// What went wrong in a record, kept small so the hot loop stays lean; the
+// message is written afterwards, off the hot path.
+struct field_fault {
+  errc code = errc::ok;
+  std::size_t field = 0;
+  std::uint64_t value = 0;  // the raw value or length at fault
+  std::uint8_t tag = 0;
+};
+
+// Checks the nf fields of one record body [q, qend); the payload's bytes end
+// at limit (>= qend), which lets fixed-size values load as 8 bytes wherever
+// 8 bytes remain. Returns false with the first fault.
+inline bool check_record(const field_check* checks, std::size_t nf, const std::uint8_t* q,
+                         const std::uint8_t* qend, const std::uint8_t* limit, field_fault& fault) noexcept {
+  for (std::size_t k = 0; k < nf; ++k) {
+    const field_check& c = checks[k];
+    if (SLOTGUARD_UNLIKELY(q == qend)) {
+      fault = {errc::truncated, k, 0, 0};
+      return false;
+    }
+    const std::uint8_t tag = *q++;
+    // Whether content puts a wildcard in a field is unpredictable, so for
+    // fixed-size fields it steers data (a width of 0), not branches.
+    const bool wild = tag == wildcard_tag;
+    if (SLOTGUARD_UNLIKELY(tag != static_cast<std::uint8_t>(c.type) && !(wild && c.wildcard_ok))) {
+      fault = {wild ? errc::wildcard_not_allowed : errc::field_type_mismatch, k, 0, tag};
+      return false;
+    }
+    const std::size_t room = static_cast<std::size_t>(qend - q);
+    if (c.width != 0) {
+      const std::size_t w = wild ? 0 : c.width;
+      if (SLOTGUARD_UNLIKELY(room < w)) {
+        fault = {errc::truncated, k, 0, tag};
+        return false;
+      }
+      std::uint64_t v = 0;
+      if (SLOTGUARD_LIKELY(limit - q >= 8)) {
+        v = load_le64(q) & c.mask;
+      } else {
+        for (std::size_t b = 0; b < w; ++b) v |= static_cast<std::uint64_t>(q[b]) << (8 * b);
+      }
+      q += w;
+      v = ((v ^ c.top) - c.top) ^ c.flip;
+      if (SLOTGUARD_UNLIKELY((v - c.lo > c.span) & !wild)) {
+        // A bool's range is 0..1; anything else is not a bool at all.
+        fault = {c.type == field_type::boolean ? errc::field_type_mismatch : errc::field_out_of_range, k, v, tag};
+        return false;
+      }
+      if (SLOTGUARD_UNLIKELY(c.member_check) && !wild) {
+        const bool known = c.small_enum ? (v < 64 && ((c.enum_mask >> v) & 1u) != 0)
+                                        : in_sorted(c.allowed, c.allowed_count, v);
+        if (!known) {
+          fault = {errc::value_not_allowed, k, v, tag};
+          return false;
+        }
+      }
+      continue;
+    }
+    if (wild) continue;
+    // string or bytes: u32 length, then the bytes.
+    if (SLOTGUARD_UNLIKELY(room < 4)) {
+      fault = {errc::truncated, k, 0, tag};
+      return false;
+    }
+    const std::uint32_t len = load_le32(q);
+    q += 4;
+    if (SLOTGUARD_UNLIKELY(len > c.max_length)) {
+      fault = {errc::field_too_long, k, len, tag};
+      return false;
+    }
+    if (SLOTGUARD_UNLIKELY(len > room - 4)) {
+      fault = {errc::truncated, k, 0, tag};
+      return false;
+    }
+    if (c.type == field_type::string) {
+      if (SLOTGUARD_UNLIKELY(!utf8_valid(q, len))) {
+        fault = {errc::invalid_utf8, k, len, tag};
+        return false;
+      }
+      if (SLOTGUARD_UNLIKELY(c.allowed_strings != nullptr) &&
+          !in_sorted(c.allowed_strings, c.allowed_count, std::string_view(reinterpret_cast<const char*>(q), len))) {
+        fault = {errc::value_not_allowed, k, len, tag};
+        return false;
+      }
+    }
+    q += len;
+  }
+  if (SLOTGUARD_UNLIKELY(q != qend)) {
+    fault = {errc::trailing_bytes, nf, static_cast<std::uint64_t>(qend - q), 0};
+    return false;
+  }
+  return true;
+}
+
+inline std::string record_label(const record_spec& r, std::size_t index) {
+  return "record " + std::to_string(index) + " (" + r.name + ", type " + std::to_string(r.type_id) + ")";
+}
+inline std::string field_label(const record_spec& r, std::size_t k) {
+  if (k >= r.fields.size()) return "field " + std::to_string(k);
+  return "field " + std::to_string(k) + " (" + r.fields[k].name + ": " + to_string(r.fields[k].type) + ")";
+}
+
+inline std::string fault_text(const record_spec& r, std::size_t index, const field_fault& f) {
+  const std::string where = record_label(r, index) + " " + field_label(r, f.field);
+  const field_spec* fs = f.field < r.fields.size() ? &r.fields[f.field] : nullptr;
+  switch (f.code) {
+    case errc::truncated:
+      return where + ": the record ends inside this field";
+    case errc::trailing_bytes:
+      return record_label(r, index) + ": " + std::to_string(f.value) +
+             " bytes follow its last field within its stated length";
+    case errc::wildcard_not_allowed:
+      return where + ": holds a wildcard, which this field does not allow";
+    case errc::field_type_mismatch:
+      if (fs && f.tag == static_cast<std::uint8_t>(fs->type))
+        return where + ": a bool must be 0 or 1, not " + std::to_string(f.value);
+      return where + ": encoded with tag " + std::to_string(f.tag) +
+             (is_valid_field_type(f.tag) ? std::string(" (") + to_string(static_cast<field_type>(f.tag)) + ")"
+                                         : std::string(" (no such type)")) +
+             ", declared " + (fs ? to_string(fs->type) : "?");
+    case errc::field_out_of_range:
+      if (!fs) break;
+      return where + ": value " + literal_text(unbias(fs->type, f.value)) + " is outside " +
+             literal_text(fs->min_value()) + ".." + literal_text(fs->max_value());
+    case errc::field_too_long:
+      return where + ": length " + std::to_string(f.value) + " exceeds the maximum of " +
+             std::to_string(fs ? fs->max_length : 0);
+    case errc::invalid_utf8:
+      return where + ": the string is not valid UTF-8";
+    case errc::value_not_allowed:
+      if (fs && fs->type == field_type::enumeration)
+        return where + ": " + std::to_string(f.value) + " is not a code of the enum";
+      if (fs && fs->type == field_type::string) return where + ": the string is not among the allowed values";
+      if (fs) return where + ": value " + literal_text(unbias(fs->type, f.value)) + " is not among the allowed values";
+      break;
+    default:
+      break;
+  }
+  return where + ": " + describe(f.code);
+}
+
+inline validation_error vfail(errc code, std::size_t record, std::size_t field, std::string message) {
+  validation_error e;
+  e.code = code;
+  e.record = record;
+  e.field = field;
+  e.message = std::move(message);
+  return e;
+}
+
+}  // namespace detail
+
+inline result<schema, schema_error> schema::from_decl(const schema_decl& d) {
+  const decl_issue is = check_decl(d);
+  if (!is.ok()) {
+    schema_error e;
+    e.code = errc::schema_invalid;
+    e.message = detail::issue_text(d, is);
+    return e;
+  }
+  auto rep = std::make_shared<detail::schema_rep>();
+  rep->id = std::string(d.id);
+  rep->version = d.version;
+  rep->records.reserve(d.count);
+  for (std::size_t r = 0; r < d.count; ++r) {
+    record_spec rs;
+    rs.type_id = d.records[r].type_id;
+    rs.name = std::string(d.records[r].name);
+    rs.fields.reserve(d.records[r].count);
+    for (std::size_t k = 0; k < d.records[r].count; ++k) rs.fields.push_back(detail::build_field(d.records[r].fields[k]));
+    rep->records.push_back(std::move(rs));
+  }
+  detail::finish_rep(*rep);
+  schema s;
+  detail_schema_access::set(s, std::move(rep));
+  return s;
+}
+
+inline std::string schema::to_text() const {
+  std::string out;
+  if (!rep_) return out;
+  out += "schema " + detail::quote_text(rep_->id) + " version " + std::to_string(rep_->version) + "\n";
+  for (const auto& r : rep_->records) {
+    out += "\nrecord " + r.name + " = " + std::to_string(r.type_id) + " {\n";
+    for (const auto& f : r.fields) {
+      out += "  field " + f.name + ": ";
+      switch (f.type) {
+        case field_type::string:
+        case field_type::bytes:
+          out += std::string(to_string(f.type)) + "(" + std::to_string(f.max_length) + ")";
+          break;
+        case field_type::enumeration: {
+          out += "enum {";
+          bool first = true;
+          for (const auto& e : f.enum_values) {
+            out += first ? " " : ", ";
+            first = false;
+            out += e.name + " = " + std::to_string(e.code);
+          }
+          out += " }";
+          break;
+        }
+        default:
+          out += to_string(f.type);
+          break;
+      }
+      if (f.has_range) out += " range " + detail::literal_text(f.min_value()) + ".." + detail::literal_text(f.max_value());
+      if (is_integer(f.type) && !f.allowed.empty()) {
+        out += " in {";
+        for (std::size_t i = 0; i < f.allowed.size(); ++i)
+          out += (i ? ", " : " ") + detail::literal_text(detail::unbias(f.type, f.allowed[i]));
+        out += " }";
+      }
+      if (!f.allowed_strings.empty()) {
+        out += " in {";
+        for (std::size_t i = 0; i < f.allowed_strings.size(); ++i)
+          out += (i ? ", " : " ") + detail::quote_text(f.allowed_strings[i]);
+        out += " }";
+      }
+      if (f.wildcard_ok) out += " wildcard";
+      out += "\n";
+    }
+    out += "}\n";
+  }
+  return out;
+}
+
+inline result<validated_payload, validation_error> validate(const schema& s, byte_view payload,
+                                                            const validate_limits& limits) {
+  using detail::vfail;
+  constexpr std::size_t npos = validation_error::npos;
+  const detail::schema_rep* rep = s.rep();
+  if (!rep || rep->records.empty()) return vfail(errc::schema_mismatch, npos, npos, "the schema is empty");
+  const std::size_t size = payload.size();
+  if (static_cast<std::uint64_t>(size) > limits.max_bytes || static_cast<std::uint64_t>(size) > payload_format::max_payload)
+    return vfail(errc::too_large, npos, npos,
+                 "the payload's " + std::to_string(size) + " bytes exceed the limit of " +
+                     std::to_string(std::min<std::uint64_t>(limits.max_bytes, payload_format::max_payload)));
+  const std::uint8_t* p = payload.data();
+  if (size < payload_format::header_size)
+    return vfail(errc::truncated, npos, npos, "the payload is shorter than its 24-byte header");
+  if (std::memcmp(p, payload_format::magic, 4) != 0)
+    return vfail(errc::bad_magic, npos, npos, "the payload does not start with the magic \"SGPL\"");
+  const std::uint16_t ver = detail::load_le16(p + 4);
+  if (ver != payload_format::version)
+    return vfail(errc::unsupported_format_version, npos, npos,
+                 "the payload's encoding version " + std::to_string(ver) + " is not supported (1 is)");
+  const std::size_t id_len = detail::load_le16(p + 6);
+  const std::uint32_t schema_version = detail::load_le32(p + 8);
+  const std::uint32_t count = detail::load_le32(p + 12);
+  const std::uint64_t body_len = detail::load_le64(p + 16);
+  if (id_len == 0) return vfail(errc::bad_header, npos, npos, "the payload names an empty schema id");
+  if (id_len > size - payload_format::header_size)
+    return vfail(errc::truncated, npos, npos, "the payload ends inside its schema id");
+  const std::string_view id(reinterpret_cast<const char*>(p + payload_format::header_size), id_len);
+  if (id != rep->id || schema_version != rep->version) {
+    std::string shown(id.substr(0, 64));
+    return vfail(errc::schema_mismatch, npos, npos,
+                 "the payload is for schema " + detail::quote_text(shown) + " version " +
+                     std::to_string(schema_version) + ", not " + detail::quote_text(rep->id) + " version " +
+                     std::to_string(rep->version));
+  }
+  const std::size_t body_start = payload_format::header_size + id_len;
+  const std::size_t avail = size - body_start;
+  if (body_len > avail)
+    return vfail(errc::truncated, npos, npos,
+                 "the header states " + std::to_string(body_len) + " bytes of records, " + std::to_string(avail) +
+                     " follow it");
+  if (body_len < avail)
+    return vfail(errc::trailing_bytes, npos, npos,
+                 std::to_string(avail - static_cast<std::size_t>(body_len)) + " bytes follow the stated " +
+                     std::to_string(body_len) + " bytes of records");
+  if (count > limits.max_records)
+    return vfail(errc::too_many_records, npos, npos,
+                 "the payload states " + std::to_string(count) + " records, the limit is " +
+                     std::to_string(limits.max_records));
+  if (count > avail / payload_format::record_header_size)
+    return vfail(errc::truncated, npos, npos,
+                 "the payload states " + std::to_string(count) + " records, its " + std::to_string(avail) +
+                     " bytes cannot hold them");
+
+  validated_payload out;
+  auto& offsets = detail_schema_access::offsets(out);
+  const std::size_t nslots = rep->records.size();
+  // Bounded by the payload's size (count <= avail / 8, checked above).
+  offsets.reserve(count);
+  std::vector<std::uint16_t> slots;
+  slots.reserve(count);
+  std::vector<std::uint32_t> per_slot(nslots + 1, 0);
+
+  const std::uint16_t* slot_of = rep->slot_of_id.data();
+  const std::size_t slot_n = rep->slot_of_id.size();
+  std::size_t pos = body_start;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (SLOTGUARD_UNLIKELY(size - pos < payload_format::record_header_size))
+      return vfail(errc::truncated, i, npos, "record " + std::to_string(i) + ": the payload ends inside its header");
+    const std::uint8_t* rh = p + pos;
+    const std::uint16_t type_id = detail::load_le16(rh);
+    const std::size_t fc = detail::load_le16(rh + 2);
+    const std::size_t len = detail::load_le32(rh + 4);
+    const std::size_t slot1 = type_id < slot_n ? slot_of[type_id] : 0;
+    if (SLOTGUARD_UNLIKELY(slot1 == 0))
+      return vfail(errc::unknown_record_type, i, npos,
+                   "record " + std::to_string(i) + ": type id " + std::to_string(type_id) +
+                       " is not declared by the schema");
+    const std::size_t slot = slot1 - 1;
+    const record_spec& rs = rep->records[slot];
+    const auto& checks = rep->checks[slot];
+    const std::size_t nf = checks.size();
+    if (SLOTGUARD_UNLIKELY(fc != nf)) {
+      const std::size_t at = std::min(fc, nf);
+      std::string m = detail::record_label(rs, i) + ": has " + std::to_string(fc) + " fields, its type declares " +
+                      std::to_string(nf) + "; ";
+      m += fc < nf ? detail::field_label(rs, at) + " is missing"
+                   : "field " + std::to_string(at) + " is beyond the last declared field";
+      return vfail(errc::field_count_mismatch, i, at, std::move(m));
+    }
+    const std::size_t room = size - pos - payload_format::record_header_size;
+    if (SLOTGUARD_UNLIKELY(len > room))
+      return vfail(errc::truncated, i, npos,
+                   detail::record_label(rs, i) + ": states " + std::to_string(len) + " bytes, " +
+                       std::to_string(room) + " remain");
+    const std::uint8_t* q = rh + payload_format::record_header_size;
+    detail::field_fault fault;
+    if (SLOTGUARD_UNLIKELY(!detail::check_record(checks.data(), nf, q, q + len, p + size, fault)))
+      return vfail(fault.code, i, fault.field, detail::fault_text(rs, i, fault));
+    offsets.push_back(static_cast<std::uint32_t>(pos));
+    slots.push_back(static_cast<std::uint16_t>(slot));
+    ++per_slot[slot + 1];
+    pos += payload_format::record_header_size + len;
+  }
+  if (pos != size)
+    return vfail(errc::trailing_bytes, npos, npos,
+                 std::to_string(size - pos) + " bytes follow the last of the stated " + std::to_string(count) +
+                     " records");
+
+  // Group record indices by type (a counting sort), so records_of(type) is a
+  // slice.
+  auto& group = detail_schema_access::group_start(out);
+  group.assign(nslots + 1, 0);
+  for (std::size_t k = 1; k <= nslots; ++k) group[k] = group[k - 1] + per_slot[k];
+  auto& by_type = detail_schema_access::by_type(out);
+  by_type.resize(count);
+  std::vector<std::uint32_t> cursor(group.begin(), group.end() - 1);
+  for (std::size_t i = 0; i < count; ++i) by_type[cursor[slots[i]]++] = static_cast<std::uint32_t>(i);
+  detail_schema_access::bind(out, payload, s);
+  return out;
+}
+
+}  // namespace v1
+}  // namespace slotguard
+
+#endif  // SLOTGUARD_DETAIL_SCHEMA_IMPL_HPP

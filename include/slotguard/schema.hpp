@@ -1,0 +1,1271 @@
+// SPDX-License-Identifier: Apache-2.0
+// Content schemas: the one declaration of what the host's interpreter reads,
+// used both to validate a payload's records (exact field counts, types,
+// ranges, lengths, UTF-8, allowed values, wildcards) and to hand the
+// interpreter typed, bounds-checked views of the records that passed, so the
+// validator and the reader cannot disagree. A schema is declared as constexpr
+// tables in C++ (so a host can static_assert its input count against it) or
+// in a text form (docs/SCHEMA.md); payloads use the binary record encoding
+// specified in docs/SCHEMA.md, which compile_records_text produces from the
+// records text form. A product with its own content format plugs in a
+// validator_fn instead; content_check holds either.
+#ifndef SLOTGUARD_SCHEMA_HPP
+#define SLOTGUARD_SCHEMA_HPP
+
+#include <slotguard/bytes.hpp>
+#include <slotguard/config.hpp>
+#include <slotguard/error.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <slotguard/detail/schema_utf8.hpp>
+
+namespace slotguard {
+inline namespace v1 {
+
+// ---------------------------------------------------------------------------
+// Field types and their C++ reading types
+// ---------------------------------------------------------------------------
+
+// The value kinds a field can declare. The numeric values are the tags of the
+// binary record encoding (0 is the wildcard tag): never renumber.
+enum class field_type : std::uint8_t {
+  u8 = 1,
+  u16 = 2,
+  u32 = 3,
+  u64 = 4,
+  i8 = 5,
+  i16 = 6,
+  i32 = 7,
+  i64 = 8,
+  boolean = 9,
+  string = 10,
+  bytes = 11,
+  enumeration = 12,
+};
+
+// The tag byte of a wildcard field in the binary encoding.
+inline constexpr std::uint8_t wildcard_tag = 0;
+
+// The name of a field type as the text form spells it ("u32", "string", ...).
+constexpr const char* to_string(field_type t) noexcept {
+  switch (t) {
+    case field_type::u8: return "u8";
+    case field_type::u16: return "u16";
+    case field_type::u32: return "u32";
+    case field_type::u64: return "u64";
+    case field_type::i8: return "i8";
+    case field_type::i16: return "i16";
+    case field_type::i32: return "i32";
+    case field_type::i64: return "i64";
+    case field_type::boolean: return "bool";
+    case field_type::string: return "string";
+    case field_type::bytes: return "bytes";
+    case field_type::enumeration: return "enum";
+  }
+  return "unknown";
+}
+
+constexpr bool is_valid_field_type(std::uint8_t t) noexcept { return t >= 1 && t <= 12; }
+constexpr bool is_integer(field_type t) noexcept {
+  return t >= field_type::u8 && t <= field_type::i64;
+}
+constexpr bool is_signed_integer(field_type t) noexcept {
+  return t >= field_type::i8 && t <= field_type::i64;
+}
+// Bytes of a fixed-size value (0 for string and bytes, which carry a u32
+// length prefix).
+constexpr std::size_t fixed_width(field_type t) noexcept {
+  switch (t) {
+    case field_type::u8: case field_type::i8: case field_type::boolean: return 1;
+    case field_type::u16: case field_type::i16: return 2;
+    case field_type::u32: case field_type::i32: case field_type::enumeration: return 4;
+    case field_type::u64: case field_type::i64: return 8;
+    case field_type::string: case field_type::bytes: return 0;
+  }
+  return 0;
+}
+
+// The code of an enum field, kept apart from u32 so that reading an enum as
+// an integer (or the reverse) is a type error.
+struct enum_code {
+  std::uint32_t code = 0;
+  friend constexpr bool operator==(enum_code a, enum_code b) noexcept { return a.code == b.code; }
+  friend constexpr bool operator!=(enum_code a, enum_code b) noexcept { return a.code != b.code; }
+};
+
+namespace detail {
+// What a field index that a record type does not declare "has" as its type.
+struct no_field {};
+template <field_type T> struct cpp_type_of { using type = no_field; };
+template <> struct cpp_type_of<field_type::u8> { using type = std::uint8_t; };
+template <> struct cpp_type_of<field_type::u16> { using type = std::uint16_t; };
+template <> struct cpp_type_of<field_type::u32> { using type = std::uint32_t; };
+template <> struct cpp_type_of<field_type::u64> { using type = std::uint64_t; };
+template <> struct cpp_type_of<field_type::i8> { using type = std::int8_t; };
+template <> struct cpp_type_of<field_type::i16> { using type = std::int16_t; };
+template <> struct cpp_type_of<field_type::i32> { using type = std::int32_t; };
+template <> struct cpp_type_of<field_type::i64> { using type = std::int64_t; };
+template <> struct cpp_type_of<field_type::boolean> { using type = bool; };
+template <> struct cpp_type_of<field_type::string> { using type = std::string_view; };
+template <> struct cpp_type_of<field_type::bytes> { using type = byte_view; };
+template <> struct cpp_type_of<field_type::enumeration> { using type = enum_code; };
+
+template <class T> struct field_type_of { static constexpr std::uint8_t value = 0; };
+template <> struct field_type_of<std::uint8_t> { static constexpr std::uint8_t value = 1; };
+template <> struct field_type_of<std::uint16_t> { static constexpr std::uint8_t value = 2; };
+template <> struct field_type_of<std::uint32_t> { static constexpr std::uint8_t value = 3; };
+template <> struct field_type_of<std::uint64_t> { static constexpr std::uint8_t value = 4; };
+template <> struct field_type_of<std::int8_t> { static constexpr std::uint8_t value = 5; };
+template <> struct field_type_of<std::int16_t> { static constexpr std::uint8_t value = 6; };
+template <> struct field_type_of<std::int32_t> { static constexpr std::uint8_t value = 7; };
+template <> struct field_type_of<std::int64_t> { static constexpr std::uint8_t value = 8; };
+template <> struct field_type_of<bool> { static constexpr std::uint8_t value = 9; };
+template <> struct field_type_of<std::string_view> { static constexpr std::uint8_t value = 10; };
+template <> struct field_type_of<byte_view> { static constexpr std::uint8_t value = 11; };
+template <> struct field_type_of<enum_code> { static constexpr std::uint8_t value = 12; };
+
+// An integer literal as sign and magnitude, so that every i64 and every u64
+// value has one representation.
+struct int_literal {
+  bool negative = false;
+  std::uint64_t magnitude = 0;
+};
+template <class T>
+constexpr int_literal to_literal(T v) noexcept {
+  static_assert(std::is_integral<T>::value && !std::is_same<T, bool>::value,
+                "ranges and allowed values are integers");
+  if constexpr (std::is_signed<T>::value) {
+    if (v < 0) return {true, std::uint64_t{0} - static_cast<std::uint64_t>(static_cast<std::int64_t>(v))};
+    return {false, static_cast<std::uint64_t>(v)};
+  } else {
+    return {false, static_cast<std::uint64_t>(v)};
+  }
+}
+constexpr std::uint64_t sign_bit = std::uint64_t{1} << 63;
+// The largest magnitude of a positive and of a negative value of type t.
+constexpr std::uint64_t type_max_magnitude(field_type t) noexcept {
+  switch (t) {
+    case field_type::u8: return 0xFFu;
+    case field_type::u16: return 0xFFFFu;
+    case field_type::u32: case field_type::enumeration: return 0xFFFFFFFFu;
+    case field_type::u64: return ~std::uint64_t{0};
+    case field_type::i8: return 0x7Fu;
+    case field_type::i16: return 0x7FFFu;
+    case field_type::i32: return 0x7FFFFFFFu;
+    case field_type::i64: return sign_bit - 1;
+    case field_type::boolean: return 1;
+    default: return 0;
+  }
+}
+constexpr std::uint64_t type_min_magnitude(field_type t) noexcept {
+  return is_signed_integer(t) ? type_max_magnitude(t) + 1 : 0;
+}
+constexpr bool literal_fits(field_type t, int_literal v) noexcept {
+  return v.negative ? v.magnitude <= type_min_magnitude(t) : v.magnitude <= type_max_magnitude(t);
+}
+// Values of a signed type are compared as unsigned after flipping the sign
+// bit; that keeps every range check of every width one unsigned comparison.
+constexpr std::uint64_t biased(field_type t, int_literal v) noexcept {
+  const std::uint64_t bits = v.negative ? std::uint64_t{0} - v.magnitude : v.magnitude;
+  return is_signed_integer(t) ? bits ^ sign_bit : bits;
+}
+constexpr std::uint64_t biased_min(field_type t) noexcept {
+  return is_signed_integer(t) ? biased(t, {true, type_min_magnitude(t)}) : 0;
+}
+constexpr std::uint64_t biased_max(field_type t) noexcept {
+  return biased(t, {false, type_max_magnitude(t)});
+}
+constexpr int_literal unbias(field_type t, std::uint64_t b) noexcept {
+  if (!is_signed_integer(t)) return {false, b};
+  const std::uint64_t bits = b ^ sign_bit;
+  if (bits & sign_bit) return {true, std::uint64_t{0} - bits};
+  return {false, bits};
+}
+
+// Text forms for messages and for schema::to_text().
+inline std::string literal_text(int_literal v) {
+  std::string s = std::to_string(v.magnitude);
+  return v.negative ? "-" + s : s;
+}
+
+inline std::string quote_text(std::string_view s) {
+  static constexpr char hexd[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '"' || c == '\\') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c < 0x20 || c == 0x7F) {
+      out += "\\x";
+      out.push_back(hexd[c >> 4]);
+      out.push_back(hexd[c & 15]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('"');
+  return out;
+}
+
+constexpr bool is_ident_start(char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
+}
+constexpr bool is_ident_char(char c) noexcept {
+  return is_ident_start(c) || (c >= '0' && c <= '9');
+}
+}  // namespace detail
+
+// Sizes a schema may not exceed, whichever form declares it.
+struct schema_limits {
+  static constexpr std::size_t max_id_length = 64;
+  static constexpr std::size_t max_name_length = 64;
+  static constexpr std::size_t max_record_types = 1024;
+  static constexpr std::size_t max_fields = 1024;
+  static constexpr std::size_t max_values = 1024;  // enum values, allowed values
+  static constexpr std::uint32_t max_length = 16u * 1024u * 1024u;  // string/bytes
+  static constexpr std::size_t max_text_size = 1024u * 1024u;  // schema text
+};
+
+// ---------------------------------------------------------------------------
+// Compile-time declaration
+// ---------------------------------------------------------------------------
+
+// One named value of an enum field.
+struct enum_value {
+  std::string_view name;
+  std::uint32_t code = 0;
+};
+
+// One field of a record type: its name, type and constraints. Build with the
+// functions in slotguard::fields and chain the constraints:
+//   fields::u16("port").range(1, 65535).wildcard()
+// Arrays handed to allowed() or fields::enumeration() must outlive the
+// declaration (make them static constexpr).
+struct field_decl {
+  std::string_view name{};
+  field_type type = field_type::u8;
+  bool wildcard_ok = false;
+  bool has_range = false;
+  detail::int_literal min{};
+  detail::int_literal max{};
+  std::uint32_t max_length = 0;
+  const std::int64_t* allowed_signed = nullptr;
+  const std::uint64_t* allowed_unsigned = nullptr;
+  const std::string_view* allowed_strings = nullptr;
+  std::size_t allowed_count = 0;
+  const enum_value* enum_values = nullptr;
+  std::size_t enum_count = 0;
+
+  // The field may hold a wildcard ("matches anything") instead of a value.
+  constexpr field_decl wildcard() const noexcept {
+    field_decl c = *this;
+    c.wildcard_ok = true;
+    return c;
+  }
+  // An integer field's inclusive range.
+  template <class A, class B>
+  constexpr field_decl range(A lo, B hi) const noexcept {
+    field_decl c = *this;
+    c.has_range = true;
+    c.min = detail::to_literal(lo);
+    c.max = detail::to_literal(hi);
+    return c;
+  }
+  // The only values an integer field may hold.
+  template <std::size_t N>
+  constexpr field_decl allowed(const std::int64_t (&values)[N]) const noexcept {
+    field_decl c = *this;
+    c.allowed_signed = values;
+    c.allowed_unsigned = nullptr;
+    c.allowed_strings = nullptr;
+    c.allowed_count = N;
+    return c;
+  }
+  template <std::size_t N>
+  constexpr field_decl allowed(const std::uint64_t (&values)[N]) const noexcept {
+    field_decl c = *this;
+    c.allowed_signed = nullptr;
+    c.allowed_unsigned = values;
+    c.allowed_strings = nullptr;
+    c.allowed_count = N;
+    return c;
+  }
+  // The only values a string field may hold.
+  template <std::size_t N>
+  constexpr field_decl allowed(const std::string_view (&values)[N]) const noexcept {
+    field_decl c = *this;
+    c.allowed_signed = nullptr;
+    c.allowed_unsigned = nullptr;
+    c.allowed_strings = values;
+    c.allowed_count = N;
+    return c;
+  }
+};
+
+namespace fields {
+namespace detail_ {
+constexpr field_decl make(std::string_view name, field_type t, std::uint32_t max_length = 0) noexcept {
+  field_decl f{};
+  f.name = name;
+  f.type = t;
+  f.max_length = max_length;
+  return f;
+}
+}  // namespace detail_
+constexpr field_decl u8(std::string_view name) noexcept { return detail_::make(name, field_type::u8); }
+constexpr field_decl u16(std::string_view name) noexcept { return detail_::make(name, field_type::u16); }
+constexpr field_decl u32(std::string_view name) noexcept { return detail_::make(name, field_type::u32); }
+constexpr field_decl u64(std::string_view name) noexcept { return detail_::make(name, field_type::u64); }
+constexpr field_decl i8(std::string_view name) noexcept { return detail_::make(name, field_type::i8); }
+constexpr field_decl i16(std::string_view name) noexcept { return detail_::make(name, field_type::i16); }
+constexpr field_decl i32(std::string_view name) noexcept { return detail_::make(name, field_type::i32); }
+constexpr field_decl i64(std::string_view name) noexcept { return detail_::make(name, field_type::i64); }
+constexpr field_decl boolean(std::string_view name) noexcept {
+  return detail_::make(name, field_type::boolean);
+}
+// A UTF-8 string of at most max_length bytes.
+constexpr field_decl string(std::string_view name, std::uint32_t max_length) noexcept {
+  return detail_::make(name, field_type::string, max_length);
+}
+// Raw bytes, at most max_length of them.
+constexpr field_decl bytes(std::string_view name, std::uint32_t max_length) noexcept {
+  return detail_::make(name, field_type::bytes, max_length);
+}
+// One of the named values (encoded as its u32 code).
+template <std::size_t N>
+constexpr field_decl enumeration(std::string_view name, const enum_value (&values)[N]) noexcept {
+  field_decl f = detail_::make(name, field_type::enumeration);
+  f.enum_values = values;
+  f.enum_count = N;
+  return f;
+}
+}  // namespace fields
+
+// A record type: its numeric type id (what the encoding carries), its name
+// (what the records text uses) and its exact, ordered fields.
+struct record_decl {
+  std::uint16_t type_id = 0;
+  std::string_view name{};
+  const field_decl* fields = nullptr;
+  std::size_t count = 0;
+
+  constexpr record_decl() noexcept = default;
+  constexpr record_decl(std::uint16_t id, std::string_view nm, const field_decl* f, std::size_t n) noexcept
+      : type_id(id), name(nm), fields(f), count(n) {}
+  template <std::size_t N>
+  constexpr record_decl(std::uint16_t id, std::string_view nm, const field_decl (&f)[N]) noexcept
+      : type_id(id), name(nm), fields(f), count(N) {}
+
+  constexpr std::size_t field_count() const noexcept { return count; }
+  // Requires i < field_count() (a compile error in a constant expression).
+  constexpr const field_decl& field(std::size_t i) const noexcept { return fields[i]; }
+};
+
+// A schema: an id and a version (matched against the payload's header and
+// the bundle manifest) and its record types.
+struct schema_decl {
+  std::string_view id{};
+  std::uint32_t version = 0;
+  const record_decl* records = nullptr;
+  std::size_t count = 0;
+
+  constexpr schema_decl() noexcept = default;
+  constexpr schema_decl(std::string_view i, std::uint32_t v, const record_decl* r, std::size_t n) noexcept
+      : id(i), version(v), records(r), count(n) {}
+  template <std::size_t N>
+  constexpr schema_decl(std::string_view i, std::uint32_t v, const record_decl (&r)[N]) noexcept
+      : id(i), version(v), records(r), count(N) {}
+
+  constexpr std::size_t record_count() const noexcept { return count; }
+  // Requires i < record_count().
+  constexpr const record_decl& record(std::size_t i) const noexcept { return records[i]; }
+};
+
+// The number of fields a constexpr record type declares.
+template <const record_decl& R>
+inline constexpr std::size_t field_count_v = R.field_count();
+
+namespace detail {
+template <const record_decl& R, std::size_t K>
+constexpr std::uint8_t decl_type_at() noexcept {
+  if constexpr (K < R.field_count()) {
+    return static_cast<std::uint8_t>(R.fields[K].type);
+  } else {
+    return 0;
+  }
+}
+template <std::uint8_t T>
+struct cpp_type_of_code {
+  using type = typename cpp_type_of<static_cast<field_type>(T)>::type;
+};
+template <>
+struct cpp_type_of_code<0> {
+  using type = no_field;
+};
+}  // namespace detail
+
+// The C++ type field K of R reads as (detail::no_field when R has no field K).
+template <const record_decl& R, std::size_t K>
+using field_cpp_t = typename detail::cpp_type_of_code<detail::decl_type_at<R, K>()>::type;
+
+// True when field K of R exists and reads as T: the condition under which
+// typed_record<R>::get<K, T>() compiles.
+template <const record_decl& R, std::size_t K, class T>
+inline constexpr bool can_read_v =
+    (K < R.field_count()) && std::is_same<field_cpp_t<R, K>, T>::value;
+
+// A problem found in a declaration: what, and where (npos where it concerns
+// no record or field). what == nullptr means the declaration is valid.
+struct decl_issue {
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  const char* what = nullptr;
+  std::size_t record = npos;
+  std::size_t field = npos;
+  std::size_t value = npos;  // index of an enum or allowed value
+  constexpr bool ok() const noexcept { return what == nullptr; }
+};
+
+namespace detail {
+constexpr bool valid_name(std::string_view s) noexcept {
+  if (s.empty() || s.size() > schema_limits::max_name_length || !is_ident_start(s[0])) return false;
+  for (char c : s)
+    if (!is_ident_char(c)) return false;
+  return true;
+}
+constexpr bool valid_schema_id(std::string_view s) noexcept {
+  if (s.empty() || s.size() > schema_limits::max_id_length) return false;
+  for (char c : s)
+    if (!(is_ident_char(c) || c == '.' || c == '-')) return false;
+  return true;
+}
+constexpr decl_issue issue(const char* what, std::size_t r, std::size_t f = decl_issue::npos,
+                           std::size_t v = decl_issue::npos) noexcept {
+  decl_issue i{};
+  i.what = what;
+  i.record = r;
+  i.field = f;
+  i.value = v;
+  return i;
+}
+constexpr decl_issue check_field(const field_decl& f, std::size_t r, std::size_t k) noexcept {
+  if (!valid_name(f.name)) return issue("field name is not an identifier of 1 to 64 characters", r, k);
+  if (!is_valid_field_type(static_cast<std::uint8_t>(f.type))) return issue("unknown field type", r, k);
+  const field_type t = f.type;
+  const bool ints = is_integer(t);
+  if (f.has_range) {
+    if (!ints) return issue("a range applies only to integer fields", r, k);
+    if (!literal_fits(t, f.min) || !literal_fits(t, f.max))
+      return issue("range bound is outside the field type's values", r, k);
+    if (biased(t, f.min) > biased(t, f.max)) return issue("range minimum exceeds its maximum", r, k);
+  }
+  if ((t == field_type::string || t == field_type::bytes)) {
+    if (f.max_length > schema_limits::max_length) return issue("maximum length exceeds 16 MiB", r, k);
+  } else if (f.max_length != 0) {
+    return issue("a maximum length applies only to string and bytes fields", r, k);
+  }
+  if (f.allowed_count > schema_limits::max_values) return issue("more than 1024 allowed values", r, k);
+  if (f.allowed_count > 0 || f.allowed_signed || f.allowed_unsigned || f.allowed_strings) {
+    if (f.allowed_count == 0) return issue("an allowed-value set is empty", r, k);
+    if (ints) {
+      if (f.allowed_strings) return issue("allowed values of an integer field must be integers", r, k);
+      if (!f.allowed_signed && !f.allowed_unsigned) return issue("allowed values are missing", r, k);
+      for (std::size_t i = 0; i < f.allowed_count; ++i) {
+        const int_literal v = f.allowed_signed ? to_literal(f.allowed_signed[i]) : to_literal(f.allowed_unsigned[i]);
+        if (!literal_fits(t, v)) return issue("allowed value is outside the field type's values", r, k, i);
+        if (f.has_range && (biased(t, v) < biased(t, f.min) || biased(t, v) > biased(t, f.max)))
+          return issue("allowed value is outside the field's range", r, k, i);
+      }
+    } else if (t == field_type::string) {
+      if (!f.allowed_strings) return issue("allowed values of a string field must be strings", r, k);
+      for (std::size_t i = 0; i < f.allowed_count; ++i) {
+        if (f.allowed_strings[i].size() > f.max_length)
+          return issue("allowed value is longer than the field's maximum length", r, k, i);
+        if (!utf8_valid_constexpr(f.allowed_strings[i])) return issue("allowed value is not UTF-8", r, k, i);
+      }
+    } else {
+      return issue("allowed values apply only to integer and string fields", r, k);
+    }
+  }
+  if (t == field_type::enumeration) {
+    if (f.enum_count == 0 || !f.enum_values) return issue("an enum declares no values", r, k);
+    if (f.enum_count > schema_limits::max_values) return issue("more than 1024 enum values", r, k);
+    for (std::size_t i = 0; i < f.enum_count; ++i) {
+      if (!valid_name(f.enum_values[i].name)) return issue("enum value name is not an identifier", r, k, i);
+      for (std::size_t j = 0; j < i; ++j) {
+        if (f.enum_values[j].name == f.enum_values[i].name) return issue("enum value name repeats", r, k, i);
+        if (f.enum_values[j].code == f.enum_values[i].code) return issue("enum value code repeats", r, k, i);
+      }
+    }
+  } else if (f.enum_count != 0 || f.enum_values) {
+    return issue("enum values apply only to enum fields", r, k);
+  }
+  return decl_issue{};
+}
+}  // namespace detail
+
+// Checks a declaration against the rules of docs/SCHEMA.md (names, unique
+// type ids and names, constraints that fit their types, limits). Usable in
+// a static_assert: static_assert(check_decl(my_schema).ok());
+constexpr decl_issue check_decl(const schema_decl& s) noexcept {
+  using detail::issue;
+  constexpr std::size_t npos = decl_issue::npos;
+  if (!detail::valid_schema_id(s.id))
+    return issue("schema id is not 1 to 64 characters of letters, digits, '.', '-', '_'", npos);
+  if (s.count == 0 || !s.records) return issue("the schema declares no record types", npos);
+  if (s.count > schema_limits::max_record_types) return issue("more than 1024 record types", npos);
+  for (std::size_t r = 0; r < s.count; ++r) {
+    const record_decl& rec = s.records[r];
+    if (!detail::valid_name(rec.name)) return issue("record name is not an identifier of 1 to 64 characters", r);
+    if (rec.count > schema_limits::max_fields) return issue("more than 1024 fields", r);
+    if (rec.count > 0 && !rec.fields) return issue("record fields are missing", r);
+    for (std::size_t q = 0; q < r; ++q) {
+      if (s.records[q].type_id == rec.type_id) return issue("record type id repeats", r);
+      if (s.records[q].name == rec.name) return issue("record name repeats", r);
+    }
+    for (std::size_t k = 0; k < rec.count; ++k) {
+      const decl_issue fi = detail::check_field(rec.fields[k], r, k);
+      if (!fi.ok()) return fi;
+      for (std::size_t j = 0; j < k; ++j)
+        if (rec.fields[j].name == rec.fields[k].name) return issue("field name repeats", r, k);
+    }
+  }
+  return decl_issue{};
+}
+
+// ---------------------------------------------------------------------------
+// Errors and limits
+// ---------------------------------------------------------------------------
+
+// Where a schema (text or declaration) is wrong. line and column are 1-based
+// positions in the text (0 for a C++ declaration); code is schema_invalid,
+// or too_large for a text over schema_limits::max_text_size.
+struct schema_error {
+  errc code = errc::schema_invalid;
+  std::size_t line = 0;
+  std::size_t column = 0;
+  std::string message;
+};
+
+// Where a records text is wrong: records_syntax for malformed text, or the
+// validation errc of the value at that position (unknown_record_type,
+// field_count_mismatch, field_out_of_range, ...).
+struct records_error {
+  errc code = errc::records_syntax;
+  std::size_t line = 0;
+  std::size_t column = 0;
+  std::string message;
+};
+
+// Why a payload was rejected: the errc, the 0-based record index and field
+// index it concerns (npos where it concerns no record or field), and a
+// sentence.
+struct validation_error {
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  errc code = errc::validator_rejected;
+  std::size_t record = npos;
+  std::size_t field = npos;
+  std::string message;
+};
+
+// Limits validate() enforces on a payload; each breach has its own errc.
+struct validate_limits {
+  std::size_t max_records = std::size_t{1} << 24;         // too_many_records
+  std::uint64_t max_bytes = std::uint64_t{1} << 30;       // too_large
+};
+
+// The payload encoding's constants (docs/SCHEMA.md, "Payload records").
+struct payload_format {
+  static constexpr std::uint8_t magic[4] = {'S', 'G', 'P', 'L'};
+  static constexpr std::uint16_t version = 1;
+  static constexpr std::size_t header_size = 24;   // before the schema id
+  static constexpr std::size_t record_header_size = 8;
+  // Record offsets are kept as 32 bits in the index.
+  static constexpr std::uint64_t max_payload = 0xFFFFFFFFu;
+};
+
+// ---------------------------------------------------------------------------
+// Runtime schema
+// ---------------------------------------------------------------------------
+
+// One named value of an enum field of a runtime schema.
+struct enum_entry {
+  std::string name;
+  std::uint32_t code = 0;
+};
+
+// One field of a runtime schema.
+struct field_spec {
+  std::string name;
+  field_type type = field_type::u8;
+  bool wildcard_ok = false;
+  bool has_range = false;
+  // Inclusive range in biased form (sign bit flipped for signed types); the
+  // type's full range when the field declares none.
+  std::uint64_t biased_min = 0;
+  std::uint64_t biased_max = 0;
+  std::uint32_t max_length = 0;
+  std::vector<std::uint64_t> allowed;        // integers: biased, sorted; enum: codes, sorted
+  std::vector<std::string> allowed_strings;  // sorted
+  std::vector<enum_entry> enum_values;       // in declaration order
+
+  // The declared range's bounds as sign and magnitude.
+  detail::int_literal min_value() const noexcept { return detail::unbias(type, biased_min); }
+  detail::int_literal max_value() const noexcept { return detail::unbias(type, biased_max); }
+  // The enum value's name for a code, or an empty view.
+  std::string_view enum_name(std::uint32_t code) const noexcept {
+    for (const auto& e : enum_values)
+      if (e.code == code) return e.name;
+    return {};
+  }
+};
+
+// One record type of a runtime schema.
+struct record_spec {
+  std::uint16_t type_id = 0;
+  std::string name;
+  std::vector<field_spec> fields;
+  std::size_t field_count() const noexcept { return fields.size(); }
+};
+
+namespace detail {
+// The per-field check validate() runs, compact so a record's checks sit in
+// a few cache lines.
+struct field_check {
+  std::uint64_t lo = 0;    // biased
+  std::uint64_t span = 0;  // biased hi - lo: one unsigned compare checks the range
+  // A fixed-size value is read as 8 bytes & mask, then sign-extended with
+  // top ((v ^ top) - top) and biased with flip, without branching on its type.
+  std::uint64_t mask = 0;
+  std::uint64_t top = 0;
+  std::uint64_t flip = 0;
+  const std::uint64_t* allowed = nullptr;
+  const std::string* allowed_strings = nullptr;
+  std::uint32_t allowed_count = 0;
+  std::uint32_t max_length = 0;
+  std::uint64_t enum_mask = 0;  // enum codes < 64 as a bit set, when small_enum
+  field_type type = field_type::u8;
+  std::uint8_t width = 0;       // fixed_width(type); 0 for string and bytes
+  bool wildcard_ok = false;
+  bool small_enum = false;
+  bool member_check = false;    // enum or allowed set: look the value up
+};
+struct schema_rep {
+  std::string id;
+  std::uint32_t version = 0;
+  std::vector<record_spec> records;
+  std::vector<std::vector<field_check>> checks;  // per record slot
+  std::vector<std::uint16_t> slot_of_id;         // type id -> slot + 1 (0: unknown)
+};
+}  // namespace detail
+
+// A schema ready to validate and read payloads. Cheap to copy (shares one
+// immutable representation). A default-constructed schema has no id and no
+// record types and accepts no payload.
+class schema {
+ public:
+  schema() = default;
+
+  // Builds a runtime schema from a constexpr declaration. Returns
+  // schema_invalid (line 0, column 0) if check_decl() finds a problem.
+  static result<schema, schema_error> from_decl(const schema_decl& decl);
+
+  std::string_view id() const noexcept { return rep_ ? std::string_view(rep_->id) : std::string_view(); }
+  std::uint32_t version() const noexcept { return rep_ ? rep_->version : 0; }
+  // True when a payload or manifest naming this id and version is for this schema.
+  bool matches(std::string_view schema_id, std::uint32_t schema_version) const noexcept {
+    return rep_ && schema_id == rep_->id && schema_version == rep_->version;
+  }
+  std::size_t record_type_count() const noexcept { return rep_ ? rep_->records.size() : 0; }
+  // Requires i < record_type_count().
+  const record_spec& record_type(std::size_t i) const noexcept { return rep_->records[i]; }
+  // The record type with this id or name, or nullptr.
+  const record_spec* find(std::uint16_t type_id) const noexcept {
+    const std::size_t s = slot(type_id);
+    return s == npos ? nullptr : &rep_->records[s];
+  }
+  const record_spec* find(std::string_view name) const noexcept {
+    if (!rep_) return nullptr;
+    for (const auto& r : rep_->records)
+      if (r.name == name) return &r;
+    return nullptr;
+  }
+
+  // The text form of this schema (parse_schema_text reads it back to an
+  // equivalent schema).
+  std::string to_text() const;
+
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  std::size_t slot(std::uint16_t type_id) const noexcept {
+    if (!rep_ || type_id >= rep_->slot_of_id.size()) return npos;
+    const std::uint16_t s = rep_->slot_of_id[type_id];
+    return s == 0 ? npos : static_cast<std::size_t>(s - 1);
+  }
+  const detail::schema_rep* rep() const noexcept { return rep_.get(); }
+
+ private:
+  friend struct detail_schema_access;
+  std::shared_ptr<const detail::schema_rep> rep_;
+};
+
+// Parses the text form of a schema (docs/SCHEMA.md). On failure the error
+// names the line and column (1-based) and says what is wrong; code is
+// schema_invalid, or too_large for text over schema_limits::max_text_size.
+result<schema, schema_error> parse_schema_text(std::string_view text);
+
+// Compiles records text (one record a line, docs/SCHEMA.md) into the binary
+// payload encoding for schema s, checking every value against the schema as
+// validate() would. On failure the error names the line and column.
+// Limits: text of at most limits.max_bytes bytes and limits.max_records records.
+result<std::vector<std::uint8_t>, records_error> compile_records_text(
+    const schema& s, std::string_view text, const validate_limits& limits = {});
+
+// ---------------------------------------------------------------------------
+// Writing payloads
+// ---------------------------------------------------------------------------
+
+// Builds a payload in the binary record encoding, value by value, without
+// consulting a schema: what a content publisher's tool (and a test that
+// needs malformed content) uses. validate() is the check; this only encodes.
+class payload_writer {
+ public:
+  // Requires a schema id of 1 to 65535 bytes.
+  payload_writer(std::string_view schema_id, std::uint32_t schema_version) {
+    SLOTGUARD_ASSERT(!schema_id.empty() && schema_id.size() <= 0xFFFFu);
+    out_.resize(payload_format::header_size);
+    std::memcpy(out_.data(), payload_format::magic, 4);
+    detail::store_le16(out_.data() + 4, payload_format::version);
+    detail::store_le16(out_.data() + 6, static_cast<std::uint16_t>(schema_id.size()));
+    detail::store_le32(out_.data() + 8, schema_version);
+    out_.insert(out_.end(), schema_id.begin(), schema_id.end());
+    body_start_ = out_.size();
+  }
+
+  // Starts a record; the previous one, if open, ends first.
+  void begin_record(std::uint16_t type_id) {
+    end_record();
+    rec_start_ = out_.size();
+    open_ = true;
+    fields_ = 0;
+    detail::append_le16(out_, type_id);
+    detail::append_le16(out_, 0);
+    detail::append_le32(out_, 0);
+  }
+  // A fixed-size value of type t (an integer, bool or enum), its low
+  // fixed_width(t) bytes taken from bits. Requires an open record.
+  void add(field_type t, std::uint64_t bits) {
+    const std::size_t w = fixed_width(t);
+    SLOTGUARD_ASSERT(open_ && w != 0);
+    out_.push_back(static_cast<std::uint8_t>(t));
+    for (std::size_t i = 0; i < w; ++i) out_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
+    ++fields_;
+  }
+  void add_u8(std::uint8_t v) { add(field_type::u8, v); }
+  void add_u16(std::uint16_t v) { add(field_type::u16, v); }
+  void add_u32(std::uint32_t v) { add(field_type::u32, v); }
+  void add_u64(std::uint64_t v) { add(field_type::u64, v); }
+  void add_i8(std::int8_t v) { add(field_type::i8, static_cast<std::uint64_t>(static_cast<std::int64_t>(v))); }
+  void add_i16(std::int16_t v) { add(field_type::i16, static_cast<std::uint64_t>(static_cast<std::int64_t>(v))); }
+  void add_i32(std::int32_t v) { add(field_type::i32, static_cast<std::uint64_t>(static_cast<std::int64_t>(v))); }
+  void add_i64(std::int64_t v) { add(field_type::i64, static_cast<std::uint64_t>(v)); }
+  void add_bool(bool v) { add(field_type::boolean, v ? 1u : 0u); }
+  void add_enum(std::uint32_t code) { add(field_type::enumeration, code); }
+  // A string (t == string) or bytes (t == bytes) value. Requires an open
+  // record and at most 2^32-1 bytes.
+  void add_blob(field_type t, byte_view v) {
+    SLOTGUARD_ASSERT(open_ && (t == field_type::string || t == field_type::bytes));
+    SLOTGUARD_ASSERT(v.size() <= 0xFFFFFFFFu);
+    out_.push_back(static_cast<std::uint8_t>(t));
+    detail::append_le32(out_, static_cast<std::uint32_t>(v.size()));
+    out_.insert(out_.end(), v.begin(), v.end());
+    ++fields_;
+  }
+  void add_string(std::string_view v) { add_blob(field_type::string, byte_view(v)); }
+  void add_bytes(byte_view v) { add_blob(field_type::bytes, v); }
+  void add_wildcard() {
+    SLOTGUARD_ASSERT(open_);
+    out_.push_back(wildcard_tag);
+    ++fields_;
+  }
+  // Raw bytes inside the open record, counted as one field (for tests of
+  // malformed encodings).
+  void add_raw_field(byte_view raw) {
+    SLOTGUARD_ASSERT(open_);
+    out_.insert(out_.end(), raw.begin(), raw.end());
+    ++fields_;
+  }
+  // Ends the open record (if any), fixing its field count and length.
+  void end_record() {
+    if (!open_) return;
+    SLOTGUARD_ASSERT(fields_ <= 0xFFFFu);
+    const std::size_t len = out_.size() - rec_start_ - payload_format::record_header_size;
+    SLOTGUARD_ASSERT(len <= 0xFFFFFFFFu);
+    detail::store_le16(out_.data() + rec_start_ + 2, static_cast<std::uint16_t>(fields_));
+    detail::store_le32(out_.data() + rec_start_ + 4, static_cast<std::uint32_t>(len));
+    open_ = false;
+    ++records_;
+  }
+  std::size_t record_count() const noexcept { return records_ + (open_ ? 1 : 0); }
+  std::size_t size() const noexcept { return out_.size(); }
+
+  // Ends the open record and returns the payload; the writer is then empty.
+  std::vector<std::uint8_t> finish() {
+    end_record();
+    SLOTGUARD_ASSERT(records_ <= 0xFFFFFFFFu);
+    detail::store_le32(out_.data() + 12, static_cast<std::uint32_t>(records_));
+    detail::store_le64(out_.data() + 16, static_cast<std::uint64_t>(out_.size() - body_start_));
+    std::vector<std::uint8_t> r;
+    r.swap(out_);
+    return r;
+  }
+
+ private:
+  std::vector<std::uint8_t> out_;
+  std::size_t body_start_ = 0;
+  std::size_t rec_start_ = 0;
+  std::size_t fields_ = 0;
+  std::size_t records_ = 0;
+  bool open_ = false;
+};
+
+// ---------------------------------------------------------------------------
+// Views over validated payloads
+// ---------------------------------------------------------------------------
+
+// A field's value as read through a view: a value of T or a wildcard. (A
+// field that is neither can only come from bytes changed after validation;
+// the view then reports neither rather than read past them.)
+template <class T>
+class field_value {
+ public:
+  constexpr field_value() noexcept = default;
+  static constexpr field_value wildcard() noexcept {
+    field_value f;
+    f.state_ = state::wildcard;
+    return f;
+  }
+  static constexpr field_value of(T v) noexcept {
+    field_value f;
+    f.state_ = state::value;
+    f.v_ = v;
+    return f;
+  }
+  constexpr bool is_wildcard() const noexcept { return state_ == state::wildcard; }
+  constexpr bool has_value() const noexcept { return state_ == state::value; }
+  // Requires has_value().
+  constexpr T value() const noexcept {
+    SLOTGUARD_ASSERT(has_value());
+    return v_;
+  }
+  constexpr T value_or(T fallback) const noexcept { return has_value() ? v_ : fallback; }
+  // A wildcard matches every value; a value matches only itself.
+  constexpr bool matches(const T& v) const noexcept { return is_wildcard() || (has_value() && v_ == v); }
+
+ private:
+  enum class state : std::uint8_t { none, wildcard, value };
+  state state_ = state::none;
+  T v_{};
+};
+
+// A field read without knowing its type in advance (what a generic tool
+// prints): its declared type, whether it is a wildcard, and its value.
+struct any_field {
+  field_type type = field_type::u8;
+  bool wildcard = false;
+  std::uint64_t bits = 0;  // integers (two's complement for signed), bool, enum code
+  byte_view data{};        // string and bytes
+  std::int64_t as_signed() const noexcept { return static_cast<std::int64_t>(bits); }
+  std::uint64_t as_unsigned() const noexcept { return bits; }
+  std::string_view as_string() const noexcept { return data.as_chars(); }
+};
+
+namespace detail {
+// Locates field k of a record body [p, p + n): the byte offset of its tag.
+// Bounds-checked at every step; returns false if the body is malformed.
+inline bool locate_field(const std::uint8_t* p, std::size_t n, std::size_t k, std::size_t& at) noexcept {
+  std::size_t pos = 0;
+  for (std::size_t i = 0;; ++i) {
+    if (pos >= n) return false;
+    if (i == k) {
+      at = pos;
+      return true;
+    }
+    const std::uint8_t tag = p[pos++];
+    if (tag == wildcard_tag) continue;
+    if (!is_valid_field_type(tag)) return false;
+    const field_type t = static_cast<field_type>(tag);
+    std::size_t w = fixed_width(t);
+    if (w == 0) {
+      if (n - pos < 4) return false;
+      const std::uint32_t len = load_le32(p + pos);
+      pos += 4;
+      if (len > n - pos) return false;
+      w = len;
+    } else if (w > n - pos) {
+      return false;
+    }
+    pos += w;
+  }
+}
+// Reads the field whose tag is at p[at] within a body of n bytes.
+inline bool read_field_at(const std::uint8_t* p, std::size_t n, std::size_t at, any_field& out) noexcept {
+  if (at >= n) return false;
+  const std::uint8_t tag = p[at];
+  if (tag == wildcard_tag) {
+    out.wildcard = true;
+    return true;
+  }
+  if (!is_valid_field_type(tag) || static_cast<field_type>(tag) != out.type) return false;
+  std::size_t pos = at + 1;
+  const std::size_t w = fixed_width(out.type);
+  if (w == 0) {
+    if (n - pos < 4) return false;
+    const std::uint32_t len = load_le32(p + pos);
+    pos += 4;
+    if (len > n - pos) return false;
+    out.data = byte_view(p + pos, len);
+    return true;
+  }
+  if (w > n - pos) return false;
+  std::uint64_t v = 0;
+  switch (w) {
+    case 1: v = p[pos]; break;
+    case 2: v = load_le16(p + pos); break;
+    case 4: v = load_le32(p + pos); break;
+    default: v = load_le64(p + pos); break;
+  }
+  if (is_signed_integer(out.type) && w < 8) {
+    // Sign-extend to 64 bits.
+    const std::uint64_t top = std::uint64_t{1} << (8 * w - 1);
+    v = (v ^ top) - top;
+  }
+  out.bits = v;
+  return true;
+}
+template <class T>
+inline field_value<T> to_typed(const any_field& f, bool ok) noexcept {
+  if (!ok) return field_value<T>();
+  if (f.wildcard) return field_value<T>::wildcard();
+  if constexpr (std::is_same<T, std::string_view>::value) {
+    return field_value<T>::of(f.data.as_chars());
+  } else if constexpr (std::is_same<T, byte_view>::value) {
+    return field_value<T>::of(f.data);
+  } else if constexpr (std::is_same<T, bool>::value) {
+    return field_value<T>::of(f.bits != 0);
+  } else if constexpr (std::is_same<T, enum_code>::value) {
+    return field_value<T>::of(enum_code{static_cast<std::uint32_t>(f.bits)});
+  } else {
+    return field_value<T>::of(static_cast<T>(f.bits));
+  }
+}
+}  // namespace detail
+
+// One record of a validated payload. Valid while the payload's bytes and
+// the validated_payload it came from live.
+class record_view {
+ public:
+  record_view() = default;
+  record_view(const std::uint8_t* body, std::size_t body_size, const record_spec* type, std::size_t index) noexcept
+      : body_(body), size_(body_size), type_(type), index_(index) {}
+
+  // Position of the record in the payload (0-based).
+  std::size_t index() const noexcept { return index_; }
+  std::uint16_t type_id() const noexcept { return type_->type_id; }
+  const record_spec& type() const noexcept { return *type_; }
+  std::size_t field_count() const noexcept { return type_->fields.size(); }
+  // The record's encoded fields (after its 8-byte header).
+  byte_view body() const noexcept { return byte_view(body_, size_); }
+
+  // Field k read as T. Returns invalid_argument when the record type has no
+  // field k, field_type_mismatch when field k is not of a type that reads as
+  // T (see field_cpp_t), malformed_field if the bytes changed after validation.
+  template <class T>
+  result<field_value<T>> get(std::size_t k) const noexcept {
+    if (k >= type_->fields.size()) return errc::invalid_argument;
+    if (detail::field_type_of<T>::value != static_cast<std::uint8_t>(type_->fields[k].type))
+      return errc::field_type_mismatch;
+    const field_value<T> v = read_typed<T>(k);
+    if (!v.has_value() && !v.is_wildcard()) return errc::malformed_field;
+    return v;
+  }
+  // Field k whatever its type. Returns invalid_argument when the record type
+  // has no field k, malformed_field if the bytes changed after validation.
+  result<any_field> field(std::size_t k) const noexcept {
+    if (k >= type_->fields.size()) return errc::invalid_argument;
+    any_field f;
+    f.type = type_->fields[k].type;
+    std::size_t at = 0;
+    if (!detail::locate_field(body_, size_, k, at) || !detail::read_field_at(body_, size_, at, f))
+      return errc::malformed_field;
+    return f;
+  }
+
+  // Unchecked typed read for views that proved the type statically.
+  template <class T>
+  field_value<T> read_typed(std::size_t k) const noexcept {
+    any_field f;
+    f.type = static_cast<field_type>(detail::field_type_of<T>::value);
+    std::size_t at = 0;
+    const bool ok = detail::locate_field(body_, size_, k, at) && detail::read_field_at(body_, size_, at, f);
+    return detail::to_typed<T>(f, ok);
+  }
+
+ private:
+  const std::uint8_t* body_ = nullptr;
+  std::size_t size_ = 0;
+  const record_spec* type_ = nullptr;
+  std::size_t index_ = 0;
+};
+
+// A record of a constexpr-declared type R: field K reads as its declared
+// type, and an index R does not declare, or a wrong type, does not compile.
+template <const record_decl& R>
+class typed_record {
+ public:
+  typed_record() = default;
+  explicit typed_record(record_view v) noexcept : v_(v) {}
+
+  static constexpr std::size_t field_count() noexcept { return R.field_count(); }
+  const record_view& untyped() const noexcept { return v_; }
+  std::size_t index() const noexcept { return v_.index(); }
+
+  template <std::size_t K>
+  field_value<field_cpp_t<R, K>> get() const noexcept {
+    static_assert(K < R.field_count(), "the record type declares no field with this index");
+    return v_.template read_typed<field_cpp_t<R, K>>(K);
+  }
+  template <std::size_t K, class T>
+  field_value<T> get_as() const noexcept {
+    static_assert(can_read_v<R, K, T>, "field K of this record type does not read as T");
+    return v_.template read_typed<T>(K);
+  }
+
+ private:
+  record_view v_;
+};
+
+class validated_payload;
+
+namespace detail {
+// What a view needs to find record i: the payload's bytes, the record
+// offsets and the schema's representation, all of which stay put when the
+// validated_payload that owns the offsets is moved.
+struct record_source {
+  const std::uint8_t* bytes = nullptr;
+  const std::uint32_t* offsets = nullptr;
+  const schema_rep* rep = nullptr;
+  record_view make(std::size_t i) const noexcept {
+    const std::uint8_t* p = bytes + offsets[i];
+    const std::size_t body = load_le32(p + 4);
+    const std::size_t slot = static_cast<std::size_t>(rep->slot_of_id[load_le16(p)]) - 1;
+    return record_view(p + payload_format::record_header_size, body, &rep->records[slot], i);
+  }
+};
+}  // namespace detail
+
+// The records of one type, in payload order. Valid while the payload's
+// bytes and the validated_payload's index live (moving the
+// validated_payload keeps it valid).
+class record_range {
+ public:
+  class iterator {
+   public:
+    using value_type = record_view;
+    using difference_type = std::ptrdiff_t;
+    using iterator_category = std::forward_iterator_tag;
+    iterator(detail::record_source src, const std::uint32_t* at) noexcept : src_(src), at_(at) {}
+    record_view operator*() const noexcept { return src_.make(*at_); }
+    iterator& operator++() noexcept {
+      ++at_;
+      return *this;
+    }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.at_ == b.at_; }
+    friend bool operator!=(const iterator& a, const iterator& b) noexcept { return a.at_ != b.at_; }
+
+   private:
+    detail::record_source src_;
+    const std::uint32_t* at_;
+  };
+  record_range() = default;
+  record_range(detail::record_source src, const std::uint32_t* b, const std::uint32_t* e) noexcept
+      : src_(src), b_(b), e_(e) {}
+  iterator begin() const noexcept { return iterator(src_, b_); }
+  iterator end() const noexcept { return iterator(src_, e_); }
+  std::size_t size() const noexcept { return static_cast<std::size_t>(e_ - b_); }
+  bool empty() const noexcept { return b_ == e_; }
+  // Requires i < size().
+  record_view operator[](std::size_t i) const noexcept { return src_.make(b_[i]); }
+
+ private:
+  detail::record_source src_{};
+  const std::uint32_t* b_ = nullptr;
+  const std::uint32_t* e_ = nullptr;
+};
+
+// The records of constexpr-declared type R, in payload order.
+template <const record_decl& R>
+class typed_record_range {
+ public:
+  class iterator {
+   public:
+    using value_type = typed_record<R>;
+    using difference_type = std::ptrdiff_t;
+    using iterator_category = std::forward_iterator_tag;
+    explicit iterator(record_range::iterator it) noexcept : it_(it) {}
+    typed_record<R> operator*() const noexcept { return typed_record<R>(*it_); }
+    iterator& operator++() noexcept {
+      ++it_;
+      return *this;
+    }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.it_ == b.it_; }
+    friend bool operator!=(const iterator& a, const iterator& b) noexcept { return a.it_ != b.it_; }
+
+   private:
+    record_range::iterator it_;
+  };
+  typed_record_range() = default;
+  explicit typed_record_range(record_range r) noexcept : r_(r) {}
+  iterator begin() const noexcept { return iterator(r_.begin()); }
+  iterator end() const noexcept { return iterator(r_.end()); }
+  std::size_t size() const noexcept { return r_.size(); }
+  bool empty() const noexcept { return r_.empty(); }
+  typed_record<R> operator[](std::size_t i) const noexcept { return typed_record<R>(r_[i]); }
+
+ private:
+  record_range r_;
+};
+
+// The result of validation: the payload's bytes (not owned: the caller keeps
+// them alive and unchanged), the schema they passed, and an index of the
+// records so that views reach any record in O(1). From a validator_fn it
+// holds the bytes only (has_index() is false).
+class validated_payload {
+ public:
+  validated_payload() = default;
+
+  byte_view bytes() const noexcept { return bytes_; }
+  bool has_index() const noexcept { return has_index_; }
+  const schema& get_schema() const noexcept { return schema_; }
+  std::size_t record_count() const noexcept { return offsets_.size(); }
+
+  // Record i in payload order. Requires i < record_count().
+  record_view record(std::size_t i) const noexcept {
+    SLOTGUARD_ASSERT(i < offsets_.size());
+    return source().make(i);
+  }
+  // Record i, or invalid_argument if there is no record i.
+  result<record_view> at(std::size_t i) const noexcept {
+    if (i >= offsets_.size()) return errc::invalid_argument;
+    return record(i);
+  }
+  // The records of one type id (empty for an id the schema does not declare).
+  record_range records_of(std::uint16_t type_id) const noexcept {
+    const std::size_t s = schema_.slot(type_id);
+    if (s == schema::npos || s + 1 >= group_start_.size()) return record_range();
+    const std::uint32_t* base = by_type_.data();
+    return record_range(source(), base + group_start_[s], base + group_start_[s + 1]);
+  }
+  // The records of constexpr-declared type R. Returns schema_mismatch unless
+  // the payload's schema declares R's type id with exactly R's field count
+  // and field types (the condition for typed reads to be right). Keep the
+  // result in a variable before iterating: `for (auto r : *p.records_of<R>())`
+  // would iterate a range inside a destroyed temporary.
+  template <const record_decl& R>
+  result<typed_record_range<R>> records_of() const noexcept {
+    const record_spec* spec = schema_.find(R.type_id);
+    if (!spec || spec->fields.size() != R.field_count()) return errc::schema_mismatch;
+    for (std::size_t k = 0; k < R.field_count(); ++k)
+      if (spec->fields[k].type != R.fields[k].type) return errc::schema_mismatch;
+    return typed_record_range<R>(records_of(R.type_id));
+  }
+
+ private:
+  friend struct detail_schema_access;
+  friend class content_check;
+  detail::record_source source() const noexcept { return {bytes_.data(), offsets_.data(), schema_.rep()}; }
+  byte_view bytes_{};
+  schema schema_{};
+  bool has_index_ = false;
+  std::vector<std::uint32_t> offsets_;      // record i's header, from the payload's start
+  std::vector<std::uint32_t> by_type_;      // record indices grouped by type slot
+  std::vector<std::uint32_t> group_start_;  // slot s: by_type_[group_start_[s], group_start_[s+1])
+};
+
+
+// Validates every record of a payload against schema s (see docs/SCHEMA.md
+// for the encoding and the checks). Returns the payload with its record
+// index, or the first problem found with its errc, record and field index.
+result<validated_payload, validation_error> validate(const schema& s, byte_view payload,
+                                                     const validate_limits& limits = {});
+
+// A product's own content check, used in place of a schema.
+using validator_fn = std::function<result<void, validation_error>(byte_view payload)>;
+
+// What the guard runs as its validate gate: a schema (with limits) or a
+// host's validator_fn.
+class content_check {
+ public:
+  content_check() = default;
+  content_check(schema s, validate_limits limits = {}) : schema_(std::move(s)), limits_(limits), has_schema_(true) {}
+  content_check(validator_fn fn) : fn_(std::move(fn)) {}
+
+  bool has_schema() const noexcept { return has_schema_; }
+  bool has_validator() const noexcept { return static_cast<bool>(fn_); }
+  // The schema, or nullptr when this check is a validator_fn (or empty).
+  const schema* get_schema() const noexcept { return has_schema_ ? &schema_ : nullptr; }
+
+  // Runs the check. An empty content_check rejects with invalid_argument; a
+  // validator_fn's error is passed on (an error carrying errc::ok becomes
+  // validator_rejected), and its success yields a payload without an index.
+  result<validated_payload, validation_error> run(byte_view payload) const {
+    if (has_schema_) return validate(schema_, payload, limits_);
+    if (!fn_) {
+      validation_error e;
+      e.code = errc::invalid_argument;
+      e.message = "no schema or validator is configured";
+      return e;
+    }
+    result<void, validation_error> r = fn_(payload);
+    if (!r) {
+      validation_error e = r.error();
+      if (e.code == errc::ok) e.code = errc::validator_rejected;
+      return e;
+    }
+    validated_payload p;
+    p.bytes_ = payload;
+    return p;
+  }
+
+ private:
+  schema schema_{};
+  validator_fn fn_{};
+  validate_limits limits_{};
+  bool has_schema_ = false;
+};
+
+}  // namespace v1
+}  // namespace slotguard
+
+#include <slotguard/detail/schema_impl.hpp>
+#include <slotguard/detail/schema_text.hpp>
+
+#endif  // SLOTGUARD_SCHEMA_HPP

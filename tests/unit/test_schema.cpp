@@ -1,0 +1,1265 @@
+// SPDX-License-Identifier: Apache-2.0
+// Tests of schema.hpp: declarations (C++ and text), the payload encoding,
+// validate() and its errors, the typed views, and content_check.
+#include <slotguard/schema.hpp>
+
+#include <catch2/catch.hpp>
+
+#include "support.hpp"
+
+#include <algorithm>
+#include <cstdint>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace sg = slotguard;
+
+namespace {
+
+// ---------------------------------------------------------------------------
+// The test schema in C++: the same declaration as tests/data/schema/edr.schema.
+// ---------------------------------------------------------------------------
+constexpr sg::enum_value kActions[] = {{"allow", 0}, {"alert", 1}, {"block", 2}, {"kill", 9}};
+constexpr sg::enum_value kVerdicts[] = {{"pass", 100}, {"drop", 200}};
+constexpr sg::enum_value kAccess[] = {{"none", 0}, {"read", 1}, {"write", 2}, {"exec", 4}};
+constexpr std::int64_t kProtos[] = {6, 17};
+constexpr std::int64_t kRemotePorts[] = {22, 80, 443};
+constexpr std::int64_t kWeights[] = {-1, 0, 1};
+constexpr std::string_view kHosts[] = {"example.com", "example.org"};
+
+constexpr sg::field_decl kProcessFields[] = {
+    sg::fields::u8("level").range(1, 5),
+    sg::fields::u16("port").range(1, 65535).wildcard(),
+    sg::fields::u32("pid").range(1, 4194304).wildcard(),
+    sg::fields::u64("size").range(0, 1099511627776LL),
+    sg::fields::i8("nice").range(-20, 19),
+    sg::fields::i16("delta").range(-1000, 1000),
+    sg::fields::i32("offset").range(-65536, 65535),
+    sg::fields::i64("stamp"),
+    sg::fields::boolean("elevated").wildcard(),
+    sg::fields::string("image", 16).wildcard(),
+    sg::fields::bytes("digest", 32),
+    sg::fields::enumeration("action", kActions),
+};
+constexpr sg::field_decl kNetFields[] = {
+    sg::fields::u8("proto").allowed(kProtos),
+    sg::fields::u16("remote_port").allowed(kRemotePorts).wildcard(),
+    sg::fields::i64("weight").allowed(kWeights),
+    sg::fields::string("host", 64).allowed(kHosts).wildcard(),
+    sg::fields::bytes("payload", 8).wildcard(),
+    sg::fields::enumeration("verdict", kVerdicts).wildcard(),
+    sg::fields::u64("big").range(18446744073709551600ull, 18446744073709551615ull),
+    sg::fields::i8("tiny"),
+};
+constexpr sg::field_decl kTemplateFields[] = {
+    sg::fields::u32("f00").wildcard(),
+    sg::fields::u32("f01").wildcard(),
+    sg::fields::string("f02", 128).wildcard(),
+    sg::fields::string("f03", 128).wildcard(),
+    sg::fields::u16("f04").range(0, 1024).wildcard(),
+    sg::fields::u8("f05").wildcard(),
+    sg::fields::boolean("f06").wildcard(),
+    sg::fields::string("f07", 260).wildcard(),
+    sg::fields::string("f08", 260).wildcard(),
+    sg::fields::u64("f09").wildcard(),
+    sg::fields::i32("f10").range(-1, 2147483647).wildcard(),
+    sg::fields::enumeration("f11", kAccess).wildcard(),
+    sg::fields::bytes("f12", 64).wildcard(),
+    sg::fields::string("f13", 32).wildcard(),
+    sg::fields::u32("f14").wildcard(),
+    sg::fields::u16("f15").wildcard(),
+    sg::fields::i64("f16").wildcard(),
+    sg::fields::string("f17", 512).wildcard(),
+    sg::fields::boolean("f18").wildcard(),
+    sg::fields::u32("f19").range(0, 100).wildcard(),
+};
+constexpr sg::record_decl kProcessRule{1, "process_rule", kProcessFields};
+constexpr sg::record_decl kNetRule{2, "net_rule", kNetFields};
+constexpr sg::record_decl kTemplateInput{291, "template_input", kTemplateFields};
+constexpr sg::record_decl kEdrRecords[] = {kProcessRule, kNetRule, kTemplateInput};
+constexpr sg::schema_decl kEdrDecl{"edr.rules", 3, kEdrRecords};
+
+// What the host's interpreter supplies: tied to the declaration at compile time.
+constexpr std::size_t kInterpreterInputs = 20;
+static_assert(kEdrDecl.record(2).field_count() == kInterpreterInputs, "template and interpreter disagree");
+static_assert(sg::field_count_v<kTemplateInput> == kInterpreterInputs, "template and interpreter disagree");
+static_assert(sg::check_decl(kEdrDecl).ok(), "the test declaration is valid");
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  REQUIRE(in.good());
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+std::string data_path(const char* name) { return std::string(SLOTGUARD_TEST_DATA_DIR) + "/schema/" + name; }
+
+const sg::schema& decl_schema() {
+  static const sg::schema s = [] {
+    auto r = sg::schema::from_decl(kEdrDecl);
+    REQUIRE(r.has_value());
+    return *r;
+  }();
+  return s;
+}
+const sg::schema& text_schema() {
+  static const sg::schema s = [] {
+    auto r = sg::parse_schema_text(read_file(data_path("edr.schema")));
+    if (!r) FAIL(r.error().line << ":" << r.error().column << " " << r.error().message);
+    return *r;
+  }();
+  return s;
+}
+
+std::uint64_t to_bits(sg::detail::int_literal v) { return v.negative ? std::uint64_t{0} - v.magnitude : v.magnitude; }
+std::string lit_text(sg::detail::int_literal v) { return sg::detail::literal_text(v); }
+sg::detail::int_literal lit_from_biased(const sg::field_spec& f, std::uint64_t b) { return sg::detail::unbias(f.type, b); }
+
+// The value a field is given when a test needs a real (non-wildcard) one:
+// variant 0 picks the lowest (or first) valid value, variant 1 the highest
+// (or last, or longest).
+struct sample {
+  sg::field_type type = sg::field_type::u8;
+  std::uint64_t bits = 0;  // integers (two's complement), bool, enum code
+  std::string data;        // string and bytes
+};
+sample valid_sample(const sg::field_spec& f, int variant) {
+  sample s;
+  s.type = f.type;
+  switch (f.type) {
+    case sg::field_type::boolean:
+      s.bits = variant ? 1 : 0;
+      break;
+    case sg::field_type::enumeration:
+      s.bits = variant ? f.enum_values.back().code : f.enum_values.front().code;
+      break;
+    case sg::field_type::string:
+      if (!f.allowed_strings.empty())
+        s.data = variant ? f.allowed_strings.back() : f.allowed_strings.front();
+      else
+        s.data = std::string(variant ? f.max_length : std::min<std::uint32_t>(f.max_length, 3u), 's');
+      break;
+    case sg::field_type::bytes:
+      s.data = std::string(variant ? f.max_length : std::min<std::uint32_t>(f.max_length, 2u), '\xA5');
+      break;
+    default: {
+      std::uint64_t b = variant ? f.biased_max : f.biased_min;
+      if (!f.allowed.empty()) b = variant ? f.allowed.back() : f.allowed.front();
+      s.bits = to_bits(lit_from_biased(f, b));
+      break;
+    }
+  }
+  return s;
+}
+void write_sample(sg::payload_writer& w, const sample& s) {
+  if (s.type == sg::field_type::string || s.type == sg::field_type::bytes)
+    w.add_blob(s.type, sg::byte_view(std::string_view(s.data)));
+  else
+    w.add(s.type, s.bits);
+}
+std::string hex_of(const std::string& d) {
+  return sg::to_hex(sg::byte_view(std::string_view(d)));
+}
+std::string sample_text(const sg::field_spec& f, const sample& s) {
+  switch (f.type) {
+    case sg::field_type::boolean: return s.bits ? "true" : "false";
+    case sg::field_type::enumeration: return std::string(f.enum_name(static_cast<std::uint32_t>(s.bits)));
+    case sg::field_type::string: return sg::detail::quote_text(s.data);
+    case sg::field_type::bytes: return "x\"" + hex_of(s.data) + "\"";
+    default: {
+      const bool neg = sg::is_signed_integer(f.type) && (s.bits >> 63) != 0;
+      return neg ? "-" + std::to_string(std::uint64_t{0} - s.bits) : std::to_string(s.bits);
+    }
+  }
+}
+
+// A record of type r with every field valid (variant), except that field k
+// (if k < count) is written by `special`.
+template <class F>
+void write_record(sg::payload_writer& w, const sg::record_spec& r, int variant, std::size_t k, F&& special) {
+  w.begin_record(r.type_id);
+  for (std::size_t i = 0; i < r.fields.size(); ++i) {
+    if (i == k)
+      special(w);
+    else
+      write_sample(w, valid_sample(r.fields[i], variant));
+  }
+  w.end_record();
+}
+void write_valid_record(sg::payload_writer& w, const sg::record_spec& r, int variant) {
+  write_record(w, r, variant, static_cast<std::size_t>(-1), [](sg::payload_writer&) {});
+}
+// A records text line for r, with field k's text replaced by `special`.
+// column_of_k receives the 1-based column where field k's text starts.
+std::string record_line(const sg::record_spec& r, int variant, std::size_t k = static_cast<std::size_t>(-1),
+                        const std::string& special = "", std::size_t* column_of_k = nullptr) {
+  std::string line = r.name + ":";
+  for (std::size_t i = 0; i < r.fields.size(); ++i) {
+    line += i ? ", " : " ";
+    if (i == k && column_of_k) *column_of_k = line.size() + 1;
+    line += i == k ? special : sample_text(r.fields[i], valid_sample(r.fields[i], variant));
+  }
+  return line;
+}
+
+// Two valid records of the other types first, so that errors must name
+// record index 2.
+sg::payload_writer writer_with_prefix(const sg::schema& s, const sg::record_spec& r) {
+  sg::payload_writer w(s.id(), s.version());
+  for (std::size_t t = 0, n = 0; t < s.record_type_count() && n < 2; ++t) {
+    if (s.record_type(t).type_id == r.type_id) continue;
+    write_valid_record(w, s.record_type(t), 1);
+    ++n;
+  }
+  return w;
+}
+std::string text_prefix(const sg::schema& s, const sg::record_spec& r) {
+  std::string t = "# two valid records first\n";
+  for (std::size_t i = 0, n = 0; i < s.record_type_count() && n < 2; ++i) {
+    if (s.record_type(i).type_id == r.type_id) continue;
+    t += record_line(s.record_type(i), 1) + "\n";
+    ++n;
+  }
+  return t;  // the line under test is line 4
+}
+
+struct outcome {
+  sg::errc code = sg::errc::ok;
+  std::size_t record = sg::validation_error::npos;
+  std::size_t field = sg::validation_error::npos;
+  std::string message;
+};
+outcome check(const sg::schema& s, const std::vector<std::uint8_t>& bytes, const sg::validate_limits& lim = {}) {
+  auto v = sg::validate(s, bytes, lim);
+  outcome o;
+  if (!v) {
+    o.code = v.error().code;
+    o.record = v.error().record;
+    o.field = v.error().field;
+    o.message = v.error().message;
+  }
+  return o;
+}
+
+// The records text compiled against s, or the error's code.
+sg::errc compile_code(const sg::schema& s, const std::string& text) {
+  auto r = sg::compile_records_text(s, text);
+  return r ? sg::errc::ok : r.error().code;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// The 21/20 case
+// ---------------------------------------------------------------------------
+
+TEST_CASE("a 20-field template rejects content with 21 or 19 fields", "[schema.field_count]") {
+  for (const sg::schema* s : {&decl_schema(), &text_schema()}) {
+    const sg::record_spec* t = s->find(291);
+    REQUIRE(t != nullptr);
+    REQUIRE(t->field_count() == 20);
+
+    auto payload_with = [&](std::size_t fields, bool last_wildcard) {
+      sg::payload_writer w(s->id(), s->version());
+      write_valid_record(w, *t, 0);  // record 0 is fine
+      w.begin_record(291);           // record 1 is not
+      for (std::size_t i = 0; i < std::min<std::size_t>(fields, 20); ++i)
+        write_sample(w, valid_sample(t->fields[i], 1));
+      if (fields == 21) {
+        if (last_wildcard)
+          w.add_wildcard();
+        else
+          w.add_u32(7);
+      }
+      return w.finish();
+    };
+
+    {  // 21 fields, the 21st a wildcard
+      const outcome o = check(*s, payload_with(21, true));
+      CHECK(o.code == sg::errc::field_count_mismatch);
+      CHECK(o.record == 1);
+      CHECK(o.field == 20);
+      CHECK(o.message.find("has 21 fields, its type declares 20") != std::string::npos);
+    }
+    {  // 21 fields, the 21st a real value
+      const outcome o = check(*s, payload_with(21, false));
+      CHECK(o.code == sg::errc::field_count_mismatch);
+      CHECK(o.record == 1);
+      CHECK(o.field == 20);
+    }
+    {  // 19 fields
+      const outcome o = check(*s, payload_with(19, false));
+      CHECK(o.code == sg::errc::field_count_mismatch);
+      CHECK(o.record == 1);
+      CHECK(o.field == 19);
+      CHECK(o.message.find("field 19 (f19: u32) is missing") != std::string::npos);
+    }
+    {  // exactly 20 real values passes
+      CHECK(check(*s, payload_with(20, false)).code == sg::errc::ok);
+    }
+  }
+}
+
+TEST_CASE("a record whose count says 20 but whose bytes hold a 21st field is rejected",
+          "[schema.field_count]") {
+  const sg::schema& s = decl_schema();
+  const sg::record_spec& t = *s.find(291);
+  // The 21st field's bytes inside the record's stated length, count 20.
+  sg::payload_writer w(s.id(), s.version());
+  w.begin_record(291);
+  for (std::size_t i = 0; i < 20; ++i) write_sample(w, valid_sample(t.fields[i], 0));
+  const std::uint8_t extra[] = {3, 7, 0, 0, 0};  // u32 7
+  w.add_raw_field(sg::byte_view(extra, sizeof extra));
+  w.end_record();
+  std::vector<std::uint8_t> p = w.finish();
+  // The writer counted 21; state 20 as a producer that miscounts would.
+  const std::size_t rec = sg::payload_format::header_size + s.id().size();
+  REQUIRE(sg::detail::load_le16(p.data() + rec + 2) == 21);
+  sg::detail::store_le16(p.data() + rec + 2, 20);
+  const outcome o = check(s, p);
+  CHECK(o.code == sg::errc::trailing_bytes);
+  CHECK(o.record == 0);
+  CHECK(o.field == 20);
+}
+
+TEST_CASE("the records text names the line and column of a 21st or missing 20th value",
+          "[schema.field_count][schema.records_text]") {
+  const sg::schema& s = text_schema();
+  const sg::record_spec& t = *s.find(291);
+  std::string line20 = record_line(t, 0);
+  auto r = sg::compile_records_text(s, "# header\n" + line20 + "\n");
+  REQUIRE(r.has_value());
+
+  const std::string line21 = line20 + ", *";
+  auto e21 = sg::compile_records_text(s, "# header\n" + line21 + "\n");
+  REQUIRE_FALSE(e21.has_value());
+  CHECK(e21.error().code == sg::errc::field_count_mismatch);
+  CHECK(e21.error().line == 2);
+  CHECK(e21.error().column == line21.size());  // the '*'
+
+  const std::string line21v = line20 + ", 5";
+  auto e21v = sg::compile_records_text(s, line21v);
+  REQUIRE_FALSE(e21v.has_value());
+  CHECK(e21v.error().code == sg::errc::field_count_mismatch);
+  CHECK(e21v.error().line == 1);
+  CHECK(e21v.error().column == line21v.size());
+
+  const std::string line19 = line20.substr(0, line20.rfind(','));
+  auto e19 = sg::compile_records_text(s, line19 + "\n");
+  REQUIRE_FALSE(e19.has_value());
+  CHECK(e19.error().code == sg::errc::field_count_mismatch);
+  CHECK(e19.error().line == 1);
+  CHECK(e19.error().column == line19.size() + 1);  // the end of the line
+  CHECK(e19.error().message.find("field 19 (f19) is missing") != std::string::npos);
+}
+
+// ---------------------------------------------------------------------------
+// Real values in every field, and every constraint's boundaries
+// ---------------------------------------------------------------------------
+
+TEST_CASE("a real value in every field of every record type validates and reads back",
+          "[schema.values]") {
+  for (const sg::schema* s : {&decl_schema(), &text_schema()}) {
+    for (std::size_t t = 0; t < s->record_type_count(); ++t) {
+      const sg::record_spec& r = s->record_type(t);
+      for (int variant = 0; variant < 2; ++variant) {
+        INFO("record type " << r.name << " variant " << variant);
+        sg::payload_writer w(s->id(), s->version());
+        write_valid_record(w, r, variant);
+        const std::vector<std::uint8_t> bin = w.finish();
+        auto v = sg::validate(*s, bin);
+        if (!v) FAIL(v.error().message);
+        REQUIRE(v->record_count() == 1);
+        const sg::record_view rec = v->record(0);
+        REQUIRE(rec.type_id() == r.type_id);
+        for (std::size_t k = 0; k < r.fields.size(); ++k) {
+          INFO("field " << k);
+          const sample want = valid_sample(r.fields[k], variant);
+          auto f = rec.field(k);
+          REQUIRE(f.has_value());
+          CHECK_FALSE(f->wildcard);
+          CHECK(f->type == r.fields[k].type);
+          if (want.type == sg::field_type::string || want.type == sg::field_type::bytes)
+            CHECK(std::string(f->data.as_chars()) == want.data);
+          else
+            CHECK(f->bits == want.bits);
+        }
+        // The same record through the text form compiles to the same bytes.
+        auto text = sg::compile_records_text(*s, record_line(r, variant) + "\n");
+        if (!text) FAIL(text.error().message);
+        CHECK(*text == bin);
+      }
+    }
+  }
+}
+
+TEST_CASE("every constraint is checked on both sides of its boundaries", "[schema.bounds]") {
+  const sg::schema& s = decl_schema();
+  std::size_t cases = 0;
+  for (std::size_t t = 0; t < s.record_type_count(); ++t) {
+    const sg::record_spec& r = s.record_type(t);
+    for (std::size_t k = 0; k < r.fields.size(); ++k) {
+      const sg::field_spec& f = r.fields[k];
+      INFO("record type " << r.name << " field " << k << " (" << f.name << ")");
+      // Binary: field k of record 2 written by `put`; expect `want`.
+      auto expect_bin = [&](sg::errc want, auto put) {
+        sg::payload_writer w = writer_with_prefix(s, r);
+        write_record(w, r, 0, k, put);
+        const outcome o = check(s, w.finish());
+        CHECK(o.code == want);
+        if (want != sg::errc::ok) {
+          CHECK(o.record == 2);
+          CHECK(o.field == k);
+        }
+        ++cases;
+      };
+      // Text: field k of the record on line 4 spelled `value`.
+      auto expect_text = [&](sg::errc want, const std::string& value) {
+        const std::string prefix = text_prefix(s, r);
+        std::size_t column = 0;
+        const std::string line = record_line(r, 0, k, value, &column);
+        auto c = sg::compile_records_text(s, prefix + line + "\n");
+        INFO("line: " << line);
+        CHECK((c ? sg::errc::ok : c.error().code) == want);
+        if (!c) {
+          CHECK(c.error().line == 4);
+          CHECK(c.error().column == column);
+        }
+        ++cases;
+      };
+      auto put_bits = [&](sg::field_type ty, std::uint64_t b) {
+        return [ty, b](sg::payload_writer& w) { w.add(ty, b); };
+      };
+      auto put_blob = [&](sg::field_type ty, const std::string& d) {
+        return [ty, d](sg::payload_writer& w) { w.add_blob(ty, sg::byte_view(std::string_view(d))); };
+      };
+
+      // Wildcards: only where declared.
+      const sg::errc wild = f.wildcard_ok ? sg::errc::ok : sg::errc::wildcard_not_allowed;
+      expect_bin(wild, [](sg::payload_writer& w) { w.add_wildcard(); });
+      expect_text(wild, "*");
+
+      // A value encoded as another type, and a tag that is no type at all.
+      const sg::field_type other = f.type == sg::field_type::u32 ? sg::field_type::u16 : sg::field_type::u32;
+      expect_bin(sg::errc::field_type_mismatch, put_bits(other, 1));
+      expect_bin(sg::errc::field_type_mismatch, [](sg::payload_writer& w) {
+        const std::uint8_t raw[] = {13, 0, 0, 0, 0};
+        w.add_raw_field(sg::byte_view(raw, sizeof raw));
+      });
+
+      if (sg::is_integer(f.type)) {
+        const std::uint64_t tmin = sg::detail::biased_min(f.type), tmax = sg::detail::biased_max(f.type);
+        std::set<std::uint64_t> allowed(f.allowed.begin(), f.allowed.end());
+        auto is_allowed = [&](std::uint64_t b) { return allowed.empty() || allowed.count(b) != 0; };
+        // Candidates around each bound and each allowed value.
+        std::set<std::uint64_t> around = {f.biased_min, f.biased_max};
+        for (std::uint64_t a : f.allowed) around.insert(a);
+        for (std::uint64_t b : std::set<std::uint64_t>(around)) {
+          if (b > 0) around.insert(b - 1);
+          if (b < ~std::uint64_t{0}) around.insert(b + 1);
+        }
+        for (std::uint64_t b : around) {
+          const sg::detail::int_literal lit = lit_from_biased(f, b);
+          const bool in_type = b >= tmin && b <= tmax;
+          sg::errc want = sg::errc::ok;
+          if (b < f.biased_min || b > f.biased_max)
+            want = sg::errc::field_out_of_range;
+          else if (!is_allowed(b))
+            want = sg::errc::value_not_allowed;
+          // In the binary form only values the type's width can hold exist.
+          if (in_type) expect_bin(want, put_bits(f.type, to_bits(lit)));
+          // The text form also meets values beyond the type (min-1 of i8 is -129).
+          sg::detail::int_literal text_lit = lit;
+          if (!in_type) {
+            // b is beyond the type in biased order; spell the integer one past the type's end.
+            const bool below = b < tmin;
+            const sg::detail::int_literal edge = lit_from_biased(f, below ? tmin : tmax);
+            if (below) {
+              text_lit = edge.negative ? sg::detail::int_literal{true, edge.magnitude + 1}
+                                       : sg::detail::int_literal{true, 1};
+            } else {
+              if (edge.magnitude == ~std::uint64_t{0}) continue;  // 2^64 cannot be written
+              text_lit = sg::detail::int_literal{false, edge.magnitude + 1};
+            }
+            want = sg::errc::field_out_of_range;
+          }
+          expect_text(want, lit_text(text_lit));
+        }
+      } else if (f.type == sg::field_type::boolean) {
+        expect_bin(sg::errc::ok, put_bits(f.type, 0));
+        expect_bin(sg::errc::ok, put_bits(f.type, 1));
+        expect_bin(sg::errc::field_type_mismatch, put_bits(f.type, 2));
+        expect_bin(sg::errc::field_type_mismatch, put_bits(f.type, 255));
+        expect_text(sg::errc::ok, "true");
+        expect_text(sg::errc::ok, "false");
+        expect_text(sg::errc::field_type_mismatch, "1");
+      } else if (f.type == sg::field_type::enumeration) {
+        std::set<std::uint64_t> codes(f.allowed.begin(), f.allowed.end());
+        for (const auto& e : f.enum_values) {
+          expect_bin(sg::errc::ok, put_bits(f.type, e.code));
+          expect_text(sg::errc::ok, e.name);
+          expect_text(sg::errc::ok, std::to_string(e.code));
+          for (std::uint64_t c : {std::uint64_t{e.code} - 1, std::uint64_t{e.code} + 1}) {
+            if (codes.count(c) || c > 0xFFFFFFFFu) continue;
+            expect_bin(sg::errc::value_not_allowed, put_bits(f.type, c));
+            expect_text(sg::errc::value_not_allowed, std::to_string(c));
+          }
+        }
+        expect_bin(sg::errc::value_not_allowed, put_bits(f.type, 0xFFFFFFFFu));
+        expect_text(sg::errc::value_not_allowed, "no_such_value");
+      } else {
+        const bool str = f.type == sg::field_type::string;
+        const char fill = str ? 'q' : '\x5A';
+        if (!f.allowed_strings.empty()) {
+          for (const auto& a : f.allowed_strings) {
+            expect_bin(sg::errc::ok, put_blob(f.type, a));
+            expect_text(sg::errc::ok, sg::detail::quote_text(a));
+            expect_bin(sg::errc::value_not_allowed, put_blob(f.type, a.substr(1)));
+            expect_text(sg::errc::value_not_allowed, sg::detail::quote_text(a.substr(1)));
+          }
+        } else {
+          const std::string at_max(f.max_length, fill);
+          const std::string empty;
+          expect_bin(sg::errc::ok, put_blob(f.type, at_max));
+          expect_bin(sg::errc::ok, put_blob(f.type, empty));
+          expect_text(sg::errc::ok, str ? sg::detail::quote_text(at_max) : "x\"" + hex_of(at_max) + "\"");
+          expect_text(sg::errc::ok, str ? "\"\"" : "x\"\"");
+        }
+        const std::string over(f.max_length + 1u, fill);
+        expect_bin(sg::errc::field_too_long, put_blob(f.type, over));
+        expect_text(sg::errc::field_too_long, str ? sg::detail::quote_text(over) : "x\"" + hex_of(over) + "\"");
+        if (str) {
+          expect_bin(sg::errc::invalid_utf8, put_blob(f.type, std::string("\xC3", 1)));
+          expect_text(sg::errc::invalid_utf8, "\"\\xff\"");
+          expect_text(sg::errc::field_type_mismatch, "x\"41\"");
+        }
+        expect_text(sg::errc::field_type_mismatch, "12");
+      }
+    }
+  }
+  CHECK(cases > 400);
+}
+
+TEST_CASE("hand-picked boundaries of the test schema", "[schema.bounds]") {
+  // Not derived from the runtime schema, so a wrong build of the ranges
+  // cannot hide behind the generic test above.
+  const sg::schema& s = decl_schema();
+  const sg::record_spec& pr = *s.find(1);
+  const sg::record_spec& nr = *s.find(2);
+  auto line = [&](const sg::record_spec& r, std::size_t k, const std::string& v) { return record_line(r, 0, k, v); };
+  CHECK(compile_code(s, line(pr, 0, "0")) == sg::errc::field_out_of_range);
+  CHECK(compile_code(s, line(pr, 0, "1")) == sg::errc::ok);
+  CHECK(compile_code(s, line(pr, 0, "5")) == sg::errc::ok);
+  CHECK(compile_code(s, line(pr, 0, "6")) == sg::errc::field_out_of_range);
+  CHECK(compile_code(s, line(pr, 4, "-21")) == sg::errc::field_out_of_range);
+  CHECK(compile_code(s, line(pr, 4, "-20")) == sg::errc::ok);
+  CHECK(compile_code(s, line(pr, 4, "19")) == sg::errc::ok);
+  CHECK(compile_code(s, line(pr, 4, "20")) == sg::errc::field_out_of_range);
+  CHECK(compile_code(s, line(pr, 7, "-9223372036854775808")) == sg::errc::ok);
+  CHECK(compile_code(s, line(pr, 7, "-9223372036854775809")) == sg::errc::records_syntax);  // beyond 64 bits
+  CHECK(compile_code(s, line(pr, 7, "9223372036854775807")) == sg::errc::ok);
+  CHECK(compile_code(s, line(pr, 7, "9223372036854775808")) == sg::errc::field_out_of_range);
+  CHECK(compile_code(s, line(pr, 9, "\"0123456789abcdef\"")) == sg::errc::ok);
+  CHECK(compile_code(s, line(pr, 9, "\"0123456789abcdefg\"")) == sg::errc::field_too_long);
+  CHECK(compile_code(s, line(pr, 9, "\"\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\xC3\xA9\"")) == sg::errc::ok);
+  CHECK(compile_code(s, line(nr, 6, "18446744073709551599")) == sg::errc::field_out_of_range);
+  CHECK(compile_code(s, line(nr, 6, "18446744073709551600")) == sg::errc::ok);
+  CHECK(compile_code(s, line(nr, 6, "0xFFFFFFFFFFFFFFFF")) == sg::errc::ok);
+  CHECK(compile_code(s, line(nr, 7, "-128")) == sg::errc::ok);
+  CHECK(compile_code(s, line(nr, 7, "-129")) == sg::errc::field_out_of_range);
+  CHECK(compile_code(s, line(nr, 7, "127")) == sg::errc::ok);
+  CHECK(compile_code(s, line(nr, 7, "128")) == sg::errc::field_out_of_range);
+  CHECK(compile_code(s, line(nr, 0, "7")) == sg::errc::value_not_allowed);
+  CHECK(compile_code(s, line(nr, 2, "2")) == sg::errc::value_not_allowed);
+  CHECK(compile_code(s, line(nr, 2, "-1")) == sg::errc::ok);
+  CHECK(compile_code(s, line(nr, 3, "\"example.net\"")) == sg::errc::value_not_allowed);
+  CHECK(compile_code(s, line(nr, 5, "150")) == sg::errc::value_not_allowed);
+  CHECK(compile_code(s, line(nr, 5, "200")) == sg::errc::ok);
+}
+
+TEST_CASE("UTF-8 validation accepts exactly well-formed UTF-8", "[schema.utf8]") {
+  // An independent decoder as the reference: decode, then reject overlong
+  // forms, surrogates and code points above U+10FFFF.
+  auto reference = [](const std::uint8_t* p, std::size_t n) {
+    std::size_t i = 0;
+    while (i < n) {
+      const unsigned c = p[i];
+      std::size_t len = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 0;
+      if (len == 0 || i + len > n) return false;
+      std::uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+      for (std::size_t k = 1; k < len; ++k) {
+        if ((p[i + k] >> 6) != 2) return false;
+        cp = (cp << 6) | (p[i + k] & 0x3Fu);
+      }
+      const std::uint32_t min_cp[] = {0, 0, 0x80, 0x800, 0x10000};
+      if (cp < min_cp[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+      i += len;
+    }
+    return true;
+  };
+  std::uint8_t buf[12] = {};
+  std::size_t checked = 0;
+  auto same = [&](std::size_t n) {
+    const bool want = reference(buf, n);
+    const bool fast = sg::detail::utf8_valid(buf, n);
+    const bool slow = sg::detail::utf8_valid_constexpr(std::string_view(reinterpret_cast<const char*>(buf), n));
+    ++checked;
+    return want == fast && want == slow;
+  };
+  // Every sequence of 1 and 2 bytes, and of 3 bytes (a sample of lead bytes
+  // in quick mode); each also after 8 ASCII bytes, to cross the fast path.
+  const bool quick = slotguard_test::quick_mode();
+  std::size_t bad = 0;
+  for (unsigned a = 0; a < 256; ++a) {
+    buf[0] = static_cast<std::uint8_t>(a);
+    if (!same(1)) ++bad;
+    for (unsigned b = 0; b < 256; ++b) {
+      buf[1] = static_cast<std::uint8_t>(b);
+      if (!same(2)) ++bad;
+      if (a < 0xC0 || (quick && a % 7 != 0)) continue;
+      for (unsigned c = 0; c < 256; ++c) {
+        buf[2] = static_cast<std::uint8_t>(c);
+        if (!same(3)) ++bad;
+        if (a >= 0xF0 && (b & 0xC0) == 0x80 && (c & 0xC0) == 0x80) {
+          for (unsigned d : {0x00u, 0x7Fu, 0x80u, 0xBFu, 0xC0u}) {
+            buf[3] = static_cast<std::uint8_t>(d);
+            if (!same(4)) ++bad;
+          }
+        }
+      }
+    }
+  }
+  // Behind an ASCII run the fast path must hand over at the right byte.
+  const std::uint8_t samples[][4] = {{0xC3, 0xA9, 0, 0}, {0xE2, 0x82, 0xAC, 0}, {0xF0, 0x9D, 0x84, 0x9E},
+                                     {0xED, 0xA0, 0x80, 0}, {0xC0, 0x80, 0, 0}, {0xF4, 0x90, 0x80, 0x80}};
+  for (const auto& smp : samples) {
+    for (std::size_t pre = 0; pre <= 8; ++pre) {
+      std::fill(buf, buf + pre, static_cast<std::uint8_t>('a'));
+      std::copy(smp, smp + 4, buf + pre);
+      for (std::size_t n = pre; n <= pre + 4; ++n)
+        if (!same(n)) ++bad;
+    }
+  }
+  if (quick) WARN("quick mode: 3-byte sequences sampled");
+  CHECK(bad == 0);
+  CHECK(checked > 65536);
+}
+
+// ---------------------------------------------------------------------------
+// Payload header and structure
+// ---------------------------------------------------------------------------
+
+TEST_CASE("the payload encoding matches its golden file", "[schema.encoding]") {
+  const sg::schema& s = text_schema();
+  auto bin = sg::compile_records_text(s, read_file(data_path("edr_records.txt")));
+  if (!bin) FAIL(bin.error().line << ":" << bin.error().column << " " << bin.error().message);
+  const std::string golden = read_file(data_path("edr_records.bin"));
+  CHECK(std::string(bin->begin(), bin->end()) == golden);
+  // The header, field by field (docs/SCHEMA.md, "Payload records").
+  const std::vector<std::uint8_t>& b = *bin;
+  REQUIRE(b.size() > 33);
+  CHECK(std::string(b.begin(), b.begin() + 4) == "SGPL");
+  CHECK(sg::detail::load_le16(&b[4]) == 1);
+  CHECK(sg::detail::load_le16(&b[6]) == 9);
+  CHECK(sg::detail::load_le32(&b[8]) == 3);
+  CHECK(sg::detail::load_le32(&b[12]) == 6);
+  CHECK(sg::detail::load_le64(&b[16]) == b.size() - 33);
+  CHECK(std::string(b.begin() + 24, b.begin() + 33) == "edr.rules");
+  // First record: type 1, 12 fields, first field u8 1, second u16 443.
+  CHECK(sg::detail::load_le16(&b[33]) == 1);
+  CHECK(sg::detail::load_le16(&b[35]) == 12);
+  CHECK(b[41] == 1);
+  CHECK(b[42] == 1);
+  CHECK(b[43] == 2);
+  CHECK(sg::detail::load_le16(&b[44]) == 443);
+  auto v = sg::validate(s, *bin);
+  REQUIRE(v.has_value());
+  CHECK(v->record_count() == 6);
+}
+
+TEST_CASE("header problems each have their errc", "[schema.header]") {
+  const sg::schema& s = decl_schema();
+  sg::payload_writer w(s.id(), s.version());
+  write_valid_record(w, *s.find(1), 0);
+  write_valid_record(w, *s.find(2), 1);
+  const std::vector<std::uint8_t> good = w.finish();
+  REQUIRE(check(s, good).code == sg::errc::ok);
+
+  auto with = [&](std::size_t at, std::uint8_t v) {
+    auto p = good;
+    p[at] = v;
+    return p;
+  };
+  CHECK(check(s, with(0, 'X')).code == sg::errc::bad_magic);
+  CHECK(check(s, with(4, 2)).code == sg::errc::unsupported_format_version);
+  CHECK(check(s, with(8, 4)).code == sg::errc::schema_mismatch);   // version 4
+  CHECK(check(s, with(24, 'E')).code == sg::errc::schema_mismatch);  // "Edr.rules"
+  {
+    sg::payload_writer other("edr.rule", 3);
+    CHECK(check(s, other.finish()).code == sg::errc::schema_mismatch);
+  }
+  {
+    auto p = good;
+    sg::detail::store_le16(&p[6], 0);
+    CHECK(check(s, p).code == sg::errc::bad_header);
+  }
+  SECTION("every strict prefix is truncated") {
+    for (std::size_t n = 0; n < good.size(); ++n) {
+      const std::vector<std::uint8_t> p(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(n));
+      const outcome o = check(s, p);
+      INFO("prefix of " << n << " bytes: " << o.message);
+      CHECK(o.code == sg::errc::truncated);
+    }
+  }
+  SECTION("bytes after the records") {
+    auto p = good;
+    p.push_back(0);
+    CHECK(check(s, p).code == sg::errc::trailing_bytes);
+    sg::detail::store_le64(&p[16], sg::detail::load_le64(&p[16]) + 1);  // counted in the length, not a record
+    const outcome o = check(s, p);
+    CHECK(o.code == sg::errc::trailing_bytes);
+    CHECK(o.record == sg::validation_error::npos);
+  }
+  SECTION("a record count that disagrees with the records") {
+    auto p = good;
+    sg::detail::store_le32(&p[12], 3);
+    const outcome more = check(s, p);
+    CHECK(more.code == sg::errc::truncated);
+    CHECK(more.record == 2);
+    sg::detail::store_le32(&p[12], 1);
+    CHECK(check(s, p).code == sg::errc::trailing_bytes);
+    sg::detail::store_le32(&p[12], 0xFFFFFFFFu);
+    CHECK(check(s, p).code == sg::errc::too_many_records);
+    sg::validate_limits lim;
+    lim.max_records = std::numeric_limits<std::size_t>::max();
+    CHECK(check(s, p, lim).code == sg::errc::truncated);  // cannot hold them: nothing is reserved
+  }
+  SECTION("limits") {
+    sg::validate_limits lim;
+    lim.max_records = 1;
+    CHECK(check(s, good, lim).code == sg::errc::too_many_records);
+    lim.max_records = 2;
+    CHECK(check(s, good, lim).code == sg::errc::ok);
+    lim.max_bytes = good.size() - 1;
+    CHECK(check(s, good, lim).code == sg::errc::too_large);
+    lim.max_bytes = good.size();
+    CHECK(check(s, good, lim).code == sg::errc::ok);
+  }
+  SECTION("an unknown record type") {
+    auto p = good;
+    const std::size_t second = sg::payload_format::header_size + 9 + 8 + sg::detail::load_le32(&p[33 + 4]);
+    REQUIRE(sg::detail::load_le16(&p[second]) == 2);
+    sg::detail::store_le16(&p[second], 3);
+    const outcome o = check(s, p);
+    CHECK(o.code == sg::errc::unknown_record_type);
+    CHECK(o.record == 1);
+    sg::detail::store_le16(&p[second], 0xFFFF);
+    CHECK(check(s, p).code == sg::errc::unknown_record_type);
+  }
+  SECTION("a record length beyond the payload, or short of its fields") {
+    auto p = good;
+    sg::detail::store_le32(&p[37], 0xFFFFFFF0u);
+    const outcome o = check(s, p);
+    CHECK(o.code == sg::errc::truncated);
+    CHECK(o.record == 0);
+    p = good;
+    sg::detail::store_le32(&p[37], sg::detail::load_le32(&p[37]) - 1);
+    const outcome o2 = check(s, p);
+    CHECK(o2.code == sg::errc::truncated);
+    CHECK(o2.record == 0);
+    CHECK(o2.field == 11);
+  }
+}
+
+TEST_CASE("any single-byte change of a valid payload is rejected or reads back safely",
+          "[schema.robustness]") {
+  const sg::schema& s = decl_schema();
+  sg::payload_writer w(s.id(), s.version());
+  for (std::size_t t = 0; t < s.record_type_count(); ++t) write_valid_record(w, s.record_type(t), 1);
+  const std::vector<std::uint8_t> good = w.finish();
+  const bool quick = slotguard_test::quick_mode();
+  std::size_t accepted = 0, rejected = 0;
+  for (std::size_t i = 0; i < good.size(); ++i) {
+    for (unsigned v = 0; v < 256; v += quick ? 51 : 1) {
+      if (good[i] == v) continue;
+      auto p = good;
+      p[i] = static_cast<std::uint8_t>(v);
+      auto r = sg::validate(s, p);
+      if (!r) {
+        ++rejected;
+        CHECK(r.error().code != sg::errc::ok);
+        CHECK_FALSE(r.error().message.empty());
+        continue;
+      }
+      ++accepted;
+      for (std::size_t k = 0; k < r->record_count(); ++k)
+        for (std::size_t f = 0; f < r->record(k).field_count(); ++f) CHECK(r->record(k).field(f).has_value());
+    }
+  }
+  if (quick) WARN("quick mode: 6 byte values per position instead of 256");
+  CHECK(rejected > 0);
+  CHECK(accepted > 0);  // changes inside values that stay valid
+}
+
+// ---------------------------------------------------------------------------
+// The C++ declaration and the text form agree
+// ---------------------------------------------------------------------------
+
+TEST_CASE("the C++ declaration and the text schema validate every payload alike", "[schema.equivalence]") {
+  const sg::schema& d = decl_schema();
+  const sg::schema& t = text_schema();
+  CHECK(d.id() == t.id());
+  CHECK(d.version() == t.version());
+  CHECK(d.to_text() == t.to_text());
+  auto round = sg::parse_schema_text(d.to_text());
+  REQUIRE(round.has_value());
+  CHECK(round->to_text() == d.to_text());
+
+  std::vector<std::vector<std::uint8_t>> payloads;
+  {
+    auto bin = sg::compile_records_text(t, read_file(data_path("edr_records.txt")));
+    REQUIRE(bin.has_value());
+    payloads.push_back(*bin);
+  }
+  for (std::size_t r = 0; r < d.record_type_count(); ++r) {
+    const sg::record_spec& rs = d.record_type(r);
+    for (std::size_t k = 0; k < rs.fields.size(); ++k) {
+      for (int variant = 0; variant < 2; ++variant) {
+        // Each field one past its upper bound or given a wildcard.
+        sg::payload_writer w(d.id(), d.version());
+        write_record(w, rs, variant, k, [&](sg::payload_writer& pw) {
+          const sg::field_spec& f = rs.fields[k];
+          if (variant == 0) {
+            pw.add_wildcard();
+          } else if (sg::fixed_width(f.type) != 0) {
+            pw.add(f.type, to_bits(lit_from_biased(f, f.biased_max)) + 1);
+          } else {
+            pw.add_blob(f.type, sg::byte_view(std::string_view(std::string(f.max_length + 1u, 'z'))));
+          }
+        });
+        payloads.push_back(w.finish());
+      }
+    }
+  }
+  // And every single-byte change of the golden payload.
+  const std::vector<std::uint8_t> base = payloads.front();
+  for (std::size_t i = 0; i < base.size(); ++i) {
+    for (std::uint8_t v : {std::uint8_t{0}, std::uint8_t{1}, std::uint8_t{0x7F}, std::uint8_t{0xFF}}) {
+      auto p = base;
+      p[i] = v;
+      payloads.push_back(p);
+    }
+  }
+  std::size_t rejected = 0;
+  for (const auto& p : payloads) {
+    const outcome a = check(d, p);
+    const outcome b = check(t, p);
+    CHECK(a.code == b.code);
+    CHECK(a.record == b.record);
+    CHECK(a.field == b.field);
+    CHECK(a.message == b.message);
+    if (a.code != sg::errc::ok) ++rejected;
+  }
+  CHECK(rejected > payloads.size() / 2);
+}
+
+// ---------------------------------------------------------------------------
+// Schema text errors
+// ---------------------------------------------------------------------------
+
+TEST_CASE("schema text errors name the line and column", "[schema.text]") {
+  struct bad_case {
+    const char* text;
+    std::size_t line, column;
+    const char* says;
+  };
+  const bad_case cases[] = {
+      {"", 1, 1, "expected 'schema'"},
+      {"schema x version 1", 1, 8, "the schema id"},
+      {"schema \"a\" version -1", 1, 20, "schema version"},
+      {"schema \"a\" version 4294967296", 1, 20, "out of range"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field a: u9\n}\n", 3, 12, "unknown field type 'u9'"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field a: u8 range 1..300\n}\n", 3, 24, "outside the values of u8"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field a: u8 range 5..1\n}\n", 3, 9, "minimum exceeds"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field a: u8\n", 4, 1, "expected 'field' or '}'"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field a: u8\n  field a: u16\n}\n", 4, 9, "field name repeats"},
+      {"schema \"a\" version 1\nrecord r = 1 { }\nrecord s = 1 { }\n", 3, 8, "type id repeats"},
+      {"schema \"a\" version 1\nrecord r = 1 { }\nrecord r = 2 { }\n", 3, 8, "record name repeats"},
+      {"schema \"a\" version 1\nrecord r = 70000 { }\n", 2, 12, "type id"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field s: string(4) in { \"ab\", \"abcde\" }\n}\n", 3, 33,
+       "longer than the field's maximum"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field e: enum { a = 1, b = 1 }\n}\n", 3, 26, "code repeats"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field e: enum { }\n}\n", 3, 19, "an enum value name"},
+      {"schema \"bad id!\" version 1\nrecord r = 1 { }\n", 1, 8, "schema id"},
+      {"schema \"a\" version 1\n# nothing\n", 3, 1, "no record types"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field s: string(4) wildcard wildcard\n}\n", 3, 31, "repeats"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field b: bool range 0..1\n}\n", 3, 17, "only to integer"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field b: bytes(4) in { \"a\" }\n}\n", 3, 21, "integer and string"},
+      {"schema \"a\" version 12ab\n", 1, 20, "malformed number"},
+      {"schema \"a\" version 1\nrecord r\xC3\xA9 = 1 { }\n", 2, 9, "non-ASCII"},
+      {"schema \"a\nversion 1\n", 1, 8, "not closed"},
+      {"schema \"a\" version 1\n\n# comment\n\trecord r = 1 {\n\t\tfield a: u8 range 0..256\n}\n", 5, 24, "outside"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field s: string(16777217)\n}\n", 3, 19, "at most 16777216"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field a: u8 in { 1, }\n}\n", 3, 23, "an integer"},
+      {"schema \"a\" version 1\nrecord r = 1 {\n  field a: u8 frobnicate\n}\n", 3, 15, "'range', 'in', 'wildcard'"},
+      {"schema \"a\" version 1\nrecord 9r = 1 { }\n", 2, 8, "malformed number"},
+      {"schema \"a\" version 1\nrecord = 1 { }\n", 2, 8, "a record name"},
+  };
+  for (const auto& c : cases) {
+    INFO("text: " << c.text);
+    auto r = sg::parse_schema_text(c.text);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == sg::errc::schema_invalid);
+    CHECK(r.error().line == c.line);
+    CHECK(r.error().column == c.column);
+    INFO("message: " << r.error().message);
+    CHECK(r.error().message.find(c.says) != std::string::npos);
+  }
+  SECTION("a text over the size limit") {
+    const std::string big = "schema \"a\" version 1\n" + std::string(sg::schema_limits::max_text_size, '#');
+    auto r = sg::parse_schema_text(big);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == sg::errc::too_large);
+  }
+  SECTION("more than 1024 fields") {
+    std::string t = "schema \"a\" version 1\nrecord r = 1 {\n";
+    for (int i = 0; i <= 1024; ++i) t += "field f" + std::to_string(i) + ": u8\n";
+    t += "}\n";
+    auto r = sg::parse_schema_text(t);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().line == 3 + 1024);
+    CHECK(r.error().message.find("more than 1024 fields") != std::string::npos);
+  }
+}
+
+TEST_CASE("declarations are checked like text", "[schema.decl]") {
+  static constexpr sg::field_decl dup_fields[] = {sg::fields::u8("a"), sg::fields::u16("a")};
+  static constexpr sg::record_decl dup_rec[] = {{1, "r", dup_fields}};
+  constexpr sg::schema_decl dup{"x", 1, dup_rec};
+  static_assert(!sg::check_decl(dup).ok(), "a repeated field name is caught at compile time");
+  auto r = sg::schema::from_decl(dup);
+  REQUIRE_FALSE(r.has_value());
+  CHECK(r.error().code == sg::errc::schema_invalid);
+  CHECK(r.error().message.find("field name repeats") != std::string::npos);
+  CHECK(r.error().message.find("field 1 'a'") != std::string::npos);
+
+  static constexpr sg::field_decl bad_range[] = {sg::fields::i8("n").range(-200, 0)};
+  static constexpr sg::record_decl bad_range_rec[] = {{1, "r", bad_range}};
+  static_assert(!sg::check_decl(sg::schema_decl{"x", 1, bad_range_rec}).ok(), "range beyond i8");
+  static constexpr sg::field_decl bool_allowed[] = {sg::fields::boolean("b").allowed(kWeights)};
+  static constexpr sg::record_decl bool_allowed_rec[] = {{1, "r", bool_allowed}};
+  static_assert(!sg::check_decl(sg::schema_decl{"x", 1, bool_allowed_rec}).ok(), "allowed on bool");
+  static_assert(!sg::check_decl(sg::schema_decl{"", 1, kEdrRecords}).ok(), "empty id");
+  static constexpr sg::enum_value bad_utf8_enum[] = {{"a", 1}};
+  static constexpr std::string_view bad_strings[] = {"\xFF"};
+  static constexpr sg::field_decl bad_str[] = {sg::fields::string("s", 4).allowed(bad_strings),
+                                               sg::fields::enumeration("e", bad_utf8_enum)};
+  static constexpr sg::record_decl bad_str_rec[] = {{1, "r", bad_str}};
+  constexpr sg::decl_issue is = sg::check_decl(sg::schema_decl{"x", 1, bad_str_rec});
+  static_assert(!is.ok() && is.field == 0 && is.value == 0, "allowed string that is not UTF-8");
+}
+
+// ---------------------------------------------------------------------------
+// Records text errors
+// ---------------------------------------------------------------------------
+
+TEST_CASE("records text errors name the line and column", "[schema.records_text]") {
+  const sg::schema& s = text_schema();
+  const std::string good_pr = record_line(*s.find(1), 0);
+  struct bad_case {
+    std::string text;
+    sg::errc code;
+    std::size_t line, column;
+  };
+  const bad_case cases[] = {
+      {"no_such_rule: 1", sg::errc::unknown_record_type, 1, 1},
+      {"process_rule 1", sg::errc::records_syntax, 1, 14},
+      {"\n# comment\n\n  process_rule: \"x\"", sg::errc::field_type_mismatch, 4, 17},
+      {"process_rule: 1 2", sg::errc::records_syntax, 1, 17},
+      {"process_rule: 1, \"open", sg::errc::records_syntax, 1, 18},
+      {"process_rule: 1, @", sg::errc::records_syntax, 1, 18},
+      {"process_rule: 1, 2, 3, 4, 5, 6, 7, 8, true, \"a\", x\"0\", allow", sg::errc::records_syntax, 1, 50},
+      {good_pr + "\n" + good_pr + ", 1", sg::errc::field_count_mismatch, 2, good_pr.size() + 3},
+      {"process_rule: *", sg::errc::wildcard_not_allowed, 1, 15},
+      {"net_rule: 6, 22, 0, \"example.org\", x\"\", pass, 18446744073709551615, -129", sg::errc::field_out_of_range,
+       1, 69},
+  };
+  for (const auto& c : cases) {
+    INFO("text: " << c.text);
+    auto r = sg::compile_records_text(s, c.text);
+    REQUIRE_FALSE(r.has_value());
+    INFO("message: " << r.error().message);
+    CHECK(r.error().code == c.code);
+    CHECK(r.error().line == c.line);
+    CHECK(r.error().column == c.column);
+  }
+  SECTION("limits") {
+    sg::validate_limits lim;
+    lim.max_records = 2;
+    auto r = sg::compile_records_text(s, good_pr + "\n" + good_pr + "\n\n" + good_pr + "\n", lim);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == sg::errc::too_many_records);
+    CHECK(r.error().line == 4);
+    lim.max_bytes = 10;
+    CHECK(sg::compile_records_text(s, good_pr, lim).error().code == sg::errc::too_large);
+  }
+  SECTION("empty text compiles to a payload with no records") {
+    auto r = sg::compile_records_text(s, "# nothing\n\n");
+    REQUIRE(r.has_value());
+    auto v = sg::validate(s, *r);
+    REQUIRE(v.has_value());
+    CHECK(v->record_count() == 0);
+  }
+  SECTION("escapes and enum codes") {
+    const sg::record_spec& pr = *s.find(1);
+    auto r = sg::compile_records_text(s, record_line(pr, 0, 9, "\"a\\\"b\\\\c\\n\\t\\x41\"") + "\n");
+    if (!r) FAIL(r.error().message);
+    auto v = sg::validate(s, *r);
+    REQUIRE(v.has_value());
+    CHECK(v->record(0).get<std::string_view>(9)->value() == "a\"b\\c\n\tA");
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Views
+// ---------------------------------------------------------------------------
+
+TEST_CASE("typed views read each field as its declared type", "[schema.views]") {
+  // Reading a field the type does not declare, or as the wrong type, does
+  // not compile: get<K, T>() static_asserts can_read_v<R, K, T>.
+  STATIC_REQUIRE(sg::can_read_v<kTemplateInput, 19, std::uint32_t>);
+  STATIC_REQUIRE_FALSE(sg::can_read_v<kTemplateInput, 20, std::uint32_t>);  // the 21st input
+  STATIC_REQUIRE_FALSE(sg::can_read_v<kTemplateInput, 0, std::uint64_t>);
+  STATIC_REQUIRE_FALSE(sg::can_read_v<kTemplateInput, 0, std::int32_t>);
+  STATIC_REQUIRE_FALSE(sg::can_read_v<kProcessRule, 11, std::uint32_t>);  // an enum is not a u32
+  STATIC_REQUIRE(sg::can_read_v<kProcessRule, 11, sg::enum_code>);
+  STATIC_REQUIRE(sg::can_read_v<kProcessRule, 9, std::string_view>);
+  STATIC_REQUIRE(sg::can_read_v<kProcessRule, 10, sg::byte_view>);
+  STATIC_REQUIRE(std::is_same<sg::field_cpp_t<kProcessRule, 4>, std::int8_t>::value);
+  STATIC_REQUIRE(std::is_same<sg::field_cpp_t<kTemplateInput, 20>, sg::detail::no_field>::value);
+  STATIC_REQUIRE(std::is_same<decltype(std::declval<sg::typed_record<kNetRule>>().get<6>()),
+                              sg::field_value<std::uint64_t>>::value);
+
+  const sg::schema& s = text_schema();
+  const std::string text = read_file(data_path("edr_records.txt"));
+  auto bin = sg::compile_records_text(s, text);
+  REQUIRE(bin.has_value());
+  auto v = sg::validate(s, *bin);
+  REQUIRE(v.has_value());
+  REQUIRE(v->has_index());
+  CHECK(v->record_count() == 6);
+  CHECK(v->records_of(1).size() == 2);
+  CHECK(v->records_of(2).size() == 2);
+  CHECK(v->records_of(291).size() == 2);
+  CHECK(v->records_of(5).empty());
+
+  auto procs = v->records_of<kProcessRule>();
+  REQUIRE(procs.has_value());
+  REQUIRE(procs->size() == 2);
+  const auto p0 = (*procs)[0];
+  CHECK(p0.index() == 0);
+  CHECK(p0.get<0>().value() == 1);
+  CHECK(p0.get<1>().value() == 443);
+  CHECK(p0.get<3>().value() == 1099511627776ull);
+  CHECK(p0.get<4>().value() == -20);
+  CHECK(p0.get<5>().value() == -1000);
+  CHECK(p0.get<6>().value() == -65536);
+  CHECK(p0.get<7>().value() == std::numeric_limits<std::int64_t>::min());
+  CHECK(p0.get<8>().value() == true);
+  CHECK(p0.get<9>().value() == "cmd.exe");
+  CHECK(p0.get<10>().value().size() == 16);
+  CHECK(p0.get<10>().value()[15] == 0xFF);
+  CHECK(p0.get<11>().value() == sg::enum_code{2});
+  CHECK(p0.get_as<2, std::uint32_t>().value() == 4242);
+  const auto p1 = (*procs)[1];
+  CHECK(p1.get<1>().is_wildcard());
+  CHECK_FALSE(p1.get<1>().has_value());
+  CHECK(p1.get<1>().matches(12345));
+  CHECK(p1.get<9>().is_wildcard());
+  CHECK(p1.get<7>().value() == std::numeric_limits<std::int64_t>::max());
+  CHECK(p1.get<10>().value().empty());
+
+  std::size_t n = 0;
+  auto templates = v->records_of<kTemplateInput>();
+  REQUIRE(templates.has_value());
+  for (auto rec : *templates) {
+    if (n == 0) {
+      CHECK(rec.get<2>().value() == "C:\\Windows\\System32\\*.dll");
+      CHECK(rec.get<3>().value() == "caf\xC3\xA9 \xC3\xA9");
+      CHECK(rec.get<9>().value() == ~std::uint64_t{0});
+      CHECK(rec.get<10>().value() == -1);
+      CHECK(rec.get<11>().value().code == 4);
+      CHECK(rec.get<16>().value() == -42);
+      CHECK(rec.get<19>().value() == 100);
+    } else {
+      CHECK(rec.get<0>().is_wildcard());
+      CHECK(rec.get<19>().is_wildcard());
+    }
+    ++n;
+  }
+  CHECK(n == 2);
+
+  SECTION("runtime indices and types return errors") {
+    const sg::record_view r = v->record(4);
+    CHECK(r.type_id() == 291);
+    CHECK(r.get<std::uint32_t>(19)->value() == 100);
+    CHECK(r.get<std::uint32_t>(20).error() == sg::errc::invalid_argument);
+    CHECK(r.get<std::uint64_t>(0).error() == sg::errc::field_type_mismatch);
+    CHECK(r.get<std::uint32_t>(11).error() == sg::errc::field_type_mismatch);
+    CHECK(r.get<sg::enum_code>(11)->value().code == 4);
+    CHECK(r.field(20).error() == sg::errc::invalid_argument);
+    CHECK(r.field(7)->as_string() == "a");
+    CHECK(v->at(6).error() == sg::errc::invalid_argument);
+    CHECK(v->at(5)->type_id() == 291);
+  }
+  SECTION("a typed view of a record type the payload's schema declares differently") {
+    static constexpr sg::field_decl other_fields[] = {sg::fields::u64("level")};
+    static constexpr sg::record_decl other{1, "process_rule", other_fields};
+    CHECK(v->records_of<other>().error() == sg::errc::schema_mismatch);
+    static constexpr sg::record_decl absent{77, "absent", other_fields};
+    CHECK(v->records_of<absent>().error() == sg::errc::schema_mismatch);
+  }
+}
+
+TEST_CASE("the record index groups records by type in payload order", "[schema.views]") {
+  const sg::schema& s = decl_schema();
+  sg::payload_writer w(s.id(), s.version());
+  const std::uint16_t order[] = {2, 1, 291, 1, 2, 2, 291, 1};
+  for (std::uint16_t id : order) write_valid_record(w, *s.find(id), 0);
+  const auto bin = w.finish();
+  auto v = sg::validate(s, bin);
+  REQUIRE(v.has_value());
+  REQUIRE(v->record_count() == 8);
+  for (std::size_t i = 0; i < 8; ++i) CHECK(v->record(i).type_id() == order[i]);
+  std::vector<std::size_t> idx;
+  for (auto r : v->records_of(2)) idx.push_back(r.index());
+  CHECK(idx == std::vector<std::size_t>{0, 4, 5});
+  idx.clear();
+  for (auto r : v->records_of(1)) idx.push_back(r.index());
+  CHECK(idx == std::vector<std::size_t>{1, 3, 7});
+  CHECK(v->bytes() == sg::byte_view(bin));
+  // Ranges and views stay valid when the validated payload moves (into a
+  // snapshot, say): they point at the bytes and the index, not at it.
+  const sg::record_range nets = v->records_of(2);
+  const sg::record_view last = v->record(7);
+  sg::validated_payload moved = std::move(*v);
+  *v = sg::validated_payload();
+  REQUIRE(nets.size() == 3);
+  CHECK(nets[2].index() == 5);
+  for (auto r : nets) CHECK(r.type_id() == 2);
+  CHECK(last.field(0).has_value());
+  CHECK(moved.records_of(2).size() == 3);
+}
+
+// ---------------------------------------------------------------------------
+// content_check
+// ---------------------------------------------------------------------------
+
+TEST_CASE("content_check runs a schema or a host's validator", "[schema.content_check]") {
+  const std::vector<std::uint8_t> some = {1, 2, 3};
+  SECTION("a schema") {
+    sg::content_check c(decl_schema());
+    CHECK(c.has_schema());
+    REQUIRE(c.get_schema() != nullptr);
+    CHECK(c.get_schema()->id() == "edr.rules");
+    auto bad = c.run(some);
+    REQUIRE_FALSE(bad.has_value());
+    CHECK(bad.error().code == sg::errc::truncated);
+    sg::payload_writer w("edr.rules", 3);
+    write_valid_record(w, *decl_schema().find(1), 0);
+    const auto good = w.finish();
+    auto ok = c.run(good);
+    REQUIRE(ok.has_value());
+    CHECK(ok->has_index());
+    CHECK(ok->record_count() == 1);
+  }
+  SECTION("schema limits travel with the check") {
+    sg::validate_limits lim;
+    lim.max_bytes = 2;
+    sg::content_check c(decl_schema(), lim);
+    CHECK(c.run(some).error().code == sg::errc::too_large);
+  }
+  SECTION("a validator function") {
+    std::size_t calls = 0;
+    sg::content_check c(sg::validator_fn([&calls](sg::byte_view p) -> sg::result<void, sg::validation_error> {
+      ++calls;
+      if (p.size() == 3) return {};
+      sg::validation_error e;
+      e.code = p.empty() ? sg::errc::ok : sg::errc::field_out_of_range;
+      e.record = 4;
+      e.field = 2;
+      e.message = "host says no";
+      return e;
+    }));
+    CHECK_FALSE(c.has_schema());
+    CHECK(c.has_validator());
+    CHECK(c.get_schema() == nullptr);
+    auto ok = c.run(some);
+    REQUIRE(ok.has_value());
+    CHECK_FALSE(ok->has_index());
+    CHECK(ok->record_count() == 0);
+    CHECK(ok->bytes() == sg::byte_view(some));
+    const std::vector<std::uint8_t> four = {1, 2, 3, 4};
+    auto no = c.run(four);
+    REQUIRE_FALSE(no.has_value());
+    CHECK(no.error().code == sg::errc::field_out_of_range);
+    CHECK(no.error().record == 4);
+    CHECK(no.error().field == 2);
+    CHECK(no.error().message == "host says no");
+    auto odd = c.run(sg::byte_view());
+    REQUIRE_FALSE(odd.has_value());
+    CHECK(odd.error().code == sg::errc::validator_rejected);  // an error must carry a reason
+    CHECK(calls == 3);
+  }
+  SECTION("nothing configured") {
+    sg::content_check c;
+    CHECK(c.run(some).error().code == sg::errc::invalid_argument);
+  }
+}
+
+TEST_CASE("a default schema accepts nothing", "[schema.content_check]") {
+  sg::schema empty;
+  CHECK(empty.id().empty());
+  CHECK(empty.record_type_count() == 0);
+  CHECK(empty.find(1) == nullptr);
+  sg::payload_writer w("edr.rules", 3);
+  CHECK(sg::validate(empty, w.finish()).error().code == sg::errc::schema_mismatch);
+  CHECK(sg::compile_records_text(empty, "").error().code == sg::errc::schema_mismatch);
+}
+
+TEST_CASE("the checked-in 21/20 payloads are judged as their names say", "[schema.field_count]") {
+  // Binary payloads as a producer with a mismatched template would emit
+  // them (tests/data/schema/template_*.bin); record 1 is the bad one.
+  const sg::schema& s = text_schema();
+  struct file_case {
+    const char* name;
+    sg::errc code;
+    std::size_t field;
+  };
+  const file_case files[] = {{"template_20.bin", sg::errc::ok, 0},
+                             {"template_21_wildcard.bin", sg::errc::field_count_mismatch, 20},
+                             {"template_21_value.bin", sg::errc::field_count_mismatch, 20},
+                             {"template_19.bin", sg::errc::field_count_mismatch, 19}};
+  for (const auto& f : files) {
+    INFO(f.name);
+    const std::string bytes = read_file(data_path(f.name));
+    const outcome o = check(s, std::vector<std::uint8_t>(bytes.begin(), bytes.end()));
+    CHECK(o.code == f.code);
+    if (f.code != sg::errc::ok) {
+      CHECK(o.record == 1);
+      CHECK(o.field == f.field);
+    }
+  }
+  const char* texts[] = {"template_21_wildcard.txt", "template_21_value.txt", "template_19.txt"};
+  for (const char* t : texts) {
+    INFO(t);
+    auto r = sg::compile_records_text(s, read_file(data_path(t)));
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == sg::errc::field_count_mismatch);
+    CHECK(r.error().line == 3);
+  }
+}
