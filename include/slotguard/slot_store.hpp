@@ -1,0 +1,691 @@
+// SPDX-License-Identifier: Apache-2.0
+// The crash-safe A/B slot store of one channel: two slots of opaque content
+// (verified bundles), and a journal that records which slot is active, which
+// is the fallback, whether a trial runs and how many process starts it used,
+// the committed sequence floor and a bounded quarantine list. Every operation
+// either completes or leaves the previous state, across power loss at any
+// point (docs/STORE.md explains the layout and why each step is safe); the
+// last known-good slot is never written while another is on trial; the floor
+// only goes down by an operator's rollback(). It reaches the disk only through
+// the storage interface, and holds the directory's lock for its lifetime.
+#ifndef SLOTGUARD_SLOT_STORE_HPP
+#define SLOTGUARD_SLOT_STORE_HPP
+
+#include <slotguard/bytes.hpp>
+#include <slotguard/crc.hpp>
+#include <slotguard/error.hpp>
+#include <slotguard/hash.hpp>
+#include <slotguard/storage.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#if !SLOTGUARD_CONFIG_NO_EXCEPTIONS
+#include <thread>
+#endif
+
+namespace slotguard {
+inline namespace v1 {
+
+enum class slot_id : std::uint8_t { a = 0, b = 1 };
+
+constexpr slot_id other_slot(slot_id s) noexcept { return s == slot_id::a ? slot_id::b : slot_id::a; }
+constexpr const char* to_string(slot_id s) noexcept { return s == slot_id::a ? "a" : "b"; }
+
+// What the journal records about one slot. file_number names the slot's
+// current file (slot-a.<n>); a slot's file is written once, when staged, and
+// never again.
+struct slot_info {
+  bool present = false;
+  std::uint64_t sequence = 0;
+  std::uint64_t size = 0;
+  sha256_digest sha256{};
+  std::uint64_t file_number = 0;
+
+  friend bool operator==(const slot_info& x, const slot_info& y) noexcept {
+    return x.present == y.present && x.sequence == y.sequence && x.size == y.size &&
+           x.sha256 == y.sha256 && x.file_number == y.file_number;
+  }
+  friend bool operator!=(const slot_info& x, const slot_info& y) noexcept { return !(x == y); }
+};
+
+// The store's whole state, as one journal record holds it.
+//  - active: the slot whose content runs (the trial's slot during a trial).
+//  - fallback: during a trial, the last known-good slot (none when nothing was
+//    committed before); otherwise the previously committed content, which an
+//    operator's rollback() can return to.
+//  - staged: a slot holding content staged but not yet on trial.
+// The last known-good slot is fallback during a trial and active otherwise.
+struct store_state {
+  std::uint64_t generation = 0;  // of the journal record; 0 for a new store
+  std::optional<slot_id> active;
+  std::optional<slot_id> fallback;
+  std::optional<slot_id> staged;
+  bool trial = false;
+  std::uint32_t starts_used = 0;   // process starts counted against the trial
+  std::uint32_t start_budget = 0;  // starts the trial may use before it is spent
+  std::uint64_t floor = 0;         // committed sequence; stage() requires more
+  std::array<slot_info, 2> slots{};
+  std::vector<std::uint64_t> quarantine;  // oldest first, at most 64
+
+  const slot_info& slot(slot_id s) const noexcept { return slots[static_cast<std::size_t>(s)]; }
+  slot_info& slot(slot_id s) noexcept { return slots[static_cast<std::size_t>(s)]; }
+  // The slot that holds the last committed content, if any.
+  std::optional<slot_id> last_known_good() const noexcept { return trial ? fallback : active; }
+
+  friend bool operator==(const store_state& x, const store_state& y) noexcept {
+    return x.generation == y.generation && x.active == y.active && x.fallback == y.fallback &&
+           x.staged == y.staged && x.trial == y.trial && x.starts_used == y.starts_used &&
+           x.start_budget == y.start_budget && x.floor == y.floor && x.slots == y.slots &&
+           x.quarantine == y.quarantine;
+  }
+  friend bool operator!=(const store_state& x, const store_state& y) noexcept { return !(x == y); }
+};
+
+struct store_options {
+  // The largest content stage() accepts and load() reads; bounds every
+  // allocation the store makes from what it finds on disk.
+  std::uint64_t max_slot_size = std::uint64_t{256} << 20;
+  // stage() hashes content of at least this size on a helper thread while
+  // the bytes go to disk, so that the hash costs no extra time (a flush is
+  // mostly waiting). Only when exceptions are enabled, since std::thread
+  // reports failure by throwing (then the hash is computed inline); set to
+  // UINT64_MAX for hosts that must not start threads.
+  std::uint64_t parallel_hash_min_size = std::uint64_t{1} << 20;
+};
+
+// Content read back from a slot, its hash checked again.
+struct loaded_content {
+  slot_id slot = slot_id::a;
+  std::uint64_t sequence = 0;
+  std::vector<std::uint8_t> bytes;
+  // load_active() found the active slot corrupt and returned the fallback.
+  bool from_fallback = false;
+};
+
+namespace detail {
+
+// The journal record, little-endian, specified byte by byte in docs/STORE.md.
+inline constexpr std::uint8_t journal_magic[4] = {'S', 'G', 'J', '1'};
+inline constexpr std::size_t journal_fixed_size = 152;  // up to the quarantine entries
+inline constexpr std::size_t journal_max_quarantine = 64;
+inline constexpr std::size_t journal_min_size = journal_fixed_size + 4;
+inline constexpr std::size_t journal_max_size = journal_min_size + 8 * journal_max_quarantine;
+inline constexpr std::uint8_t journal_no_slot = 0xFF;
+inline constexpr std::uint8_t journal_flag_trial = 1;
+inline constexpr std::uint8_t journal_flag_slot_a = 2;
+inline constexpr std::uint8_t journal_flag_slot_b = 4;
+
+inline std::uint8_t encode_slot_ref(const std::optional<slot_id>& s) noexcept {
+  return s ? static_cast<std::uint8_t>(*s) : journal_no_slot;
+}
+
+// Requires st.quarantine.size() <= journal_max_quarantine.
+inline std::vector<std::uint8_t> encode_journal(const store_state& st) {
+  SLOTGUARD_ASSERT(st.quarantine.size() <= journal_max_quarantine);
+  std::vector<std::uint8_t> out;
+  out.reserve(journal_min_size + 8 * st.quarantine.size());
+  out.insert(out.end(), journal_magic, journal_magic + 4);
+  append_le32(out, static_cast<std::uint32_t>(journal_min_size + 8 * st.quarantine.size()));
+  append_le64(out, st.generation);
+  append_le64(out, st.floor);
+  out.push_back(encode_slot_ref(st.active));
+  out.push_back(encode_slot_ref(st.fallback));
+  out.push_back(encode_slot_ref(st.staged));
+  std::uint8_t flags = 0;
+  if (st.trial) flags |= journal_flag_trial;
+  if (st.slots[0].present) flags |= journal_flag_slot_a;
+  if (st.slots[1].present) flags |= journal_flag_slot_b;
+  out.push_back(flags);
+  append_le32(out, st.starts_used);
+  append_le32(out, st.start_budget);
+  for (const slot_info& s : st.slots) {
+    append_le64(out, s.file_number);
+    append_le64(out, s.sequence);
+    append_le64(out, s.size);
+    out.insert(out.end(), s.sha256.begin(), s.sha256.end());
+  }
+  append_le32(out, static_cast<std::uint32_t>(st.quarantine.size()));
+  for (std::uint64_t q : st.quarantine) append_le64(out, q);
+  append_le32(out, crc32c(byte_view(out)));
+  return out;
+}
+
+inline bool decode_slot_ref(std::uint8_t v, std::optional<slot_id>& out) noexcept {
+  if (v == journal_no_slot) {
+    out.reset();
+    return true;
+  }
+  if (v > 1) return false;
+  out = static_cast<slot_id>(v);
+  return true;
+}
+
+// Decodes and checks one journal record. Fails with truncated, too_large,
+// bad_magic, checksum_mismatch, or journal_corrupt for a record whose CRC
+// holds but whose content is not a state the store can be in.
+inline result<store_state> decode_journal(byte_view in) {
+  if (in.size() < journal_min_size) return errc::truncated;
+  if (in.size() > journal_max_size) return errc::too_large;
+  if (std::memcmp(in.data(), journal_magic, 4) != 0) return errc::bad_magic;
+  const std::size_t body = in.size() - 4;
+  if (crc32c(in.sub(0, body)) != load_le32(in.data() + body)) return errc::checksum_mismatch;
+
+  le_reader r(in.sub(4, body - 4));
+  std::uint32_t length = 0, starts = 0, budget = 0, qcount = 0;
+  std::uint8_t active = 0, fallback = 0, staged = 0, flags = 0;
+  store_state st;
+  r.u32(length);
+  r.u64(st.generation);
+  r.u64(st.floor);
+  r.u8(active);
+  r.u8(fallback);
+  r.u8(staged);
+  r.u8(flags);
+  r.u32(starts);
+  r.u32(budget);
+  for (slot_info& s : st.slots) {
+    byte_view digest;
+    r.u64(s.file_number);
+    r.u64(s.sequence);
+    r.u64(s.size);
+    if (r.bytes(32, digest)) std::copy(digest.begin(), digest.end(), s.sha256.begin());
+  }
+  r.u32(qcount);
+  if (!r.ok()) return errc::truncated;
+  if (length != in.size()) return errc::journal_corrupt;
+  if (qcount > journal_max_quarantine || r.remaining() != 8 * std::size_t{qcount})
+    return errc::journal_corrupt;
+  st.quarantine.resize(qcount);
+  for (std::uint64_t& q : st.quarantine) r.u64(q);
+  if (!r.ok()) return errc::truncated;
+
+  if (st.generation == 0) return errc::journal_corrupt;
+  if ((flags & ~(journal_flag_trial | journal_flag_slot_a | journal_flag_slot_b)) != 0)
+    return errc::journal_corrupt;
+  st.trial = (flags & journal_flag_trial) != 0;
+  st.slots[0].present = (flags & journal_flag_slot_a) != 0;
+  st.slots[1].present = (flags & journal_flag_slot_b) != 0;
+  st.starts_used = starts;
+  st.start_budget = budget;
+  if (!decode_slot_ref(active, st.active) || !decode_slot_ref(fallback, st.fallback) ||
+      !decode_slot_ref(staged, st.staged))
+    return errc::journal_corrupt;
+
+  for (const slot_info& s : st.slots) {
+    if (s.present) {
+      if (s.file_number == 0 || s.sequence == 0) return errc::journal_corrupt;
+    } else if (s.file_number != 0 || s.sequence != 0 || s.size != 0 ||
+               s.sha256 != sha256_digest{}) {
+      return errc::journal_corrupt;
+    }
+  }
+  auto refers_ok = [&](const std::optional<slot_id>& s) { return !s || st.slot(*s).present; };
+  if (!refers_ok(st.active) || !refers_ok(st.fallback) || !refers_ok(st.staged))
+    return errc::journal_corrupt;
+  // The three roles never share a slot (two slots: at most two roles).
+  if ((st.active && (st.active == st.fallback || st.active == st.staged)) ||
+      (st.fallback && st.fallback == st.staged))
+    return errc::journal_corrupt;
+  if (st.trial) {
+    if (!st.active || st.staged || st.start_budget == 0) return errc::journal_corrupt;
+  } else if (st.starts_used != 0 || st.start_budget != 0) {
+    return errc::journal_corrupt;
+  }
+  if (st.slots[0].present && st.slots[1].present &&
+      st.slots[0].file_number == st.slots[1].file_number)
+    return errc::journal_corrupt;
+  return st;
+}
+
+// "slot-a.<n>" -> n; 0 when the name is not a slot file's.
+inline std::uint64_t parse_slot_file_number(const std::string& name) noexcept {
+  if (name.size() < 8 || name.compare(0, 5, "slot-") != 0 || (name[5] != 'a' && name[5] != 'b') ||
+      name[6] != '.' || name.size() > 7 + 20)
+    return 0;
+  std::uint64_t n = 0;
+  for (std::size_t i = 7; i < name.size(); ++i) {
+    const char c = name[i];
+    if (c < '0' || c > '9') return 0;
+    const std::uint64_t d = static_cast<std::uint64_t>(c - '0');
+    if (n > (UINT64_MAX - d) / 10) return 0;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+inline std::string slot_file_name(slot_id s, std::uint64_t number) {
+  return std::string("slot-") + to_string(s) + "." + std::to_string(number);
+}
+
+}  // namespace detail
+
+// One channel's store. Move-only; holds the directory's lock until destroyed.
+// Not thread-safe: one owner calls it (the guard serialises its callers).
+class slot_store {
+ public:
+  // Opens (creating when needed) the store in directory dir: takes its lock,
+  // makes what a previous owner left durable, recovers the newest valid
+  // journal record and removes files no state refers to. Fails with busy when
+  // another holder has the lock, journal_corrupt when journal files exist but
+  // none is valid, or the storage's error.
+  static result<slot_store> open(storage& fs, std::string dir, store_options opts = {});
+
+  slot_store(slot_store&& o) noexcept { take(o); }
+  slot_store& operator=(slot_store&& o) noexcept {
+    if (this != &o) {
+      release();
+      take(o);
+    }
+    return *this;
+  }
+  slot_store(const slot_store&) = delete;
+  slot_store& operator=(const slot_store&) = delete;
+  ~slot_store() { release(); }
+
+  const store_state& state() const noexcept { return st_; }
+  const std::string& directory() const noexcept { return dir_; }
+  // The path of the slot's current file; empty when the slot holds nothing.
+  std::string slot_path(slot_id s) const;
+
+  // Writes content into the slot that is not the last known-good one (the
+  // trial's slot when a trial runs, which ends that trial without
+  // quarantining it) and records it as staged. Requires sequence > floor and
+  // not quarantined. Fails with invalid_argument (sequence 0), quarantined,
+  // sequence_rollback, too_large, or the storage's error; changes nothing
+  // then.
+  result<void> stage(byte_view content, std::uint64_t sequence);
+  // Activates the staged slot on trial; the last known-good becomes the
+  // fallback. start_budget >= 1 is how many process starts the trial may
+  // use. Fails with trial_active, no_content (nothing staged), quarantined,
+  // sequence_rollback or invalid_argument.
+  result<void> begin_trial(std::uint32_t start_budget);
+  // Counts one process start against the running trial, durably. Returns
+  // true when the trial has now used more starts than its budget (the caller
+  // reverts). Fails with no_trial.
+  result<bool> count_start();
+  // Ends the trial with success: floor := the active sequence; the previous
+  // content stays as fallback for an operator's rollback. Fails with no_trial.
+  result<void> commit();
+  // Ends the trial with failure: the last known-good (or nothing, when none
+  // was ever committed) becomes active again and the trial's sequence is
+  // quarantined. Fails with no_trial.
+  result<void> revert();
+  // Operator command: activates the fallback (after checking that it loads)
+  // even when that lowers the floor, which becomes the fallback's sequence;
+  // the current content becomes the fallback. Fails with trial_active (use
+  // revert), no_fallback, slot_corrupt.
+  result<void> rollback();
+  // Records sequence as never to be staged or tried again; the oldest entry
+  // goes when 64 are held. Recording one already held writes nothing.
+  result<void> quarantine(std::uint64_t sequence);
+  bool is_quarantined(std::uint64_t sequence) const noexcept {
+    return std::find(st_.quarantine.begin(), st_.quarantine.end(), sequence) != st_.quarantine.end();
+  }
+
+  // The active content, its size and SHA-256 checked again. When the active
+  // slot fails the check and the fallback passes, returns the fallback with
+  // from_fallback set (the journal is not changed: the caller decides, e.g.
+  // revert()). Fails with no_content, slot_corrupt, or the storage's error.
+  result<loaded_content> load_active() const;
+  // One slot's content, checked. Fails with no_content, slot_corrupt,
+  // too_large (beyond max_slot_size) or the storage's error.
+  result<std::vector<std::uint8_t>> load(slot_id s) const;
+
+  static constexpr std::size_t quarantine_capacity = detail::journal_max_quarantine;
+
+ private:
+  slot_store(storage& fs, std::string dir, store_options opts, lock_handle lock)
+      : fs_(&fs), dir_(std::move(dir)), opts_(opts), lock_(lock), locked_(true) {}
+
+  void take(slot_store& o) noexcept {
+    fs_ = o.fs_;
+    dir_ = std::move(o.dir_);
+    opts_ = o.opts_;
+    lock_ = o.lock_;
+    locked_ = o.locked_;
+    st_ = std::move(o.st_);
+    journal_file_ = o.journal_file_;
+    next_number_ = o.next_number_;
+    o.locked_ = false;
+  }
+  void release() noexcept {
+    if (locked_) {
+      (void)fs_->unlock(lock_);
+      locked_ = false;
+    }
+  }
+
+  std::string path(const std::string& name) const { return detail::join_path(dir_, name); }
+  std::string journal_path(int i) const { return path(i == 0 ? "journal.0" : "journal.1"); }
+  result<void> write_state(store_state next);
+  result<void> write_new_file(const std::string& p, byte_view content);
+  void forget(const std::string& p) noexcept { (void)fs_->remove(p); }
+  result<void> recover();
+
+  storage* fs_ = nullptr;
+  std::string dir_;
+  store_options opts_;
+  lock_handle lock_ = 0;
+  bool locked_ = false;
+  store_state st_;
+  int journal_file_ = -1;          // which journal file holds st_ (-1: none yet)
+  std::uint64_t next_number_ = 1;  // next generation / slot file number
+};
+
+inline result<slot_store> slot_store::open(storage& fs, std::string dir, store_options opts) {
+  if (dir.empty()) return errc::invalid_argument;
+  SLOTGUARD_TRY(fs.mkdir(dir));
+  auto lk = fs.lock(detail::join_path(dir, "lock"));
+  if (!lk) return lk.error();
+  slot_store s(fs, std::move(dir), opts, *lk);
+  SLOTGUARD_TRY(s.recover());
+  return s;
+}
+
+inline result<void> slot_store::recover() {
+  // A previous owner may have died between a rename and its directory sync:
+  // make what is visible durable before acting on it, so that nothing below
+  // (removing files the visible state no longer needs) can outlive it.
+  SLOTGUARD_TRY(fs_->sync_dir(dir_));
+
+  std::optional<store_state> found[2];
+  bool present[2] = {false, false};
+  for (int i = 0; i < 2; ++i) {
+    auto bytes = fs_->read_file(journal_path(i), detail::journal_max_size);
+    if (!bytes) {
+      if (bytes.error() == errc::not_found) continue;
+      if (bytes.error() != errc::too_large) return bytes.error();
+      present[i] = true;
+      continue;
+    }
+    present[i] = true;
+    auto st = detail::decode_journal(byte_view(*bytes));
+    if (st) found[i] = std::move(*st);
+  }
+  int pick = -1;
+  if (found[0] && (!found[1] || found[0]->generation >= found[1]->generation)) pick = 0;
+  else if (found[1]) pick = 1;
+  if (pick < 0) {
+    // Journal files only ever appear by renaming a flushed record into
+    // place, so files that exist but all fail their check are damage, not
+    // an interrupted first write: refuse rather than forget the floor.
+    if (present[0] || present[1]) return errc::journal_corrupt;
+    st_ = store_state{};
+    journal_file_ = -1;
+  } else {
+    st_ = *found[pick];
+    journal_file_ = pick;
+  }
+  next_number_ = st_.generation + 1;
+  if (found[0]) next_number_ = std::max(next_number_, found[0]->generation + 1);
+  if (found[1]) next_number_ = std::max(next_number_, found[1]->generation + 1);
+
+  // Remove what no state refers to: records and slot files of operations
+  // that did not complete. Best effort; leftovers are retried next open.
+  auto names = fs_->list(dir_);
+  if (!names) return names.error();
+  for (const std::string& name : *names) {
+    if (name == "lock" || name == "journal.0" || name == "journal.1") continue;
+    const std::uint64_t n = detail::parse_slot_file_number(name);
+    const bool journal_tmp = name == "journal.0.new" || name == "journal.1.new";
+    if (n == 0 && !journal_tmp) continue;  // not ours
+    if (n != 0) {
+      if (n >= next_number_) next_number_ = n + 1;
+      bool used = false;
+      for (int i = 0; i < 2; ++i) {
+        const slot_info& si = st_.slots[static_cast<std::size_t>(i)];
+        if (si.present && name == detail::slot_file_name(static_cast<slot_id>(i), si.file_number))
+          used = true;
+      }
+      if (used) continue;
+    }
+    forget(path(name));
+  }
+  return ok();
+}
+
+inline std::string slot_store::slot_path(slot_id s) const {
+  const slot_info& si = st_.slot(s);
+  if (!si.present) return std::string();
+  return path(detail::slot_file_name(s, si.file_number));
+}
+
+// Creates a new file holding content, durably, entry included. On failure
+// the file is removed again and never reused (a failed flush may have lost
+// pages the kernel then marked clean).
+inline result<void> slot_store::write_new_file(const std::string& p, byte_view content) {
+  auto f = fs_->create(p);
+  if (!f) {
+    if (f.error() == errc::already_exists) forget(p);
+    return f.error();
+  }
+  auto w = fs_->write(*f, content);
+  if (w) w = fs_->flush(*f);
+  auto c = fs_->close(*f);
+  if (w && !c) w = c;
+  if (!w) {
+    forget(p);
+    return w.error();
+  }
+  return ok();
+}
+
+// The commit point of every operation: the next record goes to the journal
+// file that does not hold the current state, by write, flush, rename into
+// place and directory sync. Until the sync returns the current state's file
+// is untouched, so a crash yields the old state or the new one.
+inline result<void> slot_store::write_state(store_state next) {
+  next.generation = next_number_++;
+  const std::vector<std::uint8_t> bytes = detail::encode_journal(next);
+  const int target = journal_file_ == 0 ? 1 : 0;
+  const std::string final_path = journal_path(target);
+  const std::string tmp_path = final_path + ".new";
+
+  auto r = write_new_file(tmp_path, byte_view(bytes));
+  if (!r) return r;
+  r = fs_->rename(tmp_path, final_path);
+  if (r) r = fs_->sync_dir(dir_);
+  if (!r) {
+    // The new record may be visible; remove it (the current state's file is
+    // the other one) and make that durable, so that a failed operation
+    // changes nothing even after a restart.
+    forget(tmp_path);
+    forget(final_path);
+    (void)fs_->sync_dir(dir_);
+    return r;
+  }
+  st_ = std::move(next);
+  journal_file_ = target;
+  return ok();
+}
+
+inline result<void> slot_store::stage(byte_view content, std::uint64_t sequence) {
+  if (sequence == 0) return errc::invalid_argument;
+  if (is_quarantined(sequence)) return errc::quarantined;
+  if (sequence <= st_.floor) return errc::sequence_rollback;
+  if (content.size() > opts_.max_slot_size) return errc::too_large;
+
+  const slot_id target = st_.trial ? *st_.active : (st_.active ? other_slot(*st_.active) : slot_id::a);
+  store_state next = st_;
+  if (st_.trial) {
+    // The trial's content is replaced: the last known-good runs again.
+    next.active = st_.fallback;
+    next.fallback.reset();
+    next.trial = false;
+    next.starts_used = 0;
+    next.start_budget = 0;
+  } else if (next.fallback == target) {
+    next.fallback.reset();
+  }
+  SLOTGUARD_ASSERT(next.last_known_good() != target);
+
+  slot_info& si = next.slot(target);
+  si.present = true;
+  si.sequence = sequence;
+  si.size = content.size();
+  si.file_number = next_number_++;
+  next.staged = target;
+
+  const std::string file = path(detail::slot_file_name(target, si.file_number));
+  const std::string replaced = slot_path(target);
+  sha256_digest digest{};
+  bool threaded = false;
+#if !SLOTGUARD_CONFIG_NO_EXCEPTIONS
+  std::thread hasher;
+  if (content.size() >= opts_.parallel_hash_min_size) {
+    try {
+      hasher = std::thread([&digest, content] { digest = sha256_of(content); });
+      threaded = true;
+    } catch (...) {
+      threaded = false;
+    }
+  }
+#endif
+  if (!threaded) digest = sha256_of(content);
+  auto written = write_new_file(file, content);
+#if !SLOTGUARD_CONFIG_NO_EXCEPTIONS
+  if (threaded) hasher.join();
+#endif
+  if (!written) return written;
+  si.sha256 = digest;
+  // The slot file's entry must be durable before a record names it.
+  auto r = fs_->sync_dir(dir_);
+  if (r) r = write_state(std::move(next));
+  if (!r) {
+    forget(file);
+    return r;
+  }
+  // The durable state no longer names the replaced file; a crash before
+  // this removal leaves garbage that the next open() removes.
+  if (!replaced.empty()) forget(replaced);
+  return ok();
+}
+
+inline result<void> slot_store::begin_trial(std::uint32_t start_budget) {
+  if (st_.trial) return errc::trial_active;
+  if (!st_.staged) return errc::no_content;
+  if (start_budget == 0) return errc::invalid_argument;
+  const std::uint64_t seq = st_.slot(*st_.staged).sequence;
+  if (is_quarantined(seq)) return errc::quarantined;
+  if (seq <= st_.floor) return errc::sequence_rollback;
+  store_state next = st_;
+  next.fallback = st_.active;
+  next.active = st_.staged;
+  next.staged.reset();
+  next.trial = true;
+  next.starts_used = 0;
+  next.start_budget = start_budget;
+  return write_state(std::move(next));
+}
+
+inline result<bool> slot_store::count_start() {
+  if (!st_.trial) return errc::no_trial;
+  store_state next = st_;
+  if (next.starts_used < UINT32_MAX) ++next.starts_used;
+  SLOTGUARD_TRY(write_state(std::move(next)));
+  return st_.starts_used > st_.start_budget;
+}
+
+inline result<void> slot_store::commit() {
+  if (!st_.trial) return errc::no_trial;
+  store_state next = st_;
+  next.trial = false;
+  next.starts_used = 0;
+  next.start_budget = 0;
+  next.floor = std::max(st_.floor, st_.slot(*st_.active).sequence);
+  return write_state(std::move(next));
+}
+
+inline result<void> slot_store::revert() {
+  if (!st_.trial) return errc::no_trial;
+  const slot_id tried = *st_.active;
+  const std::string tried_file = slot_path(tried);
+  store_state next = st_;
+  next.active = st_.fallback;
+  next.fallback.reset();
+  next.trial = false;
+  next.starts_used = 0;
+  next.start_budget = 0;
+  const std::uint64_t seq = st_.slot(tried).sequence;
+  if (std::find(next.quarantine.begin(), next.quarantine.end(), seq) == next.quarantine.end()) {
+    next.quarantine.push_back(seq);
+    if (next.quarantine.size() > quarantine_capacity) next.quarantine.erase(next.quarantine.begin());
+  }
+  next.slot(tried) = slot_info{};
+  SLOTGUARD_TRY(write_state(std::move(next)));
+  forget(tried_file);
+  return ok();
+}
+
+inline result<void> slot_store::rollback() {
+  if (st_.trial) return errc::trial_active;
+  if (!st_.fallback) return errc::no_fallback;
+  // Never make active what cannot be served.
+  auto check = load(*st_.fallback);
+  if (!check) return check.error();
+  store_state next = st_;
+  next.active = st_.fallback;
+  next.fallback = st_.active;
+  next.floor = st_.slot(*st_.fallback).sequence;
+  return write_state(std::move(next));
+}
+
+inline result<void> slot_store::quarantine(std::uint64_t sequence) {
+  if (is_quarantined(sequence)) return ok();
+  store_state next = st_;
+  next.quarantine.push_back(sequence);
+  if (next.quarantine.size() > quarantine_capacity) next.quarantine.erase(next.quarantine.begin());
+  return write_state(std::move(next));
+}
+
+inline result<std::vector<std::uint8_t>> slot_store::load(slot_id s) const {
+  const slot_info& si = st_.slot(s);
+  if (!si.present) return errc::no_content;
+  if (si.size > opts_.max_slot_size) return errc::too_large;
+  auto bytes = fs_->read_file(slot_path(s), si.size);
+  if (!bytes) {
+    if (bytes.error() == errc::not_found || bytes.error() == errc::too_large)
+      return errc::slot_corrupt;
+    return bytes.error();
+  }
+  if (bytes->size() != si.size || sha256_of(byte_view(*bytes)) != si.sha256)
+    return errc::slot_corrupt;
+  return bytes;
+}
+
+inline result<loaded_content> slot_store::load_active() const {
+  if (!st_.active) return errc::no_content;
+  auto a = load(*st_.active);
+  if (a) {
+    loaded_content out;
+    out.slot = *st_.active;
+    out.sequence = st_.slot(*st_.active).sequence;
+    out.bytes = std::move(*a);
+    return out;
+  }
+  if (a.error() == errc::slot_corrupt && st_.fallback) {
+    auto f = load(*st_.fallback);
+    if (f) {
+      loaded_content out;
+      out.slot = *st_.fallback;
+      out.sequence = st_.slot(*st_.fallback).sequence;
+      out.bytes = std::move(*f);
+      out.from_fallback = true;
+      return out;
+    }
+  }
+  return a.error();
+}
+
+}  // namespace v1
+}  // namespace slotguard
+
+#endif  // SLOTGUARD_SLOT_STORE_HPP
