@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// The umbrella header: everything slotguard offers in one include.
+// The umbrella header: everything slotguard offers in one include, in the
+// order of the pipeline (each part depends only on those above it).
 #ifndef SLOTGUARD_SLOTGUARD_HPP
 #define SLOTGUARD_SLOTGUARD_HPP
 
@@ -7,5 +8,19 @@
 #include <slotguard/config.hpp>
 #include <slotguard/error.hpp>
 #include <slotguard/bytes.hpp>
+
+#include <slotguard/hash.hpp>
+#include <slotguard/crc.hpp>
+#include <slotguard/sha512.hpp>
+#include <slotguard/ed25519.hpp>
+#include <slotguard/pem.hpp>
+
+#include <slotguard/trust.hpp>
+#include <slotguard/bundle.hpp>
+#include <slotguard/schema.hpp>
+
+#include <slotguard/storage.hpp>
+#include <slotguard/sim_storage.hpp>
+#include <slotguard/slot_store.hpp>
 
 #endif  // SLOTGUARD_SLOTGUARD_HPP

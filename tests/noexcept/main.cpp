@@ -39,7 +39,64 @@ static sg::result<int> twice_even(char c) {
   return *d * 2;
 }
 
+// The pipeline's parts, end to end, with exceptions and RTTI off: a schema
+// from text, records compiled and validated, a signed bundle built, parsed
+// and verified, and the bundle staged and committed in a simulated store.
+static void pipeline() {
+  const char* schema_text =
+      "schema \"demo.rules\" version 1\n"
+      "record rule = 1 {\n"
+      "  field level: u8 range 1..5\n"
+      "  field image: string(16) wildcard\n"
+      "}\n";
+  auto sch = sg::parse_schema_text(schema_text);
+  CHECK(sch.has_value());
+  if (!sch) return;
+  auto payload = sg::compile_records_text(*sch, "rule: 3, \"cmd.exe\"\nrule: 1, *\n");
+  CHECK(payload.has_value());
+  if (!payload) return;
+  auto valid = sg::validate(*sch, *payload);
+  CHECK(valid.has_value() && valid->record_count() == 2);
+  auto too_many = sg::compile_records_text(*sch, "rule: 3, \"a\", 7\n");
+  CHECK(!too_many.has_value());
+
+  sg::ed25519_seed seed{};
+  for (std::size_t i = 0; i < seed.size(); ++i) seed[i] = static_cast<std::uint8_t>(i * 7 + 1);
+  const auto pub = sg::ed25519_public_key_from_seed(seed);
+  sg::bundle_builder b;
+  b.channel("rules").sequence(5).version("1.0").schema("demo.rules", 1).created(1700000000);
+  b.payload(sg::byte_view(*payload)).sign_with(seed);
+  auto bytes = b.build();
+  CHECK(bytes.has_value());
+  if (!bytes) return;
+  auto view = sg::parse_bundle(*bytes);
+  CHECK(view.has_value());
+  if (!view) return;
+  sg::trust_set trust;
+  CHECK(trust.add(pub).has_value());
+  sg::verify_options opts;
+  opts.channel = "rules";
+  opts.now = 1700000100;
+  CHECK(sg::verify_bundle(*view, trust, opts).has_value());
+  std::vector<std::uint8_t> tampered = *bytes;
+  tampered[tampered.size() / 2] ^= 1;
+  auto tv = sg::parse_bundle(tampered);
+  CHECK(!tv.has_value() || !sg::verify_bundle(*tv, trust, opts).has_value());
+
+  sg::sim_storage disk;
+  auto store = sg::slot_store::open(disk, "store");
+  CHECK(store.has_value());
+  if (!store) return;
+  CHECK(store->stage(*bytes, 5).has_value());
+  CHECK(store->begin_trial(1).has_value());
+  CHECK(store->commit().has_value());
+  auto active = store->load_active();
+  CHECK(active.has_value() && active->sequence == 5 && active->bytes == *bytes);
+  CHECK(sg::crc32c(sg::byte_view(std::string_view("123456789"))) == 0xE3069283u);
+}
+
 int main() {
+  pipeline();
   CHECK(SLOTGUARD_CONFIG_NO_EXCEPTIONS == 1);
   CHECK(twice_even('4').has_value() && *twice_even('4') == 8);
   CHECK(!twice_even('x') && twice_even('x').error() == sg::errc::invalid_argument);
