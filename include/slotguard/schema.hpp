@@ -751,12 +751,14 @@ class payload_writer {
   // Requires a schema id of 1 to 65535 bytes.
   payload_writer(std::string_view schema_id, std::uint32_t schema_version) {
     SLOTGUARD_ASSERT(!schema_id.empty() && schema_id.size() <= 0xFFFFu);
-    out_.resize(payload_format::header_size);
+    // Sized once and filled in place: one allocation, and no growth path
+    // through vector::insert for the optimiser to reason about.
+    out_.resize(payload_format::header_size + schema_id.size());
     std::memcpy(out_.data(), payload_format::magic, 4);
     detail::store_le16(out_.data() + 4, payload_format::version);
     detail::store_le16(out_.data() + 6, static_cast<std::uint16_t>(schema_id.size()));
     detail::store_le32(out_.data() + 8, schema_version);
-    out_.insert(out_.end(), schema_id.begin(), schema_id.end());
+    std::memcpy(out_.data() + payload_format::header_size, schema_id.data(), schema_id.size());
     body_start_ = out_.size();
   }
 
