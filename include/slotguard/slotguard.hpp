@@ -23,4 +23,11 @@
 #include <slotguard/sim_storage.hpp>
 #include <slotguard/slot_store.hpp>
 
+#include <slotguard/snapshot.hpp>
+#include <slotguard/watchdog.hpp>
+#include <slotguard/probe.hpp>
+#include <slotguard/policy.hpp>
+#include <slotguard/events.hpp>
+#include <slotguard/guard.hpp>
+
 #endif  // SLOTGUARD_SLOTGUARD_HPP

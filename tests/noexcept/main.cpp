@@ -41,7 +41,8 @@ static sg::result<int> twice_even(char c) {
 
 // The pipeline's parts, end to end, with exceptions and RTTI off: a schema
 // from text, records compiled and validated, a signed bundle built, parsed
-// and verified, and the bundle staged and committed in a simulated store.
+// and verified, the bundle staged and committed in a simulated store, and
+// the guard's trial committed by probation and reverted by its watchdog.
 static void pipeline() {
   const char* schema_text =
       "schema \"demo.rules\" version 1\n"
@@ -93,6 +94,46 @@ static void pipeline() {
   auto active = store->load_active();
   CHECK(active.has_value() && active->sequence == 5 && active->bytes == *bytes);
   CHECK(sg::crc32c(sg::byte_view(std::string_view("123456789"))) == 0xE3069283u);
+
+  // The guard, watchdog driven by poll() on a manual clock: the first
+  // update commits after its probation of heartbeats, the second goes
+  // silent and the watchdog reverts it to the first.
+  sg::manual_clock time(1700000100);
+  sg::guard_options gopts;
+  gopts.fs = &disk;
+  gopts.directory = "guarded";
+  gopts.channel = "rules";
+  CHECK(gopts.trust.add(pub).has_value());
+  gopts.check = *sch;
+  gopts.time = &time;
+  gopts.watchdog = sg::watchdog_mode::poll;
+  gopts.watchdog_timeout = std::chrono::seconds(10);
+  gopts.probation = std::chrono::seconds(30);
+  auto g = sg::guard::open(std::move(gopts));
+  CHECK(g.has_value());
+  if (!g) return;
+  sg::guard& guard = **g;
+  CHECK(guard.apply(sg::byte_view(*bytes)).has_value());
+  for (int i = 0; i < 8; ++i) {
+    time.advance(std::chrono::seconds(5));
+    guard.heartbeat();
+    guard.poll();
+  }
+  CHECK(guard.status().state == sg::guard_state::committed);
+  sg::bundle_builder b2;
+  b2.channel("rules").sequence(6).version("1.1").schema("demo.rules", 1).created(1700000000);
+  b2.payload(sg::byte_view(*payload)).sign_with(seed);
+  auto bytes2 = b2.build();
+  CHECK(bytes2.has_value());
+  if (!bytes2) return;
+  CHECK(guard.apply(sg::byte_view(*bytes2)).has_value());
+  CHECK(guard.status().state == sg::guard_state::trial);
+  time.advance(std::chrono::seconds(11));
+  guard.poll();
+  const sg::guard_status st = guard.status();
+  CHECK(st.state == sg::guard_state::committed && st.active && st.active->sequence == 5);
+  sg::content_reader reader = guard.reader();
+  CHECK(reader.get() != nullptr && reader.get()->sequence() == 5);
 }
 
 int main() {

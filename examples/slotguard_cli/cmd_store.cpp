@@ -1,0 +1,241 @@
+// SPDX-License-Identifier: Apache-2.0
+// The tool's store subcommands: apply, status, confirm, revert, rollback on
+// one channel's store directory. The tool acts as an operator, not as the
+// sensor: it opens the store in the guard's operator mode, so it never counts
+// a process start against a trial and runs no watchdog; a trial it begins is
+// run (and judged) by the sensor's next start.
+#include "cli.hpp"
+
+#include <slotguard/guard.hpp>
+#include <slotguard/schema.hpp>
+#include <slotguard/storage.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sg = slotguard;
+
+namespace {
+
+const char store_help[] =
+    "usage: slotguard apply --store DIR BUNDLE --trust KEY.pub... [--threshold K]\n"
+    "                       [--schema-file F] [--device-id ID] [--host-version V]\n"
+    "                       [--start-budget N]\n"
+    "       slotguard status --store DIR [--json]\n"
+    "       slotguard confirm --store DIR\n"
+    "       slotguard revert --store DIR\n"
+    "       slotguard rollback --store DIR\n"
+    "\n"
+    "Operates one channel's store directory as an operator: never counts a\n"
+    "process start against a trial and runs no watchdog.\n"
+    "  apply     run a bundle through the pipeline (verify against the trusted\n"
+    "            keys and the committed floor, validate against --schema-file if\n"
+    "            given, rollout policy when --device-id is given) and begin its\n"
+    "            trial; the sensor's next start runs the trial\n"
+    "  status    the store's state; --json prints one object with state (empty,\n"
+    "            trial, committed), channel, active and fallback (null or {slot,\n"
+    "            sequence, payload_sha256, version}), trial_starts, start_budget,\n"
+    "            floor and quarantine (a list of sequences)\n"
+    "  confirm   commit the running trial\n"
+    "  revert    end the running trial with failure (its sequence is quarantined)\n"
+    "  rollback  go back to the previously committed content (lowers the floor)\n"
+    "\n"
+    "exit status: 0 done, 1 rejected or failed (the reason's name and a sentence\n"
+    "on stderr), 2 usage error\n";
+
+std::string hex_digest(const sg::sha256_digest& d) { return sg::to_hex(sg::byte_view(d)); }
+
+std::string json_slot(const std::optional<sg::slot_summary>& s) {
+  if (!s) return "null";
+  return std::string("{\"slot\":\"") + sg::to_string(s->slot) + "\",\"sequence\":" +
+         std::to_string(s->sequence) + ",\"payload_sha256\":\"" + hex_digest(s->payload_sha256) +
+         "\",\"version\":" + sgcli::json_string(s->version) + "}";
+}
+
+std::string text_slot(const std::optional<sg::slot_summary>& s) {
+  if (!s) return "none";
+  return "sequence " + std::to_string(s->sequence) + " (slot " + sg::to_string(s->slot) +
+         (s->version.empty() ? "" : ", version " + s->version) +
+         ", payload sha256 " + hex_digest(s->payload_sha256) + ")";
+}
+
+// Accepts every payload: without --schema-file the operator vouches for it.
+sg::result<void, sg::validation_error> accept_all(sg::byte_view) {
+  return sg::result<void, sg::validation_error>();
+}
+
+}  // namespace
+
+int cmd_store(int argc, char** argv) {
+  const char* cmd = argc > 0 ? argv[0] : "store";
+  const bool is_apply = std::strcmp(cmd, "apply") == 0;
+  const bool is_status = std::strcmp(cmd, "status") == 0;
+  const bool is_confirm = std::strcmp(cmd, "confirm") == 0;
+  const bool is_revert = std::strcmp(cmd, "revert") == 0;
+  const bool is_rollback = std::strcmp(cmd, "rollback") == 0;
+  if (!(is_apply || is_status || is_confirm || is_revert || is_rollback))
+    return sgcli::usage_error(cmd, "not a store subcommand (apply, status, confirm, revert, rollback)");
+
+  const sgcli::arg_parser args(argc, argv,
+                               {{{"--store"}},
+                                {{"--trust"}},
+                                {{"--threshold"}},
+                                {{"--schema-file"}},
+                                {{"--device-id"}},
+                                {{"--host-version"}},
+                                {{"--start-budget"}},
+                                {{"--json"}, false}});
+  if (args.help()) {
+    std::fputs(store_help, stdout);
+    return sgcli::exit_ok;
+  }
+  if (!args.ok()) return sgcli::usage_error(cmd, args.error());
+  const auto store = args.value("--store");
+  if (!store || store->empty()) return sgcli::usage_error(cmd, "--store DIR is required");
+  if (!is_apply) {
+    for (const char* only_apply :
+         {"--trust", "--threshold", "--schema-file", "--device-id", "--host-version", "--start-budget"})
+      if (args.has(only_apply))
+        return sgcli::usage_error(cmd, std::string(only_apply) + " is for apply only");
+    if (!args.positional().empty()) return sgcli::usage_error(cmd, "unexpected argument");
+  }
+  if (args.has("--json") && !is_status) return sgcli::usage_error(cmd, "--json is for status only");
+
+  sg::native_storage disk;
+  sg::guard_options o;
+  o.fs = &disk;
+  o.directory = *store;
+  o.operator_mode = true;
+  o.watchdog = sg::watchdog_mode::poll;
+  o.check = sg::content_check(sg::validator_fn(accept_all));
+  // The channel names the events only; apply takes the bundle's own.
+  o.channel = "operator";
+
+  std::string bundle_path;
+  std::vector<std::uint8_t> bundle;
+  if (is_apply) {
+    if (args.positional().size() != 1) return sgcli::usage_error(cmd, "exactly one BUNDLE is required");
+    bundle_path = args.positional()[0];
+    const std::vector<std::string> trusted = args.values("--trust");
+    if (trusted.empty()) return sgcli::usage_error(cmd, "--trust KEY.pub is required");
+    std::size_t threshold = 1;
+    if (const auto v = args.value("--threshold")) {
+      const auto k = sgcli::parse_u64(*v);
+      if (!k || *k == 0 || *k > 1000000) return sgcli::usage_error(cmd, "--threshold needs a number >= 1");
+      threshold = static_cast<std::size_t>(*k);
+    }
+    if (const auto v = args.value("--host-version")) {
+      const auto hv = sg::parse_host_version(*v);
+      if (!hv) return sgcli::usage_error(cmd, "--host-version needs major.minor.patch");
+      o.host = *hv;
+    }
+    if (const auto v = args.value("--start-budget")) {
+      const auto n = sgcli::parse_u64(*v);
+      if (!n || *n == 0 || *n > 1000000) return sgcli::usage_error(cmd, "--start-budget needs a number >= 1");
+      o.start_budget = static_cast<std::uint32_t>(*n);
+    }
+    if (const auto v = args.value("--device-id")) {
+      o.policy.device_id = *v;
+    } else {
+      // No device to bucket: an operator installing by hand is not part of
+      // a staged rollout.
+      o.policy.ignore_rollout = true;
+    }
+    for (const std::string& path : trusted) {
+      const auto key = sgcli::load_public_key(path);
+      if (!key) return sgcli::fail(cmd, key.error(), path);
+      const auto added = o.trust.add(*key);
+      if (!added) return sgcli::fail(cmd, added.error(), path);
+    }
+    (void)o.trust.set_threshold(threshold);
+    if (const auto schema_file = args.value("--schema-file")) {
+      const auto text = sgcli::read_file(*schema_file, std::uint64_t{16} << 20);
+      if (!text) return sgcli::fail(cmd, text.error(), *schema_file);
+      auto s = sg::parse_schema_text(sg::byte_view(*text).as_chars());
+      if (!s) {
+        const sg::schema_error& e = s.error();
+        return sgcli::fail(cmd, e.code,
+                           *schema_file + ":" + std::to_string(e.line) + ":" + std::to_string(e.column) +
+                               ": " + e.message);
+      }
+      o.check = sg::content_check(std::move(*s));
+    }
+    auto bytes = sgcli::read_file(bundle_path, o.limits.max_bundle_size);
+    if (!bytes) return sgcli::fail(cmd, bytes.error(), bundle_path);
+    bundle = std::move(*bytes);
+    auto parsed = sg::parse_bundle(sg::byte_view(bundle), o.limits);
+    if (!parsed) return sgcli::fail(cmd, parsed.error(), bundle_path);
+    o.channel = std::string(parsed->manifest.channel);
+  }
+
+  auto opened = sg::guard::open(std::move(o));
+  if (!opened) return sgcli::fail(cmd, opened.error(), *store);
+  sg::guard& g = **opened;
+
+  if (is_apply) {
+    const auto r = g.apply(sg::byte_view(bundle));
+    if (!r) return sgcli::fail(cmd, r.error(), bundle_path);
+    const auto st = g.status();
+    std::printf("trial: %s; the sensor's next start runs it (or 'slotguard confirm')\n",
+                text_slot(st.active).c_str());
+    return sgcli::exit_ok;
+  }
+  if (is_confirm) {
+    const auto r = g.confirm();
+    if (!r) return sgcli::fail(cmd, r.error(), *store);
+    std::printf("committed: %s\n", text_slot(g.status().active).c_str());
+    return sgcli::exit_ok;
+  }
+  if (is_revert) {
+    const auto r = g.revert();
+    if (!r) return sgcli::fail(cmd, r.error(), *store);
+    std::printf("reverted; active: %s\n", text_slot(g.status().active).c_str());
+    return sgcli::exit_ok;
+  }
+  if (is_rollback) {
+    const auto r = g.rollback();
+    if (!r) return sgcli::fail(cmd, r.error(), *store);
+    std::printf("rolled back; active: %s\n", text_slot(g.status().active).c_str());
+    return sgcli::exit_ok;
+  }
+
+  // status
+  const sg::guard_status st = g.status();
+  const auto active = g.current();
+  const std::string channel = active ? std::string(active->manifest().channel) : std::string();
+  if (args.has("--json")) {
+    std::string q = "[";
+    for (std::size_t i = 0; i < st.quarantine.size(); ++i) {
+      if (i) q += ",";
+      q += std::to_string(st.quarantine[i]);
+    }
+    q += "]";
+    std::printf(
+        "{\"state\":\"%s\",\"channel\":%s,\"active\":%s,\"fallback\":%s,\"trial_starts\":%u,"
+        "\"start_budget\":%u,\"floor\":%llu,\"quarantine\":%s,\"load_error\":%s}\n",
+        sg::to_string(st.state), active ? sgcli::json_string(channel).c_str() : "null",
+        json_slot(st.active).c_str(), json_slot(st.fallback).c_str(), st.trial_starts, st.start_budget,
+        static_cast<unsigned long long>(st.floor), q.c_str(),
+        st.load_error == sg::errc::ok ? "null" : sgcli::json_string(sg::to_string(st.load_error)).c_str());
+    return sgcli::exit_ok;
+  }
+  std::printf("state:        %s\n", sg::to_string(st.state));
+  if (active) std::printf("channel:      %s\n", channel.c_str());
+  std::printf("active:       %s\n", text_slot(st.active).c_str());
+  std::printf("fallback:     %s\n", text_slot(st.fallback).c_str());
+  if (st.state == sg::guard_state::trial)
+    std::printf("trial starts: %u of %u\n", st.trial_starts, st.start_budget);
+  std::printf("floor:        %llu\n", static_cast<unsigned long long>(st.floor));
+  std::printf("quarantine:   ");
+  if (st.quarantine.empty()) std::printf("none");
+  for (std::size_t i = 0; i < st.quarantine.size(); ++i)
+    std::printf("%s%llu", i ? " " : "", static_cast<unsigned long long>(st.quarantine[i]));
+  std::printf("\n");
+  if (st.load_error != sg::errc::ok)
+    std::printf("load error:   %s: %s\n", sg::to_string(st.load_error), sg::describe(st.load_error));
+  return sgcli::exit_ok;
+}

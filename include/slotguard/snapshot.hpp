@@ -1,0 +1,299 @@
+// SPDX-License-Identifier: Apache-2.0
+// Hot-swap publication of immutable snapshots. A writer publishes a new
+// std::shared_ptr<const T>; any thread may take a shared handle to the current
+// one with current(); a per-thread snapshot_reader gives the hot path the
+// current snapshot for the cost of one atomic load while nothing changed, and
+// never waits for a writer, not even during a swap. Old snapshots are freed by
+// the writer (on its next publish, or by reclaim()), never on a reader's call.
+// The memory-ordering argument is written out below and in docs/GUARD.md.
+#ifndef SLOTGUARD_SNAPSHOT_HPP
+#define SLOTGUARD_SNAPSHOT_HPP
+
+#include <slotguard/config.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <utility>
+#include <vector>
+
+namespace slotguard {
+inline namespace v1 {
+namespace detail {
+
+// How it works (hazard pointers, one per reader):
+//
+// - Every publication allocates a node {handle, generation}. `current` points
+//   at the newest node. A node is immutable after it is published.
+// - Each reader owns a hazard record. Its `pin` holds the node the reader has
+//   cached, for as long as it caches it. A node is freed only by a writer, and
+//   only after it was unpublished and no record pins it.
+// - Reader slow path (only when `current` differs from its cached node):
+//     p = current.load(); pin.store(p); if (current.load() != p) retry;
+//   Writer: old = current.exchange(new); then read every pin; free `old`
+//   (and older retired nodes) only if no pin equals it.
+//   All four operations are seq_cst, so they fall into one total order S.
+//   If the reader's second load returned p, that load precedes the writer's
+//   exchange in S (after the exchange `current` never holds p again unless p
+//   was reallocated, see below), hence so does the pin store, hence the
+//   writer's later read of the pin sees p (or a later value of that pin) and
+//   keeps the node. If the second load comes after the exchange, it returns a
+//   different node and the reader retries without having used p.
+// - Address reuse: a node is freed only when unpinned, so if the address of a
+//   freed node is reused by a newer node, a reader that validates it is
+//   validating that newer, live node, which it then pins: harmless.
+// - Reader fast path: `current.load(acquire) == cached`. The cached node is
+//   pinned, so it cannot be freed and its address cannot come back as a
+//   different node: pointer equality is an exact "nothing changed" test with
+//   no counter that could wrap. The acquire pairs with the exchange's release,
+//   so a reader that does move to a new node sees it fully constructed.
+// - Freeing happens-after the reader's last use of a node: the reader's last
+//   use comes before it stores a new pin (or clears it) in program order; the
+//   writer's seq_cst read of that pin returns the new value and synchronizes
+//   with the store, so the reads of the old node happen-before its deletion.
+//
+// Readers thus never block (no mutex; the retry loop only repeats while a
+// writer publishes in between two loads), and never touch a shared reference
+// count on their path. Writers serialize among themselves with a mutex.
+
+template <class T>
+struct snapshot_node {
+  std::shared_ptr<const T> value;
+  std::uint64_t generation;
+};
+
+struct hazard_record {
+  std::atomic<const void*> pin{nullptr};
+  std::atomic<bool> in_use{true};
+  hazard_record* next = nullptr;  // immutable once the record is linked
+};
+
+template <class T>
+class snapshot_state {
+ public:
+  using node = snapshot_node<T>;
+
+  explicit snapshot_state(std::shared_ptr<const T> initial)
+      : current_(new node{std::move(initial), 0}) {}
+  snapshot_state(const snapshot_state&) = delete;
+  snapshot_state& operator=(const snapshot_state&) = delete;
+  ~snapshot_state() {
+    // Only reached when neither the cell nor any reader refers to the state.
+    delete current_.load(std::memory_order_relaxed);
+    for (node* n : retired_) delete n;
+    hazard_record* r = records_.load(std::memory_order_relaxed);
+    while (r != nullptr) {
+      hazard_record* next = r->next;
+      delete r;
+      r = next;
+    }
+  }
+
+  // Takes a free hazard record or links a new one; lock-free.
+  hazard_record* acquire_record() {
+    for (hazard_record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+      bool expected = false;
+      if (!r->in_use.load(std::memory_order_relaxed) &&
+          r->in_use.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+        return r;
+    }
+    auto* r = new hazard_record;
+    hazard_record* head = records_.load(std::memory_order_relaxed);
+    do {
+      r->next = head;
+    } while (!records_.compare_exchange_weak(head, r, std::memory_order_release,
+                                             std::memory_order_relaxed));
+    return r;
+  }
+  static void release_record(hazard_record* r) noexcept {
+    r->pin.store(nullptr, std::memory_order_seq_cst);
+    r->in_use.store(false, std::memory_order_release);
+  }
+
+  // The current node, pinned in r. Never blocks.
+  const node* protect(hazard_record* r) const noexcept {
+    const node* p = current_.load(std::memory_order_acquire);
+    for (;;) {
+      r->pin.store(p, std::memory_order_seq_cst);
+      const node* again = current_.load(std::memory_order_seq_cst);
+      if (again == p) return p;
+      p = again;
+    }
+  }
+  const node* peek() const noexcept { return current_.load(std::memory_order_acquire); }
+
+  std::uint64_t publish(std::shared_ptr<const T> next) {
+    std::vector<node*> doomed;
+    std::uint64_t gen = 0;
+    {
+      std::lock_guard<std::mutex> lock(writer_);
+      gen = ++generation_;
+      node* fresh = new node{std::move(next), gen};
+      node* old = current_.exchange(fresh, std::memory_order_seq_cst);
+      retired_.push_back(old);
+      collect(doomed);
+    }
+    // Destroying a snapshot may be costly; do it outside the writer lock.
+    for (node* n : doomed) delete n;
+    return gen;
+  }
+
+  std::size_t reclaim() {
+    std::vector<node*> doomed;
+    std::size_t left = 0;
+    {
+      std::lock_guard<std::mutex> lock(writer_);
+      collect(doomed);
+      left = retired_.size();
+    }
+    for (node* n : doomed) delete n;
+    return left;
+  }
+
+ private:
+  // Moves every retired node that no record pins into doomed. Holds writer_.
+  void collect(std::vector<node*>& doomed) {
+    std::vector<const void*> pins;
+    for (hazard_record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+      const void* p = r->pin.load(std::memory_order_seq_cst);
+      if (p != nullptr) pins.push_back(p);
+    }
+    std::sort(pins.begin(), pins.end(), std::less<const void*>());
+    auto keep = std::partition(retired_.begin(), retired_.end(), [&](node* n) {
+      return std::binary_search(pins.begin(), pins.end(), static_cast<const void*>(n),
+                                std::less<const void*>());
+    });
+    doomed.assign(keep, retired_.end());
+    retired_.erase(keep, retired_.end());
+  }
+
+  std::atomic<node*> current_;
+  std::atomic<hazard_record*> records_{nullptr};
+  std::mutex writer_;
+  std::uint64_t generation_ = 0;  // guarded by writer_
+  std::vector<node*> retired_;    // guarded by writer_; bounded by the number of readers
+};
+
+}  // namespace detail
+
+template <class T>
+class snapshot_cell;
+
+// A per-thread view of a snapshot_cell's current snapshot. Not thread-safe
+// itself: give each thread its own (readers are cheap to make, but making one
+// may allocate, so make them once, not per call). A reader may outlive its
+// cell; it then keeps returning the last snapshot it saw.
+template <class T>
+class snapshot_reader {
+ public:
+  snapshot_reader() noexcept = default;
+  snapshot_reader(snapshot_reader&& o) noexcept
+      : state_(std::move(o.state_)), record_(o.record_), cached_(o.cached_) {
+    o.record_ = nullptr;
+    o.cached_ = nullptr;
+  }
+  snapshot_reader& operator=(snapshot_reader&& o) noexcept {
+    if (this != &o) {
+      reset();
+      state_ = std::move(o.state_);
+      record_ = o.record_;
+      cached_ = o.cached_;
+      o.record_ = nullptr;
+      o.cached_ = nullptr;
+    }
+    return *this;
+  }
+  snapshot_reader(const snapshot_reader&) = delete;
+  snapshot_reader& operator=(const snapshot_reader&) = delete;
+  ~snapshot_reader() { reset(); }
+
+  // The current snapshot (nullptr when none is published, or for a reader
+  // made by the default constructor). The pointee stays alive and unchanged
+  // until the next get() on this reader, or its destruction. One atomic load
+  // when nothing changed; never blocks, never allocates.
+  const T* get() noexcept {
+    if (SLOTGUARD_UNLIKELY(record_ == nullptr)) return nullptr;
+    const auto* p = state_->peek();
+    if (SLOTGUARD_LIKELY(p == cached_)) return cached_->value.get();
+    cached_ = state_->protect(record_);
+    return cached_->value.get();
+  }
+
+  // A shared handle to the snapshot get() would return, for keeping it past
+  // the next get(). Costs a reference-count increment.
+  std::shared_ptr<const T> get_shared() noexcept {
+    if (get() == nullptr) return nullptr;
+    return cached_->value;
+  }
+
+  // The generation of the snapshot the last get() returned: 0 for the cell's
+  // initial snapshot, then 1, 2, ... per publish.
+  std::uint64_t generation() const noexcept { return cached_ != nullptr ? cached_->generation : 0; }
+
+  bool attached() const noexcept { return record_ != nullptr; }
+
+ private:
+  friend class snapshot_cell<T>;
+  explicit snapshot_reader(std::shared_ptr<detail::snapshot_state<T>> st)
+      : state_(std::move(st)), record_(state_->acquire_record()) {}
+
+  void reset() noexcept {
+    if (record_ != nullptr) detail::snapshot_state<T>::release_record(record_);
+    record_ = nullptr;
+    cached_ = nullptr;
+    state_.reset();
+  }
+
+  std::shared_ptr<detail::snapshot_state<T>> state_;
+  detail::hazard_record* record_ = nullptr;
+  const detail::snapshot_node<T>* cached_ = nullptr;
+};
+
+// The publication point. publish() and reclaim() may be called from any
+// thread (writers serialize on an internal mutex); current() and readers never
+// block.
+template <class T>
+class snapshot_cell {
+ public:
+  using handle = std::shared_ptr<const T>;
+
+  explicit snapshot_cell(handle initial = nullptr)
+      : state_(std::make_shared<detail::snapshot_state<T>>(std::move(initial))) {}
+  snapshot_cell(const snapshot_cell&) = delete;
+  snapshot_cell& operator=(const snapshot_cell&) = delete;
+
+  // Makes next the current snapshot for every later read. Frees the retired
+  // snapshots no reader still holds. Returns the new generation.
+  std::uint64_t publish(handle next) { return state_->publish(std::move(next)); }
+
+  // A shared handle to the current snapshot (may be null). Lock-free: pins
+  // the node with a temporary hazard record while copying its handle.
+  handle current() const {
+    detail::hazard_record* r = state_->acquire_record();
+    handle h = state_->protect(r)->value;
+    detail::snapshot_state<T>::release_record(r);
+    return h;
+  }
+
+  // The generation of the current snapshot.
+  std::uint64_t generation() const noexcept { return state_->peek()->generation; }
+
+  // A new reader; see snapshot_reader.
+  snapshot_reader<T> make_reader() const { return snapshot_reader<T>(state_); }
+
+  // Frees retired snapshots that no reader still holds (publish does this
+  // too). Returns how many retired snapshots are still held by readers.
+  std::size_t reclaim() { return state_->reclaim(); }
+
+ private:
+  std::shared_ptr<detail::snapshot_state<T>> state_;
+};
+
+}  // namespace v1
+}  // namespace slotguard
+
+#endif  // SLOTGUARD_SNAPSHOT_HPP

@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: Apache-2.0
+// Time, injectable, and the watchdog that takes a trial back when the host
+// stops reporting. `clock` is the interface every time-dependent part reads
+// (a monotonic time for deadlines, a wall time for publication dates);
+// `steady_clock_source` is the real one and `manual_clock` the one tests
+// advance by hand, so no test has to sleep. The watchdog holds a deadline that
+// feed() pushes forward and calls back once when it passes: checked by a
+// thread of its own that wakes every tick, or, for hosts that allow no
+// threads, whenever the host calls poll().
+#ifndef SLOTGUARD_WATCHDOG_HPP
+#define SLOTGUARD_WATCHDOG_HPP
+
+#include <slotguard/config.hpp>
+#include <slotguard/error.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+namespace slotguard {
+inline namespace v1 {
+
+// The source of time. now() is monotonic (deadlines, probation); wall_now()
+// is calendar time (a bundle's created/expires dates, rollout steps). Both
+// must be safe to call from any thread.
+class clock {
+ public:
+  using duration = std::chrono::steady_clock::duration;
+  using time_point = std::chrono::steady_clock::time_point;
+  using wall_time_point = std::chrono::system_clock::time_point;
+
+  virtual ~clock() = default;
+  virtual time_point now() const noexcept = 0;
+  virtual wall_time_point wall_now() const noexcept = 0;
+
+  // Calendar time as whole seconds since 1970-01-01 UTC (negative before).
+  std::int64_t unix_seconds() const noexcept {
+    return static_cast<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(wall_now().time_since_epoch()).count());
+  }
+};
+
+// The operating system's clocks.
+class steady_clock_source final : public clock {
+ public:
+  time_point now() const noexcept override { return std::chrono::steady_clock::now(); }
+  wall_time_point wall_now() const noexcept override { return std::chrono::system_clock::now(); }
+};
+
+// A process-wide real clock, for options that default to real time.
+inline clock& real_clock() noexcept {
+  static steady_clock_source instance;
+  return instance;
+}
+
+// A clock that moves only when told to. Both times advance together. Safe to
+// read and advance from different threads.
+class manual_clock final : public clock {
+ public:
+  // Starts at a steady time of 1 hour (so that "now - timeout" stays positive)
+  // and at the given calendar time in Unix seconds.
+  explicit manual_clock(std::int64_t unix_start = 1700000000) noexcept
+      : ticks_(std::chrono::duration_cast<duration>(std::chrono::hours(1)).count()),
+        wall_ticks_(std::chrono::duration_cast<wall_duration>(std::chrono::seconds(unix_start)).count()) {}
+
+  time_point now() const noexcept override {
+    return time_point(duration(ticks_.load(std::memory_order_acquire)));
+  }
+  wall_time_point wall_now() const noexcept override {
+    return wall_time_point(wall_duration(wall_ticks_.load(std::memory_order_acquire)));
+  }
+
+  // Moves both times forward by d (d >= 0).
+  void advance(duration d) noexcept {
+    SLOTGUARD_ASSERT(d.count() >= 0);
+    ticks_.fetch_add(d.count(), std::memory_order_acq_rel);
+    wall_ticks_.fetch_add(std::chrono::duration_cast<wall_duration>(d).count(),
+                          std::memory_order_acq_rel);
+  }
+  // Sets the calendar time only (a wall clock may jump; the steady one never
+  // goes back).
+  void set_unix_seconds(std::int64_t s) noexcept {
+    wall_ticks_.store(std::chrono::duration_cast<wall_duration>(std::chrono::seconds(s)).count(),
+                      std::memory_order_release);
+  }
+
+ private:
+  using wall_duration = wall_time_point::duration;
+  std::atomic<duration::rep> ticks_;
+  std::atomic<wall_duration::rep> wall_ticks_;
+};
+
+// A deadline that expires unless fed. While armed, the deadline is the last
+// arm()/feed() time plus the timeout; the first check at or after it disarms
+// the watchdog and calls the expiry callback once, with the arm id of the
+// arming that expired (so the callback can ignore an arming it has since
+// replaced). The callback runs on the thread that checked (the watchdog's
+// thread, or the host's poll()), never under the watchdog's lock, so it may
+// call arm(), feed() or disarm(); it must not destroy the watchdog or call
+// stop().
+class watchdog {
+ public:
+  using duration = clock::duration;
+  using time_point = clock::time_point;
+  using callback = std::function<void(std::uint64_t arm_id)>;
+
+  // Requires timeout > 0. c must outlive the watchdog.
+  watchdog(const clock& c, duration timeout, callback on_expire)
+      : clock_(&c), timeout_(timeout), on_expire_(std::move(on_expire)) {
+    SLOTGUARD_ASSERT(timeout.count() > 0);
+  }
+  watchdog(const watchdog&) = delete;
+  watchdog& operator=(const watchdog&) = delete;
+  ~watchdog() { stop(); }
+
+  // Starts a deadline of now + timeout; returns the new arm id (never 0).
+  std::uint64_t arm() {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_ = true;
+    deadline_ = clock_->now() + timeout_;
+    return ++arm_id_;
+  }
+  // Changes the timeout for later arm()/feed() calls. Requires timeout > 0.
+  void set_timeout(duration timeout) {
+    SLOTGUARD_ASSERT(timeout.count() > 0);
+    std::lock_guard<std::mutex> lock(mu_);
+    timeout_ = timeout;
+  }
+  // Pushes the deadline to now + timeout. Returns false if not armed.
+  bool feed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!armed_) return false;
+    deadline_ = clock_->now() + timeout_;
+    return true;
+  }
+  void disarm() {
+    std::lock_guard<std::mutex> lock(mu_);
+    armed_ = false;
+  }
+  bool armed() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return armed_;
+  }
+  // Requires armed().
+  time_point deadline() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return deadline_;
+  }
+  duration timeout() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return timeout_;
+  }
+
+  // Checks the deadline now. If armed and now >= deadline: disarms, calls the
+  // callback and returns true. Otherwise returns false.
+  bool poll() {
+    std::uint64_t id = 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!armed_ || clock_->now() < deadline_) return false;
+      armed_ = false;
+      id = arm_id_;
+    }
+    if (on_expire_) on_expire_(id);
+    return true;
+  }
+
+  // Runs poll() on a thread of its own every tick (real time), so expiry is
+  // noticed within one tick of the deadline. Requires tick > 0. Returns
+  // already_exists if the thread runs.
+  result<void> start(duration tick) {
+    SLOTGUARD_ASSERT(tick.count() > 0);
+    std::lock_guard<std::mutex> lock(thread_mu_);
+    if (thread_.joinable()) return errc::already_exists;
+    stop_ = false;
+    thread_ = std::thread([this, tick] { run(tick); });
+    return ok();
+  }
+  // Stops and joins the thread, if any. Must not be called from the callback.
+  void stop() {
+    std::lock_guard<std::mutex> lock(thread_mu_);
+    if (!thread_.joinable()) return;
+    {
+      std::lock_guard<std::mutex> l(wake_mu_);
+      stop_ = true;
+    }
+    wake_.notify_all();
+    thread_.join();
+  }
+  bool running() const {
+    std::lock_guard<std::mutex> lock(thread_mu_);
+    return thread_.joinable();
+  }
+
+ private:
+  void run(duration tick) {
+    std::unique_lock<std::mutex> lock(wake_mu_);
+    while (!stop_) {
+      wake_.wait_for(lock, tick, [this] { return stop_; });
+      if (stop_) break;
+      lock.unlock();
+      (void)poll();
+      lock.lock();
+    }
+  }
+
+  const clock* clock_;
+  mutable std::mutex mu_;
+  duration timeout_;
+  time_point deadline_{};
+  bool armed_ = false;
+  std::uint64_t arm_id_ = 0;
+  callback on_expire_;
+
+  mutable std::mutex thread_mu_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace v1
+}  // namespace slotguard
+
+#endif  // SLOTGUARD_WATCHDOG_HPP

@@ -1,0 +1,886 @@
+// SPDX-License-Identifier: Apache-2.0
+#include <slotguard/guard.hpp>
+#include <slotguard/sim_storage.hpp>
+
+#include "support.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#if !SLOTGUARD_OS_WINDOWS
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
+
+namespace sg = slotguard;
+using namespace std::chrono_literals;
+
+namespace {
+
+// A fixed Ed25519 seed, so the test bundles are the same on every run.
+sg::ed25519_seed fixed_seed(std::uint8_t tag) {
+  sg::ed25519_seed s{};
+  for (std::size_t i = 0; i < s.size(); ++i) s[i] = static_cast<std::uint8_t>(0x40 + i * 7 + tag);
+  return s;
+}
+
+// Everything a guard test needs: a simulated disk, a manual clock, a
+// publisher key, and a record of the events.
+struct fixture {
+  sg::sim_storage disk;
+  sg::manual_clock time{1700000000};
+  sg::ed25519_seed key = fixed_seed(0);
+  std::vector<sg::event> events;
+
+  sg::guard_options options() {
+    sg::guard_options o;
+    o.fs = &disk;
+    o.directory = "/store/rules";
+    o.channel = "rules";
+    REQUIRE(o.trust.add(sg::ed25519_public_key_from_seed(key)));
+    // The host's validator: content starting with "BAD" is malformed.
+    o.check = sg::content_check(sg::validator_fn(
+        [](sg::byte_view p) -> sg::result<void, sg::validation_error> {
+          if (p.size() >= 3 && p.as_chars().substr(0, 3) == "BAD") {
+            sg::validation_error e;
+            e.code = sg::errc::field_count_mismatch;
+            e.message = "bad content";
+            return e;
+          }
+          return sg::result<void, sg::validation_error>();
+        }));
+    o.time = &time;
+    o.watchdog = sg::watchdog_mode::poll;
+    o.watchdog_timeout = 30s;
+    o.probation = 5min;
+    o.on_event = [this](const sg::event& e) { events.push_back(e); };
+    return o;
+  }
+
+  std::unique_ptr<sg::guard> open(sg::guard_options o) {
+    auto g = sg::guard::open(std::move(o));
+    INFO("open: " << (g ? "ok" : sg::to_string(g.error())));
+    REQUIRE(g);
+    return std::move(*g);
+  }
+  std::unique_ptr<sg::guard> open() { return open(options()); }
+
+  sg::bundle_builder builder(std::uint64_t seq, const std::string& payload = "") {
+    sg::bundle_builder b;
+    b.channel("rules")
+        .sequence(seq)
+        .version("v" + std::to_string(seq))
+        .schema("test", 1)
+        .created(time.unix_seconds())
+        .payload(sg::byte_view(payload.empty() ? "content " + std::to_string(seq) : payload))
+        .sign_with(key);
+    return b;
+  }
+  std::vector<std::uint8_t> bundle(std::uint64_t seq, const std::string& payload = "") {
+    auto b = builder(seq, payload).build();
+    REQUIRE(b);
+    return *b;
+  }
+
+  // Brings the store to: seq committed.
+  void commit(sg::guard& g, std::uint64_t seq) {
+    REQUIRE(g.apply(bundle(seq)));
+    REQUIRE(g.confirm());
+  }
+
+  bool saw(sg::event_kind k, std::uint64_t seq) const {
+    for (const auto& e : events)
+      if (e.kind == k && e.candidate_sequence == seq) return true;
+    return false;
+  }
+  const sg::event* last(sg::event_kind k) const {
+    for (auto it = events.rbegin(); it != events.rend(); ++it)
+      if (it->kind == k) return &*it;
+    return nullptr;
+  }
+};
+
+std::uint64_t active_seq(const sg::guard& g) {
+  auto c = g.current();
+  return c ? c->sequence() : 0;
+}
+
+bool quarantined(const sg::guard& g, std::uint64_t seq) {
+  const auto q = g.status().quarantine;
+  for (auto s : q)
+    if (s == seq) return true;
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("open on an empty store reports no content", "[guard.open]") {
+  fixture f;
+  auto g = f.open();
+  const auto st = g->status();
+  CHECK(st.state == sg::guard_state::empty);
+  CHECK_FALSE(st.active);
+  CHECK_FALSE(st.fallback);
+  CHECK(st.floor == 0);
+  CHECK(g->current() == nullptr);
+  auto r = g->reader();
+  CHECK(r.get() == nullptr);
+  CHECK(g->confirm().error() == sg::errc::no_trial);
+  CHECK(g->revert().error() == sg::errc::no_trial);
+  CHECK(g->report_unhealthy("x").error() == sg::errc::no_trial);
+}
+
+TEST_CASE("open rejects incomplete options", "[guard.open]") {
+  fixture f;
+  auto o = f.options();
+  o.check = sg::content_check();
+  CHECK(sg::guard::open(o).error() == sg::errc::invalid_argument);
+  o = f.options();
+  o.fs = nullptr;
+  CHECK(sg::guard::open(o).error() == sg::errc::invalid_argument);
+  o = f.options();
+  o.start_budget = 0;
+  CHECK(sg::guard::open(o).error() == sg::errc::invalid_argument);
+}
+
+TEST_CASE("apply puts a bundle on trial and publishes it at once", "[guard.trial]") {
+  fixture f;
+  auto g = f.open();
+  auto r = g->reader();
+  REQUIRE(g->apply(f.bundle(1)));
+  REQUIRE(r.get() != nullptr);
+  CHECK(r.get()->sequence() == 1);
+  CHECK(std::string(r.get()->payload().as_chars()) == "content 1");
+  CHECK(f.saw(sg::event_kind::staged, 1));
+  CHECK(f.saw(sg::event_kind::trial_started, 1));
+  const auto st = g->status();
+  CHECK(st.state == sg::guard_state::trial);
+  REQUIRE(st.active);
+  CHECK(st.active->sequence == 1);
+  CHECK(st.active->version == "v1");
+  CHECK_FALSE(st.fallback);
+  CHECK(st.trial_starts == 1);  // this process is the trial's first start
+  CHECK(st.start_budget == 1);
+  CHECK(st.floor == 0);
+  CHECK(st.watchdog_left == std::chrono::duration_cast<sg::clock::duration>(30s));
+  // Applying the running trial again is refused.
+  CHECK(g->apply(f.bundle(1)).error() == sg::errc::already_active);
+}
+
+TEST_CASE("probation of healthy heartbeats commits the trial", "[guard.commit]") {
+  fixture f;
+  auto g = f.open();
+  REQUIRE(g->apply(f.bundle(1)));
+  for (int i = 0; i < 29; ++i) {
+    f.time.advance(10s);
+    g->heartbeat();
+    g->poll();
+  }
+  CHECK(g->status().state == sg::guard_state::trial);  // 290 s < 300 s
+  f.time.advance(10s);
+  g->heartbeat();
+  const auto st = g->status();
+  CHECK(st.state == sg::guard_state::committed);
+  CHECK(st.floor == 1);
+  CHECK(f.saw(sg::event_kind::committed, 1));
+  // Committed content is no longer watched.
+  f.time.advance(1h);
+  g->poll();
+  CHECK(active_seq(*g) == 1);
+  CHECK(g->status().state == sg::guard_state::committed);
+}
+
+TEST_CASE("poll commits after probation when heartbeats flow", "[guard.commit]") {
+  fixture f;
+  auto o = f.options();
+  o.probation = 60s;
+  auto g = f.open(o);
+  REQUIRE(g->apply(f.bundle(1)));
+  f.time.advance(25s);
+  g->heartbeat();
+  f.time.advance(25s);
+  g->heartbeat();
+  f.time.advance(15s);
+  g->poll();  // 65 s in, last heartbeat 15 s ago
+  CHECK(g->status().state == sg::guard_state::committed);
+}
+
+TEST_CASE("confirm commits at once", "[guard.commit]") {
+  fixture f;
+  auto g = f.open();
+  REQUIRE(g->apply(f.bundle(1)));
+  REQUIRE(g->confirm());
+  CHECK(g->status().state == sg::guard_state::committed);
+  CHECK(g->status().floor == 1);
+  CHECK(f.saw(sg::event_kind::committed, 1));
+  CHECK(g->confirm().error() == sg::errc::no_trial);
+}
+
+TEST_CASE("silence past the watchdog timeout reverts and quarantines", "[guard.revert]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  auto r = g->reader();
+  REQUIRE(g->apply(f.bundle(2)));
+  CHECK(r.get()->sequence() == 2);
+  f.time.advance(20s);
+  g->heartbeat();
+  f.time.advance(29s);
+  g->poll();
+  CHECK(g->status().state == sg::guard_state::trial);
+  f.time.advance(1s);  // 30 s since the last heartbeat
+  g->poll();
+  const auto st = g->status();
+  CHECK(st.state == sg::guard_state::committed);
+  REQUIRE(st.active);
+  CHECK(st.active->sequence == 1);
+  CHECK(r.get()->sequence() == 1);
+  CHECK(quarantined(*g, 2));
+  const sg::event* e = f.last(sg::event_kind::reverted);
+  REQUIRE(e != nullptr);
+  CHECK(e->reason == sg::revert_reason::watchdog_timeout);
+  CHECK(e->candidate_sequence == 2);
+  CHECK(e->active_sequence == 1);
+  CHECK(e->channel == "rules");
+  // Never activated again on its own.
+  CHECK(g->apply(f.bundle(2)).error() == sg::errc::quarantined);
+  CHECK(f.last(sg::event_kind::rejected)->error == sg::errc::quarantined);
+}
+
+TEST_CASE("a first trial that times out leaves the store empty", "[guard.revert]") {
+  fixture f;
+  auto g = f.open();
+  REQUIRE(g->apply(f.bundle(1)));
+  f.time.advance(30s);
+  g->poll();
+  CHECK(g->status().state == sg::guard_state::empty);
+  CHECK(g->current() == nullptr);
+  CHECK(quarantined(*g, 1));
+}
+
+TEST_CASE("report_unhealthy reverts with its reason", "[guard.revert]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  REQUIRE(g->apply(f.bundle(2)));
+  REQUIRE(g->report_unhealthy("parser errors"));
+  CHECK(active_seq(*g) == 1);
+  CHECK(quarantined(*g, 2));
+  const sg::event* e = f.last(sg::event_kind::reverted);
+  REQUIRE(e != nullptr);
+  CHECK(e->reason == sg::revert_reason::unhealthy);
+  CHECK(e->detail == "parser errors");
+}
+
+TEST_CASE("a crash during a trial reverts it at the next open", "[guard.starts]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    REQUIRE(g->apply(f.bundle(2)));
+    // The process dies here: the guard is gone without a verdict.
+  }
+  f.events.clear();
+  auto g = f.open();
+  CHECK(active_seq(*g) == 1);
+  const auto st = g->status();
+  CHECK(st.state == sg::guard_state::committed);
+  CHECK(quarantined(*g, 2));
+  const sg::event* e = f.last(sg::event_kind::reverted);
+  REQUIRE(e != nullptr);
+  CHECK(e->reason == sg::revert_reason::start_budget_spent);
+  CHECK(e->candidate_sequence == 2);
+}
+
+TEST_CASE("a crash and power cut during a trial reverts it at the next open", "[guard.starts]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    REQUIRE(g->apply(f.bundle(2)));
+  }
+  f.disk.reboot();  // only what was durable survives
+  auto g = f.open();
+  CHECK(active_seq(*g) == 1);
+  CHECK(quarantined(*g, 2));
+}
+
+TEST_CASE("a start budget above 1 lets the trial survive that many starts", "[guard.starts]") {
+  fixture f;
+  auto o = f.options();
+  o.start_budget = 3;
+  {
+    auto g = f.open(o);
+    f.commit(*g, 1);
+    REQUIRE(g->apply(f.bundle(2)));
+    CHECK(g->status().trial_starts == 1);
+  }
+  for (std::uint32_t start = 2; start <= 3; ++start) {
+    auto g = f.open(o);
+    const auto st = g->status();
+    CHECK(st.state == sg::guard_state::trial);
+    CHECK(st.trial_starts == start);
+    CHECK(active_seq(*g) == 2);
+  }
+  auto g = f.open(o);
+  CHECK(g->status().state == sg::guard_state::committed);
+  CHECK(active_seq(*g) == 1);
+  CHECK(quarantined(*g, 2));
+  CHECK(f.last(sg::event_kind::reverted)->reason == sg::revert_reason::start_budget_spent);
+}
+
+TEST_CASE("a trial continued after a restart can still commit", "[guard.starts]") {
+  fixture f;
+  auto o = f.options();
+  o.start_budget = 2;
+  {
+    auto g = f.open(o);
+    REQUIRE(g->apply(f.bundle(1)));
+  }
+  auto g = f.open(o);
+  CHECK(g->status().state == sg::guard_state::trial);
+  for (int i = 0; i < 31; ++i) {
+    f.time.advance(10s);
+    g->heartbeat();
+  }
+  CHECK(g->status().state == sg::guard_state::committed);
+}
+
+TEST_CASE("operator mode never counts a process start", "[guard.operator]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    REQUIRE(g->apply(f.bundle(2)));
+  }
+  auto o = f.options();
+  o.operator_mode = true;
+  for (int i = 0; i < 3; ++i) {
+    auto g = f.open(o);
+    CHECK(g->status().state == sg::guard_state::trial);
+    CHECK(g->status().trial_starts == 1);
+    f.time.advance(1h);
+    g->poll();  // no watchdog in operator mode
+    CHECK(g->status().state == sg::guard_state::trial);
+  }
+  auto g = f.open(o);
+  REQUIRE(g->confirm());
+  CHECK(g->status().floor == 2);
+}
+
+TEST_CASE("a trial begun in operator mode starts with no starts used", "[guard.operator]") {
+  fixture f;
+  auto o = f.options();
+  o.operator_mode = true;
+  {
+    auto g = f.open(o);
+    REQUIRE(g->apply(f.bundle(1)));
+    CHECK(g->status().trial_starts == 0);
+  }
+  // The sensor's first start runs the trial; a crash then reverts it.
+  { auto g = f.open(); CHECK(g->status().state == sg::guard_state::trial); }
+  auto g = f.open();
+  CHECK(g->status().state == sg::guard_state::empty);
+  CHECK(quarantined(*g, 1));
+}
+
+TEST_CASE("apply during a trial replaces the trial, never the last known-good", "[guard.trial]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  const auto lkg_slot = g->status().active->slot;
+  REQUIRE(g->apply(f.bundle(2)));
+  const auto trial_slot = g->status().active->slot;
+  CHECK(trial_slot != lkg_slot);
+  REQUIRE(g->apply(f.bundle(3)));
+  auto st = g->status();
+  CHECK(st.state == sg::guard_state::trial);
+  CHECK(st.active->sequence == 3);
+  CHECK(st.active->slot == trial_slot);
+  REQUIRE(st.fallback);
+  CHECK(st.fallback->sequence == 1);
+  CHECK(st.fallback->slot == lkg_slot);
+  CHECK_FALSE(quarantined(*g, 2));  // replaced, not judged
+  CHECK(active_seq(*g) == 3);
+  REQUIRE(g->revert());
+  CHECK(active_seq(*g) == 1);
+  CHECK(quarantined(*g, 3));
+  CHECK(f.last(sg::event_kind::reverted)->reason == sg::revert_reason::operator_request);
+}
+
+TEST_CASE("a rejected bundle changes nothing but the quarantine record", "[guard.gates]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  const auto before = f.disk.fingerprint();
+  const auto status_before = g->status();
+
+  SECTION("malformed bytes") {
+    auto b = f.bundle(2);
+    b[0] ^= 0xFF;
+    CHECK(g->apply(b).error() == sg::errc::bad_magic);
+  }
+  SECTION("a flipped payload byte") {
+    auto b = f.bundle(2);
+    b[b.size() - 80] ^= 0x01;
+    CHECK_FALSE(g->apply(b));
+  }
+  SECTION("an untrusted signer") {
+    auto b = f.builder(2);
+    sg::bundle_builder other;
+    auto bytes = other.channel("rules")
+                     .sequence(2)
+                     .schema("test", 1)
+                     .created(f.time.unix_seconds())
+                     .payload(sg::byte_view(std::string("x")))
+                     .sign_with(fixed_seed(9))
+                     .build();
+    REQUIRE(bytes);
+    CHECK(g->apply(*bytes).error() == sg::errc::unknown_key);
+  }
+  SECTION("another channel") {
+    auto bytes = f.builder(2).channel("config").build();
+    REQUIRE(bytes);
+    CHECK(g->apply(*bytes).error() == sg::errc::channel_mismatch);
+  }
+  SECTION("a sequence at the floor") {
+    CHECK(g->apply(f.bundle(1)).error() == sg::errc::sequence_rollback);
+  }
+  SECTION("expired") {
+    auto bytes = f.builder(2).expires(f.time.unix_seconds() - 1).build();
+    REQUIRE(bytes);
+    CHECK(g->apply(*bytes).error() == sg::errc::expired);
+  }
+  CHECK(f.disk.fingerprint() == before);
+  CHECK(g->status().quarantine == status_before.quarantine);
+  CHECK(active_seq(*g) == 1);
+  const sg::event* e = f.last(sg::event_kind::rejected);
+  REQUIRE(e != nullptr);
+  CHECK(e->error != sg::errc::ok);
+  CHECK(e->active_sequence == 1);
+}
+
+TEST_CASE("a storage failure while staging leaves readers and the store as they were",
+          "[guard.gates]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  auto r = g->reader();
+  REQUIRE(r.get()->sequence() == 1);
+  f.disk.fail_nth_call(1, sg::sim_call::write);
+  auto a = g->apply(f.bundle(2));
+  REQUIRE_FALSE(a);
+  CHECK(a.error() == sg::errc::io_error);
+  CHECK(r.get()->sequence() == 1);
+  CHECK(g->status().state == sg::guard_state::committed);
+  CHECK_FALSE(quarantined(*g, 2));  // not the content's fault
+  // It may be applied again once the disk works.
+  REQUIRE(g->apply(f.bundle(2)));
+  CHECK(r.get()->sequence() == 2);
+}
+
+TEST_CASE("a watchdog revert that cannot be written is tried again", "[guard.revert]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  REQUIRE(g->apply(f.bundle(2)));
+  f.disk.fail_nth_call(1);
+  f.time.advance(30s);
+  g->poll();
+  CHECK(g->status().state == sg::guard_state::trial);  // the journal write failed
+  f.time.advance(30s);
+  g->poll();
+  CHECK(g->status().state == sg::guard_state::committed);
+  CHECK(active_seq(*g) == 1);
+  CHECK(quarantined(*g, 2));
+}
+
+TEST_CASE("content that verifies but fails validation is quarantined", "[guard.gates]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  auto r = g->apply(f.bundle(2, "BAD content"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == sg::errc::field_count_mismatch);
+  CHECK(quarantined(*g, 2));
+  CHECK(active_seq(*g) == 1);
+  CHECK(g->status().state == sg::guard_state::committed);
+  const sg::event* e = f.last(sg::event_kind::rejected);
+  REQUIRE(e != nullptr);
+  CHECK(e->error == sg::errc::field_count_mismatch);
+  CHECK(e->candidate_sequence == 2);
+}
+
+TEST_CASE("a schema gate checks the schema id, then every record", "[guard.gates]") {
+  fixture f;
+  auto other = sg::parse_schema_text("schema \"other\" version 1\nrecord rule = 1 { field id: u32 }\n");
+  REQUIRE(other);
+  auto o = f.options();
+  o.check = sg::content_check(*other);
+  {
+    auto g = f.open(o);
+    CHECK(g->apply(f.bundle(1)).error() == sg::errc::schema_mismatch);
+    CHECK_FALSE(quarantined(*g, 1));  // meant for another host, not bad
+  }
+  auto same = sg::parse_schema_text("schema \"test\" version 1\nrecord rule = 1 { field id: u32 }\n");
+  REQUIRE(same);
+  o.check = sg::content_check(*same);
+  auto g = f.open(o);
+  // "content 1" is not an encoded record payload: validation fails.
+  auto r = g->apply(f.bundle(1));
+  REQUIRE_FALSE(r);
+  INFO("validation said " << sg::to_string(r.error()));
+  CHECK(r.error() != sg::errc::schema_mismatch);
+  CHECK(quarantined(*g, 1));
+  CHECK(g->current() == nullptr);
+}
+
+TEST_CASE("a failing in-process probe rejects and quarantines", "[guard.probe]") {
+  fixture f;
+  auto o = f.options();
+  std::vector<std::uint64_t> probed;
+  o.candidate_probe = sg::probe::in_process([&](const sg::probe_input& in) -> sg::result<void> {
+    probed.push_back(in.sequence);
+    if (in.content.as_chars() == "crash me") return sg::errc::probe_failed;
+    return sg::ok();
+  });
+  auto g = f.open(o);
+  REQUIRE(g->apply(f.bundle(1)));
+  REQUIRE(g->confirm());
+  CHECK(g->apply(f.bundle(2, "crash me")).error() == sg::errc::probe_failed);
+  CHECK(probed == std::vector<std::uint64_t>{1, 2});
+  CHECK(f.saw(sg::event_kind::probe_failed, 2));
+  CHECK(quarantined(*g, 2));
+  CHECK(active_seq(*g) == 1);
+}
+
+#if !SLOTGUARD_OS_WINDOWS
+TEST_CASE("an isolated probe that crashes or hangs is rejected, running content untouched",
+          "[guard.probe]") {
+  fixture f;
+  slotguard_test::temp_dir dir("probe");
+  auto o = f.options();
+  // The "interpreter": segfaults on content "segv", hangs on "hang".
+  o.candidate_probe = sg::probe::isolated(
+      {"/bin/sh", "-c",
+       "c=$(cat \"$1\"); if [ \"$c\" = segv ]; then kill -SEGV $$; fi; "
+       "if [ \"$c\" = hang ]; then exec sleep 30; fi; exit 0",
+       "probe"},
+      300ms);
+  o.probe_dir = dir.path().string();
+  auto g = f.open(o);
+  REQUIRE(g->apply(f.bundle(1)));
+  REQUIRE(g->confirm());
+  const auto before = g->current();
+
+  CHECK(g->apply(f.bundle(2, "segv")).error() == sg::errc::probe_crashed);
+  CHECK(g->apply(f.bundle(3, "hang")).error() == sg::errc::probe_timeout);
+  CHECK(g->current() == before);
+  CHECK(quarantined(*g, 2));
+  CHECK(quarantined(*g, 3));
+  CHECK(g->status().state == sg::guard_state::committed);
+  // The candidate files are cleaned up.
+  CHECK(std::filesystem::is_empty(dir.path()));
+  REQUIRE(g->apply(f.bundle(4)));
+  CHECK(active_seq(*g) == 4);
+}
+#endif
+
+TEST_CASE("a recall quarantines its sequences and reverts an active recalled one", "[guard.recall]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  f.commit(*g, 2);
+  REQUIRE(g->status().fallback);
+
+  SECTION("committed content") {
+    auto recall = f.builder(10, "recall").recalls({2, 5}).build();
+    REQUIRE(recall);
+    REQUIRE(g->apply(*recall));
+    CHECK(active_seq(*g) == 1);
+    CHECK(quarantined(*g, 2));
+    CHECK(quarantined(*g, 5));
+    const sg::event* e = f.last(sg::event_kind::reverted);
+    REQUIRE(e != nullptr);
+    CHECK(e->reason == sg::revert_reason::recall);
+    CHECK(e->candidate_sequence == 2);
+    // The recall itself is not content.
+    CHECK_FALSE(f.saw(sg::event_kind::staged, 10));
+    CHECK(g->apply(f.bundle(5)).error() == sg::errc::quarantined);
+  }
+  SECTION("a trial") {
+    REQUIRE(g->apply(f.bundle(3)));
+    auto recall = f.builder(11, "recall").recalls({3}).build();
+    REQUIRE(recall);
+    REQUIRE(g->apply(*recall));
+    CHECK(active_seq(*g) == 2);
+    CHECK(g->status().state == sg::guard_state::committed);
+    CHECK(quarantined(*g, 3));
+    CHECK(f.last(sg::event_kind::reverted)->reason == sg::revert_reason::recall);
+  }
+  SECTION("content not active") {
+    auto recall = f.builder(12, "recall").recalls({7}).build();
+    REQUIRE(recall);
+    REQUIRE(g->apply(*recall));
+    CHECK(active_seq(*g) == 2);
+    CHECK(quarantined(*g, 7));
+  }
+  SECTION("an unsigned recall does nothing") {
+    sg::bundle_builder b;
+    auto recall = b.channel("rules")
+                      .sequence(13)
+                      .schema("test", 1)
+                      .created(f.time.unix_seconds())
+                      .recalls({2})
+                      .sign_with(fixed_seed(9))
+                      .build();
+    REQUIRE(recall);
+    CHECK(g->apply(*recall).error() == sg::errc::unknown_key);
+    CHECK(active_seq(*g) == 2);
+    CHECK_FALSE(quarantined(*g, 2));
+  }
+}
+
+TEST_CASE("a device pinned to a sequence takes only that one", "[guard.policy]") {
+  fixture f;
+  auto o = f.options();
+  o.policy.pinned_sequence = 5;
+  auto g = f.open(o);
+  const auto before = f.disk.fingerprint();
+  CHECK(g->apply(f.bundle(4)).error() == sg::errc::not_pinned);
+  CHECK(g->apply(f.bundle(6)).error() == sg::errc::not_pinned);
+  CHECK(f.disk.fingerprint() == before);
+  CHECK_FALSE(quarantined(*g, 4));
+  REQUIRE(g->apply(f.bundle(5)));
+  CHECK(active_seq(*g) == 5);
+}
+
+TEST_CASE("a bundle must soak the minimum time after publication", "[guard.policy]") {
+  fixture f;
+  auto o = f.options();
+  o.policy.min_soak = std::chrono::hours(2);
+  auto g = f.open(o);
+  const auto b = f.bundle(1);  // created now
+  CHECK(g->apply(b).error() == sg::errc::soak_pending);
+  f.time.advance(1h);
+  CHECK(g->apply(b).error() == sg::errc::soak_pending);
+  f.time.advance(1h);
+  REQUIRE(g->apply(b));
+  CHECK(active_seq(*g) == 1);
+}
+
+TEST_CASE("a ramp admits a device when its step reaches the device's bucket", "[guard.policy]") {
+  fixture f;
+  // A device whose bucket for (rules, 1) is at least 2000: outside a 20 % step.
+  std::string device;
+  for (int i = 0; device.empty(); ++i) {
+    const std::string id = "device-" + std::to_string(i);
+    if (sg::rollout_bucket(id, "rules", 1) >= 2000) device = id;
+  }
+  const std::uint32_t bucket = sg::rollout_bucket(device, "rules", 1);
+  auto o = f.options();
+  o.policy.device_id = device;
+  auto g = f.open(o);
+  sg::rollout_step s1, s2;
+  s1.offset = 0;
+  s1.percent = 20;
+  s2.offset = 3600;
+  s2.percent = static_cast<std::uint8_t>(bucket / 100 + 1);  // first step that covers it
+  auto b = f.builder(1).rollout({s1, s2}).build();
+  REQUIRE(b);
+  CHECK(g->apply(*b).error() == sg::errc::not_in_rollout);
+  f.time.advance(3599s);
+  CHECK(g->apply(*b).error() == sg::errc::not_in_rollout);
+  f.time.advance(1s);
+  REQUIRE(g->apply(*b));
+  CHECK(active_seq(*g) == 1);
+}
+
+TEST_CASE("an operator's rollback returns to the previous content", "[guard.operator]") {
+  fixture f;
+  auto g = f.open();
+  CHECK(g->rollback().error() == sg::errc::no_fallback);
+  f.commit(*g, 1);
+  f.commit(*g, 2);
+  REQUIRE(g->apply(f.bundle(3)));
+  CHECK(g->rollback().error() == sg::errc::trial_active);
+  REQUIRE(g->confirm());
+  REQUIRE(g->rollback());
+  CHECK(active_seq(*g) == 2);
+  CHECK(g->status().floor == 2);
+  const sg::event* e = f.last(sg::event_kind::reverted);
+  REQUIRE(e != nullptr);
+  CHECK(e->reason == sg::revert_reason::operator_request);
+}
+
+TEST_CASE("apply_file reads the bundle through the storage interface", "[guard.trial]") {
+  fixture f;
+  auto g = f.open();
+  f.disk.poke("/incoming/b1", sg::byte_view(f.bundle(1)));
+  REQUIRE(g->apply_file("/incoming/b1"));
+  CHECK(active_seq(*g) == 1);
+  CHECK(g->apply_file("/incoming/missing").error() == sg::errc::not_found);
+}
+
+TEST_CASE("status reports the fallback's payload hash after a restart", "[guard.status]") {
+  fixture f;
+  std::vector<std::uint8_t> b1 = f.bundle(1);
+  {
+    auto g = f.open();
+    REQUIRE(g->apply(b1));
+    REQUIRE(g->confirm());
+    REQUIRE(g->apply(f.bundle(2)));
+    REQUIRE(g->confirm());
+  }
+  auto g = f.open();
+  const auto st = g->status();
+  REQUIRE(st.fallback);
+  CHECK(st.fallback->sequence == 1);
+  auto parsed = sg::parse_bundle(sg::byte_view(b1));
+  REQUIRE(parsed);
+  CHECK(st.fallback->payload_sha256 == parsed->manifest.payload_sha256);
+  CHECK(st.active->sequence == 2);
+}
+
+TEST_CASE("a corrupt active slot is reported and readers get the fallback", "[guard.open]") {
+  fixture f;
+  std::string slot_file;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    f.commit(*g, 2);
+    const std::string prefix = std::string("/store/rules/slot-") + sg::to_string(g->status().active->slot) + ".";
+    for (const auto& p : f.disk.files())
+      if (p.compare(0, prefix.size(), prefix) == 0) slot_file = p;
+  }
+  REQUIRE_FALSE(slot_file.empty());
+  auto bytes = f.disk.peek(slot_file);
+  REQUIRE(bytes);
+  (*bytes)[bytes->size() / 2] ^= 0x55;
+  f.disk.poke(slot_file, sg::byte_view(*bytes));
+  auto g = f.open();
+  const auto st = g->status();
+  CHECK(st.load_error != sg::errc::ok);
+  CHECK(st.state == sg::guard_state::committed);
+  CHECK(active_seq(*g) == 1);  // the fallback, in memory only
+}
+
+TEST_CASE("event handlers may call back into the guard", "[guard.events]") {
+  fixture f;
+  auto g = f.open();
+  std::vector<std::string> seen;
+  const auto id = g->on_event([&](const sg::event& e) {
+    seen.push_back(std::string(sg::to_string(e.kind)) + ":" +
+                   sg::to_string(g->status().state));
+  });
+  REQUIRE(g->apply(f.bundle(1)));
+  REQUIRE(g->confirm());
+  CHECK(seen == std::vector<std::string>{"staged:trial", "trial_started:trial", "committed:committed"});
+  CHECK(g->unsubscribe(id));
+  CHECK_FALSE(g->unsubscribe(id));
+}
+
+#if !SLOTGUARD_OS_WINDOWS
+TEST_CASE("a process that really crashes during its trial is reverted at the next open",
+          "[guard.crash]") {
+  slotguard_test::temp_dir dir("guard-crash");
+  sg::native_storage disk;
+  const std::string store = (dir.path() / "rules").string();
+  fixture f;  // for keys and bundles; its simulated disk is not used
+  auto options = [&] {
+    auto o = f.options();
+    o.fs = &disk;
+    o.directory = store;
+    o.on_event = nullptr;
+    return o;
+  };
+  {
+    auto g = sg::guard::open(options());
+    INFO("open: " << (g ? "ok" : sg::to_string(g.error())));
+    REQUIRE(g);
+    REQUIRE((*g)->apply(f.bundle(1)));
+    REQUIRE((*g)->confirm());
+  }
+  const auto b2 = f.bundle(2);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    std::signal(SIGSEGV, SIG_DFL);
+    auto g = sg::guard::open(options());
+    if (!g) ::_exit(3);
+    if (!(*g)->apply(b2)) ::_exit(4);
+    std::raise(SIGSEGV);
+    ::_exit(5);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFSIGNALED(status));
+  CHECK(WTERMSIG(status) == SIGSEGV);
+
+  auto o = options();
+  std::vector<sg::event> events;
+  o.on_event = [&](const sg::event& e) { events.push_back(e); };
+  auto g = sg::guard::open(o);
+  REQUIRE(g);
+  CHECK(active_seq(**g) == 1);
+  CHECK(quarantined(**g, 2));
+  REQUIRE(events.size() == 1);
+  CHECK(events[0].kind == sg::event_kind::reverted);
+  CHECK(events[0].reason == sg::revert_reason::start_budget_spent);
+  CHECK((*g)->apply(b2).error() == sg::errc::quarantined);
+}
+#endif
+
+TEST_CASE("the watchdog thread reverts a real hang within the timeout plus a tick",
+          "[guard.hang]") {
+  slotguard_test::temp_dir dir("guard-hang");
+  sg::native_storage disk;
+  fixture f;
+  auto o = f.options();
+  o.fs = &disk;
+  o.directory = (dir.path() / "rules").string();
+  o.time = &sg::real_clock();
+  o.watchdog = sg::watchdog_mode::thread;
+  o.watchdog_timeout = 300ms;
+  o.watchdog_tick = 20ms;
+  std::mutex mu;
+  std::condition_variable cv;
+  bool reverted = false;
+  std::chrono::steady_clock::time_point reverted_at;
+  o.on_event = [&](const sg::event& e) {
+    if (e.kind != sg::event_kind::reverted) return;
+    std::lock_guard<std::mutex> lock(mu);
+    reverted = true;
+    reverted_at = std::chrono::steady_clock::now();
+    cv.notify_all();
+  };
+  // Bundles dated by the real clock.
+  f.time.set_unix_seconds(sg::real_clock().unix_seconds());
+  auto g = sg::guard::open(o);
+  REQUIRE(g);
+  REQUIRE((*g)->apply(f.bundle(1)));
+  REQUIRE((*g)->confirm());
+  const auto start = std::chrono::steady_clock::now();
+  REQUIRE((*g)->apply(f.bundle(2)));
+  // The host hangs: no heartbeat from here on.
+  std::unique_lock<std::mutex> lock(mu);
+  REQUIRE(cv.wait_for(lock, 60s, [&] { return reverted; }));
+  const auto took = reverted_at - start;
+  INFO("reverted after " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                         << " ms");
+  CHECK(took >= 300ms);
+  // Generous: the bound is timeout + tick, plus scheduling on a loaded machine.
+  CHECK(took < 300ms + 20ms + 10s);
+  lock.unlock();
+  CHECK(active_seq(**g) == 1);
+  CHECK(quarantined(**g, 2));
+}
