@@ -1,24 +1,78 @@
 // SPDX-License-Identifier: Apache-2.0
-// slotguard's error model at a glance: every fallible call returns a result
-// that holds a value or an errc naming the reason.
-#include <slotguard/slotguard.hpp>
+// The smallest real integration: a sensor opens a guard on its content store,
+// applies a signed update, reads the content through a reader, reports
+// healthy, and confirms the trial. The publisher's side (a key and a bundle)
+// is made on the spot so the example runs with nothing else.
+#include <slotguard/guard.hpp>
 
 #include <cstdio>
+#include <filesystem>
 
 namespace sg = slotguard;
 
-static sg::result<unsigned> field_count(unsigned declared, unsigned supplied) {
-  if (declared != supplied) return sg::errc::field_count_mismatch;
-  return supplied;
+// What the interpreter reads, declared once for the validator and the reader.
+constexpr sg::field_decl rule_fields[] = {sg::fields::string("pattern", 64),
+                                          sg::fields::u8("severity").range(1, 5)};
+constexpr sg::record_decl rule{1, "rule", rule_fields};
+constexpr sg::record_decl record_types[] = {rule};
+constexpr sg::schema_decl rules_schema{"quickstart.rules", 1, record_types};
+static_assert(sg::check_decl(rules_schema).ok(), "the schema declaration is valid");
+
+static int fail(const char* step, sg::errc e) {
+  std::fprintf(stderr, "%s failed: %s (%s)\n", step, sg::to_string(e), sg::describe(e));
+  return 1;
 }
 
 int main() {
-  std::printf("slotguard %d.%d.%d\n", SLOTGUARD_VERSION_MAJOR, SLOTGUARD_VERSION_MINOR,
-              SLOTGUARD_VERSION_PATCH);
-  auto good = field_count(20, 20);
-  auto bad = field_count(21, 20);
-  std::printf("20 declared, 20 supplied: %s\n", good ? "accepted" : sg::to_string(good.error()));
-  std::printf("21 declared, 20 supplied: %s (%s)\n", bad ? "accepted" : sg::to_string(bad.error()),
-              bad ? "" : sg::describe(bad.error()));
-  return good && !bad ? 0 : 1;
+  // Publisher: a key from a fixed seed, and a bundle holding one rule.
+  sg::ed25519_seed seed{};
+  seed.fill(42);
+  sg::payload_writer content(rules_schema.id, rules_schema.version);
+  content.begin_record(rule.type_id);
+  content.add_string("mimikatz");
+  content.add_u8(5);
+  auto bundle = sg::bundle_builder()
+                    .channel("rules").sequence(1).version("2026.11.26")
+                    .schema(rules_schema.id, rules_schema.version)
+                    .created(sg::real_clock().unix_seconds())
+                    .payload(content.finish()).sign_with(seed).build();
+  if (!bundle) return fail("build", bundle.error());
+
+  // Sensor: a guard over a store directory, trusting the publisher's key.
+  const auto stamp = sg::real_clock().now().time_since_epoch().count();
+  const auto dir = std::filesystem::temp_directory_path() / ("slotguard-quickstart-" + std::to_string(stamp));
+  sg::native_storage disk;
+  sg::guard_options opts;
+  opts.fs = &disk;
+  opts.directory = dir.string();
+  opts.channel = "rules";
+  if (auto added = opts.trust.add(sg::ed25519_public_key_from_seed(seed)); !added)
+    return fail("trust", added.error());
+  opts.check = *sg::schema::from_decl(rules_schema);
+  auto opened = sg::guard::open(std::move(opts));
+  if (!opened) return fail("open", opened.error());
+  sg::guard& guard = **opened;
+
+  // Every gate (signature, schema, policy) passes: the update goes on trial.
+  if (auto applied = guard.apply(sg::byte_view(*bundle)); !applied) return fail("apply", applied.error());
+
+  // The hot path: one reader per thread; get() costs an atomic load.
+  sg::content_reader reader = guard.reader();
+  const sg::active_content* active = reader.get();
+  auto rules = active->records().records_of<rule>();
+  if (!rules) return fail("read", rules.error());
+  for (auto r : *rules)
+    std::printf("rule %zu: pattern \"%.*s\", severity %u\n", r.index(),
+                static_cast<int>(r.get<0>().value().size()), r.get<0>().value().data(),
+                static_cast<unsigned>(r.get<1>().value()));
+
+  // Healthy: feed the watchdog. Probation would commit it; confirm() does now.
+  guard.heartbeat();
+  if (auto confirmed = guard.confirm(); !confirmed) return fail("confirm", confirmed.error());
+  const sg::guard_status st = guard.status();
+  std::printf("state %s, sequence %llu\n", sg::to_string(st.state),
+              static_cast<unsigned long long>(st.active ? st.active->sequence : 0));
+  opened->reset();
+  std::filesystem::remove_all(dir);
+  return st.state == sg::guard_state::committed ? 0 : 1;
 }
