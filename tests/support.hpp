@@ -11,6 +11,19 @@
 #include <random>
 #include <string>
 #include <system_error>
+#include <vector>
+
+#if defined(_WIN32)
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#ifndef WIN32_LEAN_AND_MEAN
+#define WIN32_LEAN_AND_MEAN
+#endif
+#include <windows.h>
+#else
+#include <sys/wait.h>
+#endif
 
 namespace slotguard_test {
 
@@ -48,6 +61,63 @@ class temp_dir {
  private:
   std::filesystem::path path_;
 };
+
+// The command line of a probe program for the isolated-probe tests, which
+// slotguard completes with the candidate's path. mode is one of:
+//   "expect" (arg: a word): exits 0 when the candidate holds exactly arg, else 1
+//   "by-content": crashes on a candidate "segv", hangs on "hang", else exits 0
+//   "crash": crashes (SIGSEGV; an access violation on Windows)
+//   "hang": never exits on its own
+// POSIX: /bin/sh does it. Windows: tests/probe_child, built beside the tests.
+inline std::vector<std::string> probe_child_command(const std::string& mode, const std::string& arg = {}) {
+#if defined(_WIN32)
+  std::vector<wchar_t> buf(32768);
+  const DWORD n = ::GetModuleFileNameW(nullptr, buf.data(), static_cast<DWORD>(buf.size()));
+  const std::filesystem::path self(std::wstring(buf.data(), n < buf.size() ? n : 0));
+  std::vector<std::string> cmd{(self.parent_path() / "slotguard_probe_child.exe").u8string(), mode};
+  if (!arg.empty()) cmd.push_back(arg);
+  return cmd;
+#else
+  std::string script;
+  if (mode == "expect") {
+    script = "test \"$(cat \"$1\")\" = '" + arg + "'";
+  } else if (mode == "by-content") {
+    script =
+        "c=$(cat \"$1\"); if [ \"$c\" = segv ]; then kill -SEGV $$; fi; "
+        "if [ \"$c\" = hang ]; then exec sleep 30; fi; exit 0";
+  } else if (mode == "crash") {
+    script = "kill -SEGV $$";
+  } else {
+    script = "exec sleep 30";
+  }
+  return {"/bin/sh", "-c", script, "probe"};
+#endif
+}
+
+// Runs a command line through the system's shell and returns the program's
+// exit status (-1 when it did not exit normally).
+inline int run_command_line(const std::string& cmdline) {
+#if defined(_WIN32)
+  // cmd /c drops the first and the last quote of a line that starts with
+  // one: one more pair around the whole line keeps the line's own quotes.
+  return std::system(("\"" + cmdline + "\"").c_str());
+#else
+  const int rc = std::system(cmdline.c_str());
+  return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+#endif
+}
+
+// A program's path as the shell wants it. On Windows, backslashes; and a
+// path that starts with '/' comes from a cross build on Linux run under
+// wine, which shows the Linux file system as drive Z:.
+inline std::string shell_program_path(std::string p) {
+#if defined(_WIN32)
+  if (!p.empty() && p[0] == '/') p = "Z:" + p;
+  for (char& c : p)
+    if (c == '/') c = '\\';
+#endif
+  return p;
+}
 
 }  // namespace slotguard_test
 
