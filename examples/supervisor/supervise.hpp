@@ -340,6 +340,9 @@ inline std::vector<std::string> self_command(const char* argv0) {
   // No error-reporting dialog: a supervisor is waiting.
   ::SetErrorMode(SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
   ::RaiseException(EXCEPTION_ACCESS_VIOLATION, EXCEPTION_NONCONTINUABLE, 0, nullptr);
+  // Windows ends the process in RaiseException. Where an emulation returns
+  // from it instead, end with the status an unhandled access violation gives.
+  ::TerminateProcess(::GetCurrentProcess(), static_cast<UINT>(EXCEPTION_ACCESS_VIOLATION));
 #else
 #if defined(__linux__)
   // A demonstration crash is not worth a core file.

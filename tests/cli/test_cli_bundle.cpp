@@ -19,7 +19,6 @@
 
 #if !defined(_WIN32)
 #include <sys/stat.h>
-#include <sys/wait.h>
 #endif
 
 namespace fs = std::filesystem;
@@ -59,12 +58,8 @@ outcome shell(const fs::path& dir, const std::string& cmdline) {
   const fs::path out = dir / "stdout.txt";
   const fs::path err = dir / "stderr.txt";
   const std::string full = cmdline + " >" + q(out) + " 2>" + q(err);
-  int rc = std::system(full.c_str());
-#if !defined(_WIN32)
-  rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-#endif
   outcome o;
-  o.status = rc;
+  o.status = slotguard_test::run_command_line(full);
   o.out = read_text(out);
   o.err = read_text(err);
   return o;
@@ -72,7 +67,7 @@ outcome shell(const fs::path& dir, const std::string& cmdline) {
 
 // Runs the tool with the given arguments.
 outcome tool(const fs::path& dir, const std::string& args) {
-  return shell(dir, std::string("\"") + SLOTGUARD_CLI_PATH + "\" " + args);
+  return shell(dir, "\"" + slotguard_test::shell_program_path(SLOTGUARD_CLI_PATH) + "\" " + args);
 }
 
 bool have(const fs::path& dir, const std::string& probe) { return shell(dir, probe).status == 0; }

@@ -17,9 +17,6 @@
 #include <string>
 #include <vector>
 
-#if !defined(_WIN32)
-#include <sys/wait.h>
-#endif
 
 namespace fs = std::filesystem;
 namespace sg = slotguard;
@@ -49,14 +46,10 @@ std::string q(const fs::path& p) { return "\"" + p.string() + "\""; }
 outcome tool(const fs::path& dir, const std::string& args) {
   const fs::path out = dir / "stdout.txt";
   const fs::path err = dir / "stderr.txt";
-  const std::string full =
-      std::string("\"") + SLOTGUARD_CLI_PATH + "\" " + args + " >" + q(out) + " 2>" + q(err);
-  int rc = std::system(full.c_str());
-#if !defined(_WIN32)
-  rc = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
-#endif
+  const std::string full = "\"" + slotguard_test::shell_program_path(SLOTGUARD_CLI_PATH) + "\" " + args +
+                           " >" + q(out) + " 2>" + q(err);
   outcome o;
-  o.status = rc;
+  o.status = slotguard_test::run_command_line(full);
   o.out = read_text(out);
   o.err = read_text(err);
   return o;
