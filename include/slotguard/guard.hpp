@@ -625,14 +625,10 @@ class guard {
       // the last known-good until the new trial begins.
       wd_.disarm();
     }
-    auto b = store_->begin_trial(opts_.start_budget);
-    if (b && !opts_.operator_mode) {
-      // The process that begins a trial is the trial's first start. Best
-      // effort: if this write fails, the trial gets one more restart than
-      // its budget, which is still bounded; failing the apply here would
-      // leave a trial on disk that this process does not watch.
-      (void)store_->count_start();
-    }
+    // The process that begins a trial is the trial's first start (not so
+    // for an operator's tool: the sensor's next start is the first), and
+    // the same record says so.
+    auto b = store_->begin_trial(opts_.start_budget, opts_.operator_mode ? 0u : 1u);
     if (!b) {
       reload_active_locked();
       out.push_back(make_event(event_kind::rejected, seq, b.error()));

@@ -304,9 +304,11 @@ class slot_store {
   result<void> stage(byte_view content, std::uint64_t sequence);
   // Activates the staged slot on trial; the last known-good becomes the
   // fallback. start_budget >= 1 is how many process starts the trial may
-  // use. Fails with trial_active, no_content (nothing staged), quarantined,
-  // sequence_rollback or invalid_argument.
-  result<void> begin_trial(std::uint32_t start_budget);
+  // use; starts_used (at most start_budget) is how many it has used already:
+  // 1 when the process that begins the trial is its first start, which saves
+  // a separate count_start() write. Fails with trial_active, no_content
+  // (nothing staged), quarantined, sequence_rollback or invalid_argument.
+  result<void> begin_trial(std::uint32_t start_budget, std::uint32_t starts_used = 0);
   // Counts one process start against the running trial, durably. Returns
   // true when the trial has now used more starts than its budget (the caller
   // reverts). Fails with no_trial.
@@ -569,10 +571,10 @@ inline result<void> slot_store::stage(byte_view content, std::uint64_t sequence)
   return ok();
 }
 
-inline result<void> slot_store::begin_trial(std::uint32_t start_budget) {
+inline result<void> slot_store::begin_trial(std::uint32_t start_budget, std::uint32_t starts_used) {
   if (st_.trial) return errc::trial_active;
   if (!st_.staged) return errc::no_content;
-  if (start_budget == 0) return errc::invalid_argument;
+  if (start_budget == 0 || starts_used > start_budget) return errc::invalid_argument;
   const std::uint64_t seq = st_.slot(*st_.staged).sequence;
   if (is_quarantined(seq)) return errc::quarantined;
   if (seq <= st_.floor) return errc::sequence_rollback;
@@ -581,7 +583,7 @@ inline result<void> slot_store::begin_trial(std::uint32_t start_budget) {
   next.active = st_.staged;
   next.staged.reset();
   next.trial = true;
-  next.starts_used = 0;
+  next.starts_used = starts_used;
   next.start_budget = start_budget;
   return write_state(std::move(next));
 }

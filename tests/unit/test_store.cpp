@@ -218,6 +218,23 @@ TEMPLATE_TEST_CASE("the start budget is spent after budget + 1 counted starts", 
   CHECK(s.load_active().error() == errc::no_content);
 }
 
+TEMPLATE_TEST_CASE("a trial may begin with starts already used, recorded in the same write",
+                   "[store.budget]", sim_env, native_env) {
+  TestType env;
+  auto s = open_ok(env.storage(), env.dir);
+  REQUIRE(s.stage(sg::byte_view(content(5)), 5));
+  CHECK(s.begin_trial(1, 2).error() == errc::invalid_argument);  // more used than the budget
+  CHECK_FALSE(s.state().trial);
+  REQUIRE(s.begin_trial(1, 1));
+  CHECK(s.state().starts_used == 1);
+  // Reopened: the count is durable, and the next start spends the budget.
+  { auto drop = std::move(s); }
+  s = open_ok(env.storage(), env.dir);
+  CHECK(s.state().trial);
+  CHECK(s.state().starts_used == 1);
+  CHECK(s.count_start().value());
+}
+
 TEMPLATE_TEST_CASE("staging during a trial replaces the trial, never the last known-good",
                    "[store.transitions]", sim_env, native_env) {
   TestType env;
