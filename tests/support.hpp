@@ -8,6 +8,8 @@
 #include <chrono>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <system_error>
@@ -117,6 +119,40 @@ inline std::string shell_program_path(std::string p) {
     if (c == '/') c = '\\';
 #endif
   return p;
+}
+
+// A whole file as text ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+// A path quoted for the shell.
+inline std::string quoted(const std::filesystem::path& p) { return "\"" + p.string() + "\""; }
+
+// How a command line ended, with what it wrote.
+struct command_outcome {
+  int status = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs a shell command line with its standard output and error sent to
+// files in dir, and returns its status and both texts.
+inline command_outcome run_capturing(const std::filesystem::path& dir, const std::string& cmdline) {
+  const std::filesystem::path out = dir / "stdout.txt";
+  const std::filesystem::path err = dir / "stderr.txt";
+  command_outcome o;
+  o.status = run_command_line(cmdline + " >" + quoted(out) + " 2>" + quoted(err));
+  o.out = read_text(out);
+  o.err = read_text(err);
+  return o;
+}
+
+// Runs the slotguard tool at tool_path with the given arguments.
+inline command_outcome run_tool(const std::string& tool_path, const std::filesystem::path& dir,
+                                const std::string& args) {
+  return run_capturing(dir, "\"" + shell_program_path(tool_path) + "\" " + args);
 }
 
 }  // namespace slotguard_test

@@ -30,6 +30,8 @@
 #define NOMINMAX
 #endif
 #include <windows.h>
+
+#include <slotguard/detail/process_win32.hpp>
 #else
 #include <spawn.h>
 #include <sys/types.h>
@@ -88,44 +90,6 @@ inline std::string describe(const exit_status& s) {
   return "ended in an unknown way";
 }
 
-#if defined(_WIN32)
-namespace detail {
-
-inline std::wstring widen(const std::string& s) {
-  if (s.empty()) return std::wstring();
-  const int n = ::MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), nullptr, 0);
-  if (n <= 0) return std::wstring();
-  std::wstring w(static_cast<std::size_t>(n), L'\0');
-  ::MultiByteToWideChar(CP_UTF8, 0, s.data(), static_cast<int>(s.size()), &w[0], n);
-  return w;
-}
-
-// Quotes one argument so that the child's C runtime (CommandLineToArgvW's
-// rules) splits the command line back into the same argument: backslashes
-// are literal except before a quote, where they must be doubled.
-inline void append_argument(std::wstring& cmd, const std::wstring& arg) {
-  if (!cmd.empty()) cmd.push_back(L' ');
-  if (!arg.empty() && arg.find_first_of(L" \t\n\v\"") == std::wstring::npos) {
-    cmd += arg;
-    return;
-  }
-  cmd.push_back(L'"');
-  std::size_t slashes = 0;
-  for (wchar_t c : arg) {
-    if (c == L'\\') {
-      ++slashes;
-      continue;
-    }
-    cmd.append(c == L'"' ? slashes * 2 + 1 : slashes, L'\\');
-    slashes = 0;
-    cmd.push_back(c);
-  }
-  cmd.append(slashes * 2, L'\\');
-  cmd.push_back(L'"');
-}
-
-}  // namespace detail
-#endif
 
 // Starts argv (argv[0] is looked up on PATH when it has no directory part)
 // with the caller's standard input, output and error, and waits until it
@@ -139,7 +103,16 @@ inline exit_status run(const std::vector<std::string>& argv) {
   std::fflush(nullptr);  // so that our buffered lines come before the child's
 #if defined(_WIN32)
   std::wstring cmd;
-  for (const auto& a : argv) detail::append_argument(cmd, detail::widen(a));
+  // The library's own quoting (CommandLineToArgvW's rules), as its
+  // isolated probes use it.
+  for (const auto& a : argv) {
+    auto wide = slotguard::detail::widen_utf8(a);
+    if (!wide) {
+      st.code = ERROR_INVALID_PARAMETER;
+      return st;
+    }
+    slotguard::detail::append_quoted_arg(cmd, *wide);
+  }
   std::vector<wchar_t> buf(cmd.begin(), cmd.end());
   buf.push_back(L'\0');
   STARTUPINFOW si;

@@ -25,16 +25,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using outcome = slotguard_test::command_outcome;
+using slotguard_test::read_text;
 
 std::vector<std::uint8_t> read_bytes(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
@@ -51,23 +43,14 @@ void write_bytes(const fs::path& p, const std::vector<std::uint8_t>& b) {
 
 void write_text(const fs::path& p, const std::string& s) { write_bytes(p, std::vector<std::uint8_t>(s.begin(), s.end())); }
 
-std::string q(const fs::path& p) { return "\"" + p.string() + "\""; }
+std::string q(const fs::path& p) { return slotguard_test::quoted(p); }
 
 // Runs a shell command line; stdout and stderr go to files in `dir`.
-outcome shell(const fs::path& dir, const std::string& cmdline) {
-  const fs::path out = dir / "stdout.txt";
-  const fs::path err = dir / "stderr.txt";
-  const std::string full = cmdline + " >" + q(out) + " 2>" + q(err);
-  outcome o;
-  o.status = slotguard_test::run_command_line(full);
-  o.out = read_text(out);
-  o.err = read_text(err);
-  return o;
-}
+outcome shell(const fs::path& dir, const std::string& cmdline) { return slotguard_test::run_capturing(dir, cmdline); }
 
 // Runs the tool with the given arguments.
 outcome tool(const fs::path& dir, const std::string& args) {
-  return shell(dir, "\"" + slotguard_test::shell_program_path(SLOTGUARD_CLI_PATH) + "\" " + args);
+  return slotguard_test::run_tool(SLOTGUARD_CLI_PATH, dir, args);
 }
 
 bool have(const fs::path& dir, const std::string& probe) { return shell(dir, probe).status == 0; }

@@ -23,16 +23,8 @@ namespace sg = slotguard;
 
 namespace {
 
-struct outcome {
-  int status = -1;
-  std::string out;
-  std::string err;
-};
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-}
+using outcome = slotguard_test::command_outcome;
+using slotguard_test::read_text;
 
 void write_text(const fs::path& p, const std::string& s) {
   std::ofstream out(p, std::ios::binary | std::ios::trunc);
@@ -41,18 +33,10 @@ void write_text(const fs::path& p, const std::string& s) {
   REQUIRE(out);
 }
 
-std::string q(const fs::path& p) { return "\"" + p.string() + "\""; }
+std::string q(const fs::path& p) { return slotguard_test::quoted(p); }
 
 outcome tool(const fs::path& dir, const std::string& args) {
-  const fs::path out = dir / "stdout.txt";
-  const fs::path err = dir / "stderr.txt";
-  const std::string full = "\"" + slotguard_test::shell_program_path(SLOTGUARD_CLI_PATH) + "\" " + args +
-                           " >" + q(out) + " 2>" + q(err);
-  outcome o;
-  o.status = slotguard_test::run_command_line(full);
-  o.out = read_text(out);
-  o.err = read_text(err);
-  return o;
+  return slotguard_test::run_tool(SLOTGUARD_CLI_PATH, dir, args);
 }
 
 // The text of a JSON value after "key": up to the next ',' or '}' at the
