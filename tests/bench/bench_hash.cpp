@@ -81,6 +81,45 @@ rate measure(int runs, std::size_t bytes, bool child, const std::function<bool()
   return r;
 }
 
+// One thing timed, in rounds with the others (see measure_interleaved).
+struct contender {
+  std::string name;
+  bool child = false;  // the work happens in a child process
+  std::function<bool()> f;
+  std::vector<double> wall, cpu;
+  bool failed = false;
+};
+
+// Runs every contender once per round for `runs` rounds, so that a slow
+// spell of a shared machine falls on all of them alike rather than on
+// whichever was being timed then; each gets the median of its rounds.
+void measure_interleaved(int runs, std::size_t bytes, std::vector<contender>& cs) {
+  for (int i = 0; i < runs; ++i) {
+    for (contender& c : cs) {
+      if (c.failed) continue;
+      const cpu_times c0 = cpu_now();
+      const auto t0 = clock_type::now();
+      if (!c.f()) {
+        c.failed = true;
+        continue;
+      }
+      const double s = std::chrono::duration<double>(clock_type::now() - t0).count();
+      const cpu_times c1 = cpu_now();
+      const double cs_ = c.child ? c1.children - c0.children : c1.self - c0.self;
+      c.wall.push_back(static_cast<double>(bytes) / 1e6 / s);
+      if (cs_ > 0) c.cpu.push_back(static_cast<double>(bytes) / 1e6 / cs_);
+    }
+  }
+}
+
+rate result_of(const contender& c) {
+  rate r;
+  if (c.failed || c.wall.empty()) return r;
+  r.wall = median(c.wall);
+  if (c.cpu.size() == c.wall.size()) r.cpu = median(c.cpu);
+  return r;
+}
+
 volatile std::uint32_t sink;  // keeps results alive
 
 template <class Consume>
@@ -156,47 +195,56 @@ int main(int argc, char** argv) {
   // about 25% slower here).
   std::vector<std::uint8_t> chunk(64 << 10);
 
-  std::printf("SHA-256\n");
-  rate portable_file, shani_file, portable_mem, shani_mem;
+  std::printf("SHA-256 (every path and both peers timed in turn, round after round)\n");
+  std::vector<contender> sha;
   for (sha256_impl impl : {sha256_impl::portable, sha256_impl::sha_ni, sha256_impl::armv8}) {
-    if (!is_available(impl)) {
-      std::printf("  %-40s %14s\n", (std::string("slotguard ") + to_string(impl)).c_str(), "n/a");
-      continue;
-    }
-    const rate from_file = measure(runs, size, false, [&] {
+    if (!is_available(impl)) continue;
+    contender from_file;
+    from_file.name = std::string("slotguard ") + to_string(impl) + " (file, 64 KiB reads)";
+    from_file.f = [&, impl] {
       sha256 h(impl);
       const bool ok = read_file(file, chunk, [&](byte_view b) { h.update(b); });
       sink = h.finish()[0];
       return ok;
-    });
-    const rate in_mem = measure(runs, size, false, [&] {
+    };
+    contender in_mem;
+    in_mem.name = std::string("slotguard ") + to_string(impl) + " (memory)";
+    in_mem.f = [&, impl] {
       sink = sha256_of(impl, data)[0];
       return true;
-    });
-    row((std::string("slotguard ") + to_string(impl) + " (file, 64 KiB reads)").c_str(), from_file);
-    row((std::string("slotguard ") + to_string(impl) + " (memory)").c_str(), in_mem);
-    if (impl == sha256_impl::portable) {
-      portable_file = from_file;
-      portable_mem = in_mem;
-    }
-    if (impl == sha256_impl::sha_ni) {
-      shani_file = from_file;
-      shani_mem = in_mem;
-    }
+    };
+    sha.push_back(std::move(from_file));
+    sha.push_back(std::move(in_mem));
   }
-
   const std::string quoted = "'" + file.string() + "'";
-  rate openssl, sha256sum;
-  if (std::system("command -v openssl >/dev/null 2>&1") == 0)
-    openssl = measure(runs, size, true, [&] {
-      return std::system(("openssl dgst -sha256 " + quoted + " >/dev/null").c_str()) == 0;
-    });
-  if (std::system("command -v sha256sum >/dev/null 2>&1") == 0)
-    sha256sum = measure(runs, size, true, [&] {
-      return std::system(("sha256sum " + quoted + " >/dev/null").c_str()) == 0;
-    });
-  row("openssl dgst -sha256 FILE", openssl);
-  row("sha256sum FILE", sha256sum);
+  bool have_openssl = false, have_sha256sum = false;
+  if (std::system("command -v openssl >/dev/null 2>&1") == 0) {
+    have_openssl = true;
+    sha.push_back({"openssl dgst -sha256 FILE", true, [&] {
+                     return std::system(("openssl dgst -sha256 " + quoted + " >/dev/null").c_str()) == 0;
+                   }, {}, {}, false});
+  }
+  if (std::system("command -v sha256sum >/dev/null 2>&1") == 0) {
+    have_sha256sum = true;
+    sha.push_back({"sha256sum FILE", true, [&] {
+                     return std::system(("sha256sum " + quoted + " >/dev/null").c_str()) == 0;
+                   }, {}, {}, false});
+  }
+  measure_interleaved(runs, size, sha);
+  auto find = [&](const std::string& name) {
+    for (const contender& c : sha)
+      if (c.name == name) return result_of(c);
+    return rate{};
+  };
+  for (sha256_impl impl : {sha256_impl::portable, sha256_impl::sha_ni, sha256_impl::armv8})
+    if (!is_available(impl)) std::printf("  %-40s %14s\n", (std::string("slotguard ") + to_string(impl)).c_str(), "n/a");
+  for (const contender& c : sha) row(c.name.c_str(), result_of(c));
+  const rate portable_file = find("slotguard portable (file, 64 KiB reads)");
+  const rate portable_mem = find("slotguard portable (memory)");
+  const rate shani_file = find("slotguard sha_ni (file, 64 KiB reads)");
+  const rate shani_mem = find("slotguard sha_ni (memory)");
+  const rate openssl = have_openssl ? find("openssl dgst -sha256 FILE") : rate{};
+  const rate sha256sum = have_sha256sum ? find("sha256sum FILE") : rate{};
 
   std::printf("\nCRC-32C\n");
   rate sse42_mem;
