@@ -606,10 +606,12 @@ class guard {
       }
     }
 
-    // stage and trial
+    // stage and trial, in one durable record. The process that begins a
+    // trial is its first start (not so for an operator's tool: the
+    // sensor's next start is the first).
     std::lock_guard<std::mutex> lock(mu_);
     {
-      auto s = store_->stage(c->bundle_bytes(), seq);
+      auto s = store_->stage_trial(c->bundle_bytes(), seq, opts_.start_budget, opts_.operator_mode ? 0u : 1u);
       if (!s) {
         event ev = make_event(event_kind::rejected, seq, s.error());
         out.push_back(std::move(ev));
@@ -617,22 +619,12 @@ class guard {
       }
     }
     const store_state& st = store_->state();
-    c->slot_ = *st.staged;
-    summaries_[static_cast<std::size_t>(*st.staged)] = detail_guard_access::summarize(*c);
+    c->slot_ = *st.active;
+    summaries_[static_cast<std::size_t>(*st.active)] = detail_guard_access::summarize(*c);
     out.push_back(make_event(event_kind::staged, seq, errc::ok));
     if (trial_seq != 0) {
-      // Staging over the trial's slot ended that trial: readers go back to
-      // the last known-good until the new trial begins.
+      // The new trial replaced the running one (in that one's slot).
       wd_.disarm();
-    }
-    // The process that begins a trial is the trial's first start (not so
-    // for an operator's tool: the sensor's next start is the first), and
-    // the same record says so.
-    auto b = store_->begin_trial(opts_.start_budget, opts_.operator_mode ? 0u : 1u);
-    if (!b) {
-      reload_active_locked();
-      out.push_back(make_event(event_kind::rejected, seq, b.error()));
-      return b.error();
     }
     cell_.publish(content_handle(c));
     load_error_ = errc::ok;

@@ -302,6 +302,12 @@ class slot_store {
   // sequence_rollback, too_large, or the storage's error; changes nothing
   // then.
   result<void> stage(byte_view content, std::uint64_t sequence);
+  // stage() and begin_trial(start_budget, starts_used) in one durable
+  // record: what applying an update needs, with one record write fewer.
+  // After a crash the store holds either the state before or the trial.
+  // Fails as stage() and begin_trial() do; changes nothing then.
+  result<void> stage_trial(byte_view content, std::uint64_t sequence, std::uint32_t start_budget,
+                           std::uint32_t starts_used = 0);
   // Activates the staged slot on trial; the last known-good becomes the
   // fallback. start_budget >= 1 is how many process starts the trial may
   // use; starts_used (at most start_budget) is how many it has used already:
@@ -368,6 +374,11 @@ class slot_store {
   std::string path(const std::string& name) const { return detail::join_path(dir_, name); }
   std::string journal_path(int i) const { return path(i == 0 ? "journal.0" : "journal.1"); }
   result<void> write_state(store_state next);
+  struct trial_request {
+    std::uint32_t start_budget;
+    std::uint32_t starts_used;
+  };
+  result<void> stage_impl(byte_view content, std::uint64_t sequence, const trial_request* trial);
   result<void> write_new_file(const std::string& p, byte_view content);
   void forget(const std::string& p) noexcept { (void)fs_->remove(p); }
   result<void> recover();
@@ -510,6 +521,18 @@ inline result<void> slot_store::write_state(store_state next) {
 }
 
 inline result<void> slot_store::stage(byte_view content, std::uint64_t sequence) {
+  return stage_impl(content, sequence, nullptr);
+}
+
+inline result<void> slot_store::stage_trial(byte_view content, std::uint64_t sequence,
+                                            std::uint32_t start_budget, std::uint32_t starts_used) {
+  if (start_budget == 0 || starts_used > start_budget) return errc::invalid_argument;
+  const trial_request t{start_budget, starts_used};
+  return stage_impl(content, sequence, &t);
+}
+
+inline result<void> slot_store::stage_impl(byte_view content, std::uint64_t sequence,
+                                           const trial_request* trial) {
   if (sequence == 0) return errc::invalid_argument;
   if (is_quarantined(sequence)) return errc::quarantined;
   if (sequence <= st_.floor) return errc::sequence_rollback;
@@ -535,6 +558,15 @@ inline result<void> slot_store::stage(byte_view content, std::uint64_t sequence)
   si.size = content.size();
   si.file_number = next_number_++;
   next.staged = target;
+  if (trial != nullptr) {
+    // begin_trial's transition, in the same record.
+    next.fallback = next.active;
+    next.active = target;
+    next.staged.reset();
+    next.trial = true;
+    next.starts_used = trial->starts_used;
+    next.start_budget = trial->start_budget;
+  }
 
   const std::string file = path(detail::slot_file_name(target, si.file_number));
   const std::string replaced = slot_path(target);

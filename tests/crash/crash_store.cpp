@@ -45,7 +45,9 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
   return v;
 }
 
-enum class op_kind { stage, trial, start, commit, revert, rollback, quarantine, reopen, verify };
+// stage_trial(seq): stage and begin a trial of budget 1 with its first start
+// counted, in one record (what the guard's apply does).
+enum class op_kind { stage, trial, start, commit, revert, rollback, quarantine, reopen, verify, stage_trial };
 
 struct op {
   op_kind kind;
@@ -54,7 +56,7 @@ struct op {
 
 std::string describe(const op& o) {
   static const char* names[] = {"stage", "trial", "start", "commit", "revert",
-                                "rollback", "quarantine", "reopen", "verify"};
+                                "rollback", "quarantine", "reopen", "verify", "stage_trial"};
   return std::string(names[static_cast<int>(o.kind)]) + "(" + std::to_string(o.arg) + ")";
 }
 
@@ -130,6 +132,17 @@ struct model {
       case op_kind::quarantine:
         add_quarantine(o.arg);
         return errc::ok;
+      case op_kind::stage_trial: {
+        const errc e = apply({op_kind::stage, o.arg});
+        if (e != errc::ok) return e;
+        fallback = active;
+        active = staged;
+        staged.reset();
+        trial = true;
+        starts = 1;
+        budget = 1;
+        return errc::ok;
+      }
       case op_kind::reopen:
       case op_kind::verify:
         return errc::ok;
@@ -231,6 +244,10 @@ struct harness {
         return code(s.stage(sg::byte_view(c), o.arg));
       }
       case op_kind::trial: return code(s.begin_trial(static_cast<std::uint32_t>(o.arg)));
+      case op_kind::stage_trial: {
+        const auto c = content(o.arg);
+        return code(s.stage_trial(sg::byte_view(c), o.arg, 1, 1));
+      }
       case op_kind::start: {
         auto r = s.count_start();
         return r ? errc::ok : r.error();
@@ -259,6 +276,9 @@ std::vector<op> fixed_scenario() {
           {op_kind::rollback},      {op_kind::quarantine, 9}, {op_kind::stage, 4},
           {op_kind::trial, 1},      {op_kind::stage, 5},    {op_kind::trial, 3},
           {op_kind::commit},        {op_kind::rollback},    {op_kind::rollback},
+          {op_kind::verify},        {op_kind::stage_trial, 6}, {op_kind::reopen},
+          {op_kind::start},         {op_kind::stage_trial, 7}, {op_kind::commit},
+          {op_kind::stage_trial, 8}, {op_kind::revert},     {op_kind::stage_trial, 7},
           {op_kind::verify}};
 }
 
@@ -277,7 +297,8 @@ std::vector<op> random_scenario(std::uint64_t seed, std::size_t length) {
   while (ops.size() < length) {
     op o{op_kind::verify};
     const auto r = next(100);
-    if (r < 22) o = {op_kind::stage, seq++};
+    if (r < 14) o = {op_kind::stage, seq++};
+    else if (r < 22) o = {op_kind::stage_trial, seq++};
     else if (r < 26) o = {op_kind::stage, seq > 3 ? seq - 3 : 1};  // often refused
     else if (r < 42) o = {op_kind::trial, 1 + next(3)};
     else if (r < 52) o = {op_kind::start};

@@ -235,6 +235,45 @@ TEMPLATE_TEST_CASE("a trial may begin with starts already used, recorded in the 
   CHECK(s.count_start().value());
 }
 
+TEMPLATE_TEST_CASE("stage_trial stages and begins the trial in one record", "[store.transitions]", sim_env,
+                   native_env) {
+  TestType env;
+  auto s = open_ok(env.storage(), env.dir);
+  REQUIRE(s.stage(sg::byte_view(content(1)), 1));
+  REQUIRE(s.begin_trial(1));
+  REQUIRE(s.commit());
+  const auto lkg = s.state().active;
+
+  CHECK(s.stage_trial(sg::byte_view(content(2)), 2, 0).error() == errc::invalid_argument);
+  CHECK(s.stage_trial(sg::byte_view(content(2)), 2, 1, 2).error() == errc::invalid_argument);
+  CHECK(s.stage_trial(sg::byte_view(content(1)), 1, 1).error() == errc::sequence_rollback);
+  CHECK_FALSE(s.state().trial);
+
+  REQUIRE(s.stage_trial(sg::byte_view(content(2)), 2, 2, 1));
+  CHECK(s.state().trial);
+  CHECK(s.state().fallback == lkg);
+  CHECK(s.state().active != lkg);
+  CHECK_FALSE(s.state().staged);
+  CHECK(s.state().starts_used == 1);
+  CHECK(s.state().start_budget == 2);
+  auto a = s.load_active();
+  REQUIRE(a);
+  CHECK(a->sequence == 2);
+  CHECK(a->bytes == content(2));
+
+  // During a trial it replaces the trial, in the trial's slot.
+  const auto trial_slot = s.state().active;
+  REQUIRE(s.stage_trial(sg::byte_view(content(3)), 3, 1, 1));
+  CHECK(s.state().active == trial_slot);
+  CHECK(s.state().fallback == lkg);
+  { auto drop = std::move(s); }
+  s = open_ok(env.storage(), env.dir);
+  CHECK(s.state().trial);
+  CHECK(s.load_active()->sequence == 3);
+  REQUIRE(s.revert());
+  CHECK(s.load_active()->sequence == 1);
+}
+
 TEMPLATE_TEST_CASE("staging during a trial replaces the trial, never the last known-good",
                    "[store.transitions]", sim_env, native_env) {
   TestType env;
