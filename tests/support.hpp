@@ -64,6 +64,13 @@ class temp_dir {
   std::filesystem::path path_;
 };
 
+// A path as UTF-8 in a std::string, as C++17 and C++20 both allow
+// (C++20's u8string() is a std::u8string).
+inline std::string utf8_path(const std::filesystem::path& p) {
+  const auto u = p.u8string();
+  return std::string(u.begin(), u.end());
+}
+
 // The command line of a probe program for the isolated-probe tests, which
 // slotguard completes with the candidate's path. mode is one of:
 //   "expect" (arg: a word): exits 0 when the candidate holds exactly arg, else 1
@@ -76,7 +83,7 @@ inline std::vector<std::string> probe_child_command(const std::string& mode, con
   std::vector<wchar_t> buf(32768);
   const DWORD n = ::GetModuleFileNameW(nullptr, buf.data(), static_cast<DWORD>(buf.size()));
   const std::filesystem::path self(std::wstring(buf.data(), n < buf.size() ? n : 0));
-  std::vector<std::string> cmd{(self.parent_path() / "slotguard_probe_child.exe").u8string(), mode};
+  std::vector<std::string> cmd{utf8_path(self.parent_path() / "slotguard_probe_child.exe"), mode};
   if (!arg.empty()) cmd.push_back(arg);
   return cmd;
 #else

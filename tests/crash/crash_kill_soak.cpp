@@ -94,7 +94,7 @@ TEST_CASE("SIGKILL at random moments never damages the store or keeps its lock",
   std::uint64_t kills = slotguard_test::quick_mode() ? 100 : 1000;
   if (const char* env = std::getenv("SLOTGUARD_KILL_SOAK")) kills = std::strtoull(env, nullptr, 10);
   slotguard_test::temp_dir tmp("kill-soak");
-  const std::string dir = (tmp.path() / "chan").u8string();
+  const std::string dir = slotguard_test::utf8_path(tmp.path() / "chan");
   std::mt19937_64 rng(12345);
   // Delays spread evenly on a log scale from 50 us to SLOTGUARD_KILL_SOAK_MAX_US
   // (default 300 ms): many kills land inside the first operations, and

@@ -34,7 +34,7 @@ struct sim_env {
 struct native_env {
   slotguard_test::temp_dir tmp{"storage"};
   sg::native_storage fs;
-  std::string dir = (tmp.path() / "d").u8string();
+  std::string dir = slotguard_test::utf8_path(tmp.path() / "d");
   native_env() { REQUIRE(fs.mkdir(dir)); }
 };
 

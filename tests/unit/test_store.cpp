@@ -61,7 +61,7 @@ struct sim_env {
 struct native_env {
   slotguard_test::temp_dir tmp{"store"};
   sg::native_storage fs;
-  std::string dir = (tmp.path() / "chan").u8string();
+  std::string dir = slotguard_test::utf8_path(tmp.path() / "chan");
   sg::storage& storage() { return fs; }
   std::vector<std::uint8_t> read(const std::string& p) {
     std::ifstream in(std::filesystem::u8path(p), std::ios::binary);
@@ -75,7 +75,7 @@ struct native_env {
   std::set<std::string> names() {
     std::set<std::string> out;
     for (const auto& e : std::filesystem::directory_iterator(std::filesystem::u8path(dir)))
-      out.insert(e.path().filename().u8string());
+      out.insert(slotguard_test::utf8_path(e.path().filename()));
     return out;
   }
 };
@@ -393,7 +393,7 @@ TEMPLATE_TEST_CASE("a second opener gets busy until the first lets go", "[store.
 #if !SLOTGUARD_OS_WINDOWS
 TEST_CASE("a second process opening a locked store gets busy", "[store.lock]") {
   slotguard_test::temp_dir tmp("store-lock");
-  const std::string dir = (tmp.path() / "chan").u8string();
+  const std::string dir = slotguard_test::utf8_path(tmp.path() / "chan");
   sg::posix_storage fs;
   auto s = sg::slot_store::open(fs, dir);
   REQUIRE(s);
