@@ -51,7 +51,9 @@ using namespace std::chrono_literals;
 constexpr std::chrono::milliseconds watchdog_timeout = 1000ms;
 constexpr std::chrono::milliseconds watchdog_tick = 20ms;
 constexpr std::chrono::milliseconds probation = 1500ms;
-constexpr std::chrono::milliseconds probe_limit = 5000ms;
+// Generous: under an emulator on a loaded machine, starting the probe process
+// alone can take seconds, and no scenario here waits for it to run out.
+constexpr std::chrono::milliseconds probe_limit = 20000ms;
 constexpr std::chrono::milliseconds event_interval = 5ms;
 constexpr std::uint32_t start_budget = 1;
 constexpr const char* channel = "ipc";
