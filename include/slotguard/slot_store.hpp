@@ -302,19 +302,19 @@ class slot_store {
   // sequence_rollback, too_large, or the storage's error; changes nothing
   // then.
   result<void> stage(byte_view content, std::uint64_t sequence);
-  // stage() and begin_trial(start_budget, starts_used) in one durable
-  // record: what applying an update needs, with one record write fewer.
+  // stage() and begin_trial(start_budget) in one durable record, with
+  // starts_used (at most start_budget) process starts already counted: 1
+  // when the process that applies is the trial's first start. What applying
+  // an update needs, without separate begin_trial and count_start writes.
   // After a crash the store holds either the state before or the trial.
   // Fails as stage() and begin_trial() do; changes nothing then.
   result<void> stage_trial(byte_view content, std::uint64_t sequence, std::uint32_t start_budget,
                            std::uint32_t starts_used = 0);
   // Activates the staged slot on trial; the last known-good becomes the
   // fallback. start_budget >= 1 is how many process starts the trial may
-  // use; starts_used (at most start_budget) is how many it has used already:
-  // 1 when the process that begins the trial is its first start, which saves
-  // a separate count_start() write. Fails with trial_active, no_content
-  // (nothing staged), quarantined, sequence_rollback or invalid_argument.
-  result<void> begin_trial(std::uint32_t start_budget, std::uint32_t starts_used = 0);
+  // use. Fails with trial_active, no_content (nothing staged), quarantined,
+  // sequence_rollback or invalid_argument.
+  result<void> begin_trial(std::uint32_t start_budget);
   // Counts one process start against the running trial, durably. Returns
   // true when the trial has now used more starts than its budget (the caller
   // reverts). Fails with no_trial.
@@ -603,10 +603,10 @@ inline result<void> slot_store::stage_impl(byte_view content, std::uint64_t sequ
   return ok();
 }
 
-inline result<void> slot_store::begin_trial(std::uint32_t start_budget, std::uint32_t starts_used) {
+inline result<void> slot_store::begin_trial(std::uint32_t start_budget) {
   if (st_.trial) return errc::trial_active;
   if (!st_.staged) return errc::no_content;
-  if (start_budget == 0 || starts_used > start_budget) return errc::invalid_argument;
+  if (start_budget == 0) return errc::invalid_argument;
   const std::uint64_t seq = st_.slot(*st_.staged).sequence;
   if (is_quarantined(seq)) return errc::quarantined;
   if (seq <= st_.floor) return errc::sequence_rollback;
@@ -615,7 +615,7 @@ inline result<void> slot_store::begin_trial(std::uint32_t start_budget, std::uin
   next.active = st_.staged;
   next.staged.reset();
   next.trial = true;
-  next.starts_used = starts_used;
+  next.starts_used = 0;
   next.start_budget = start_budget;
   return write_state(std::move(next));
 }

@@ -222,10 +222,9 @@ TEMPLATE_TEST_CASE("a trial may begin with starts already used, recorded in the 
                    "[store.budget]", sim_env, native_env) {
   TestType env;
   auto s = open_ok(env.storage(), env.dir);
-  REQUIRE(s.stage(sg::byte_view(content(5)), 5));
-  CHECK(s.begin_trial(1, 2).error() == errc::invalid_argument);  // more used than the budget
+  CHECK(s.stage_trial(sg::byte_view(content(5)), 5, 1, 2).error() == errc::invalid_argument);  // more used than the budget
   CHECK_FALSE(s.state().trial);
-  REQUIRE(s.begin_trial(1, 1));
+  REQUIRE(s.stage_trial(sg::byte_view(content(5)), 5, 1, 1));
   CHECK(s.state().starts_used == 1);
   // Reopened: the count is durable, and the next start spends the budget.
   { auto drop = std::move(s); }
