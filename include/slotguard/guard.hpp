@@ -323,14 +323,7 @@ class guard {
   // revert()), no_fallback, slot_corrupt or the storage's error.
   result<void> rollback() {
     return locked_op([&](std::vector<event>& out) -> result<void> {
-      const std::uint64_t from = active_sequence_locked();
-      SLOTGUARD_TRY(store_->rollback());
-      reload_active_locked();
-      event e = make_event(event_kind::reverted, from, errc::ok);
-      e.reason = revert_reason::operator_request;
-      e.detail = "rollback";
-      out.push_back(std::move(e));
-      return ok();
+      return rollback_locked(active_sequence_locked(), revert_reason::operator_request, "rollback", out);
     });
   }
 
@@ -685,11 +678,18 @@ class guard {
       out.push_back(std::move(ev));
       return errc::no_fallback;
     }
+    return rollback_locked(active, revert_reason::recall, "recalled by its publisher", out);
+  }
+
+  // The store's rollback to the previous committed content, the readers
+  // moved to it, and the reverted event that says why.
+  result<void> rollback_locked(std::uint64_t from, revert_reason why, const char* detail,
+                               std::vector<event>& out) {
     SLOTGUARD_TRY(store_->rollback());
     reload_active_locked();
-    event ev = make_event(event_kind::reverted, active, errc::ok);
-    ev.reason = revert_reason::recall;
-    ev.detail = "recalled by its publisher";
+    event ev = make_event(event_kind::reverted, from, errc::ok);
+    ev.reason = why;
+    ev.detail = detail;
     out.push_back(std::move(ev));
     return ok();
   }
