@@ -156,10 +156,17 @@ inline command_outcome run_capturing(const std::filesystem::path& dir, const std
   return o;
 }
 
+// What a cross build runs the target's programs through (the emulator, as
+// quoted shell words; tests/CMakeLists.txt), or nothing.
+#ifndef SLOTGUARD_TEST_TOOL_LAUNCHER
+#define SLOTGUARD_TEST_TOOL_LAUNCHER ""
+#endif
+
 // Runs the slotguard tool at tool_path with the given arguments.
 inline command_outcome run_tool(const std::string& tool_path, const std::filesystem::path& dir,
                                 const std::string& args) {
-  return run_capturing(dir, "\"" + shell_program_path(tool_path) + "\" " + args);
+  return run_capturing(dir, std::string(SLOTGUARD_TEST_TOOL_LAUNCHER) + "\"" +
+                                shell_program_path(tool_path) + "\" " + args);
 }
 
 }  // namespace slotguard_test
