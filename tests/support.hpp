@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -35,6 +36,21 @@ namespace slotguard_test {
 inline bool quick_mode() {
   const char* v = std::getenv("SLOTGUARD_TEST_QUICK");
   return v != nullptr && *v != '\0' && *v != '0';
+}
+
+// size bytes of xorshift64 output seeded from seq and salt: content that
+// differs for every sequence number and is the same on every run.
+inline std::vector<std::uint8_t> pseudo_random_bytes(std::uint64_t seq, std::size_t size,
+                                                     std::uint64_t salt = 1) {
+  std::vector<std::uint8_t> v(size);
+  std::uint64_t x = seq * 0x9E3779B97F4A7C15ull + salt;
+  for (auto& b : v) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    b = static_cast<std::uint8_t>(x);
+  }
+  return v;
 }
 
 // A fresh directory under the system's temporary folder, removed with its

@@ -42,15 +42,8 @@ TEST_CASE("kill soak (POSIX only: skipped on Windows)", "[store.kill]") {
 namespace {
 
 std::vector<std::uint8_t> content(std::uint64_t seq) {
-  std::vector<std::uint8_t> v(1024 + static_cast<std::size_t>((seq * 7919) % (64 * 1024)));
-  std::uint64_t x = seq * 0x9E3779B97F4A7C15ull + 3;
-  for (auto& b : v) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    b = static_cast<std::uint8_t>(x);
-  }
-  return v;
+  const auto size = 1024 + static_cast<std::size_t>((seq * 7919) % (64 * 1024));
+  return slotguard_test::pseudo_random_bytes(seq, size, 3);
 }
 
 // The child: applies, counts, commits or reverts forever, reporting the

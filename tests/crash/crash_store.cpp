@@ -34,15 +34,8 @@ namespace {
 const std::string dir = "/var/chan";
 
 std::vector<std::uint8_t> content(std::uint64_t seq) {
-  std::vector<std::uint8_t> v(60 + static_cast<std::size_t>((seq * 37) % 700));
-  std::uint64_t x = seq * 0x9E3779B97F4A7C15ull + 7;
-  for (auto& b : v) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    b = static_cast<std::uint8_t>(x);
-  }
-  return v;
+  const auto size = 60 + static_cast<std::size_t>((seq * 37) % 700);
+  return slotguard_test::pseudo_random_bytes(seq, size, 7);
 }
 
 // stage_trial(seq): stage and begin a trial of budget 1 with its first start

@@ -31,15 +31,7 @@ using sg::slot_id;
 namespace {
 
 std::vector<std::uint8_t> content(std::uint64_t seq, std::size_t size = 1000) {
-  std::vector<std::uint8_t> v(size);
-  std::uint64_t x = seq * 0x9E3779B97F4A7C15ull + 1;
-  for (auto& b : v) {
-    x ^= x << 13;
-    x ^= x >> 7;
-    x ^= x << 17;
-    b = static_cast<std::uint8_t>(x);
-  }
-  return v;
+  return slotguard_test::pseudo_random_bytes(seq, size);
 }
 
 // The simulator, with test-side file access.
