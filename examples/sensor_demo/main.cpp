@@ -374,6 +374,10 @@ int run_sensor(const std::vector<std::string>& self, const paths& p, std::chrono
   loop.join();
   say(sensor_tag, "handled %llu events, %llu detections; shutting down", ull(processed.load()),
       ull(detections.load()));
+  // A clean stop: a trial still running gets back the start this run used,
+  // so the next start is not taken for a crash.
+  if (auto stopped = guard.shutdown(); !stopped)
+    say(sensor_tag, "could not record the clean stop (%s)", sg::to_string(stopped.error()));
   describe_running(sensor_tag, guard);
   return 0;
 }

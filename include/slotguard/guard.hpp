@@ -248,8 +248,27 @@ class guard {
   guard(const guard&) = delete;
   guard& operator=(const guard&) = delete;
   // Stops the watchdog thread. A trial still running stays on trial in the
-  // store: the next open() counts a start against it.
+  // store: the next open() counts a start against it, as after a crash
+  // (see shutdown() for a clean stop).
   ~guard() { wd_.stop(); }
+
+  // The host is stopping cleanly: stops the watchdog and, when a trial
+  // runs, gives back the process start this process counted against it
+  // (durably), so that a clean restart or reboot does not spend the trial's
+  // start budget; a crash never gets here and still counts. Call it as the
+  // host's last use of the guard, once its own work has stopped: a crash
+  // after it goes uncounted. Calling it again does nothing. Fails with the
+  // storage's error (the start stays counted then).
+  result<void> shutdown() {
+    wd_.stop();
+    return locked_op([&](std::vector<event>&) -> result<void> {
+      if (opts_.operator_mode || start_released_ || !trial_running_locked()) return ok();
+      wd_.disarm();  // a poll() after this finds nothing to expire
+      SLOTGUARD_TRY(store_->release_start());
+      start_released_ = true;
+      return ok();
+    });
+  }
 
   // Runs the pipeline on a bundle. On success the bundle is on trial and
   // published to readers. Fails with the failing gate's errc (parse,
@@ -621,6 +640,7 @@ class guard {
     }
     cell_.publish(content_handle(c));
     load_error_ = errc::ok;
+    start_released_ = false;  // this process is the new trial's first start
     start_trial_clock_locked();
     out.push_back(make_event(event_kind::trial_started, seq, errc::ok));
     return ok();
@@ -750,6 +770,10 @@ class guard {
   clock::time_point trial_start_{};
   clock::time_point last_heartbeat_{};
   std::uint64_t arm_id_ = 0;
+  // shutdown() gave back this process's start: a trial running in the store
+  // outside operator mode otherwise always includes it (open() counted it,
+  // or apply() began the trial with it).
+  bool start_released_ = false;
   errc load_error_ = errc::ok;
   mutable std::array<std::optional<slot_summary>, 2> summaries_{};
 };

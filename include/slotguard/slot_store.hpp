@@ -319,6 +319,11 @@ class slot_store {
   // true when the trial has now used more starts than its budget (the caller
   // reverts). Fails with no_trial.
   result<bool> count_start();
+  // Gives back one counted process start of the running trial, durably: the
+  // host is stopping cleanly, so the start it used ended without a crash
+  // and the next one should not spend the budget. Writes nothing when no
+  // start is counted. Fails with no_trial.
+  result<void> release_start();
   // Ends the trial with success: floor := the active sequence; the previous
   // content stays as fallback for an operator's rollback. Fails with no_trial.
   result<void> commit();
@@ -626,6 +631,14 @@ inline result<bool> slot_store::count_start() {
   if (next.starts_used < UINT32_MAX) ++next.starts_used;
   SLOTGUARD_TRY(write_state(std::move(next)));
   return st_.starts_used > st_.start_budget;
+}
+
+inline result<void> slot_store::release_start() {
+  if (!st_.trial) return errc::no_trial;
+  if (st_.starts_used == 0) return ok();
+  store_state next = st_;
+  --next.starts_used;
+  return write_state(std::move(next));
 }
 
 inline result<void> slot_store::commit() {

@@ -40,7 +40,8 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
 
 // stage_trial(seq): stage and begin a trial of budget 1 with its first start
 // counted, in one record (what the guard's apply does).
-enum class op_kind { stage, trial, start, commit, revert, rollback, quarantine, reopen, verify, stage_trial };
+// release: give back one counted start (what the guard's clean shutdown does).
+enum class op_kind { stage, trial, start, commit, revert, rollback, quarantine, reopen, verify, stage_trial, release };
 
 struct op {
   op_kind kind;
@@ -49,7 +50,7 @@ struct op {
 
 std::string describe(const op& o) {
   static const char* names[] = {"stage", "trial", "start", "commit", "revert",
-                                "rollback", "quarantine", "reopen", "verify", "stage_trial"};
+                                "rollback", "quarantine", "reopen", "verify", "stage_trial", "release"};
   return std::string(names[static_cast<int>(o.kind)]) + "(" + std::to_string(o.arg) + ")";
 }
 
@@ -101,6 +102,10 @@ struct model {
       case op_kind::start:
         if (!trial) return errc::no_trial;
         ++starts;
+        return errc::ok;
+      case op_kind::release:
+        if (!trial) return errc::no_trial;
+        if (starts > 0) --starts;
         return errc::ok;
       case op_kind::commit:
         if (!trial) return errc::no_trial;
@@ -245,6 +250,7 @@ struct harness {
         auto r = s.count_start();
         return r ? errc::ok : r.error();
       }
+      case op_kind::release: return code(s.release_start());
       case op_kind::commit: return code(s.commit());
       case op_kind::revert: return code(s.revert());
       case op_kind::rollback: return code(s.rollback());
@@ -270,7 +276,9 @@ std::vector<op> fixed_scenario() {
           {op_kind::trial, 1},      {op_kind::stage, 5},    {op_kind::trial, 3},
           {op_kind::commit},        {op_kind::rollback},    {op_kind::rollback},
           {op_kind::verify},        {op_kind::stage_trial, 6}, {op_kind::reopen},
-          {op_kind::start},         {op_kind::stage_trial, 7}, {op_kind::commit},
+          {op_kind::start},         {op_kind::release},     {op_kind::release},
+          {op_kind::reopen},        {op_kind::start},       {op_kind::stage_trial, 7}, {op_kind::commit},
+          {op_kind::release},
           {op_kind::stage_trial, 8}, {op_kind::revert},     {op_kind::stage_trial, 7},
           {op_kind::verify}};
 }
@@ -300,6 +308,7 @@ std::vector<op> random_scenario(std::uint64_t seed, std::size_t length) {
     else if (r < 83) o = {op_kind::rollback};
     else if (r < 88) o = {op_kind::quarantine, seq + next(3)};
     else if (r < 94) o = {op_kind::reopen};
+    else if (r < 97) o = {op_kind::release};
     ops.push_back(o);
     (void)m.apply(o);
   }

@@ -355,6 +355,86 @@ TEST_CASE("a trial continued after a restart can still commit", "[guard.starts]"
   CHECK(g->status().state == sg::guard_state::committed);
 }
 
+TEST_CASE("a clean shutdown during a trial gives its start back", "[guard.starts]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    REQUIRE(g->apply(f.bundle(2)));
+    CHECK(g->status().trial_starts == 1);
+    REQUIRE(g->shutdown());
+    CHECK(g->status().trial_starts == 0);
+    REQUIRE(g->shutdown());  // a second call gives back nothing more
+    CHECK(g->status().trial_starts == 0);
+  }
+  f.disk.reboot();  // the clean stop was durable
+  // Budget 1: the restart is the trial's one start again, not a spent budget.
+  {
+    auto g = f.open();
+    const auto st = g->status();
+    CHECK(st.state == sg::guard_state::trial);
+    CHECK(st.trial_starts == 1);
+    CHECK(active_seq(*g) == 2);
+    CHECK_FALSE(quarantined(*g, 2));
+    // A watchdog poll after shutdown finds nothing to revert.
+    REQUIRE(g->shutdown());
+    f.time.advance(1h);
+    g->poll();
+    CHECK(g->status().state == sg::guard_state::trial);
+  }
+  // A crash (no shutdown) after that clean restart still counts.
+  {
+    auto g = f.open();
+    CHECK(g->status().state == sg::guard_state::trial);
+  }
+  auto g = f.open();
+  CHECK(g->status().state == sg::guard_state::committed);
+  CHECK(active_seq(*g) == 1);
+  CHECK(quarantined(*g, 2));
+  CHECK(f.last(sg::event_kind::reverted)->reason == sg::revert_reason::start_budget_spent);
+}
+
+TEST_CASE("shutdown without a trial, or in operator mode, writes nothing", "[guard.starts]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    const auto before = g->status();
+    REQUIRE(g->shutdown());
+    CHECK(g->status().state == before.state);
+    CHECK(g->status().floor == before.floor);
+    REQUIRE(g->apply(f.bundle(2)));  // the sensor's trial: one start counted
+  }
+  auto o = f.options();
+  o.operator_mode = true;
+  {
+    auto g = f.open(o);
+    CHECK(g->status().trial_starts == 1);
+    REQUIRE(g->shutdown());  // the tool counted no start, so gives none back
+    CHECK(g->status().trial_starts == 1);
+  }
+  auto g = f.open();
+  CHECK(g->status().state == sg::guard_state::committed);
+  CHECK(quarantined(*g, 2));
+}
+
+TEST_CASE("apply after shutdown counts the new trial's start again", "[guard.starts]") {
+  fixture f;
+  {
+    auto g = f.open();
+    REQUIRE(g->apply(f.bundle(1)));
+    REQUIRE(g->shutdown());
+    CHECK(g->status().trial_starts == 0);
+    REQUIRE(g->apply(f.bundle(2)));  // replaces the trial, this process its first start
+    CHECK(g->status().trial_starts == 1);
+    REQUIRE(g->shutdown());
+    CHECK(g->status().trial_starts == 0);
+  }
+  auto g = f.open();
+  CHECK(g->status().state == sg::guard_state::trial);
+  CHECK(active_seq(*g) == 2);
+}
+
 TEST_CASE("operator mode never counts a process start", "[guard.operator]") {
   fixture f;
   {

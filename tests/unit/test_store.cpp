@@ -226,6 +226,25 @@ TEMPLATE_TEST_CASE("a trial may begin with starts already used, recorded in the 
   CHECK(s.count_start().value());
 }
 
+TEMPLATE_TEST_CASE("release_start gives back one counted start, durably", "[store.budget]", sim_env,
+                   native_env) {
+  TestType env;
+  auto s = open_ok(env.storage(), env.dir);
+  REQUIRE(s.stage_trial(sg::byte_view(content(5)), 5, 1, 1));
+  const auto generation = s.state().generation;
+  REQUIRE(s.release_start());
+  CHECK(s.state().starts_used == 0);
+  CHECK(s.state().generation == generation + 1);
+  REQUIRE(s.release_start());  // none counted: nothing written
+  CHECK(s.state().generation == generation + 1);
+  { auto drop = std::move(s); }
+  s = open_ok(env.storage(), env.dir);
+  CHECK(s.state().trial);
+  CHECK(s.state().starts_used == 0);
+  CHECK_FALSE(s.count_start().value());  // the budget is whole again
+  CHECK(s.count_start().value());
+}
+
 TEMPLATE_TEST_CASE("stage_trial stages and begins the trial in one record", "[store.transitions]", sim_env,
                    native_env) {
   TestType env;
@@ -296,6 +315,7 @@ TEMPLATE_TEST_CASE("rejected calls change nothing", "[store.reject]", sim_env, n
   CHECK(s.commit().error() == errc::no_trial);
   CHECK(s.revert().error() == errc::no_trial);
   CHECK(s.count_start().error() == errc::no_trial);
+  CHECK(s.release_start().error() == errc::no_trial);
   CHECK(s.rollback().error() == errc::no_fallback);
   REQUIRE(s.stage(sg::byte_view(content(7)), 7));
   REQUIRE(s.begin_trial(1));
