@@ -43,6 +43,21 @@ void check_recovery(sg::byte_view j0, sg::byte_view j1, bool with_j1) {
   // The slot files do not exist: loading refuses, and operations behave.
   auto l = s->load_active();
   require(!l);
+  // A clean stop's release_start changes the start count alone, by one at
+  // most; refused, it changes nothing.
+  {
+    const sg::store_state before = s->state();
+    if (s->release_start()) {
+      require(before.trial);
+      sg::store_state after = s->state();
+      require(after.starts_used == (before.starts_used == 0 ? 0 : before.starts_used - 1));
+      after.starts_used = before.starts_used;
+      after.generation = before.generation;
+      require(after == before);
+    } else {
+      require(s->state() == before);
+    }
+  }
   const std::uint8_t bytes[3] = {1, 2, 3};
   const std::uint64_t seq = s->state().floor + 1;
   const auto floor = s->state().floor;
