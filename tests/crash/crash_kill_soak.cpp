@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Kill soak on the POSIX backend: a child process stages, tries, counts
-// starts, commits and reverts in a loop while the parent SIGKILLs it at
-// random moments. After each kill the store must open at once (the lock died
+// starts, gives some back, commits and reverts in a loop while the parent
+// SIGKILLs it at random moments. After each kill the store must open at once (the lock died
 // with the child), every slot it names must load with the bytes staged under
 // its sequence (invariant 1), and no operation the child saw complete may be
 // lost: the floor is at least the last one the child reported. The number of
@@ -46,7 +46,8 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
   return slotguard_test::pseudo_random_bytes(seq, size, 3);
 }
 
-// The child: applies, counts, commits or reverts forever, reporting the
+// The child: applies (in one record or three), counts, gives a start back
+// now and then, commits or reverts forever, reporting the
 // floor after each operation that returned success (8-byte writes to a pipe
 // are atomic).
 [[noreturn]] void child_loop(const std::string& dir, int report_fd) {
@@ -65,12 +66,25 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
   for (;;) {
     while (s.is_quarantined(seq)) ++seq;
     const auto c = content(seq);
-    if (!s.stage(sg::byte_view(c), seq)) ::_exit(12);
-    report();
-    if (!s.begin_trial(1)) ::_exit(13);
-    report();
-    if (!s.count_start()) ::_exit(14);
-    report();
+    if (seq % 2 == 0) {
+      // As the guard's apply does: one record.
+      if (!s.stage_trial(sg::byte_view(c), seq, 1, 1)) ::_exit(17);
+      report();
+    } else {
+      if (!s.stage(sg::byte_view(c), seq)) ::_exit(12);
+      report();
+      if (!s.begin_trial(1)) ::_exit(13);
+      report();
+      if (!s.count_start()) ::_exit(14);
+      report();
+    }
+    if (seq % 5 == 0) {
+      // A clean restart: the start given back, then counted again.
+      if (!s.release_start()) ::_exit(18);
+      report();
+      if (!s.count_start()) ::_exit(19);
+      report();
+    }
     if (seq % 3 == 0) {
       if (!s.revert()) ::_exit(15);
     } else {
