@@ -91,7 +91,16 @@ inline namespace v1 {
   X(no_trial, "no trial is running")                                                    \
   X(trial_active, "a trial is running")                                                 \
   X(no_fallback, "there is no fallback content to go back to")                          \
-  X(already_active, "the bundle is already the active content")
+  X(already_active, "the bundle is already the active content")                         \
+  /* store safety */                                                                    \
+  X(read_only_store, "the store is open read-only: nothing can be written to it")       \
+  X(insecure_permissions, "the store or a file in it is owned by another account or open to others") \
+  X(not_regular_file, "a store file is not a regular file")                             \
+  X(counter_exhausted, "a store counter has reached its largest value")                 \
+  X(sharing_violation, "another program holds the file open and the retries ran out")   \
+  /* probe verdicts */                                                                  \
+  X(probe_limit_exceeded, "the host's probe exceeded a resource limit")                 \
+  X(probe_start_failed, "the host's probe could not be started")
 
 enum class errc : int {
   ok = 0,
