@@ -452,7 +452,11 @@ inline bool bundle_valid_utf8(byte_view s) noexcept {
 
 // Channel names become directory names in the slot store, so they are kept
 // to a portable file-name alphabet: 1..64 of [A-Za-z0-9._-], starting with a
-// letter or digit (which also rules out "." and "..").
+// letter or digit (which also rules out "." and ".."). Windows adds two
+// rules: a name must not end with a dot (Win32 drops it, so "beta." would be
+// the store of "beta"), and its part before the first dot must not be a
+// device name (CON, PRN, AUX, NUL, COM0..COM9, LPT0..LPT9 in any case:
+// "nul.x" opens the null device, not a directory).
 inline bool bundle_valid_channel(std::string_view c) noexcept {
   if (c.empty() || c.size() > max_channel_length) return false;
   auto alnum = [](char ch) {
@@ -461,6 +465,21 @@ inline bool bundle_valid_channel(std::string_view c) noexcept {
   if (!alnum(c[0])) return false;
   for (char ch : c)
     if (!alnum(ch) && ch != '.' && ch != '_' && ch != '-') return false;
+  if (c.back() == '.') return false;
+  const std::string_view base = c.substr(0, c.find('.'));
+  auto upper = [](char ch) { return ch >= 'a' && ch <= 'z' ? static_cast<char>(ch - 'a' + 'A') : ch; };
+  auto is = [&](std::string_view name) {
+    if (base.size() != name.size()) return false;
+    for (std::size_t i = 0; i < name.size(); ++i)
+      if (upper(base[i]) != name[i]) return false;
+    return true;
+  };
+  if (is("CON") || is("PRN") || is("AUX") || is("NUL")) return false;
+  if (base.size() == 4 && base[3] >= '0' && base[3] <= '9') {
+    const std::string_view stem = base.substr(0, 3);
+    const char a = upper(stem[0]), b = upper(stem[1]), d = upper(stem[2]);
+    if ((a == 'C' && b == 'O' && d == 'M') || (a == 'L' && b == 'P' && d == 'T')) return false;
+  }
   return true;
 }
 

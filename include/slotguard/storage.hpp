@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@
 #define NOMINMAX
 #endif
 #include <windows.h>
+#include <sddl.h>
+#if defined(_MSC_VER)
+#pragma comment(lib, "advapi32.lib")
+#endif
 #else
 #include <cerrno>
 #include <dirent.h>
@@ -81,18 +86,45 @@ class storage {
   virtual result<lock_handle> lock(const std::string& path) = 0;
   virtual result<void> unlock(lock_handle l) = 0;
   // Creates directory path durably (its parent is synced); success when it
-  // already exists as a directory.
+  // already exists as a directory. Trailing separators are ignored, and
+  // missing parents are created durably too.
   virtual result<void> mkdir(const std::string& path) = 0;
+  // Checks that directory dir and every entry in it belong to this process's
+  // account (or to root) and that no other account may write to them:
+  // insecure_permissions otherwise, as ssh refuses lax key files. A backend
+  // may also take away read access it would not have granted on creation.
+  // The store calls it when it opens; backends without owners accept all.
+  virtual result<void> check_private(const std::string& dir) {
+    (void)dir;
+    return ok();
+  }
 };
 
 namespace detail {
 
-// The directory part of a '/'-separated path ("." when there is none).
+inline bool is_path_separator(char c) noexcept { return c == '/' || c == '\\'; }
+
+// path without trailing separators, however many: "d/", "d//" and "d" name
+// the same directory. A root ("/", "C:/") keeps its separator.
+inline std::string trim_separators(const std::string& path) {
+  std::size_t n = path.size();
+  while (n > 1 && is_path_separator(path[n - 1])) {
+    if (n == 3 && path[1] == ':') break;  // "C:/" is a root, "C:" is not
+    --n;
+  }
+  return path.substr(0, n);
+}
+
+// The directory that holds the entry path names ("." when there is none),
+// with trailing separators of path and of the result ignored: the parent of
+// "a/b/" and of "a//b" is "a".
 inline std::string parent_dir(const std::string& path) {
-  const auto pos = path.find_last_of("/\\");
-  if (pos == std::string::npos) return ".";
-  if (pos == 0) return path.substr(0, 1);
-  return path.substr(0, pos);
+  const std::string p = trim_separators(path);
+  const auto pos = p.find_last_of("/\\");
+  if (pos == std::string::npos) return p.size() == 2 && p[1] == ':' ? p : ".";
+  if (pos == 0) return p.substr(0, 1);
+  if (pos == 2 && p[1] == ':') return p.substr(0, 3);
+  return trim_separators(p.substr(0, pos + 1));
 }
 
 inline std::string join_path(const std::string& dir, const std::string& name) {
@@ -144,14 +176,22 @@ inline errc errno_to_errc(int e) noexcept {
 using stat_buf = struct stat64;
 using dirent_t = struct dirent64;
 inline int sys_stat(const char* p, stat_buf* st) noexcept { return ::stat64(p, st); }
+inline int sys_lstat(const char* p, stat_buf* st) noexcept { return ::lstat64(p, st); }
 inline int sys_fstat(int fd, stat_buf* st) noexcept { return ::fstat64(fd, st); }
+inline int sys_fstatat(int dfd, const char* name, stat_buf* st) noexcept {
+  return ::fstatat64(dfd, name, st, AT_SYMLINK_NOFOLLOW);
+}
 inline dirent_t* sys_readdir(DIR* d) noexcept { return ::readdir64(d); }
 inline constexpr int large_file_flag = O_LARGEFILE;
 #else
 using stat_buf = struct stat;
 using dirent_t = struct dirent;
 inline int sys_stat(const char* p, stat_buf* st) noexcept { return ::stat(p, st); }
+inline int sys_lstat(const char* p, stat_buf* st) noexcept { return ::lstat(p, st); }
 inline int sys_fstat(int fd, stat_buf* st) noexcept { return ::fstat(fd, st); }
+inline int sys_fstatat(int dfd, const char* name, stat_buf* st) noexcept {
+  return ::fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW);
+}
 inline dirent_t* sys_readdir(DIR* d) noexcept { return ::readdir(d); }
 inline constexpr int large_file_flag = 0;
 #endif
@@ -165,17 +205,109 @@ inline int posix_open(const char* path, int flags, mode_t mode) noexcept {
 
 inline int posix_fd(file_handle f) noexcept { return static_cast<int>(f); }
 
+inline int sys_openat(int dfd, const char* name, int flags) noexcept {
+  for (;;) {
+    const int fd = ::openat(dfd, name, flags | O_CLOEXEC | large_file_flag);
+    if (fd >= 0 || errno != EINTR) return fd;
+  }
+}
+
+#ifdef O_NOFOLLOW
+inline constexpr int nofollow_flag = O_NOFOLLOW;
+#else
+inline constexpr int nofollow_flag = 0;
+#endif
+#ifdef O_DIRECTORY
+inline constexpr int directory_flag = O_DIRECTORY;
+#else
+inline constexpr int directory_flag = 0;
+#endif
+
+// errno of an open() with O_NOFOLLOW: a symbolic link as the last component
+// is reported as ELOOP (Linux, macOS), EMLINK (FreeBSD) or EFTYPE (NetBSD).
+inline errc nofollow_errno_to_errc(int e) noexcept {
+  if (e == ELOOP || e == EMLINK) return errc::not_regular_file;
+#ifdef EFTYPE
+  if (e == EFTYPE) return errc::not_regular_file;
+#endif
+  return errno_to_errc(e);
+}
+
+struct fd_closer {
+  int fd;
+  ~fd_closer() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// Opens a store file for reading without following a symbolic link and
+// without blocking (a FIFO in a slot's place would block open() for ever),
+// refuses anything but a regular file, then makes reads blocking again.
+inline result<int> open_regular_for_reading(const std::string& path) noexcept {
+  const int fd = posix_open(path.c_str(), O_RDONLY | O_NONBLOCK | nofollow_flag, 0);
+  if (fd < 0) return nofollow_errno_to_errc(errno);
+  fd_closer closer{fd};
+  stat_buf st{};
+  if (sys_fstat(fd, &st) != 0) return errno_to_errc(errno);
+  if (!S_ISREG(st.st_mode)) return errc::not_regular_file;
+  const int fl = ::fcntl(fd, F_GETFL);
+  if (fl < 0 || ::fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) != 0) return errno_to_errc(errno);
+  closer.fd = -1;
+  return fd;
+}
+
+// A lock handle holds two descriptors: the lock file's in the low 32 bits,
+// the store directory's plus one in the high 32 bits (0: none).
+inline lock_handle pack_lock(int file_fd, int dir_fd) noexcept {
+  return (static_cast<lock_handle>(static_cast<std::uint32_t>(dir_fd + 1)) << 32) |
+         static_cast<std::uint32_t>(file_fd);
+}
+inline int lock_file_fd(lock_handle l) noexcept { return static_cast<int>(l & 0xffffffffu); }
+inline int lock_dir_fd(lock_handle l) noexcept { return static_cast<int>(l >> 32) - 1; }
+
+// flock without waiting: 0 when taken, else the errno (EINTR retried).
+inline int try_flock(int fd) noexcept {
+  for (;;) {
+    if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return 0;
+    if (errno != EINTR) return errno;
+  }
+}
+
+inline bool is_would_block(int e) noexcept { return e == EWOULDBLOCK || e == EAGAIN; }
 
 }  // namespace detail
 
 // The POSIX backend: plain system calls, EINTR and short writes handled,
 // every descriptor O_CLOEXEC so a probe child never inherits the store's
 // files or lock.
-class posix_storage final : public storage {
+//
+// A private store (see docs/STORE.md): directories are created 0700 and files
+// 0600, so no other account can read the content or open the lock;
+// set_group_readable(true) grants the owner's group read access instead
+// (0750 and 0640), for a host whose readers run under another account of
+// that group. Store files are never opened through a symbolic link, and only
+// regular files are read or locked.
+class posix_storage : public storage {
  public:
+  posix_storage() = default;
+  explicit posix_storage(bool group_readable) noexcept : group_readable_(group_readable) {}
+
+  // Whether directories and files this backend creates from now on, and
+  // those check_private() tightens, let the owner's group read them.
+  void set_group_readable(bool on) noexcept { group_readable_ = on; }
+  bool group_readable() const noexcept { return group_readable_; }
+
   result<file_handle> create(const std::string& path) override {
-    const int fd = detail::posix_open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL, 0644);
-    if (fd < 0) return detail::errno_to_errc(errno);
+    const int fd = detail::posix_open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | detail::nofollow_flag,
+                                      file_mode());
+    if (fd < 0) return detail::nofollow_errno_to_errc(errno);
+    // umask may have taken group read away; a host that asked for it gets it.
+    if (group_readable_ && ::fchmod(fd, file_mode()) != 0) {
+      const int e = errno;
+      ::close(fd);
+      ::unlink(path.c_str());
+      return detail::errno_to_errc(e);
+    }
     return static_cast<file_handle>(fd);
   }
 
@@ -225,11 +357,8 @@ class posix_storage final : public storage {
   }
 
   result<void> sync_dir(const std::string& dir) override {
-    int flags = O_RDONLY;
-#ifdef O_DIRECTORY
-    flags |= O_DIRECTORY;
-#endif
-    const int fd = detail::posix_open(dir.c_str(), flags, 0);
+    // O_NONBLOCK: where O_DIRECTORY is missing, a FIFO must not block here.
+    const int fd = detail::posix_open(dir.c_str(), O_RDONLY | O_NONBLOCK | detail::directory_flag, 0);
     if (fd < 0) return detail::errno_to_errc(errno);
     int rc = ::fsync(fd);
     const int e = errno;
@@ -242,12 +371,10 @@ class posix_storage final : public storage {
 
   result<std::vector<std::uint8_t>> read_file(const std::string& path,
                                               std::uint64_t max_size) override {
-    const int fd = detail::posix_open(path.c_str(), O_RDONLY, 0);
-    if (fd < 0) return detail::errno_to_errc(errno);
-    struct fd_closer {
-      int fd;
-      ~fd_closer() { ::close(fd); }
-    } closer{fd};
+    auto opened = detail::open_regular_for_reading(path);
+    if (!opened) return opened.error();
+    const int fd = *opened;
+    detail::fd_closer closer{fd};
     detail::stat_buf st{};
     if (detail::sys_fstat(fd, &st) != 0) return detail::errno_to_errc(errno);
     if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) > max_size) return errc::too_large;
@@ -295,43 +422,173 @@ class posix_storage final : public storage {
     return names;
   }
 
+  // Whether a name exists at path; a symbolic link counts, dangling or not,
+  // since it takes the name.
   result<bool> exists(const std::string& path) override {
     detail::stat_buf st{};
-    if (detail::sys_stat(path.c_str(), &st) == 0) return true;
+    if (detail::sys_lstat(path.c_str(), &st) == 0) return true;
     if (errno == ENOENT || errno == ENOTDIR) return false;
     return detail::errno_to_errc(errno);
   }
 
+  // Two locks, both needed (docs/STORE.md, "The lock"): flock on the lock
+  // file, as every earlier version took it, and flock on the store directory
+  // itself, which nobody can unlink while the store has files in it. A
+  // process that unlinked `lock` under a holder only makes the next opener
+  // create a new lock file: the directory's lock still keeps it out. After
+  // both are taken, the path must still name the locked file, else a
+  // concurrent unlink raced the open and the attempt starts again.
   result<lock_handle> lock(const std::string& path) override {
-    const int fd = detail::posix_open(path.c_str(), O_RDWR | O_CREAT, 0644);
-    if (fd < 0) return detail::errno_to_errc(errno);
-    // flock locks belong to the open file description: a second open in the
-    // same process conflicts too, which is what the store wants.
-    for (;;) {
-      if (::flock(fd, LOCK_EX | LOCK_NB) == 0) return static_cast<lock_handle>(fd);
-      if (errno == EINTR) continue;
-      const int e = errno;
-      ::close(fd);
-      return (e == EWOULDBLOCK || e == EAGAIN) ? errc::busy : detail::errno_to_errc(e);
+    const std::string dir = detail::parent_dir(path);
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      // 0600 whatever group access the store grants: no other account can
+      // open the lock file, so none can take its lock.
+      const int fd = detail::posix_open(
+          path.c_str(), O_RDWR | O_CREAT | O_NONBLOCK | detail::nofollow_flag, 0600);
+      if (fd < 0) {
+        const int e = errno;
+        // A read-only file system, or an account without write access: the
+        // store can still be read, without the lock.
+        if (e == EROFS || e == EACCES || e == EPERM) return errc::read_only_store;
+        return detail::nofollow_errno_to_errc(e);
+      }
+      detail::fd_closer file_closer{fd};
+      detail::stat_buf st{};
+      if (detail::sys_fstat(fd, &st) != 0) return detail::errno_to_errc(errno);
+      if (!S_ISREG(st.st_mode)) return errc::not_regular_file;
+      // Lock files of earlier versions are 0644: any account could open one
+      // read-only and take its lock.
+      if ((st.st_mode & 077) != 0 && st.st_uid == ::geteuid() && ::fchmod(fd, 0600) != 0)
+        return detail::errno_to_errc(errno);
+
+      const int dfd = detail::posix_open(dir.c_str(), O_RDONLY | O_NONBLOCK | detail::directory_flag, 0);
+      if (dfd < 0) return detail::errno_to_errc(errno);
+      detail::fd_closer dir_closer{dfd};
+      int e = detail::try_flock(dfd);
+      if (detail::is_would_block(e)) return errc::busy;
+      // Where a directory cannot be locked (flock emulated by byte-range
+      // locks on NFS wants a descriptor open for writing), the lock file's
+      // lock alone stands.
+      if (e != 0) {
+        ::close(dfd);
+        dir_closer.fd = -1;
+      }
+      e = detail::try_flock(fd);
+      if (e != 0) return detail::is_would_block(e) ? errc::busy : detail::errno_to_errc(e);
+
+      detail::stat_buf now{};
+      if (detail::sys_lstat(path.c_str(), &now) == 0 && now.st_dev == st.st_dev &&
+          now.st_ino == st.st_ino) {
+        const int held_dfd = dir_closer.fd;
+        file_closer.fd = -1;
+        dir_closer.fd = -1;
+        return detail::pack_lock(fd, held_dfd);
+      }
+      // The name was unlinked or replaced after the open: try again on what
+      // it names now (the closers release both locks).
     }
+    return errc::busy;
   }
 
   result<void> unlock(lock_handle l) override {
-    // Closing the last descriptor of the description releases the lock.
-    if (::close(static_cast<int>(l)) != 0 && errno != EINTR) return detail::errno_to_errc(errno);
+    // Closing the last descriptor of a description releases its lock.
+    const int dfd = detail::lock_dir_fd(l);
+    const int frc = ::close(detail::lock_file_fd(l));
+    const int fe = errno;
+    if (dfd >= 0) ::close(dfd);
+    if (frc != 0 && fe != EINTR) return detail::errno_to_errc(fe);
     return ok();
   }
 
   result<void> mkdir(const std::string& path) override {
-    if (::mkdir(path.c_str(), 0755) != 0) {
-      if (errno != EEXIST) return detail::errno_to_errc(errno);
+    const std::string p = detail::trim_separators(path);
+    if (p.empty()) return errc::invalid_argument;
+    return make_dir(p, 0);
+  }
+
+  // Checks dir itself (through a symbolic link the host may have put in its
+  // path) and each entry in it (not through links). An entry that belongs to
+  // this account and grants read access the backend would not have granted
+  // (stores made by earlier versions are 0755 with files 0644) loses it.
+  result<void> check_private(const std::string& dir) override {
+    const std::string d = detail::trim_separators(dir);
+    const int dfd = detail::posix_open(d.c_str(), O_RDONLY | O_NONBLOCK | detail::directory_flag, 0);
+    if (dfd < 0) return detail::errno_to_errc(errno);
+    detail::fd_closer dir_closer{dfd};
+    detail::stat_buf st{};
+    if (detail::sys_fstat(dfd, &st) != 0) return detail::errno_to_errc(errno);
+    if (!S_ISDIR(st.st_mode)) return errc::invalid_argument;
+    SLOTGUARD_TRY(check_entry(dfd, st, dir_mode()));
+    auto names = list(d);
+    if (!names) return names.error();
+    for (const auto& name : *names) {
+      detail::stat_buf est{};
+      if (detail::sys_fstatat(dfd, name.c_str(), &est) != 0) {
+        if (errno == ENOENT) continue;  // removed meanwhile
+        return detail::errno_to_errc(errno);
+      }
+      if (S_ISLNK(est.st_mode)) {
+        // A link's own mode means nothing; its owner still must be ours.
+        if (!owner_ok(est)) return errc::insecure_permissions;
+        continue;
+      }
+      if (!owner_ok(est) || (est.st_mode & 022) != 0) return errc::insecure_permissions;
+      const mode_t allowed = S_ISDIR(est.st_mode) ? dir_mode() : file_mode();
+      if ((est.st_mode & 077 & ~allowed) == 0 || est.st_uid != ::geteuid()) continue;
+      const int fd = detail::sys_openat(dfd, name.c_str(), O_RDONLY | O_NONBLOCK | detail::nofollow_flag);
+      if (fd < 0) {
+        if (errno == ENOENT) continue;
+        return detail::nofollow_errno_to_errc(errno);
+      }
+      detail::fd_closer closer{fd};
+      SLOTGUARD_TRY(check_entry(fd, est, allowed));
+    }
+    return ok();
+  }
+
+ private:
+  mode_t dir_mode() const noexcept { return group_readable_ ? 0750 : 0700; }
+  mode_t file_mode() const noexcept { return group_readable_ ? 0640 : 0600; }
+
+  static bool owner_ok(const detail::stat_buf& st) noexcept {
+    return st.st_uid == ::geteuid() || st.st_uid == 0;
+  }
+
+  // Refuses what others may write; takes away group and other access beyond
+  // allowed from what this account owns (fd is open on the entry).
+  static result<void> check_entry(int fd, const detail::stat_buf& st, mode_t allowed) noexcept {
+    if (!owner_ok(st) || (st.st_mode & 022) != 0) return errc::insecure_permissions;
+    const mode_t extra = static_cast<mode_t>(st.st_mode & 077 & ~allowed);
+    if (extra == 0 || st.st_uid != ::geteuid()) return ok();
+    if (::fchmod(fd, static_cast<mode_t>(st.st_mode & 07777 & ~extra)) != 0)
+      return detail::errno_to_errc(errno);
+    return ok();
+  }
+
+  result<void> make_dir(const std::string& p, int depth) {
+    if (::mkdir(p.c_str(), dir_mode()) != 0) {
+      const int e = errno;
+      if (e == ENOENT && depth < 32) {
+        // A missing parent: create it durably first, then this one.
+        const std::string parent = detail::parent_dir(p);
+        if (parent != p && parent != "." && parent != "/") {
+          SLOTGUARD_TRY(make_dir(parent, depth + 1));
+          return make_dir(p, depth + 1);
+        }
+      }
+      if (e != EEXIST) return detail::errno_to_errc(e);
       detail::stat_buf st{};
-      if (detail::sys_stat(path.c_str(), &st) != 0) return detail::errno_to_errc(errno);
+      if (detail::sys_stat(p.c_str(), &st) != 0) return detail::errno_to_errc(errno);
       if (!S_ISDIR(st.st_mode)) return errc::already_exists;
       return ok();
     }
-    return sync_dir(detail::parent_dir(path));
+    // umask may have taken group access away; a host that asked for it gets it.
+    if (group_readable_ && ::chmod(p.c_str(), dir_mode()) != 0) return detail::errno_to_errc(errno);
+    // The new entry is durable once its parent (not the new directory) is.
+    return sync_dir(detail::parent_dir(p));
   }
+
+  bool group_readable_ = false;
 };
 
 using native_storage = posix_storage;
@@ -392,6 +649,35 @@ inline result<std::string> narrow(const wchar_t* w) {
   return s;
 }
 
+inline bool is_wide_separator(wchar_t c) noexcept { return c == L'/' || c == L'\\'; }
+
+// A UTF-8 path in the form the W functions take. An absolute path
+// ("C:/x", "\\server\share\x") becomes its "\\?\" form, so it may be longer
+// than MAX_PATH (260): GetFullPathNameW first does what Win32 would do to
+// it ('/' to '\', "." and ".." resolved, trailing dots and spaces dropped),
+// because after "\\?\" nothing is normalised. Relative paths stay as given.
+inline result<std::wstring> win32_path(const std::string& s) {
+  auto w = widen(s);
+  if (!w) return w.error();
+  const std::wstring& p = *w;
+  if (p.size() >= 4 && is_wide_separator(p[0]) && is_wide_separator(p[1]) &&
+      (p[2] == L'?' || p[2] == L'.') && is_wide_separator(p[3]))
+    return std::move(*w);  // already a device or verbatim path
+  const bool drive = p.size() >= 3 && p[1] == L':' && is_wide_separator(p[2]) &&
+                     ((p[0] >= L'A' && p[0] <= L'Z') || (p[0] >= L'a' && p[0] <= L'z'));
+  const bool unc = p.size() >= 3 && is_wide_separator(p[0]) && is_wide_separator(p[1]) &&
+                   !is_wide_separator(p[2]);
+  if (!drive && !unc) return std::move(*w);
+  const DWORD need = ::GetFullPathNameW(p.c_str(), 0, nullptr, nullptr);
+  if (need == 0) return last_errc();
+  std::wstring full(need, L'\0');
+  const DWORD got = ::GetFullPathNameW(p.c_str(), need, &full[0], nullptr);
+  if (got == 0 || got >= need) return errc::invalid_argument;
+  full.resize(got);
+  if (unc) return L"\\\\?\\UNC\\" + full.substr(2);
+  return L"\\\\?\\" + full;
+}
+
 inline HANDLE win32_handle(std::uint64_t h) noexcept {
   return reinterpret_cast<HANDLE>(static_cast<std::uintptr_t>(h));
 }
@@ -399,16 +685,108 @@ inline std::uint64_t from_win32_handle(HANDLE h) noexcept {
   return static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(h));
 }
 
+// Antivirus scanners, backup agents and the indexer open files for a
+// moment; a rename or delete that meets one is tried again, waiting 1, 2,
+// 4 ... 64 ms (about 0.4 s in all), then fails with sharing_violation
+// (permission_denied when access stayed denied: a file pending deletion
+// answers ERROR_ACCESS_DENIED while another handle keeps it, but so does a
+// file nobody may delete).
+inline constexpr int win32_retry_attempts = 12;
+
+template <class Op>
+result<void> win32_retry(Op op, int attempts = win32_retry_attempts, bool retry_denied = true) {
+  DWORD delay_ms = 1;
+  for (int attempt = 1;; ++attempt) {
+    if (op()) return ok();
+    const DWORD e = ::GetLastError();
+    const bool transient = e == ERROR_SHARING_VIOLATION || e == ERROR_LOCK_VIOLATION ||
+                           (retry_denied && e == ERROR_ACCESS_DENIED);
+    if (!transient) return win32_to_errc(e);
+    if (attempt >= attempts)
+      return e == ERROR_ACCESS_DENIED ? errc::permission_denied : errc::sharing_violation;
+    ::Sleep(delay_ms);
+    if (delay_ms < 64) delay_ms *= 2;
+  }
+}
+
+struct win32_closer {
+  HANDLE h;
+  ~win32_closer() {
+    if (h != INVALID_HANDLE_VALUE) ::CloseHandle(h);
+  }
+};
+
+// Only a regular file on disk: not a directory, a reparse point (symbolic
+// link, junction; the handle was opened on the link itself) or a device.
+inline result<void> win32_require_regular(HANDLE h) noexcept {
+  if (::GetFileType(h) != FILE_TYPE_DISK) return errc::not_regular_file;
+  BY_HANDLE_FILE_INFORMATION info{};
+  if (!::GetFileInformationByHandle(h, &info)) return last_errc();
+  if ((info.dwFileAttributes & (FILE_ATTRIBUTE_DIRECTORY | FILE_ATTRIBUTE_REPARSE_POINT)) != 0)
+    return errc::not_regular_file;
+  return ok();
+}
+
+// A security descriptor whose access list, protected from the parent's
+// inheritable entries, grants full control to this process's user and to
+// SYSTEM only, and is inherited by everything created inside.
+class win32_private_descriptor {
+ public:
+  win32_private_descriptor() = default;
+  win32_private_descriptor(const win32_private_descriptor&) = delete;
+  win32_private_descriptor& operator=(const win32_private_descriptor&) = delete;
+  ~win32_private_descriptor() {
+    if (sd_ != nullptr) ::LocalFree(sd_);
+  }
+
+  result<void> make() {
+    HANDLE token = nullptr;
+    if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &token)) return last_errc();
+    win32_closer token_closer{token};
+    DWORD len = 0;
+    ::GetTokenInformation(token, TokenUser, nullptr, 0, &len);
+    if (len == 0) return last_errc();
+    std::vector<unsigned char> buf(len);
+    if (!::GetTokenInformation(token, TokenUser, buf.data(), len, &len)) return last_errc();
+    TOKEN_USER user{};
+    std::memcpy(&user, buf.data(), sizeof user);
+    LPWSTR sid = nullptr;
+    if (!::ConvertSidToStringSidW(user.User.Sid, &sid)) return last_errc();
+    std::wstring sddl = L"D:P(A;OICI;FA;;;";
+    sddl += sid;
+    sddl += L")(A;OICI;FA;;;SY)";
+    ::LocalFree(sid);
+    if (!::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1, &sd_,
+                                                                nullptr))
+      return last_errc();
+    return ok();
+  }
+
+  SECURITY_ATTRIBUTES attributes() const noexcept {
+    SECURITY_ATTRIBUTES sa{};
+    sa.nLength = sizeof sa;
+    sa.lpSecurityDescriptor = sd_;
+    sa.bInheritHandle = FALSE;
+    return sa;
+  }
+
+ private:
+  PSECURITY_DESCRIPTOR sd_ = nullptr;
+};
+
 }  // namespace detail
 
-// The Win32 backend, with wide (UTF-16) paths. There is no directory sync
-// on Windows: NTFS journals its metadata (creates, renames, deletes) itself
-// and user mode cannot flush a directory, so sync_dir() succeeds without
-// doing anything; renames are made durable by MOVEFILE_WRITE_THROUGH instead.
+// The Win32 backend, with wide (UTF-16) paths, absolute ones in their
+// "\\?\" form. There is no directory sync on Windows: NTFS journals its
+// metadata (creates, renames, deletes) itself and user mode cannot flush a
+// directory, so sync_dir() succeeds without doing anything; renames are made
+// durable by MOVEFILE_WRITE_THROUGH instead. Directories it creates get an
+// access list of their own (this user and SYSTEM, nothing inherited from
+// the parent), which the files created in them inherit.
 class win32_storage final : public storage {
  public:
   result<file_handle> create(const std::string& path) override {
-    auto w = detail::widen(path);
+    auto w = detail::win32_path(path);
     if (!w) return w.error();
     const HANDLE h = ::CreateFileW(w->c_str(), GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_DELETE,
                                    nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
@@ -441,20 +819,20 @@ class win32_storage final : public storage {
   }
 
   result<void> rename(const std::string& from, const std::string& to) override {
-    auto wf = detail::widen(from);
+    auto wf = detail::win32_path(from);
     if (!wf) return wf.error();
-    auto wt = detail::widen(to);
+    auto wt = detail::win32_path(to);
     if (!wt) return wt.error();
-    if (!::MoveFileExW(wf->c_str(), wt->c_str(), MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
-      return detail::last_errc();
-    return ok();
+    return detail::win32_retry([&] {
+      return ::MoveFileExW(wf->c_str(), wt->c_str(),
+                           MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH) != 0;
+    });
   }
 
   result<void> remove(const std::string& path) override {
-    auto w = detail::widen(path);
+    auto w = detail::win32_path(path);
     if (!w) return w.error();
-    if (!::DeleteFileW(w->c_str())) return detail::last_errc();
-    return ok();
+    return detail::win32_retry([&] { return ::DeleteFileW(w->c_str()) != 0; });
   }
 
   result<void> sync_dir(const std::string& dir) override {
@@ -464,16 +842,15 @@ class win32_storage final : public storage {
 
   result<std::vector<std::uint8_t>> read_file(const std::string& path,
                                               std::uint64_t max_size) override {
-    auto w = detail::widen(path);
+    auto w = detail::win32_path(path);
     if (!w) return w.error();
     const HANDLE h = ::CreateFileW(w->c_str(), GENERIC_READ,
                                    FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                                   OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+                                   OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
+                                   nullptr);
     if (h == INVALID_HANDLE_VALUE) return detail::last_errc();
-    struct closer_t {
-      HANDLE h;
-      ~closer_t() { ::CloseHandle(h); }
-    } closer{h};
+    detail::win32_closer closer{h};
+    SLOTGUARD_TRY(detail::win32_require_regular(h));
     LARGE_INTEGER size{};
     if (!::GetFileSizeEx(h, &size)) return detail::last_errc();
     if (size.QuadPart < 0 || static_cast<std::uint64_t>(size.QuadPart) > max_size ||
@@ -503,7 +880,7 @@ class win32_storage final : public storage {
   }
 
   result<std::vector<std::string>> list(const std::string& dir) override {
-    auto w = detail::widen(detail::join_path(dir, "*"));
+    auto w = detail::win32_path(detail::join_path(dir, "*"));
     if (!w) return w.error();
     WIN32_FIND_DATAW fd{};
     const HANDLE h = ::FindFirstFileW(w->c_str(), &fd);
@@ -528,7 +905,7 @@ class win32_storage final : public storage {
   }
 
   result<bool> exists(const std::string& path) override {
-    auto w = detail::widen(path);
+    auto w = detail::win32_path(path);
     if (!w) return w.error();
     if (::GetFileAttributesW(w->c_str()) != INVALID_FILE_ATTRIBUTES) return true;
     const DWORD e = ::GetLastError();
@@ -536,23 +913,40 @@ class win32_storage final : public storage {
     return detail::win32_to_errc(e);
   }
 
+  // The lock file is opened with no sharing at all: while it is held no
+  // other handle to it can exist, so nobody else can lock it, and nobody can
+  // delete or rename it (that needs a handle with DELETE access). A short
+  // retry rides out a scanner that has the file open for a moment.
   result<lock_handle> lock(const std::string& path) override {
-    auto w = detail::widen(path);
+    auto w = detail::win32_path(path);
     if (!w) return w.error();
-    const HANDLE h = ::CreateFileW(w->c_str(), GENERIC_READ | GENERIC_WRITE,
-                                   FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
-                                   OPEN_ALWAYS, FILE_ATTRIBUTE_NORMAL, nullptr);
-    if (h == INVALID_HANDLE_VALUE) return detail::last_errc();
+    HANDLE h = INVALID_HANDLE_VALUE;
+    auto opened = detail::win32_retry(
+        [&] {
+          h = ::CreateFileW(w->c_str(), GENERIC_READ | GENERIC_WRITE, 0, nullptr, OPEN_ALWAYS,
+                            FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
+          return h != INVALID_HANDLE_VALUE;
+        },
+        4, false);
+    if (!opened) {
+      if (opened.error() == errc::sharing_violation) return errc::busy;
+      // A read-only volume or an account without write access: the store
+      // can still be read, without the lock.
+      if (opened.error() == errc::permission_denied) return errc::read_only_store;
+      return opened.error();
+    }
+    detail::win32_closer closer{h};
+    SLOTGUARD_TRY(detail::win32_require_regular(h));
     OVERLAPPED ov{};
     // Byte-range locks belong to the handle: a second handle in the same
     // process is refused as another process would be.
     if (!::LockFileEx(h, LOCKFILE_EXCLUSIVE_LOCK | LOCKFILE_FAIL_IMMEDIATELY, 0, MAXDWORD, MAXDWORD,
                       &ov)) {
       const DWORD e = ::GetLastError();
-      ::CloseHandle(h);
       return e == ERROR_LOCK_VIOLATION || e == ERROR_IO_PENDING ? errc::busy
                                                                  : detail::win32_to_errc(e);
     }
+    closer.h = INVALID_HANDLE_VALUE;
     return detail::from_win32_handle(h);
   }
 
@@ -565,10 +959,28 @@ class win32_storage final : public storage {
   }
 
   result<void> mkdir(const std::string& path) override {
-    auto w = detail::widen(path);
+    const std::string p = detail::trim_separators(path);
+    if (p.empty()) return errc::invalid_argument;
+    detail::win32_private_descriptor sd;
+    SLOTGUARD_TRY(sd.make());
+    return make_dir(p, sd, 0);
+  }
+
+ private:
+  static result<void> make_dir(const std::string& p, const detail::win32_private_descriptor& sd,
+                               int depth) {
+    auto w = detail::win32_path(p);
     if (!w) return w.error();
-    if (::CreateDirectoryW(w->c_str(), nullptr)) return ok();
+    SECURITY_ATTRIBUTES sa = sd.attributes();
+    if (::CreateDirectoryW(w->c_str(), &sa)) return ok();
     const DWORD e = ::GetLastError();
+    if (e == ERROR_PATH_NOT_FOUND && depth < 32) {
+      const std::string parent = detail::parent_dir(p);
+      if (parent != p && parent != ".") {
+        SLOTGUARD_TRY(make_dir(parent, sd, depth + 1));
+        return make_dir(p, sd, depth + 1);
+      }
+    }
     if (e != ERROR_ALREADY_EXISTS) return detail::win32_to_errc(e);
     const DWORD attrs = ::GetFileAttributesW(w->c_str());
     if (attrs == INVALID_FILE_ATTRIBUTES) return detail::last_errc();

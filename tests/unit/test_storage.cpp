@@ -2,6 +2,7 @@
 // The storage primitives on the platform's backend (in a temporary directory)
 // and on the simulator, and the simulator's model of durability, faults,
 // power cuts and torn writes.
+#include <slotguard/bundle.hpp>
 #include <slotguard/sim_storage.hpp>
 #include <slotguard/storage.hpp>
 
@@ -12,7 +13,17 @@
 #include <algorithm>
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
+
+#if !SLOTGUARD_OS_WINDOWS
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#endif
 
 namespace sg = slotguard;
 using sg::errc;
@@ -23,6 +34,13 @@ std::vector<std::uint8_t> bytes_of(std::size_t n, std::uint8_t seed) {
   std::vector<std::uint8_t> v(n);
   for (std::size_t i = 0; i < n; ++i) v[i] = static_cast<std::uint8_t>(seed + i * 7 + (i >> 8));
   return v;
+}
+
+// The error of a result, errc::ok for a success (a check that expects an
+// error must not abort the run when the call succeeds).
+template <class R>
+errc error_of(const R& r) {
+  return r ? errc::ok : r.error();
 }
 
 struct sim_env {
@@ -304,3 +322,382 @@ TEST_CASE("simulator: the power goes off after the Nth call until reboot", "[sto
   CHECK_FALSE(fs.peek("/d/x"));  // its name was never synced
   CHECK(fs.list("/d").value().empty());
 }
+
+// ---------------------------------------------------------------------------
+// Paths, mkdir and channel names as directory names.
+
+TEST_CASE("parent_dir ignores trailing separators", "[storage.paths]") {
+  CHECK(sg::detail::parent_dir("a/b") == "a");
+  CHECK(sg::detail::parent_dir("a/b/") == "a");
+  CHECK(sg::detail::parent_dir("a/b//") == "a");
+  CHECK(sg::detail::parent_dir("a//b") == "a");
+  CHECK(sg::detail::parent_dir("/a/") == "/");
+  CHECK(sg::detail::parent_dir("/") == "/");
+  CHECK(sg::detail::parent_dir("b/") == ".");
+  CHECK(sg::detail::parent_dir("C:/x/") == "C:/");
+  CHECK(sg::detail::parent_dir("C:\\x\\y\\") == "C:\\x");
+  CHECK(sg::detail::trim_separators("d//") == "d");
+  CHECK(sg::detail::trim_separators("C:/") == "C:/");
+}
+
+TEST_CASE("mkdir makes missing parents and ignores trailing separators", "[storage.names]") {
+  native_env env;
+  const std::string deep = sg::detail::join_path(env.dir, "a/b/c//");
+  REQUIRE(env.fs.mkdir(deep));
+  CHECK(env.fs.exists(sg::detail::join_path(env.dir, "a/b/c")).value());
+  CHECK(env.fs.mkdir(deep));  // exists: fine
+  write_file(env, sg::detail::join_path(env.dir, "a/b/c/x"), bytes_of(3, 1));
+  CHECK(env.fs.read_file(sg::detail::join_path(env.dir, "a/b/c/x"), 3).value() == bytes_of(3, 1));
+}
+
+TEST_CASE("channel names are valid directory names on Windows too", "[storage.names][bundle.channel]") {
+  using sg::detail::bundle_valid_channel;
+  for (const char* bad : {"CON", "con", "Con", "PRN", "aux", "NUL", "nul.txt", "NUL.tar.gz", "con.x",
+                          "COM1", "com9", "Com0.stable", "LPT1", "lpt9.x", "LPT0", "beta.", "a..",
+                          "x.y.", ".hidden", "-x", "a b", "a/b", "a\\b", ""}) {
+    INFO(bad);
+    CHECK_FALSE(bundle_valid_channel(bad));
+  }
+  for (const char* good : {"stable", "CONSOLE", "conx", "con-x", "nulls", "com10", "COM", "lpt",
+                           "com1a", "lpt1x.y", "a.con", "x.nul", "beta.1", "1.2.3", "prod_eu-west"}) {
+    INFO(good);
+    CHECK(bundle_valid_channel(good));
+  }
+}
+
+#if !SLOTGUARD_OS_WINDOWS
+
+namespace {
+
+// A posix_storage that records which directories it synced, by inode, so a
+// test can tell the parent of a path from the path itself.
+class sync_spy final : public sg::posix_storage {
+ public:
+  std::vector<std::pair<dev_t, ino_t>> synced;
+  sg::result<void> sync_dir(const std::string& dir) override {
+    struct stat st {};
+    if (::stat(dir.c_str(), &st) == 0) synced.emplace_back(st.st_dev, st.st_ino);
+    return posix_storage::sync_dir(dir);
+  }
+  bool synced_dir(const std::string& path) const {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0) return false;
+    return std::find(synced.begin(), synced.end(), std::make_pair(st.st_dev, st.st_ino)) != synced.end();
+  }
+};
+
+mode_t mode_of(const std::string& path) {
+  struct stat st {};
+  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  return st.st_mode & 07777;
+}
+
+bool am_root() { return ::geteuid() == 0; }
+
+// Runs body in a forked child as the account nobody (uid and gid 65534) and
+// returns its exit status (0 when body returned true), or -1 when it died
+// (killed after 10 s: nothing here may block).
+template <class Body>
+int as_nobody(Body body) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::alarm(10);
+    if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(100);
+    ::_exit(body() ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+// Runs body in a forked child that SIGALRM kills after 5 s; true when the
+// child returned true (a call that blocks for ever fails the test instead
+// of hanging it).
+template <class Body>
+bool in_child_within_5s(Body body) {
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::alarm(5);
+    ::_exit(body() ? 0 : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+}  // namespace
+
+TEST_CASE("mkdir of a path with trailing separators syncs the real parent", "[storage.durability]") {
+  slotguard_test::temp_dir tmp("storage-mkdir");
+  const std::string root = slotguard_test::utf8_path(tmp.path());
+  {
+    sync_spy fs;
+    REQUIRE(fs.mkdir(root + "/store/"));
+    CHECK(fs.synced_dir(root));
+  }
+  {
+    sync_spy fs;
+    REQUIRE(fs.mkdir(root + "/other//"));
+    CHECK(fs.synced_dir(root));
+  }
+  {
+    // Missing parents are created, each made durable in its own parent.
+    sync_spy fs;
+    REQUIRE(fs.mkdir(root + "/a/b/c/"));
+    CHECK(fs.synced_dir(root));
+    CHECK(fs.synced_dir(root + "/a"));
+    CHECK(fs.synced_dir(root + "/a/b"));
+    struct stat st {};
+    REQUIRE(::stat((root + "/a/b/c").c_str(), &st) == 0);
+    CHECK(S_ISDIR(st.st_mode));
+  }
+}
+
+TEST_CASE("a FIFO or directory in place of a store file is refused without blocking",
+          "[storage.nonregular]") {
+  native_env env;
+  const std::string fifo = sg::detail::join_path(env.dir, "journal.0");
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(in_child_within_5s([&] {
+    sg::posix_storage fs;
+    return error_of(fs.read_file(fifo, 1000)) == errc::not_regular_file;
+  }));
+  const std::string lock_fifo = sg::detail::join_path(env.dir, "lock");
+  REQUIRE(::mkfifo(lock_fifo.c_str(), 0600) == 0);
+  CHECK(in_child_within_5s([&] {
+    sg::posix_storage fs;
+    auto l = fs.lock(lock_fifo);
+    return !l && l.error() == errc::not_regular_file;
+  }));
+  const std::string sub = sg::detail::join_path(env.dir, "slot-a.1");
+  REQUIRE(::mkdir(sub.c_str(), 0700) == 0);
+  CHECK(error_of(env.fs.read_file(sub, 1000)) == errc::not_regular_file);
+}
+
+TEST_CASE("symbolic links in the store are not followed", "[storage.nonregular]") {
+  native_env env;
+  slotguard_test::temp_dir outside("storage-outside");
+  const std::string target = slotguard_test::utf8_path(outside.path() / "secret");
+  write_file(env, target, bytes_of(9, 4));
+  const std::string slot = sg::detail::join_path(env.dir, "slot-a.1");
+  REQUIRE(::symlink(target.c_str(), slot.c_str()) == 0);
+  CHECK(error_of(env.fs.read_file(slot, 100)) == errc::not_regular_file);
+
+  // The lock is not taken on (or created at) a link's target.
+  const std::string lock_target = slotguard_test::utf8_path(outside.path() / "lock-target");
+  const std::string lock = sg::detail::join_path(env.dir, "lock");
+  REQUIRE(::symlink(lock_target.c_str(), lock.c_str()) == 0);
+  CHECK(error_of(env.fs.lock(lock)) == errc::not_regular_file);
+  struct stat st {};
+  CHECK(::lstat(lock_target.c_str(), &st) != 0);
+
+  // Nor is a file created through a dangling link.
+  const std::string made = slotguard_test::utf8_path(outside.path() / "made");
+  const std::string name = sg::detail::join_path(env.dir, "journal.1.new");
+  REQUIRE(::symlink(made.c_str(), name.c_str()) == 0);
+  CHECK(error_of(env.fs.create(name)) == errc::already_exists);
+  CHECK(::lstat(made.c_str(), &st) != 0);
+  CHECK(env.fs.exists(name).value());  // the name is taken
+}
+
+TEST_CASE("unlinking or replacing the lock file lets no second holder in", "[storage.lock]") {
+  native_env env;
+  const std::string p = sg::detail::join_path(env.dir, "lock");
+  sg::posix_storage first, second;
+  auto l1 = first.lock(p);
+  REQUIRE(l1);
+  // Put some store file next to the lock, as a store has.
+  write_file(env, sg::detail::join_path(env.dir, "journal.0"), bytes_of(4, 1));
+
+  REQUIRE(::unlink(p.c_str()) == 0);
+  auto l2 = second.lock(p);
+  CHECK(error_of(l2) == errc::busy);
+
+  // Another file renamed over the lock's name: still excluded.
+  const std::string other = sg::detail::join_path(env.dir, "other");
+  write_file(env, other, {});
+  REQUIRE(::rename(other.c_str(), p.c_str()) == 0);
+  auto l3 = second.lock(p);
+  CHECK(error_of(l3) == errc::busy);
+
+  // From another process too.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    sg::posix_storage child;
+    auto c = child.lock(p);
+    ::_exit(!c ? (c.error() == errc::busy ? 0 : 2) : 1);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+
+  // Once the first holder lets go, the next one gets it.
+  REQUIRE(first.unlock(*l1));
+  auto l4 = second.lock(p);
+  REQUIRE(l4);
+  REQUIRE(second.unlock(*l4));
+}
+
+TEST_CASE("a store is private: directories 0700, files and lock 0600", "[storage.private]") {
+  const mode_t old_mask = ::umask(022);
+  native_env env;
+  CHECK(mode_of(env.dir) == 0700);
+  const std::string f = sg::detail::join_path(env.dir, "slot-a.1");
+  write_file(env, f, bytes_of(16, 2));
+  CHECK(mode_of(f) == 0600);
+  const std::string lock = sg::detail::join_path(env.dir, "lock");
+  auto l = env.fs.lock(lock);
+  REQUIRE(l);
+  CHECK(mode_of(lock) == 0600);
+  REQUIRE(env.fs.unlock(*l));
+  // A lock file an earlier version made (0644) is made private when locked.
+  REQUIRE(::chmod(lock.c_str(), 0644) == 0);
+  l = env.fs.lock(lock);
+  REQUIRE(l);
+  CHECK(mode_of(lock) == 0600);
+  REQUIRE(env.fs.unlock(*l));
+
+  // Group read access, when the host grants it, whatever the umask.
+  ::umask(077);
+  sg::posix_storage shared(true);
+  const std::string gdir = sg::detail::join_path(env.dir, "shared");
+  REQUIRE(shared.mkdir(gdir));
+  CHECK(mode_of(gdir) == 0750);
+  auto h = shared.create(sg::detail::join_path(gdir, "f"));
+  REQUIRE(h);
+  REQUIRE(shared.close(*h));
+  CHECK(mode_of(sg::detail::join_path(gdir, "f")) == 0640);
+  ::umask(old_mask);
+}
+
+TEST_CASE("another account can neither read a store's content nor lock it", "[storage.private]") {
+  if (!am_root()) {
+    WARN("skipped: needs root to act as the account nobody");
+    return;
+  }
+  native_env env;
+  // The temporary folder's own directory must be passable to nobody.
+  REQUIRE(::chmod(slotguard_test::utf8_path(env.tmp.path()).c_str(), 0755) == 0);
+  const std::string f = sg::detail::join_path(env.dir, "slot-a.1");
+  write_file(env, f, bytes_of(16, 2));
+  const std::string lock = sg::detail::join_path(env.dir, "lock");
+  auto held = env.fs.lock(lock);
+  REQUIRE(held);
+  REQUIRE(env.fs.unlock(*held));
+  CHECK(as_nobody([&] {
+    sg::posix_storage fs;
+    if (fs.read_file(f, 100)) return false;
+    auto l = fs.lock(lock);
+    if (l) return false;
+    // Nor can it hold the directory or the lock file open to lock them.
+    if (::open(env.dir.c_str(), O_RDONLY) >= 0) return false;
+    if (::open(lock.c_str(), O_RDONLY) >= 0) return false;
+    return true;
+  }) == 0);
+  // And the owner still locks it.
+  auto l = env.fs.lock(lock);
+  REQUIRE(l);
+  REQUIRE(env.fs.unlock(*l));
+}
+
+TEST_CASE("a store the account cannot write opens read-only", "[storage.readonly]") {
+  if (!am_root()) {
+    WARN("skipped: needs root to act as the account nobody");
+    return;
+  }
+  native_env env;
+  REQUIRE(::chmod(slotguard_test::utf8_path(env.tmp.path()).c_str(), 0755) == 0);
+  const std::string j = sg::detail::join_path(env.dir, "journal.0");
+  write_file(env, j, bytes_of(20, 5));
+  const std::string lock = sg::detail::join_path(env.dir, "lock");
+  // nobody owns the store but may not write to it (as on a read-only mount).
+  REQUIRE(::chown(env.dir.c_str(), 65534, 65534) == 0);
+  REQUIRE(::chown(j.c_str(), 65534, 65534) == 0);
+  REQUIRE(::chmod(env.dir.c_str(), 0500) == 0);
+  REQUIRE(::chmod(j.c_str(), 0400) == 0);
+  auto reads = [&] {
+    sg::posix_storage fs;
+    auto names = fs.list(env.dir);
+    if (!names || std::find(names->begin(), names->end(), "journal.0") == names->end()) return false;
+    if (!fs.exists(j).value_or(false)) return false;
+    auto b = fs.read_file(j, 100);
+    return b && *b == bytes_of(20, 5);
+  };
+  // No lock file yet: it cannot be created.
+  CHECK(as_nobody([&] {
+    sg::posix_storage fs;
+    auto l = fs.lock(lock);
+    return !l && l.error() == errc::read_only_store && reads();
+  }) == 0);
+  // A lock file that cannot be opened for writing.
+  REQUIRE(::chmod(env.dir.c_str(), 0700) == 0);
+  write_file(env, lock, {});
+  REQUIRE(::chown(lock.c_str(), 65534, 65534) == 0);
+  REQUIRE(::chmod(lock.c_str(), 0400) == 0);
+  REQUIRE(::chmod(env.dir.c_str(), 0500) == 0);
+  CHECK(as_nobody([&] {
+    sg::posix_storage fs;
+    auto l = fs.lock(lock);
+    return !l && l.error() == errc::read_only_store && reads();
+  }) == 0);
+  REQUIRE(::chmod(env.dir.c_str(), 0700) == 0);  // so the temporary folder can go
+}
+
+TEST_CASE("check_private refuses what others may write and tightens what they may read",
+          "[storage.private]") {
+  native_env env;
+  const std::string f = sg::detail::join_path(env.dir, "slot-a.1");
+  write_file(env, f, bytes_of(16, 2));
+  CHECK(env.fs.check_private(env.dir));
+  CHECK(env.fs.check_private(env.dir + "/"));
+
+  REQUIRE(::chmod(env.dir.c_str(), 0777) == 0);
+  CHECK(error_of(env.fs.check_private(env.dir)) == errc::insecure_permissions);
+  REQUIRE(::chmod(env.dir.c_str(), 0720) == 0);
+  CHECK(error_of(env.fs.check_private(env.dir)) == errc::insecure_permissions);
+  REQUIRE(::chmod(env.dir.c_str(), 0700) == 0);
+  REQUIRE(::chmod(f.c_str(), 0666) == 0);
+  CHECK(error_of(env.fs.check_private(env.dir)) == errc::insecure_permissions);
+  REQUIRE(::chmod(f.c_str(), 0602) == 0);
+  CHECK(error_of(env.fs.check_private(env.dir)) == errc::insecure_permissions);
+
+  // A store an earlier version made (0755, files 0644) is made private.
+  REQUIRE(::chmod(f.c_str(), 0644) == 0);
+  REQUIRE(::chmod(env.dir.c_str(), 0755) == 0);
+  REQUIRE(env.fs.check_private(env.dir));
+  CHECK(mode_of(env.dir) == 0700);
+  CHECK(mode_of(f) == 0600);
+
+  // With group read granted, group read stays; other read goes.
+  REQUIRE(::chmod(f.c_str(), 0644) == 0);
+  sg::posix_storage shared(true);
+  REQUIRE(shared.check_private(env.dir));
+  CHECK(mode_of(f) == 0640);
+
+  // A link in the store is not followed to be checked or changed.
+  slotguard_test::temp_dir outside("storage-outside");
+  const std::string target = slotguard_test::utf8_path(outside.path() / "t");
+  write_file(env, target, {});
+  REQUIRE(::chmod(target.c_str(), 0644) == 0);
+  REQUIRE(::symlink(target.c_str(), sg::detail::join_path(env.dir, "ln").c_str()) == 0);
+  CHECK(env.fs.check_private(env.dir));
+  CHECK(mode_of(target) == 0644);
+
+  if (am_root()) {
+    // Entries of another account (not root) are refused.
+    REQUIRE(::chown(f.c_str(), 65534, 65534) == 0);
+    CHECK(error_of(env.fs.check_private(env.dir)) == errc::insecure_permissions);
+    REQUIRE(::chown(f.c_str(), 0, 0) == 0);
+    REQUIRE(::chown(env.dir.c_str(), 65534, 65534) == 0);
+    CHECK(error_of(env.fs.check_private(env.dir)) == errc::insecure_permissions);
+  } else {
+    WARN("ownership checks skipped: need root to give a file away");
+  }
+  CHECK(error_of(env.fs.check_private(sg::detail::join_path(env.dir, "missing"))) == errc::not_found);
+}
+
+#endif  // !SLOTGUARD_OS_WINDOWS
