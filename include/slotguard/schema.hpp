@@ -17,6 +17,7 @@
 #include <slotguard/error.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -24,6 +25,7 @@
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -494,6 +496,10 @@ constexpr decl_issue check_field(const field_decl& f, std::size_t r, std::size_t
         if (!literal_fits(t, v)) return issue("allowed value is outside the field type's values", r, k, i);
         if (f.has_range && (biased(t, v) < biased(t, f.min) || biased(t, v) > biased(t, f.max)))
           return issue("allowed value is outside the field's range", r, k, i);
+        for (std::size_t j = 0; j < i; ++j) {
+          const int_literal u = f.allowed_signed ? to_literal(f.allowed_signed[j]) : to_literal(f.allowed_unsigned[j]);
+          if (u.negative == v.negative && u.magnitude == v.magnitude) return issue("allowed value repeats", r, k, i);
+        }
       }
     } else if (t == field_type::string) {
       if (!f.allowed_strings) return issue("allowed values of a string field must be strings", r, k);
@@ -501,6 +507,8 @@ constexpr decl_issue check_field(const field_decl& f, std::size_t r, std::size_t
         if (f.allowed_strings[i].size() > f.max_length)
           return issue("allowed value is longer than the field's maximum length", r, k, i);
         if (!utf8_valid_constexpr(f.allowed_strings[i])) return issue("allowed value is not UTF-8", r, k, i);
+        for (std::size_t j = 0; j < i; ++j)
+          if (f.allowed_strings[j] == f.allowed_strings[i]) return issue("allowed value repeats", r, k, i);
       }
     } else {
       return issue("allowed values apply only to integer and string fields", r, k);
@@ -669,12 +677,43 @@ struct field_check {
   bool small_enum = false;
   bool member_check = false;    // enum or allowed set: look the value up
 };
+// The constexpr record declarations found to be declared exactly by a
+// schema (schema::declares_exactly), by address: a typed view's check runs
+// once per declaration, then costs a few atomic loads.
+class verified_decls {
+ public:
+  static constexpr std::size_t capacity = 16;
+  verified_decls() noexcept {
+    for (auto& e : seen_) e.store(nullptr, std::memory_order_relaxed);
+  }
+  verified_decls(const verified_decls&) = delete;
+  verified_decls& operator=(const verified_decls&) = delete;
+  bool contains(const void* d) const noexcept {
+    for (const auto& e : seen_) {
+      const void* x = e.load(std::memory_order_acquire);
+      if (x == d) return true;
+      if (x == nullptr) return false;
+    }
+    return false;
+  }
+  // Remembers d when there is room (without room every check runs again).
+  void add(const void* d) const noexcept {
+    for (auto& e : seen_) {
+      const void* expected = nullptr;
+      if (e.compare_exchange_strong(expected, d, std::memory_order_acq_rel) || expected == d) return;
+    }
+  }
+
+ private:
+  mutable std::atomic<const void*> seen_[capacity];
+};
 struct schema_rep {
   std::string id;
   std::uint32_t version = 0;
   std::vector<record_spec> records;
   std::vector<std::vector<field_check>> checks;  // per record slot
   std::vector<std::uint16_t> slot_of_id;         // type id -> slot + 1 (0: unknown)
+  verified_decls verified;                       // see schema::declares_exactly
 };
 }  // namespace detail
 
@@ -691,7 +730,9 @@ class schema {
 
   std::string_view id() const noexcept { return rep_ ? std::string_view(rep_->id) : std::string_view(); }
   std::uint32_t version() const noexcept { return rep_ ? rep_->version : 0; }
-  // True when a payload or manifest naming this id and version is for this schema.
+  // True when a payload or manifest names this schema: the same id and the
+  // same version. It compares the names only, not the record types; that a
+  // schema is the host's declaration is check_against's question.
   bool matches(std::string_view schema_id, std::uint32_t schema_version) const noexcept {
     return rep_ && schema_id == rep_->id && schema_version == rep_->version;
   }
@@ -711,8 +752,30 @@ class schema {
   }
 
   // The text form of this schema (parse_schema_text reads it back to an
-  // equivalent schema).
+  // equivalent schema): the canonical form, one field a line, allowed values
+  // in ascending order, enum values in declaration order.
   std::string to_text() const;
+
+  // Whether this schema is the host's compiled declaration d in every
+  // respect that can change a value a reader sees: the same id and version,
+  // the same record types, and each record type as check_against(record)
+  // compares it. Returns schema_mismatch (line 0, column 0) with a message
+  // naming the first difference (record, field, what differs).
+  result<void, schema_error> check_against(const schema_decl& d) const;
+  // Whether this schema declares record type r exactly: a record type with
+  // r's type id and name, r's field count, and for every field in order the
+  // same name, type, wildcard permission, effective range, maximum length,
+  // allowed set (as a set) and enum names and codes (as a set of pairs).
+  // Returns schema_mismatch with a message naming the first difference.
+  result<void, schema_error> check_against(const record_decl& r) const;
+  // check_against(r) as a yes or no, without allocating; remembers a yes
+  // for r's address, so that records_of<R>() pays for the comparison once.
+  bool declares_exactly(const record_decl& r) const noexcept;
+
+  // Parses a schema text for a host that has compiled declaration d, and
+  // checks it against d once, here: parse_schema_text's errors, or
+  // check_against(d)'s schema_mismatch.
+  static result<schema, schema_error> from_text_checked(std::string_view text, const schema_decl& d);
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
   std::size_t slot(std::uint16_t type_id) const noexcept {
@@ -731,6 +794,14 @@ class schema {
 // names the line and column (1-based) and says what is wrong; code is
 // schema_invalid, or too_large for text over schema_limits::max_text_size.
 result<schema, schema_error> parse_schema_text(std::string_view text);
+
+// The canonical schema text of a compiled declaration: the text that
+// publishers and the tool (--schema-file) use, generated from the one
+// declaration the host compiles, so the two cannot drift apart: a comment
+// line that says so, note's lines as comments (where to find the
+// declaration, say), then schema::from_decl(d)->to_text(). Returns
+// from_decl's schema_invalid for an invalid declaration.
+result<std::string, schema_error> export_schema_text(const schema_decl& d, std::string_view note = {});
 
 // Compiles records text (one record a line, docs/SCHEMA.md) into the binary
 // payload encoding for schema s, checking every value against the schema as
@@ -853,9 +924,16 @@ class payload_writer {
 // Views over validated payloads
 // ---------------------------------------------------------------------------
 
-// A field's value as read through a view: a value of T or a wildcard. (A
-// field that is neither can only come from bytes changed after validation;
-// the view then reports neither rather than read past them.)
+// A field's value as read through a view: a value of T or a wildcard.
+//
+// Over a validated payload a field whose declaration does not allow a
+// wildcard always holds a value (typed_record<R>::value<K>() reads it as T
+// directly); a field that allows one may hold either, and the reader decides
+// what a wildcard means: is_wildcard(), as_optional(), value_or(), matches().
+// No accessor aborts, whatever the content: value() on a wildcard returns T{}
+// (it cannot tell a wildcard from T{}, so read wildcard fields with the
+// others). A default-constructed field_value holds neither (what a view
+// that has no record reads).
 template <class T>
 class field_value {
  public:
@@ -873,13 +951,15 @@ class field_value {
   }
   constexpr bool is_wildcard() const noexcept { return state_ == state::wildcard; }
   constexpr bool has_value() const noexcept { return state_ == state::value; }
-  // Requires has_value().
-  constexpr T value() const noexcept {
-    SLOTGUARD_ASSERT(has_value());
-    return v_;
-  }
+  // The value; T{} when the field holds no value (a wildcard). Never aborts.
+  constexpr T value() const noexcept { return has_value() ? v_ : T{}; }
   constexpr T value_or(T fallback) const noexcept { return has_value() ? v_ : fallback; }
-  // A wildcard matches every value; a value matches only itself.
+  // The value, or nullopt for a wildcard (or nothing).
+  constexpr std::optional<T> as_optional() const noexcept {
+    return has_value() ? std::optional<T>(v_) : std::optional<T>();
+  }
+  // A field as a criterion: a wildcard matches every v, a value matches only
+  // an equal v, and a field_value that holds neither matches nothing.
   constexpr bool matches(const T& v) const noexcept { return is_wildcard() || (has_value() && v_ == v); }
 
  private:
@@ -901,71 +981,45 @@ struct any_field {
 };
 
 namespace detail {
-// Locates field k of a record body [p, p + n): the byte offset of its tag.
-// Bounds-checked at every step; returns false if the body is malformed.
-inline bool locate_field(const std::uint8_t* p, std::size_t n, std::size_t k, std::size_t& at) noexcept {
-  std::size_t pos = 0;
-  for (std::size_t i = 0;; ++i) {
-    if (pos >= n) return false;
-    if (i == k) {
-      at = pos;
-      return true;
-    }
-    const std::uint8_t tag = p[pos++];
-    if (tag == wildcard_tag) continue;
-    if (!is_valid_field_type(tag)) return false;
-    const field_type t = static_cast<field_type>(tag);
-    std::size_t w = fixed_width(t);
-    if (w == 0) {
-      if (n - pos < 4) return false;
-      const std::uint32_t len = load_le32(p + pos);
-      pos += 4;
-      if (len > n - pos) return false;
-      w = len;
-    } else if (w > n - pos) {
-      return false;
-    }
-    pos += w;
-  }
-}
-// Reads the field whose tag is at p[at] within a body of n bytes.
-inline bool read_field_at(const std::uint8_t* p, std::size_t n, std::size_t at, any_field& out) noexcept {
-  if (at >= n) return false;
-  const std::uint8_t tag = p[at];
-  if (tag == wildcard_tag) {
+// Reads field k of a record from what validation established: pos[k] is the
+// offset of the field's tag from the payload's start p, pos[k + 1] the end
+// of its value, and t its declared type. A field of one byte is a wildcard
+// (a tag alone); a string or bytes value starts after its tag and 4-byte
+// length, and its length is its extent less those 5 bytes. Neither the tag
+// nor the length is read from the bytes again, so bytes changed after
+// validation change at most the values read, never how much is read.
+inline any_field read_indexed(const std::uint8_t* p, const std::uint32_t* pos, std::size_t k, field_type t) noexcept {
+  any_field out;
+  out.type = t;
+  const std::size_t at = pos[k];
+  const std::size_t extent = static_cast<std::size_t>(pos[k + 1]) - at;
+  if (extent == 1) {
     out.wildcard = true;
-    return true;
+    return out;
   }
-  if (!is_valid_field_type(tag) || static_cast<field_type>(tag) != out.type) return false;
-  std::size_t pos = at + 1;
-  const std::size_t w = fixed_width(out.type);
+  const std::size_t w = fixed_width(t);
   if (w == 0) {
-    if (n - pos < 4) return false;
-    const std::uint32_t len = load_le32(p + pos);
-    pos += 4;
-    if (len > n - pos) return false;
-    out.data = byte_view(p + pos, len);
-    return true;
+    out.data = byte_view(p + at + 5, extent - 5);
+    return out;
   }
-  if (w > n - pos) return false;
+  const std::uint8_t* q = p + at + 1;
   std::uint64_t v = 0;
   switch (w) {
-    case 1: v = p[pos]; break;
-    case 2: v = load_le16(p + pos); break;
-    case 4: v = load_le32(p + pos); break;
-    default: v = load_le64(p + pos); break;
+    case 1: v = q[0]; break;
+    case 2: v = load_le16(q); break;
+    case 4: v = load_le32(q); break;
+    default: v = load_le64(q); break;
   }
-  if (is_signed_integer(out.type) && w < 8) {
+  if (is_signed_integer(t) && w < 8) {
     // Sign-extend to 64 bits.
     const std::uint64_t top = std::uint64_t{1} << (8 * w - 1);
     v = (v ^ top) - top;
   }
   out.bits = v;
-  return true;
+  return out;
 }
 template <class T>
-inline field_value<T> to_typed(const any_field& f, bool ok) noexcept {
-  if (!ok) return field_value<T>();
+inline field_value<T> to_typed(const any_field& f) noexcept {
   if (f.wildcard) return field_value<T>::wildcard();
   if constexpr (std::is_same<T, std::string_view>::value) {
     return field_value<T>::of(f.data.as_chars());
@@ -979,74 +1033,198 @@ inline field_value<T> to_typed(const any_field& f, bool ok) noexcept {
     return field_value<T>::of(static_cast<T>(f.bits));
   }
 }
+
+// What differs between a runtime record type and a declaration, found
+// without allocating (records_of<R>() runs it on the reader's path).
+struct record_difference {
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  enum kind_t : std::uint8_t {
+    none,
+    absent,        // no record type with the declaration's id
+    record_name,
+    field_count,
+    field_name,
+    field_type_,
+    wildcard,
+    range,
+    max_length,
+    allowed,
+    enum_values,
+  };
+  kind_t kind = none;
+  std::size_t field = npos;
+  bool ok() const noexcept { return kind == none; }
+};
+
+inline bool decl_allowed_has(const field_decl& d, std::uint64_t biased_value) noexcept {
+  for (std::size_t i = 0; i < d.allowed_count; ++i) {
+    const int_literal v = d.allowed_signed ? to_literal(d.allowed_signed[i]) : to_literal(d.allowed_unsigned[i]);
+    if (literal_fits(d.type, v) && biased(d.type, v) == biased_value) return true;
+  }
+  return false;
+}
+inline bool same_allowed(const field_spec& s, const field_decl& d) noexcept {
+  if (is_integer(d.type)) {
+    const bool decl_has = d.allowed_count != 0 && (d.allowed_signed || d.allowed_unsigned);
+    if (!decl_has) return s.allowed.empty();
+    if (s.allowed.empty()) return false;
+    // Equal as sets: every declared value is allowed, every allowed value is declared.
+    for (std::size_t i = 0; i < d.allowed_count; ++i) {
+      const int_literal v = d.allowed_signed ? to_literal(d.allowed_signed[i]) : to_literal(d.allowed_unsigned[i]);
+      if (!literal_fits(d.type, v) || !std::binary_search(s.allowed.begin(), s.allowed.end(), biased(d.type, v)))
+        return false;
+    }
+    for (std::uint64_t b : s.allowed)
+      if (!decl_allowed_has(d, b)) return false;
+    return true;
+  }
+  if (d.type == field_type::string) {
+    const bool decl_has = d.allowed_count != 0 && d.allowed_strings;
+    if (!decl_has) return s.allowed_strings.empty();
+    if (s.allowed_strings.empty()) return false;
+    for (std::size_t i = 0; i < d.allowed_count; ++i) {
+      const std::string_view v = d.allowed_strings[i];
+      auto it = std::lower_bound(s.allowed_strings.begin(), s.allowed_strings.end(), v,
+                                 [](const std::string& x, std::string_view y) { return std::string_view(x) < y; });
+      if (it == s.allowed_strings.end() || std::string_view(*it) != v) return false;
+    }
+    for (const std::string& a : s.allowed_strings) {
+      bool found = false;
+      for (std::size_t i = 0; i < d.allowed_count && !found; ++i) found = d.allowed_strings[i] == a;
+      if (!found) return false;
+    }
+    return true;
+  }
+  return true;  // no other type has an allowed set (enums: same_enum)
+}
+inline bool same_enum(const field_spec& s, const field_decl& d) noexcept {
+  const std::size_t n = d.enum_values ? d.enum_count : 0;
+  // Equal as sets of (name, code) pairs: the order of declaration changes no value.
+  for (std::size_t i = 0; i < n; ++i) {
+    bool found = false;
+    for (const auto& e : s.enum_values)
+      if (e.name == d.enum_values[i].name && e.code == d.enum_values[i].code) found = true;
+    if (!found) return false;
+  }
+  for (const auto& e : s.enum_values) {
+    bool found = false;
+    for (std::size_t i = 0; i < n && !found; ++i)
+      found = e.name == d.enum_values[i].name && e.code == d.enum_values[i].code;
+    if (!found) return false;
+  }
+  return true;
+}
+// The first respect in which record type s differs from declaration d that
+// can change what a reader sees: its name, its field count, and for each
+// field in order its name, type, wildcard permission, effective range,
+// maximum length, allowed set, and enum names and codes.
+inline record_difference compare_record(const record_spec& s, const record_decl& d) noexcept {
+  record_difference r;
+  if (s.name != d.name) return {record_difference::record_name, record_difference::npos};
+  const std::size_t n = d.fields ? d.count : 0;
+  if (s.fields.size() != n) return {record_difference::field_count, std::min(s.fields.size(), n)};
+  for (std::size_t k = 0; k < n; ++k) {
+    const field_spec& f = s.fields[k];
+    const field_decl& g = d.fields[k];
+    if (f.name != g.name) return {record_difference::field_name, k};
+    if (f.type != g.type) return {record_difference::field_type_, k};
+    if (f.wildcard_ok != g.wildcard_ok) return {record_difference::wildcard, k};
+    if (is_integer(f.type) || f.type == field_type::boolean || f.type == field_type::enumeration) {
+      const bool ranged = g.has_range && is_integer(g.type) && literal_fits(g.type, g.min) && literal_fits(g.type, g.max);
+      const std::uint64_t lo = ranged ? biased(g.type, g.min) : biased_min(g.type);
+      const std::uint64_t hi = ranged ? biased(g.type, g.max) : biased_max(g.type);
+      if (g.has_range != ranged || f.biased_min != lo || f.biased_max != hi) return {record_difference::range, k};
+    }
+    if (f.max_length != g.max_length) return {record_difference::max_length, k};
+    if (!same_allowed(f, g)) return {record_difference::allowed, k};
+    if (f.type == field_type::enumeration && !same_enum(f, g)) return {record_difference::enum_values, k};
+  }
+  return r;
+}
 }  // namespace detail
 
 // One record of a validated payload. Valid while the payload's bytes and
-// the validated_payload it came from live.
+// the validated_payload it came from live. Everything that says how to
+// read the record (its type, each field's offset, extent and wildcard
+// flag) comes from the validation's index, never from the bytes again.
 class record_view {
  public:
   record_view() = default;
-  record_view(const std::uint8_t* body, std::size_t body_size, const record_spec* type, std::size_t index) noexcept
-      : body_(body), size_(body_size), type_(type), index_(index) {}
+  // bytes: the payload's start; pos: the record's field_count() + 1 field
+  // offsets from validation (see detail::read_indexed).
+  record_view(const std::uint8_t* bytes, const std::uint32_t* pos, const record_spec* type, std::size_t index) noexcept
+      : bytes_(bytes), pos_(pos), type_(type), index_(index) {}
 
+  // False for a default-constructed view.
+  bool valid() const noexcept { return type_ != nullptr; }
   // Position of the record in the payload (0-based).
   std::size_t index() const noexcept { return index_; }
+  // Requires valid().
   std::uint16_t type_id() const noexcept { return type_->type_id; }
   const record_spec& type() const noexcept { return *type_; }
-  std::size_t field_count() const noexcept { return type_->fields.size(); }
-  // The record's encoded fields (after its 8-byte header).
-  byte_view body() const noexcept { return byte_view(body_, size_); }
+  // The validated schema's field count for this record type (0 for an
+  // invalid view): never a count the content states.
+  std::size_t field_count() const noexcept { return type_ ? type_->fields.size() : 0; }
+  // The record's encoded fields (after its 8-byte header), as validated.
+  byte_view body() const noexcept {
+    if (!type_) return byte_view();
+    return byte_view(bytes_ + pos_[0], static_cast<std::size_t>(pos_[type_->fields.size()]) - pos_[0]);
+  }
 
   // Field k read as T. Returns invalid_argument when the record type has no
   // field k, field_type_mismatch when field k is not of a type that reads as
-  // T (see field_cpp_t), malformed_field if the bytes changed after validation.
+  // T (see field_cpp_t).
   template <class T>
   result<field_value<T>> get(std::size_t k) const noexcept {
-    if (k >= type_->fields.size()) return errc::invalid_argument;
+    if (k >= field_count()) return errc::invalid_argument;
     if (detail::field_type_of<T>::value != static_cast<std::uint8_t>(type_->fields[k].type))
       return errc::field_type_mismatch;
-    const field_value<T> v = read_typed<T>(k);
-    if (!v.has_value() && !v.is_wildcard()) return errc::malformed_field;
-    return v;
+    return detail::to_typed<T>(detail::read_indexed(bytes_, pos_, k, type_->fields[k].type));
   }
   // Field k whatever its type. Returns invalid_argument when the record type
-  // has no field k, malformed_field if the bytes changed after validation.
+  // has no field k.
   result<any_field> field(std::size_t k) const noexcept {
-    if (k >= type_->fields.size()) return errc::invalid_argument;
-    any_field f;
-    f.type = type_->fields[k].type;
-    std::size_t at = 0;
-    if (!detail::locate_field(body_, size_, k, at) || !detail::read_field_at(body_, size_, at, f))
-      return errc::malformed_field;
-    return f;
+    if (k >= field_count()) return errc::invalid_argument;
+    return detail::read_indexed(bytes_, pos_, k, type_->fields[k].type);
   }
 
-  // Unchecked typed read for views that proved the type statically.
+  // Typed read for views that proved the type statically (typed_record):
+  // requires k < field_count() and field k of type T; reads nothing (a
+  // default field_value) from an invalid view.
   template <class T>
   field_value<T> read_typed(std::size_t k) const noexcept {
-    any_field f;
-    f.type = static_cast<field_type>(detail::field_type_of<T>::value);
-    std::size_t at = 0;
-    const bool ok = detail::locate_field(body_, size_, k, at) && detail::read_field_at(body_, size_, at, f);
-    return detail::to_typed<T>(f, ok);
+    if (!type_) return field_value<T>();
+    return detail::to_typed<T>(
+        detail::read_indexed(bytes_, pos_, k, static_cast<field_type>(detail::field_type_of<T>::value)));
   }
 
  private:
-  const std::uint8_t* body_ = nullptr;
-  std::size_t size_ = 0;
+  const std::uint8_t* bytes_ = nullptr;
+  const std::uint32_t* pos_ = nullptr;
   const record_spec* type_ = nullptr;
   std::size_t index_ = 0;
 };
 
+template <const record_decl& R>
+class typed_record_range;
+
 // A record of a constexpr-declared type R: field K reads as its declared
 // type, and an index R does not declare, or a wrong type, does not compile.
+// Obtained from validated_payload::records_of<R>(), which hands it out only
+// when the validated schema declares R exactly (see schema::check_against).
 template <const record_decl& R>
 class typed_record {
  public:
   typed_record() = default;
-  explicit typed_record(record_view v) noexcept : v_(v) {}
+  // A view of v as R when v's record type is exactly R (compared field by
+  // field: detail::compare_record); otherwise an empty view whose reads hold
+  // neither value nor wildcard (valid() is false).
+  explicit typed_record(record_view v) noexcept {
+    if (v.valid() && detail::compare_record(v.type(), R).ok() && v.type_id() == R.type_id) v_ = v;
+  }
 
   static constexpr std::size_t field_count() noexcept { return R.field_count(); }
+  bool valid() const noexcept { return v_.valid(); }
   const record_view& untyped() const noexcept { return v_; }
   std::size_t index() const noexcept { return v_.index(); }
 
@@ -1060,26 +1238,37 @@ class typed_record {
     static_assert(can_read_v<R, K, T>, "field K of this record type does not read as T");
     return v_.template read_typed<T>(K);
   }
+  // Field K's value, for a field R declares without a wildcard: validation
+  // guarantees a value there, so it reads as T itself.
+  template <std::size_t K>
+  field_cpp_t<R, K> value() const noexcept {
+    static_assert(K < R.field_count(), "the record type declares no field with this index");
+    static_assert(!R.fields[K].wildcard_ok,
+                  "field K may hold a wildcard: read it with get<K>() and handle the wildcard");
+    return get<K>().value();
+  }
 
  private:
+  friend class typed_record_range<R>;
+  struct checked {};
+  typed_record(record_view v, checked) noexcept : v_(v) {}
   record_view v_;
 };
 
 class validated_payload;
 
 namespace detail {
-// What a view needs to find record i: the payload's bytes, the record
-// offsets and the schema's representation, all of which stay put when the
-// validated_payload that owns the offsets is moved.
+// What a view needs to find record i: the payload's bytes, the index built
+// by validation and the schema's representation, all of which stay put when
+// the validated_payload that owns the index is moved.
 struct record_source {
   const std::uint8_t* bytes = nullptr;
-  const std::uint32_t* offsets = nullptr;
+  const std::uint32_t* first = nullptr;  // record i: its first entry in pos
+  const std::uint16_t* slot = nullptr;   // record i: its type's slot in the schema
+  const std::uint32_t* pos = nullptr;    // field offsets, field_count + 1 per record
   const schema_rep* rep = nullptr;
   record_view make(std::size_t i) const noexcept {
-    const std::uint8_t* p = bytes + offsets[i];
-    const std::size_t body = load_le32(p + 4);
-    const std::size_t slot = static_cast<std::size_t>(rep->slot_of_id[load_le16(p)]) - 1;
-    return record_view(p + payload_format::record_header_size, body, &rep->records[slot], i);
+    return record_view(bytes, pos + first[i], &rep->records[slot[i]], i);
   }
 };
 }  // namespace detail
@@ -1123,7 +1312,9 @@ class record_range {
   const std::uint32_t* e_ = nullptr;
 };
 
-// The records of constexpr-declared type R, in payload order.
+// The records of constexpr-declared type R, in payload order: what
+// validated_payload::records_of<R>() returns once it has checked that the
+// validated schema declares R exactly.
 template <const record_decl& R>
 class typed_record_range {
  public:
@@ -1133,7 +1324,7 @@ class typed_record_range {
     using difference_type = std::ptrdiff_t;
     using iterator_category = std::forward_iterator_tag;
     explicit iterator(record_range::iterator it) noexcept : it_(it) {}
-    typed_record<R> operator*() const noexcept { return typed_record<R>(*it_); }
+    typed_record<R> operator*() const noexcept { return typed_record<R>(*it_, typename typed_record<R>::checked{}); }
     iterator& operator++() noexcept {
       ++it_;
       return *this;
@@ -1145,21 +1336,29 @@ class typed_record_range {
     record_range::iterator it_;
   };
   typed_record_range() = default;
-  explicit typed_record_range(record_range r) noexcept : r_(r) {}
   iterator begin() const noexcept { return iterator(r_.begin()); }
   iterator end() const noexcept { return iterator(r_.end()); }
   std::size_t size() const noexcept { return r_.size(); }
   bool empty() const noexcept { return r_.empty(); }
-  typed_record<R> operator[](std::size_t i) const noexcept { return typed_record<R>(r_[i]); }
+  // Requires i < size().
+  typed_record<R> operator[](std::size_t i) const noexcept {
+    return typed_record<R>(r_[i], typename typed_record<R>::checked{});
+  }
 
  private:
+  friend class validated_payload;
+  explicit typed_record_range(record_range r) noexcept : r_(r) {}
   record_range r_;
 };
 
 // The result of validation: the payload's bytes (not owned: the caller keeps
-// them alive and unchanged), the schema they passed, and an index of the
-// records so that views reach any record in O(1). From a validator_fn it
-// holds the bytes only (has_index() is false).
+// them alive), the schema they passed, and an index of what validation
+// established (each record's type, and each field's offset and extent, so a
+// wildcard and a length too) so that views reach any record in O(1) and
+// never take a type, count or length from the bytes again. Should the bytes
+// change after validation, views still read only inside each validated
+// field (the values read are then whatever the bytes hold). From a
+// validator_fn it holds the bytes only (has_index() is false).
 class validated_payload {
  public:
   validated_payload() = default;
@@ -1167,16 +1366,16 @@ class validated_payload {
   byte_view bytes() const noexcept { return bytes_; }
   bool has_index() const noexcept { return has_index_; }
   const schema& get_schema() const noexcept { return schema_; }
-  std::size_t record_count() const noexcept { return offsets_.size(); }
+  std::size_t record_count() const noexcept { return first_.size(); }
 
   // Record i in payload order. Requires i < record_count().
   record_view record(std::size_t i) const noexcept {
-    SLOTGUARD_ASSERT(i < offsets_.size());
+    SLOTGUARD_ASSERT(i < first_.size());
     return source().make(i);
   }
   // Record i, or invalid_argument if there is no record i.
   result<record_view> at(std::size_t i) const noexcept {
-    if (i >= offsets_.size()) return errc::invalid_argument;
+    if (i >= first_.size()) return errc::invalid_argument;
     return record(i);
   }
   // The records of one type id (empty for an id the schema does not declare).
@@ -1187,27 +1386,31 @@ class validated_payload {
     return record_range(source(), base + group_start_[s], base + group_start_[s + 1]);
   }
   // The records of constexpr-declared type R. Returns schema_mismatch unless
-  // the payload's schema declares R's type id with exactly R's field count
-  // and field types (the condition for typed reads to be right). Keep the
-  // result in a variable before iterating: `for (auto r : *p.records_of<R>())`
-  // would iterate a range inside a destroyed temporary.
+  // the payload's schema declares R exactly: the same type id, record name,
+  // field count, and for every field in order the same name, type, wildcard
+  // permission, range, maximum length, allowed set and enum names and codes
+  // (get_schema().check_against(R) names the first difference). The check
+  // runs once per schema and R; later calls find its verdict in O(1).
+  // Keep the result in a variable before iterating: `for (auto r :
+  // *p.records_of<R>())` would iterate a range inside a destroyed temporary.
   template <const record_decl& R>
   result<typed_record_range<R>> records_of() const noexcept {
-    const record_spec* spec = schema_.find(R.type_id);
-    if (!spec || spec->fields.size() != R.field_count()) return errc::schema_mismatch;
-    for (std::size_t k = 0; k < R.field_count(); ++k)
-      if (spec->fields[k].type != R.fields[k].type) return errc::schema_mismatch;
+    if (!schema_.declares_exactly(R)) return errc::schema_mismatch;
     return typed_record_range<R>(records_of(R.type_id));
   }
 
  private:
   friend struct detail_schema_access;
   friend class content_check;
-  detail::record_source source() const noexcept { return {bytes_.data(), offsets_.data(), schema_.rep()}; }
+  detail::record_source source() const noexcept {
+    return {bytes_.data(), first_.data(), slot_.data(), pos_.data(), schema_.rep()};
+  }
   byte_view bytes_{};
   schema schema_{};
   bool has_index_ = false;
-  std::vector<std::uint32_t> offsets_;      // record i's header, from the payload's start
+  std::vector<std::uint32_t> first_;        // record i: its first entry in pos_
+  std::vector<std::uint16_t> slot_;         // record i: its type's slot in the schema
+  std::vector<std::uint32_t> pos_;          // per record: each field's tag offset, then the body's end
   std::vector<std::uint32_t> by_type_;      // record indices grouped by type slot
   std::vector<std::uint32_t> group_start_;  // slot s: by_type_[group_start_[s], group_start_[s+1])
 };

@@ -10,7 +10,9 @@
 #include <algorithm>
 #include <cstdint>
 #include <fstream>
+#include <functional>
 #include <iterator>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <string>
@@ -82,6 +84,15 @@ constexpr sg::record_decl kNetRule{2, "net_rule", kNetFields};
 constexpr sg::record_decl kTemplateInput{291, "template_input", kTemplateFields};
 constexpr sg::record_decl kEdrRecords[] = {kProcessRule, kNetRule, kTemplateInput};
 constexpr sg::schema_decl kEdrDecl{"edr.rules", 3, kEdrRecords};
+// tests/data/schema/edr.schema is export_schema_text(kEdrDecl, kEdrNote): a
+// test checks it. process_rule has every field type, each with a range or a
+// length, some with wildcards; net_rule has allowed-value sets for integers
+// and strings and an enum with large codes; template_input is an
+// interpreter template with 20 inputs, the shape of the 2024 failure, where
+// content carried a 21st field the sensor never supplied.
+constexpr std::string_view kEdrNote =
+    "The schema of the schema tests, the tool's tests, the fuzz targets and the benchmark:\n"
+    "kEdrDecl in tests/unit/test_schema.cpp.";
 
 // What the host's interpreter supplies: tied to the declaration at compile time.
 constexpr std::size_t kInterpreterInputs = 20;
@@ -1262,4 +1273,593 @@ TEST_CASE("the checked-in 21/20 payloads are judged as their names say", "[schem
     CHECK(r.error().code == sg::errc::field_count_mismatch);
     CHECK(r.error().line == 3);
   }
+}
+
+// ---------------------------------------------------------------------------
+// One declaration: typed views only for the record type the reader declares
+// ---------------------------------------------------------------------------
+
+namespace {
+// The interpreter's declaration in these tests, and its schema text.
+constexpr sg::enum_value kRuleActions[] = {{"allow", 0}, {"block", 1}, {"kill", 9}};
+constexpr std::int64_t kRulePorts[] = {22, 80, 443};
+constexpr std::string_view kRuleUsers[] = {"root", "admin"};
+constexpr sg::field_decl kRuleFields[] = {
+    sg::fields::u8("level").range(1, 5),
+    sg::fields::u32("pid").wildcard(),
+    sg::fields::u16("port").allowed(kRulePorts),
+    sg::fields::string("user", 8).allowed(kRuleUsers).wildcard(),
+    sg::fields::string("image", 8),
+    sg::fields::bytes("digest", 4),
+    sg::fields::enumeration("action", kRuleActions),
+};
+constexpr sg::record_decl kRule{7, "rule", kRuleFields};
+constexpr sg::field_decl kNoteFields[] = {sg::fields::string("text", 16)};
+constexpr sg::record_decl kNote{8, "note", kNoteFields};
+constexpr sg::record_decl kRuleRecords[] = {kRule, kNote};
+constexpr sg::schema_decl kRuleDecl{"rules", 2, kRuleRecords};
+static_assert(sg::check_decl(kRuleDecl).ok(), "the rule declaration is valid");
+
+const std::string kRuleText =
+    "schema \"rules\" version 2\n"
+    "record rule = 7 {\n"
+    "  field level: u8 range 1..5\n"
+    "  field pid: u32 wildcard\n"
+    "  field port: u16 in { 22, 80, 443 }\n"
+    "  field user: string(8) in { \"root\", \"admin\" } wildcard\n"
+    "  field image: string(8)\n"
+    "  field digest: bytes(4)\n"
+    "  field action: enum { allow = 0, block = 1, kill = 9 }\n"
+    "}\n"
+    "record note = 8 {\n"
+    "  field text: string(16)\n"
+    "}\n";
+
+std::string replaced(std::string text, const std::string& from, const std::string& to) {
+  const std::size_t at = text.find(from);
+  REQUIRE(at != std::string::npos);
+  return text.replace(at, from.size(), to);
+}
+sg::schema parsed(const std::string& text) {
+  auto s = sg::parse_schema_text(text);
+  if (!s) FAIL(s.error().line << ":" << s.error().column << " " << s.error().message << "\n" << text);
+  return *s;
+}
+}  // namespace
+
+TEST_CASE("records_of<R>() refuses a schema whose record type differs from R in any respect",
+          "[schema.one_declaration]") {
+  struct diff_case {
+    const char* what;
+    std::string from, to;
+    const char* says;  // in check_against's message
+  };
+  const diff_case cases[] = {
+      {"a wider range", "level: u8 range 1..5", "level: u8 range 1..200", "field 0 'level': range differs: schema 1..200, declaration 1..5"},
+      {"no range", "level: u8 range 1..5", "level: u8", "range differs: schema 0..255, declaration 1..5"},
+      {"a wildcard R forbids", "level: u8 range 1..5", "level: u8 range 1..5 wildcard",
+       "field 0 'level': the schema allows a wildcard, the declaration does not"},
+      {"no wildcard where R allows one", "pid: u32 wildcard", "pid: u32", "the declaration allows a wildcard"},
+      {"another allowed set", "in { 22, 80, 443 }", "in { 22, 80, 8080 }", "field 2 'port': allowed values differ"},
+      {"a smaller allowed set", "in { 22, 80, 443 }", "in { 22, 80 }", "allowed values differ"},
+      {"no allowed set", "port: u16 in { 22, 80, 443 }", "port: u16", "allowed values differ"},
+      {"another string set", "in { \"root\", \"admin\" }", "in { \"root\", \"guest\" }", "field 3 'user': allowed values differ"},
+      {"a longer string", "image: string(8)", "image: string(4096)",
+       "field 4 'image': maximum length differs: schema 4096, declaration 8"},
+      {"longer bytes", "digest: bytes(4)", "digest: bytes(5)", "field 5 'digest': maximum length differs"},
+      {"swapped enum codes", "allow = 0, block = 1", "allow = 1, block = 0", "field 6 'action': enum values differ"},
+      {"another enum name", "kill = 9", "terminate = 9", "enum values differ"},
+      {"another enum code", "kill = 9", "kill = 10", "enum values differ"},
+      {"an extra enum value", "kill = 9", "kill = 9, log = 3", "enum values differ"},
+      {"fields in another order", "  field image: string(8)\n  field digest: bytes(4)\n",
+       "  field digest: bytes(4)\n  field image: string(8)\n", "field 4 'image': the schema names field 4 'digest'"},
+      {"a renamed field", "field pid:", "field process:", "field 1 'pid': the schema names field 1 'process'"},
+      {"another field type", "pid: u32 wildcard", "pid: u64 wildcard", "field 1 'pid': type differs: schema u64, declaration u32"},
+      {"a 21st field", "  field action: enum { allow = 0, block = 1, kill = 9 }\n",
+       "  field action: enum { allow = 0, block = 1, kill = 9 }\n  field extra: u8\n",
+       "the schema declares 8 fields, the declaration 7"},
+      {"a missing field", "  field action: enum { allow = 0, block = 1, kill = 9 }\n", "",
+       "the schema declares 6 fields, the declaration 7"},
+      {"another record name", "record rule = 7", "record rules = 7", "record type 7 'rule': the schema names it 'rules'"},
+      {"another type id", "record rule = 7", "record rule = 9", "record type 7 'rule': the schema declares no record type with this id"},
+  };
+  const sg::schema same = parsed(kRuleText);
+  REQUIRE(same.check_against(kRuleDecl).has_value());
+  REQUIRE(same.check_against(kRule).has_value());
+  for (const auto& c : cases) {
+    INFO(c.what);
+    const sg::schema s = parsed(replaced(kRuleText, c.from, c.to));
+    CHECK_FALSE(s.declares_exactly(kRule));
+    auto why = s.check_against(kRule);
+    REQUIRE_FALSE(why.has_value());
+    CHECK(why.error().code == sg::errc::schema_mismatch);
+    INFO("message: " << why.error().message);
+    CHECK(why.error().message.find(c.says) != std::string::npos);
+    auto whole = s.check_against(kRuleDecl);
+    REQUIRE_FALSE(whole.has_value());
+    CHECK(whole.error().message == why.error().message);
+    // And so no typed view, over a payload this schema validated.
+    auto bin = sg::compile_records_text(s, "note: \"hello\"\n");
+    REQUIRE(bin.has_value());
+    auto v = sg::validate(s, *bin);
+    REQUIRE(v.has_value());
+    CHECK(v->records_of<kRule>().error() == sg::errc::schema_mismatch);
+    CHECK(v->records_of<kNote>().has_value());  // the note type is the same
+  }
+
+  SECTION("differences that change no value a reader sees are not differences") {
+    // Allowed values and enum values as sets, a range that is the type's whole range.
+    const std::string text = replaced(replaced(replaced(kRuleText, "in { 22, 80, 443 }", "in { 443, 22, 80 }"),
+                                               "allow = 0, block = 1, kill = 9", "kill = 9, allow = 0, block = 1"),
+                                      "pid: u32 wildcard", "pid: u32 range 0..0xffffffff wildcard");
+    const sg::schema s = parsed(text);
+    CHECK(s.check_against(kRule).has_value());
+    CHECK(s.declares_exactly(kRule));
+  }
+}
+
+TEST_CASE("what content reached an interpreter through a schema text that disagreed with it",
+          "[schema.one_declaration]") {
+  // The schema the publisher's tool used said level 1..200, a wildcard on
+  // level, codes allow=1 block=0, and string(4096); the interpreter's R says
+  // otherwise. Content valid for the text must not reach R's typed views.
+  std::string text = replaced(kRuleText, "level: u8 range 1..5", "level: u8 range 1..200 wildcard");
+  text = replaced(text, "allow = 0, block = 1", "allow = 1, block = 0");
+  text = replaced(text, "image: string(8)", "image: string(4096)");
+  const sg::schema loose = parsed(text);
+  auto bin = sg::compile_records_text(
+      loose, "rule: 200, *, 22, *, \"" + std::string(4096, 'a') + "\", x\"00\", block\nrule: *, 1, 80, \"root\", \"a\", x\"\", allow\n");
+  REQUIRE(bin.has_value());
+  auto v = sg::validate(loose, *bin);
+  REQUIRE(v.has_value());
+  CHECK(v->records_of<kRule>().error() == sg::errc::schema_mismatch);
+  CHECK(v->records_of(7).size() == 2);  // the runtime view still reads it, by the validated schema
+  // The typed record made by hand from a runtime view is empty, not a reinterpretation.
+  const sg::typed_record<kRule> by_hand(v->record(0));
+  CHECK_FALSE(by_hand.valid());
+  CHECK_FALSE(by_hand.get<0>().has_value());
+  CHECK_FALSE(by_hand.get<0>().is_wildcard());
+  CHECK(by_hand.value<0>() == 0);  // no abort
+  // Loaded for the host with from_text_checked, it never gets that far.
+  auto checked = sg::schema::from_text_checked(text, kRuleDecl);
+  REQUIRE_FALSE(checked.has_value());
+  CHECK(checked.error().code == sg::errc::schema_mismatch);
+  CHECK(checked.error().message.find("field 0 'level': the schema allows a wildcard") != std::string::npos);
+}
+
+TEST_CASE("from_text_checked checks a schema text against the host's declaration once, at load",
+          "[schema.one_declaration]") {
+  auto good = sg::schema::from_text_checked(kRuleText, kRuleDecl);
+  REQUIRE(good.has_value());
+  CHECK(good->declares_exactly(kRule));
+  CHECK(good->declares_exactly(kNote));
+  struct bad_case {
+    std::string text;
+    sg::errc code;
+    const char* says;
+  };
+  const bad_case cases[] = {
+      {replaced(kRuleText, "\"rules\"", "\"rulez\""), sg::errc::schema_mismatch,
+       "schema id differs: schema \"rulez\", declaration \"rules\""},
+      {replaced(kRuleText, "version 2", "version 3"), sg::errc::schema_mismatch,
+       "schema version differs: schema 3, declaration 2"},
+      {kRuleText + "record extra = 9 { }\n", sg::errc::schema_mismatch,
+       "record type 9 'extra': the schema declares it, the declaration does not"},
+      {replaced(kRuleText, "record note = 8 {\n  field text: string(16)\n}\n", ""), sg::errc::schema_mismatch,
+       "record type 8 'note': the schema declares no record type with this id"},
+      {replaced(kRuleText, "field text: string(16)", "field text: string(17)"), sg::errc::schema_mismatch,
+       "record type 8 'note', field 0 'text': maximum length differs: schema 17, declaration 16"},
+      {replaced(kRuleText, "u8 range 1..5", "u8 range 5..1"), sg::errc::schema_invalid, "minimum exceeds"},
+  };
+  for (const auto& c : cases) {
+    auto r = sg::schema::from_text_checked(c.text, kRuleDecl);
+    REQUIRE_FALSE(r.has_value());
+    INFO("message: " << r.error().message);
+    CHECK(r.error().code == c.code);
+    CHECK(r.error().message.find(c.says) != std::string::npos);
+  }
+}
+
+TEST_CASE("schema text files are the export of the declaration they belong to", "[schema.export]") {
+  // tests/data/schema/edr.schema is what the tool's tests and the golden
+  // payload use; kEdrDecl is the host's declaration of it.
+  auto exported = sg::export_schema_text(kEdrDecl, kEdrNote);
+  REQUIRE(exported.has_value());
+  CHECK(read_file(data_path("edr.schema")) == *exported);
+  // The export reads back as the declaration, checked.
+  auto back = sg::schema::from_text_checked(*exported, kEdrDecl);
+  REQUIRE(back.has_value());
+  CHECK(back->to_text() == decl_schema().to_text());
+  auto rules = sg::export_schema_text(kRuleDecl);
+  REQUIRE(rules.has_value());
+  CHECK(sg::schema::from_text_checked(*rules, kRuleDecl).has_value());
+  CHECK(parsed(*rules).to_text() == parsed(kRuleText).to_text());
+  // An invalid declaration has no export.
+  static constexpr sg::field_decl dup_fields[] = {sg::fields::u8("a"), sg::fields::u8("a")};
+  static constexpr sg::record_decl dup_rec[] = {{1, "r", dup_fields}};
+  CHECK(sg::export_schema_text(sg::schema_decl{"x", 1, dup_rec}).error().code == sg::errc::schema_invalid);
+}
+
+TEST_CASE("a wildcard never aborts a reader", "[schema.views]") {
+  const sg::schema s = *sg::schema::from_decl(kRuleDecl);
+  auto bin = sg::compile_records_text(s, "rule: 3, *, 443, *, \"cmd\", x\"01\", kill\n");
+  REQUIRE(bin.has_value());
+  auto v = sg::validate(s, *bin);
+  REQUIRE(v.has_value());
+  auto rules = v->records_of<kRule>();
+  REQUIRE(rules.has_value());
+  const auto r = (*rules)[0];
+  // A field that cannot be a wildcard reads as its value.
+  CHECK(r.value<0>() == 3);
+  CHECK(r.value<2>() == 443);
+  CHECK(r.value<4>() == "cmd");
+  CHECK(r.value<6>() == sg::enum_code{9});
+  // A field that can makes the reader say what a wildcard means.
+  const sg::field_value<std::uint32_t> pid = r.get<1>();
+  CHECK(pid.is_wildcard());
+  CHECK_FALSE(pid.as_optional().has_value());
+  CHECK(pid.value() == 0);  // no abort: T{}
+  CHECK(pid.value_or(7) == 7);
+  CHECK(pid.matches(12345));
+  CHECK(r.get<3>().value().empty());
+  CHECK(r.get<3>().matches("root"));
+  const sg::field_value<std::uint8_t> level = r.get<0>();
+  REQUIRE(level.as_optional().has_value());
+  CHECK(*level.as_optional() == 3);
+  CHECK(level.matches(3));
+  CHECK_FALSE(level.matches(4));
+  const sg::field_value<std::uint8_t> nothing;
+  CHECK_FALSE(nothing.matches(0));
+  CHECK(nothing.value() == 0);
+}
+
+// ---------------------------------------------------------------------------
+// Views trust only what was validated
+// ---------------------------------------------------------------------------
+
+TEST_CASE("views read types and lengths from validation, not from bytes changed after it",
+          "[schema.views][schema.robustness]") {
+  const sg::schema s = *sg::schema::from_decl(kRuleDecl);
+  auto compiled = sg::compile_records_text(s, "rule: 3, 42, 443, \"root\", \"cmd\", x\"0102\", kill\nrule: 1, *, 22, *, \"\", x\"\", allow\nnote: \"hello\"\n");
+  REQUIRE(compiled.has_value());
+  std::vector<std::uint8_t> bytes = *compiled;  // the buffer the views point into
+  auto v = sg::validate(s, bytes);
+  REQUIRE(v.has_value());
+
+  struct seen {
+    std::uint16_t type;
+    std::size_t count, body;
+    std::vector<bool> wild;
+    std::vector<std::size_t> lengths;
+  };
+  auto look = [&] {
+    std::vector<seen> out;
+    for (std::size_t i = 0; i < v->record_count(); ++i) {
+      const sg::record_view r = v->record(i);
+      seen x{r.type_id(), r.field_count(), r.body().size(), {}, {}};
+      for (std::size_t k = 0; k < r.field_count(); ++k) {
+        auto f = r.field(k);
+        REQUIRE(f.has_value());
+        x.wild.push_back(f->wildcard);
+        x.lengths.push_back(f->data.size());
+      }
+      out.push_back(x);
+    }
+    return out;
+  };
+  const std::vector<seen> before = look();
+  REQUIRE(before.size() == 3);
+  CHECK(before[0].lengths[3] == 4);
+
+  // Now every header and tag changes: type ids, field counts, body lengths,
+  // string lengths (100000 over a few bytes), and tags (wildcards and
+  // values swapped, types out of range).
+  const std::size_t hdr = sg::payload_format::header_size + s.id().size();
+  std::size_t at = hdr;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const std::size_t len = sg::detail::load_le32(&bytes[at + 4]);
+    sg::detail::store_le16(&bytes[at], 0xFFFF);
+    sg::detail::store_le16(&bytes[at + 2], 0xFFFF);
+    sg::detail::store_le32(&bytes[at + 4], 0xFFFFFFFFu);
+    at += 8 + len;
+  }
+  // Every string's length prefix and every tag, through the index of the
+  // first record (the bytes are the test's to change).
+  {
+    const sg::record_view r = v->record(0);
+    const std::size_t body = static_cast<std::size_t>(r.body().data() - bytes.data());
+    std::size_t q = body;
+    for (std::size_t k = 0; k < r.field_count(); ++k) {
+      const sg::field_type t = r.type().fields[k].type;
+      bytes[q] = static_cast<std::uint8_t>(k % 2 ? 0 : 200);  // a wildcard tag, or no type at all
+      const std::size_t w = sg::fixed_width(t);
+      if (w == 0) {
+        const std::size_t n = sg::detail::load_le32(&bytes[q + 1]);
+        sg::detail::store_le32(&bytes[q + 1], 100000);
+        q += 5 + n;
+      } else {
+        q += 1 + w;
+      }
+    }
+  }
+  const std::vector<seen> after = look();
+  REQUIRE(after.size() == before.size());
+  for (std::size_t i = 0; i < before.size(); ++i) {
+    INFO("record " << i);
+    CHECK(after[i].type == before[i].type);
+    CHECK(after[i].count == before[i].count);
+    CHECK(after[i].body == before[i].body);
+    CHECK(after[i].wild == before[i].wild);
+    CHECK(after[i].lengths == before[i].lengths);
+  }
+  auto rules = v->records_of<kRule>();
+  REQUIRE(rules.has_value());
+  REQUIRE(rules->size() == 2);
+  CHECK((*rules)[0].value<4>() == "cmd");
+  CHECK((*rules)[0].get<3>().value() == "root");
+  CHECK((*rules)[0].value<5>().size() == 2);
+  CHECK((*rules)[1].get<1>().is_wildcard());
+  CHECK((*rules)[1].get<3>().is_wildcard());
+  CHECK(v->records_of(8).size() == 1);
+  CHECK(v->record(2).get<std::string_view>(0)->value() == "hello");
+}
+
+TEST_CASE("runtime views count fields by the validated declaration, not by the content",
+          "[schema.views]") {
+  const sg::schema s = *sg::schema::from_decl(kRuleDecl);
+  auto compiled = sg::compile_records_text(s, "note: \"a\"\n");
+  REQUIRE(compiled.has_value());
+  std::vector<std::uint8_t> bytes = *compiled;
+  auto v = sg::validate(s, bytes);
+  REQUIRE(v.has_value());
+  const std::size_t hdr = sg::payload_format::header_size + s.id().size();
+  sg::detail::store_le16(&bytes[hdr + 2], 21);  // the record now "states" 21 fields
+  const sg::record_view r = v->record(0);
+  CHECK(r.field_count() == 1);
+  CHECK(r.field(0)->as_string() == "a");
+  CHECK(r.field(1).error() == sg::errc::invalid_argument);
+  CHECK(r.field(20).error() == sg::errc::invalid_argument);
+  const sg::record_view none;
+  CHECK(none.field_count() == 0);
+  CHECK(none.field(0).error() == sg::errc::invalid_argument);
+  CHECK(none.body().empty());
+}
+
+// ---------------------------------------------------------------------------
+// docs/SCHEMA.md and the code agree
+// ---------------------------------------------------------------------------
+
+TEST_CASE("the payload header is checked in the documented order", "[schema.doc]") {
+  const sg::schema& s = decl_schema();
+  sg::payload_writer w(s.id(), s.version());
+  write_valid_record(w, *s.find(1), 0);
+  const std::vector<std::uint8_t> good = w.finish();
+  auto id_beyond_end = [&](std::vector<std::uint8_t> p) {
+    sg::detail::store_le16(&p[6], 0xFFFF);
+    return p;
+  };
+  // Magic and encoding version come before the schema id's bounds.
+  auto p = id_beyond_end(good);
+  CHECK(check(s, p).code == sg::errc::truncated);
+  p[0] = 'X';
+  CHECK(check(s, p).code == sg::errc::bad_magic);
+  p = id_beyond_end(good);
+  p[4] = 2;
+  CHECK(check(s, p).code == sg::errc::unsupported_format_version);
+  // A 24-byte header alone with a bad magic: truncated only below 24 bytes.
+  std::vector<std::uint8_t> h(good.begin(), good.begin() + 24);
+  h[0] = 'X';
+  CHECK(check(s, h).code == sg::errc::bad_magic);
+  h.pop_back();
+  CHECK(check(s, h).code == sg::errc::truncated);
+}
+
+TEST_CASE("a string field's checks run in the documented order", "[schema.doc]") {
+  // net_rule field 3: host: string(64) in { "example.com", "example.org" }.
+  const sg::schema& s = decl_schema();
+  const sg::record_spec& net = *s.find(2);
+  auto with_host = [&](const std::function<void(sg::payload_writer&)>& host) {
+    sg::payload_writer w(s.id(), s.version());
+    write_record(w, net, 0, 3, host);
+    return w.finish();
+  };
+  // Too long and not in the set: field_too_long (length before the set).
+  CHECK(check(s, with_host([](sg::payload_writer& w) { w.add_string(std::string(65, 'x')); })).code ==
+        sg::errc::field_too_long);
+  // Not UTF-8 and not in the set: invalid_utf8 (UTF-8 before the set).
+  CHECK(check(s, with_host([](sg::payload_writer& w) { w.add_string("\xFF"); })).code == sg::errc::invalid_utf8);
+  CHECK(check(s, with_host([](sg::payload_writer& w) { w.add_string("example.net"); })).code ==
+        sg::errc::value_not_allowed);
+  // A stated length above the maximum, in a body that ends before it:
+  // field_too_long (the length before the body's end).
+  const std::uint8_t huge[] = {10, 0xFF, 0xFF, 0xFF, 0xFF};
+  CHECK(check(s, with_host([&](sg::payload_writer& w) { w.add_raw_field(sg::byte_view(huge, 5)); })).code ==
+        sg::errc::field_too_long);
+  // Within the maximum but beyond the body: truncated.
+  const std::uint8_t short_body[] = {10, 60, 0, 0, 0, 'a'};
+  const outcome o = check(s, with_host([&](sg::payload_writer& w) { w.add_raw_field(sg::byte_view(short_body, 6)); }));
+  CHECK(o.code == sg::errc::truncated);
+  CHECK(o.field == 3);
+}
+
+TEST_CASE("malformed records text is a syntax error whatever the record type declares", "[schema.doc]") {
+  const sg::schema s = *sg::schema::from_decl(kRuleDecl);
+  struct bad_case {
+    const char* text;
+    std::size_t column;
+  };
+  const bad_case cases[] = {
+      {"note: \"a\",, \"b\"", 11},  // an empty value
+      {"note: \"a\",", 11},         // a trailing comma (note has one field)
+      {"note: , \"a\"", 7},         // a leading comma
+      {"note: (\"a\")", 7},         // parentheses
+      {"rule: 1,, 2", 9},
+      {"rule: 1, 2,", 12},
+      {"rule: , 1, 2", 7},
+      {"rule: (1), 2", 7},
+      {"rule: 1, 2, {", 13},
+      {"rule: 1, ..", 10},
+  };
+  for (const auto& c : cases) {
+    INFO("text: " << c.text);
+    auto r = sg::compile_records_text(s, c.text);
+    REQUIRE_FALSE(r.has_value());
+    INFO("message: " << r.error().message);
+    CHECK(r.error().code == sg::errc::records_syntax);
+    CHECK(r.error().line == 1);
+    CHECK(r.error().column == c.column);
+  }
+  // Well-formed lines keep their validation errcs.
+  CHECK(compile_code(s, "note: \"a\", \"b\"") == sg::errc::field_count_mismatch);
+  CHECK(compile_code(s, "note: 1") == sg::errc::field_type_mismatch);
+}
+
+TEST_CASE("a hex number starts with a lower-case 0x only", "[schema.doc]") {
+  const std::string text = "schema \"h\" version 1\nrecord r = 1 {\n  field a: u16 range 0x10..0xFF\n}\n";
+  const sg::schema s = parsed(text);
+  CHECK(s.find(1)->fields[0].min_value().magnitude == 16);
+  auto upper = sg::parse_schema_text(replaced(text, "0x10", "0X10"));
+  REQUIRE_FALSE(upper.has_value());
+  CHECK(upper.error().line == 3);
+  CHECK(upper.error().column == 22);
+  CHECK(upper.error().message.find("malformed number") != std::string::npos);
+  CHECK(compile_code(s, "r: 0x20") == sg::errc::ok);
+  CHECK(compile_code(s, "r: 0X20") == sg::errc::records_syntax);
+  CHECK(compile_code(s, "r: 0xab") == sg::errc::ok);  // digits in either case
+  CHECK(compile_code(s, "r: 0xAB") == sg::errc::ok);
+}
+
+TEST_CASE("NUL is a character like any other in strings and allowed sets", "[schema.doc]") {
+  const std::string text =
+      "schema \"n\" version 1\nrecord r = 1 {\n  field s: string(8) in { \"a\\0b\", \"a\" }\n  field t: string(8)\n}\n";
+  const sg::schema s = parsed(text);
+  const std::string nul_b("a\0b", 3);
+  REQUIRE(s.find(1)->fields[0].allowed_strings.size() == 2);
+  CHECK(s.find(1)->fields[0].allowed_strings[1] == nul_b);
+  // Printed with an escape, read back the same.
+  CHECK(s.to_text().find("\"a\\x00b\"") != std::string::npos);
+  CHECK(parsed(s.to_text()).to_text() == s.to_text());
+  // In a payload: compared byte for byte, never as a terminated C string.
+  auto payload = [&](const std::string& v, const std::string& t) {
+    sg::payload_writer w(s.id(), s.version());
+    w.begin_record(1);
+    w.add_string(v);
+    w.add_string(t);
+    return w.finish();
+  };
+  CHECK(check(s, payload(nul_b, std::string("\0\0", 2))).code == sg::errc::ok);
+  CHECK(check(s, payload("a", "x")).code == sg::errc::ok);
+  CHECK(check(s, payload(std::string("a\0", 2), "x")).code == sg::errc::value_not_allowed);
+  CHECK(check(s, payload(std::string("a\0c", 3), "x")).code == sg::errc::value_not_allowed);
+  auto bin = sg::compile_records_text(s, "r: \"a\\0b\", \"\\x00\"\n");
+  REQUIRE(bin.has_value());
+  auto v = sg::validate(s, *bin);
+  REQUIRE(v.has_value());
+  CHECK(v->record(0).get<std::string_view>(0)->value() == nul_b);
+  CHECK(v->record(0).get<std::string_view>(1)->value().size() == 1);
+}
+
+TEST_CASE("an allowed value may appear once", "[schema.doc]") {
+  auto ints = sg::parse_schema_text("schema \"d\" version 1\nrecord r = 1 {\n  field a: u8 in { 6, 17, 6 }\n}\n");
+  REQUIRE_FALSE(ints.has_value());
+  CHECK(ints.error().line == 3);
+  CHECK(ints.error().column == 27);
+  CHECK(ints.error().message.find("allowed value repeats") != std::string::npos);
+  // 0x11 is 17 written another way: still a repeat.
+  CHECK_FALSE(sg::parse_schema_text("schema \"d\" version 1\nrecord r = 1 {\n  field a: i8 in { 17, 0x11 }\n}\n"));
+  auto strs = sg::parse_schema_text(
+      "schema \"d\" version 1\nrecord r = 1 {\n  field s: string(4) in { \"a\", \"b\", \"\\x61\" }\n}\n");
+  REQUIRE_FALSE(strs.has_value());
+  CHECK(strs.error().column == 37);
+  static constexpr std::int64_t twice[] = {1, 2, 1};
+  static constexpr sg::field_decl twice_fields[] = {sg::fields::u8("a").allowed(twice)};
+  static constexpr sg::record_decl twice_rec[] = {{1, "r", twice_fields}};
+  constexpr sg::decl_issue is = sg::check_decl(sg::schema_decl{"d", 1, twice_rec});
+  static_assert(!is.ok() && is.field == 0 && is.value == 2, "a repeated allowed value");
+  static constexpr std::string_view twice_s[] = {"x", "x"};
+  static constexpr sg::field_decl twice_s_fields[] = {sg::fields::string("s", 2).allowed(twice_s)};
+  static constexpr sg::record_decl twice_s_rec[] = {{1, "r", twice_s_fields}};
+  static_assert(!sg::check_decl(sg::schema_decl{"d", 1, twice_s_rec}).ok(), "a repeated allowed string");
+}
+
+TEST_CASE("keywords are not reserved: any identifier names a record, field or enum value", "[schema.doc]") {
+  const std::string text =
+      "schema \"k\" version 1\n"
+      "record record = 1 {\n"
+      "  field field: u8\n"
+      "  field wildcard: u16 wildcard\n"
+      "  field range: u8 range 1..2\n"
+      "  field in: enum { true = 1, false = 0, schema = 2, version = 3 }\n"
+      "  field u8: string(4) in { \"in\" }\n"
+      "}\n"
+      "record schema = 2 {\n"
+      "  field version: bool\n"
+      "}\n";
+  const sg::schema s = parsed(text);
+  const sg::record_spec& r = *s.find("record");
+  REQUIRE(r.fields.size() == 5);
+  CHECK(r.fields[0].name == "field");
+  CHECK(r.fields[1].wildcard_ok);
+  CHECK(r.fields[2].name == "range");
+  CHECK(r.fields[2].has_range);
+  CHECK(r.fields[3].enum_name(2) == "schema");
+  CHECK(parsed(s.to_text()).to_text() == s.to_text());
+  // In the records text, the field's type decides what a word means.
+  auto bin = sg::compile_records_text(s, "record: 7, *, 2, true, \"in\"\nschema: true\nrecord: 1, 1, 1, false, \"in\"\n");
+  if (!bin) FAIL(bin.error().message);
+  auto v = sg::validate(s, *bin);
+  REQUIRE(v.has_value());
+  CHECK(v->record(0).get<sg::enum_code>(3)->value().code == 1);
+  CHECK(v->record(1).get<bool>(0)->value());
+  CHECK(v->record(2).get<sg::enum_code>(3)->value().code == 0);
+  CHECK(compile_code(s, "schema: schema") == sg::errc::field_type_mismatch);  // a bool takes true or false
+}
+
+TEST_CASE("comments may hold any bytes; the last line needs no newline; CRLF reads as LF", "[schema.doc]") {
+  const std::string lf = "# caf\xC3\xA9 \xFF\xFE bytes that are not UTF-8\n"
+                         "schema \"c\" version 1   # \xE2\x82\xAC\n"
+                         "record r = 1 {\n"
+                         "  field a: u8 range 1..9 # \x80\n"
+                         "  field s: string(8)\n"
+                         "}";  // no newline after the last line
+  const sg::schema s = parsed(lf);
+  std::string crlf;
+  for (char c : lf + "\n") {
+    if (c == '\n') crlf += '\r';
+    crlf += c;
+  }
+  CHECK(parsed(crlf).to_text() == s.to_text());
+  CHECK(parsed(lf + "\n").to_text() == s.to_text());
+
+  const std::string records = "# \xC3\xA9t\xC3\xA9 \xFF\nr: 1, \"x\"  # \xFF\xFE\nr: 2, \"y\"";
+  auto a = sg::compile_records_text(s, records);
+  REQUIRE(a.has_value());
+  auto b = sg::compile_records_text(s, records + "\n");
+  REQUIRE(b.has_value());
+  CHECK(*a == *b);
+  auto c = sg::compile_records_text(s, records + "   # a comment at the very end");
+  REQUIRE(c.has_value());
+  CHECK(*a == *c);
+  std::string records_crlf;
+  for (char ch : records + "\n") {
+    if (ch == '\n') records_crlf += '\r';
+    records_crlf += ch;
+  }
+  auto d = sg::compile_records_text(s, records_crlf);
+  if (!d) FAIL(d.error().message);
+  CHECK(*a == *d);
+  auto v = sg::validate(s, *d);
+  REQUIRE(v.has_value());
+  CHECK(v->record(1).get<std::string_view>(1)->value() == "y");  // no CR in the value
+
+  // A raw CR inside a string is an error (write \r), in both forms.
+  auto raw = sg::compile_records_text(s, "r: 1, \"x\r\"\n");
+  REQUIRE_FALSE(raw.has_value());
+  CHECK(raw.error().code == sg::errc::records_syntax);
+  CHECK(raw.error().column == 7);
+  auto raw_schema = sg::parse_schema_text("schema \"c\r\" version 1\nrecord r = 1 { }\n");
+  REQUIRE_FALSE(raw_schema.has_value());
+  CHECK(raw_schema.error().message.find("carriage return") != std::string::npos);
+  auto escaped = sg::compile_records_text(s, "r: 1, \"x\\r\"\n");
+  REQUIRE(escaped.has_value());
 }

@@ -14,7 +14,9 @@ inline namespace v1 {
 struct detail_schema_access {
   static void set(schema& s, std::shared_ptr<const detail::schema_rep> rep) { s.rep_ = std::move(rep); }
   static validated_payload& out(validated_payload& p) { return p; }
-  static std::vector<std::uint32_t>& offsets(validated_payload& p) { return p.offsets_; }
+  static std::vector<std::uint32_t>& first(validated_payload& p) { return p.first_; }
+  static std::vector<std::uint16_t>& slot(validated_payload& p) { return p.slot_; }
+  static std::vector<std::uint32_t>& pos(validated_payload& p) { return p.pos_; }
   static std::vector<std::uint32_t>& by_type(validated_payload& p) { return p.by_type_; }
   static std::vector<std::uint32_t>& group_start(validated_payload& p) { return p.group_start_; }
   static void bind(validated_payload& p, byte_view bytes, const schema& s) {
@@ -140,11 +142,15 @@ struct field_fault {
 
 // Checks the nf fields of one record body [q, qend); the payload's bytes end
 // at limit (>= qend), which lets fixed-size values load as 8 bytes wherever
-// 8 bytes remain. Returns false with the first fault.
+// 8 bytes remain. Writes each field's tag offset from base (the payload's
+// start) to pos[k], and the body's end to pos[nf]: the index the views read
+// through. Returns false with the first fault.
 inline bool check_record(const field_check* checks, std::size_t nf, const std::uint8_t* q,
-                         const std::uint8_t* qend, const std::uint8_t* limit, field_fault& fault) noexcept {
+                         const std::uint8_t* qend, const std::uint8_t* limit, const std::uint8_t* base,
+                         std::uint32_t* pos, field_fault& fault) noexcept {
   for (std::size_t k = 0; k < nf; ++k) {
     const field_check& c = checks[k];
+    pos[k] = static_cast<std::uint32_t>(q - base);
     if (SLOTGUARD_UNLIKELY(q == qend)) {
       fault = {errc::truncated, k, 0, 0};
       return false;
@@ -220,6 +226,7 @@ inline bool check_record(const field_check* checks, std::size_t nf, const std::u
     fault = {errc::trailing_bytes, nf, static_cast<std::uint64_t>(qend - q), 0};
     return false;
   }
+  pos[nf] = static_cast<std::uint32_t>(q - base);
   return true;
 }
 
@@ -356,6 +363,147 @@ inline std::string schema::to_text() const {
   return out;
 }
 
+namespace detail {
+inline std::string decl_range_text(const field_decl& g) {
+  if (g.has_range) return literal_text(g.min) + ".." + literal_text(g.max);
+  return literal_text(unbias(g.type, biased_min(g.type))) + ".." + literal_text(unbias(g.type, biased_max(g.type)));
+}
+inline std::string spec_allowed_text(const field_spec& f) {
+  std::string out = "{";
+  if (is_integer(f.type))
+    for (std::size_t i = 0; i < f.allowed.size(); ++i)
+      out += (i ? ", " : " ") + literal_text(unbias(f.type, f.allowed[i]));
+  for (std::size_t i = 0; i < f.allowed_strings.size(); ++i) out += (i ? ", " : " ") + quote_text(f.allowed_strings[i]);
+  return out + " }";
+}
+inline std::string decl_allowed_text(const field_decl& g) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < g.allowed_count; ++i) {
+    out += i ? ", " : " ";
+    if (g.allowed_strings)
+      out += quote_text(g.allowed_strings[i]);
+    else if (g.allowed_signed)
+      out += literal_text(to_literal(g.allowed_signed[i]));
+    else if (g.allowed_unsigned)
+      out += literal_text(to_literal(g.allowed_unsigned[i]));
+  }
+  return out + " }";
+}
+inline std::string spec_enum_text(const field_spec& f) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < f.enum_values.size(); ++i)
+    out += (i ? ", " : " ") + f.enum_values[i].name + " = " + std::to_string(f.enum_values[i].code);
+  return out + " }";
+}
+inline std::string decl_enum_text(const field_decl& g) {
+  std::string out = "{";
+  for (std::size_t i = 0; g.enum_values && i < g.enum_count; ++i)
+    out += (i ? ", " : " ") + std::string(g.enum_values[i].name) + " = " + std::to_string(g.enum_values[i].code);
+  return out + " }";
+}
+// The sentence for a difference compare_record found: the record type, the
+// field, what differs, and both sides ("schema ..., declaration ...").
+inline std::string difference_text(const record_spec* s, const record_decl& d, const record_difference& r) {
+  std::string m = "record type " + std::to_string(d.type_id) + " '" + std::string(d.name) + "'";
+  const bool has_field = s && r.field != record_difference::npos && r.field < s->fields.size() && d.fields &&
+                         r.field < d.count;
+  if (has_field) m += ", field " + std::to_string(r.field) + " '" + std::string(d.fields[r.field].name) + "'";
+  m += ": ";
+  const field_spec* f = has_field ? &s->fields[r.field] : nullptr;
+  const field_decl* g = has_field ? &d.fields[r.field] : nullptr;
+  switch (r.kind) {
+    case record_difference::none: return m + "no difference";
+    case record_difference::absent: return m + "the schema declares no record type with this id";
+    case record_difference::record_name: return m + "the schema names it '" + (s ? s->name : std::string()) + "'";
+    case record_difference::field_count:
+      return m + "the schema declares " + std::to_string(s ? s->fields.size() : 0) + " fields, the declaration " +
+             std::to_string(d.fields ? d.count : 0);
+    default: break;
+  }
+  if (!f || !g) return m + "differs";
+  switch (r.kind) {
+    case record_difference::field_name: return m + "the schema names field " + std::to_string(r.field) + " '" + f->name + "'";
+    case record_difference::field_type_:
+      return m + "type differs: schema " + to_string(f->type) + ", declaration " + to_string(g->type);
+    case record_difference::wildcard:
+      return m + (f->wildcard_ok ? "the schema allows a wildcard, the declaration does not"
+                                 : "the declaration allows a wildcard, the schema does not");
+    case record_difference::range:
+      return m + "range differs: schema " + literal_text(f->min_value()) + ".." + literal_text(f->max_value()) +
+             ", declaration " + decl_range_text(*g);
+    case record_difference::max_length:
+      return m + "maximum length differs: schema " + std::to_string(f->max_length) + ", declaration " +
+             std::to_string(g->max_length);
+    case record_difference::allowed:
+      return m + "allowed values differ: schema " + spec_allowed_text(*f) + ", declaration " + decl_allowed_text(*g);
+    case record_difference::enum_values:
+      return m + "enum values differ: schema " + spec_enum_text(*f) + ", declaration " + decl_enum_text(*g);
+    default: break;
+  }
+  return m + "differs";
+}
+inline schema_error mismatch(std::string message) {
+  schema_error e;
+  e.code = errc::schema_mismatch;
+  e.message = std::move(message);
+  return e;
+}
+}  // namespace detail
+
+inline bool schema::declares_exactly(const record_decl& r) const noexcept {
+  const record_spec* spec = find(r.type_id);
+  if (!spec) return false;
+  if (rep_->verified.contains(&r)) return true;
+  if (!detail::compare_record(*spec, r).ok()) return false;
+  rep_->verified.add(&r);
+  return true;
+}
+
+inline result<void, schema_error> schema::check_against(const record_decl& r) const {
+  const record_spec* spec = find(r.type_id);
+  if (!spec)
+    return detail::mismatch(detail::difference_text(nullptr, r, {detail::record_difference::absent, detail::record_difference::npos}));
+  const detail::record_difference d = detail::compare_record(*spec, r);
+  if (!d.ok()) return detail::mismatch(detail::difference_text(spec, r, d));
+  return {};
+}
+
+inline result<void, schema_error> schema::check_against(const schema_decl& d) const {
+  if (!rep_) return detail::mismatch("the schema is empty");
+  if (id() != d.id)
+    return detail::mismatch("schema id differs: schema " + detail::quote_text(rep_->id) + ", declaration " +
+                            detail::quote_text(d.id));
+  if (version() != d.version)
+    return detail::mismatch("schema version differs: schema " + std::to_string(rep_->version) + ", declaration " +
+                            std::to_string(d.version));
+  const std::size_t n = d.records ? d.count : 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    auto r = check_against(d.records[i]);
+    if (!r) return r.error();
+  }
+  for (const record_spec& r : rep_->records) {
+    bool declared = false;
+    for (std::size_t i = 0; i < n && !declared; ++i) declared = d.records[i].type_id == r.type_id;
+    if (!declared)
+      return detail::mismatch("record type " + std::to_string(r.type_id) + " '" + r.name +
+                              "': the schema declares it, the declaration does not");
+  }
+  return {};
+}
+
+inline result<std::string, schema_error> export_schema_text(const schema_decl& d, std::string_view note) {
+  auto s = schema::from_decl(d);
+  if (!s) return s.error();
+  std::string out = "# Generated from the C++ declaration by slotguard::export_schema_text: edit the declaration.\n";
+  while (!note.empty()) {
+    const std::size_t nl = note.find('\n');
+    const std::string_view line = note.substr(0, nl);
+    out += line.empty() ? "#\n" : "# " + std::string(line) + "\n";
+    note = nl == std::string_view::npos ? std::string_view() : note.substr(nl + 1);
+  }
+  return out + s->to_text();
+}
+
 inline result<validated_payload, validation_error> validate(const schema& s, byte_view payload,
                                                             const validate_limits& limits) {
   using detail::vfail;
@@ -411,12 +559,16 @@ inline result<validated_payload, validation_error> validate(const schema& s, byt
                      " bytes cannot hold them");
 
   validated_payload out;
-  auto& offsets = detail_schema_access::offsets(out);
+  auto& first = detail_schema_access::first(out);
+  auto& slots = detail_schema_access::slot(out);
+  auto& fpos = detail_schema_access::pos(out);
   const std::size_t nslots = rep->records.size();
   // Bounded by the payload's size (count <= avail / 8, checked above).
-  offsets.reserve(count);
-  std::vector<std::uint16_t> slots;
+  first.reserve(count);
   slots.reserve(count);
+  // One entry per field and one per record: at most 5 per 8 bytes of a
+  // record header and 1 per byte of fields, so in proportion to the size.
+  fpos.reserve(static_cast<std::size_t>(count) * 2);
   std::vector<std::uint32_t> per_slot(nslots + 1, 0);
 
   const std::uint16_t* slot_of = rep->slot_of_id.data();
@@ -453,9 +605,13 @@ inline result<validated_payload, validation_error> validate(const schema& s, byt
                        std::to_string(room) + " remain");
     const std::uint8_t* q = rh + payload_format::record_header_size;
     detail::field_fault fault;
-    if (SLOTGUARD_UNLIKELY(!detail::check_record(checks.data(), nf, q, q + len, p + size, fault)))
+    const std::size_t fpos_at = fpos.size();
+    // nf <= 1024 entries ahead of the fields that fill them: a record whose
+    // fields do not fit fails below before the next grows the index again.
+    fpos.resize(fpos_at + nf + 1);
+    if (SLOTGUARD_UNLIKELY(!detail::check_record(checks.data(), nf, q, q + len, p + size, p, fpos.data() + fpos_at, fault)))
       return vfail(fault.code, i, fault.field, detail::fault_text(rs, i, fault));
-    offsets.push_back(static_cast<std::uint32_t>(pos));
+    first.push_back(static_cast<std::uint32_t>(fpos_at));
     slots.push_back(static_cast<std::uint16_t>(slot));
     ++per_slot[slot + 1];
     pos += payload_format::record_header_size + len;

@@ -110,7 +110,9 @@ class text_lexer {
       ++i_;
     }
     std::uint64_t base = 10;
-    if (s_[i_] == '0' && i_ + 1 < s_.size() && (s_[i_ + 1] == 'x' || s_[i_ + 1] == 'X')) {
+    // Only a lower-case "0x" starts a hex number (docs/SCHEMA.md's grammar);
+    // "0X1F" is a malformed number below.
+    if (s_[i_] == '0' && i_ + 1 < s_.size() && s_[i_ + 1] == 'x') {
       base = 16;
       i_ += 2;
     }
@@ -155,6 +157,13 @@ class text_lexer {
       if (c == '"') {
         ++i_;
         break;
+      }
+      if (c == '\r') {
+        // Outside strings a carriage return is white space (CRLF text reads
+        // as LF text); inside one it would silently become part of a value.
+        t.kind = token::bad;
+        t.error = "a carriage return inside a string (write \\r)";
+        return;
       }
       if (hex) {
         if (c == ' ' || c == '_') {
@@ -607,6 +616,19 @@ class records_compiler {
     return fail(errc::records_syntax, std::string("expected ") + wanted + ", found " + token_desc(tok_));
   }
   bool at_line_end() const { return tok_.kind == token::newline || tok_.kind == token::end; }
+  bool starts_value() const {
+    switch (tok_.kind) {
+      case token::integer:
+      case token::ident:
+      case token::string:
+      case token::hexstring:
+        return true;
+      case token::punct:
+        return tok_.p == '*';
+      default:
+        return false;
+    }
+  }
 
   bool line() {
     if (tok_.kind != token::ident) return syntax("a record type name");
@@ -623,6 +645,9 @@ class records_compiler {
     std::size_t k = 0;
     if (!at_line_end()) {
       while (true) {
+        // "r: 1,, 2", "r: 1, 2,", "r: , 1" and "r: (1)" are malformed text,
+        // whatever the record type declares.
+        if (!starts_value()) return syntax("a value");
         if (k >= r->fields.size())
           return fail(errc::field_count_mismatch,
                       "record type " + r->name + " declares " + std::to_string(r->fields.size()) +
@@ -739,6 +764,14 @@ inline result<schema, schema_error> parse_schema_text(std::string_view text) {
   }
   detail::schema_text_parser p(text);
   return p.parse();
+}
+
+inline result<schema, schema_error> schema::from_text_checked(std::string_view text, const schema_decl& d) {
+  auto s = parse_schema_text(text);
+  if (!s) return s.error();
+  auto c = s->check_against(d);
+  if (!c) return c.error();
+  return s;
 }
 
 inline result<std::vector<std::uint8_t>, records_error> compile_records_text(const schema& s, std::string_view text,
