@@ -693,6 +693,20 @@ inline std::uint64_t from_win32_handle(HANDLE h) noexcept {
 // file nobody may delete).
 inline constexpr int win32_retry_attempts = 12;
 
+// After the retries: whether path is held open by another program (then
+// even a handle that asks only for DELETE and shares everything is refused
+// with a sharing violation), as opposed to denied to this account.
+inline bool win32_held_open(const std::wstring& path) noexcept {
+  const HANDLE h = ::CreateFileW(path.c_str(), DELETE, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE,
+                                 nullptr, OPEN_EXISTING,
+                                 FILE_FLAG_OPEN_REPARSE_POINT | FILE_FLAG_BACKUP_SEMANTICS, nullptr);
+  if (h != INVALID_HANDLE_VALUE) {
+    ::CloseHandle(h);
+    return false;
+  }
+  return ::GetLastError() == ERROR_SHARING_VIOLATION;
+}
+
 template <class Op>
 result<void> win32_retry(Op op, int attempts = win32_retry_attempts, bool retry_denied = true) {
   DWORD delay_ms = 1;
@@ -823,16 +837,25 @@ class win32_storage final : public storage {
     if (!wf) return wf.error();
     auto wt = detail::win32_path(to);
     if (!wt) return wt.error();
-    return detail::win32_retry([&] {
+    auto r = detail::win32_retry([&] {
       return ::MoveFileExW(wf->c_str(), wt->c_str(),
                            MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH) != 0;
     });
+    // Replacing a file another program holds open is denied, not refused
+    // as a sharing violation: tell the two apart for the caller.
+    if (!r && r.error() == errc::permission_denied &&
+        (detail::win32_held_open(*wt) || detail::win32_held_open(*wf)))
+      return errc::sharing_violation;
+    return r;
   }
 
   result<void> remove(const std::string& path) override {
     auto w = detail::win32_path(path);
     if (!w) return w.error();
-    return detail::win32_retry([&] { return ::DeleteFileW(w->c_str()) != 0; });
+    auto r = detail::win32_retry([&] { return ::DeleteFileW(w->c_str()) != 0; });
+    if (!r && r.error() == errc::permission_denied && detail::win32_held_open(*w))
+      return errc::sharing_violation;
+    return r;
   }
 
   result<void> sync_dir(const std::string& dir) override {

@@ -11,8 +11,10 @@
 #include "support.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -701,3 +703,167 @@ TEST_CASE("check_private refuses what others may write and tightens what they ma
 }
 
 #endif  // !SLOTGUARD_OS_WINDOWS
+
+#if SLOTGUARD_OS_WINDOWS
+
+namespace {
+
+std::wstring wide(const std::string& s) { return sg::detail::widen(s).value(); }
+
+// Opens path with no sharing at all, as a scanner or backup agent might.
+HANDLE hold_exclusively(const std::string& path) {
+  return ::CreateFileW(wide(path).c_str(), GENERIC_READ, 0, nullptr, OPEN_EXISTING,
+                       FILE_ATTRIBUTE_NORMAL, nullptr);
+}
+
+}  // namespace
+
+TEST_CASE("renames and removes wait out a passing sharing violation", "[storage.windows]") {
+  native_env env;
+  const std::string a = sg::detail::join_path(env.dir, "a");
+  const std::string b = sg::detail::join_path(env.dir, "b");
+  write_file(env, a, bytes_of(10, 1));
+  write_file(env, b, bytes_of(10, 2));
+
+  // Held for 30 ms: the retries get past it.
+  HANDLE h = hold_exclusively(a);
+  REQUIRE(h != INVALID_HANDLE_VALUE);
+  std::thread release([h] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ::CloseHandle(h);
+  });
+  const auto removed = env.fs.remove(a);
+  release.join();
+  CHECK(error_of(removed) == errc::ok);
+  CHECK_FALSE(env.fs.exists(a).value());
+
+  write_file(env, a, bytes_of(10, 3));
+  h = hold_exclusively(b);
+  REQUIRE(h != INVALID_HANDLE_VALUE);
+  std::thread release2([h] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ::CloseHandle(h);
+  });
+  const auto renamed = env.fs.rename(a, b);
+  release2.join();
+  CHECK(error_of(renamed) == errc::ok);
+  CHECK(env.fs.read_file(b, 100).value() == bytes_of(10, 3));
+
+  // Held for good: a bounded wait, then sharing_violation.
+  h = hold_exclusively(b);
+  REQUIRE(h != INVALID_HANDLE_VALUE);
+  const auto start = std::chrono::steady_clock::now();
+  CHECK(error_of(env.fs.remove(b)) == errc::sharing_violation);
+  write_file(env, a, bytes_of(10, 4));
+  CHECK(error_of(env.fs.rename(a, b)) == errc::sharing_violation);
+  const auto waited = std::chrono::steady_clock::now() - start;
+  CHECK(waited < std::chrono::seconds(5));
+  ::CloseHandle(h);
+  CHECK(env.fs.read_file(b, 100).value() == bytes_of(10, 3));
+}
+
+TEST_CASE("absolute paths take their verbatim (long-path) form, normalised first", "[storage.windows]") {
+  using sg::detail::win32_path;
+  CHECK(win32_path("C:/x/y").value() == L"\\\\?\\C:\\x\\y");
+  CHECK(win32_path("c:\\a\\..\\b/./c").value() == L"\\\\?\\c:\\b\\c");
+  CHECK(win32_path("//server/share/x").value() == L"\\\\?\\UNC\\server\\share\\x");
+  CHECK(win32_path("\\\\?\\C:\\x").value() == L"\\\\?\\C:\\x");
+  CHECK(win32_path("rel/x").value() == L"rel/x");  // relative paths as given
+}
+
+TEST_CASE("absolute paths longer than MAX_PATH work", "[storage.windows]") {
+  native_env env;
+  std::string deep = env.dir;
+  for (int i = 0; i < 8; ++i) deep = sg::detail::join_path(deep, std::string(40, static_cast<char>('a' + i)));
+  REQUIRE(deep.size() > 300);
+  REQUIRE(env.fs.mkdir(deep));
+  CHECK(env.fs.exists(deep).value());
+  const std::string f = sg::detail::join_path(deep, "journal.0.new");
+  const std::string g = sg::detail::join_path(deep, "journal.0");
+  write_file(env, f, bytes_of(50, 6));
+  REQUIRE(env.fs.rename(f, g));
+  CHECK(env.fs.read_file(g, 50).value() == bytes_of(50, 6));
+  CHECK(env.fs.list(deep).value() == std::vector<std::string>{"journal.0"});
+  auto l = env.fs.lock(sg::detail::join_path(deep, "lock"));
+  REQUIRE(l);
+  REQUIRE(env.fs.unlock(*l));
+  REQUIRE(env.fs.remove(g));
+  CHECK_FALSE(env.fs.exists(g).value());
+  // Separators of either kind and "." and ".." are resolved before "\\?\".
+  const std::string dotted = deep + "\\..\\" + std::string(40, 'h') + "/./x";
+  write_file(env, dotted, bytes_of(5, 7));
+  CHECK(env.fs.read_file(sg::detail::join_path(deep, "x"), 5).value() == bytes_of(5, 7));
+}
+
+TEST_CASE("the lock file is shared with nobody while held", "[storage.windows]") {
+  native_env env;
+  const std::string p = sg::detail::join_path(env.dir, "lock");
+  auto l = env.fs.lock(p);
+  REQUIRE(l);
+  const HANDLE h = ::CreateFileW(wide(p).c_str(), GENERIC_READ,
+                                 FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                 OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+  const DWORD e = ::GetLastError();
+  CHECK(h == INVALID_HANDLE_VALUE);
+  if (h != INVALID_HANDLE_VALUE) ::CloseHandle(h);
+  else CHECK(e == ERROR_SHARING_VIOLATION);
+  CHECK_FALSE(::DeleteFileW(wide(p).c_str()));
+  sg::win32_storage other;
+  CHECK(error_of(other.lock(p)) == errc::busy);
+  REQUIRE(env.fs.unlock(*l));
+  auto again = other.lock(p);
+  REQUIRE(again);
+  REQUIRE(other.unlock(*again));
+}
+
+TEST_CASE("a created store directory has its own access list: its user and SYSTEM",
+          "[storage.windows]") {
+  native_env env;
+  DWORD need = 0;
+  ::GetFileSecurityW(wide(env.dir).c_str(), DACL_SECURITY_INFORMATION, nullptr, 0, &need);
+  REQUIRE(need > 0);
+  std::vector<unsigned char> buf(need);
+  REQUIRE(::GetFileSecurityW(wide(env.dir).c_str(), DACL_SECURITY_INFORMATION, buf.data(), need, &need));
+  const auto sd = static_cast<PSECURITY_DESCRIPTOR>(buf.data());
+  SECURITY_DESCRIPTOR_CONTROL control = 0;
+  DWORD revision = 0;
+  REQUIRE(::GetSecurityDescriptorControl(sd, &control, &revision));
+  // Nothing inherited from the parent. Wine keeps the entries but does not
+  // report the flag; the entry count below shows that nothing was inherited.
+  if (::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") == nullptr)
+    CHECK((control & SE_DACL_PROTECTED) != 0);
+  else
+    WARN("under wine: SE_DACL_PROTECTED is not reported, not checked");
+  BOOL present = FALSE, defaulted = FALSE;
+  PACL dacl = nullptr;
+  REQUIRE(::GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted));
+  REQUIRE(present);
+  REQUIRE(dacl != nullptr);
+  CHECK(dacl->AceCount == 2);
+  // The entries name this process's user and SYSTEM.
+  HANDLE token = nullptr;
+  REQUIRE(::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &token));
+  DWORD len = 0;
+  ::GetTokenInformation(token, TokenUser, nullptr, 0, &len);
+  std::vector<unsigned char> ubuf(len);
+  REQUIRE(::GetTokenInformation(token, TokenUser, ubuf.data(), len, &len));
+  ::CloseHandle(token);
+  const PSID user = reinterpret_cast<TOKEN_USER*>(ubuf.data())->User.Sid;
+  unsigned char sys_buf[SECURITY_MAX_SID_SIZE];
+  DWORD sys_len = sizeof sys_buf;
+  REQUIRE(::CreateWellKnownSid(WinLocalSystemSid, nullptr, sys_buf, &sys_len));
+  bool saw_user = false, saw_system = false;
+  for (DWORD i = 0; i < dacl->AceCount; ++i) {
+    void* ace = nullptr;
+    REQUIRE(::GetAce(dacl, i, &ace));
+    const auto* allowed = static_cast<ACCESS_ALLOWED_ACE*>(ace);
+    REQUIRE(allowed->Header.AceType == ACCESS_ALLOWED_ACE_TYPE);
+    const PSID sid = const_cast<DWORD*>(&allowed->SidStart);
+    if (::EqualSid(sid, user)) saw_user = true;
+    if (::EqualSid(sid, sys_buf)) saw_system = true;
+  }
+  CHECK(saw_user);
+  CHECK(saw_system);
+}
+
+#endif  // SLOTGUARD_OS_WINDOWS
