@@ -1,0 +1,870 @@
+// SPDX-License-Identifier: Apache-2.0
+// The model-based checker: runs the real guard (on sim_storage, with a
+// manual clock, in poll or thread watchdog mode) and the reference model of
+// model.hpp side by side on one sequence of operations, and after every
+// step compares what readers are served, status() (state, active and
+// fallback sequences, floor, starts used, the quarantine) and the events the
+// step emitted. Operations are chosen by selectors (the active sequence, a
+// fresh one, ...) resolved against the model's state when they run, so a
+// sequence keeps its meaning when the shrinker drops operations from it.
+// Provides seeded random sequences, shrinking by delta debugging, and a
+// bounded exhaustive enumeration over a reduced alphabet.
+#ifndef SLOTGUARD_TESTS_MODEL_CHECKER_HPP
+#define SLOTGUARD_TESTS_MODEL_CHECKER_HPP
+
+#include "model.hpp"
+
+#include <slotguard/bundle.hpp>
+#include <slotguard/guard.hpp>
+#include <slotguard/sim_storage.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+namespace slotguard_model {
+
+constexpr std::int64_t run_start_unix = 1700000000;
+constexpr std::uint64_t filler_base = 100000;   // sequences of the long recall lists
+constexpr std::uint64_t recall_sequence = 900000000;
+inline const char* const store_dir = "/store/rules";
+
+// --- operations -------------------------------------------------------------
+
+enum class pick : std::uint8_t { fresh, active, fallback, quarantined, floor, gap };
+
+inline const char* to_string(pick p) {
+  switch (p) {
+    case pick::fresh: return "fresh";
+    case pick::active: return "active";
+    case pick::fallback: return "fallback";
+    case pick::quarantined: return "quarantined";
+    case pick::floor: return "floor";
+    case pick::gap: return "fresh+1";
+  }
+  return "?";
+}
+
+// An operation as generated: its sequences are chosen by selectors.
+struct op {
+  action::kind k = action::kind::heartbeat;
+  variant v = variant::good;
+  pick seq = pick::fresh;
+  int key = 0;
+  // recall: bit 0 the active, 1 the fallback, 2 a quarantined sequence,
+  // 3 a fresh sequence, 4 the floor; fillers more sequences (up to 1024 in all)
+  std::uint8_t recall_mask = 0;
+  std::uint16_t fillers = 0;
+  std::uint32_t index = 0;  // which quarantined sequence
+  std::int64_t seconds = 0;
+  bool toggle_key1 = false;
+  bool toggle_host = false;
+  role damage = role::none;
+  std::uint32_t fault_n = 0;
+  std::uint8_t fault_kind = 0;
+  std::uint32_t cut_n = 0;
+  std::uint64_t cut_seed = 0;
+  bool tear = false;
+};
+
+inline std::optional<std::uint64_t> small_quarantined(const state& s, std::uint32_t index) {
+  std::vector<std::uint64_t> q;
+  for (std::uint64_t x : s.quarantine)
+    if (x < filler_base) q.push_back(x);
+  if (q.empty()) return std::nullopt;
+  return q[index % q.size()];
+}
+
+// Resolves an operation's selectors against the model's state.
+inline action resolve(const op& o, const state& s) {
+  action a;
+  a.k = o.k;
+  a.v = o.v;
+  a.key = o.key;
+  a.seconds = o.seconds;
+  a.toggle_key1 = o.toggle_key1;
+  a.toggle_host = o.toggle_host;
+  a.damage = s.open ? o.damage : role::none;  // the damaged file is found through the open guard
+  a.fault_n = o.fault_n;
+  a.fault_kind = o.fault_kind;
+  a.cut_n = o.cut_n;
+  a.cut_seed = o.cut_seed;
+  a.tear = o.tear;
+  const std::uint64_t fresh = s.max_seq + 1;
+  switch (o.seq) {
+    case pick::fresh: a.seq = fresh; break;
+    case pick::active: a.seq = s.active ? s.active->seq : fresh; break;
+    case pick::fallback: a.seq = s.fallback ? s.fallback->seq : fresh; break;
+    case pick::quarantined: a.seq = small_quarantined(s, o.index).value_or(fresh); break;
+    case pick::floor: a.seq = s.floor != 0 ? s.floor : fresh; break;
+    case pick::gap: a.seq = fresh + 1; break;
+  }
+  if (o.k == action::kind::recall) {
+    std::vector<std::uint64_t> l;
+    if ((o.recall_mask & 1) != 0 && s.active) l.push_back(s.active->seq);
+    if ((o.recall_mask & 2) != 0 && s.fallback) l.push_back(s.fallback->seq);
+    if ((o.recall_mask & 4) != 0) {
+      if (auto q = small_quarantined(s, o.index)) l.push_back(*q);
+    }
+    if ((o.recall_mask & 8) != 0 || l.empty()) l.push_back(fresh);
+    if ((o.recall_mask & 16) != 0 && s.floor != 0) l.push_back(s.floor);
+    std::sort(l.begin(), l.end());
+    l.erase(std::unique(l.begin(), l.end()), l.end());
+    const std::size_t room = 1024 - l.size();
+    const std::size_t n = std::min<std::size_t>(o.fillers, room);
+    for (std::size_t i = 0; i < n; ++i) l.push_back(filler_base + i);
+    std::sort(l.begin(), l.end());
+    a.recalls = std::move(l);
+  }
+  return a;
+}
+
+inline std::string describe(const action& a) {
+  using K = action::kind;
+  std::ostringstream o;
+  auto wrap = [&](std::ostringstream& main) {
+    std::ostringstream w;
+    if (a.fault_n != 0)
+      w << "storage error on call " << a.fault_n << " ("
+        << (a.fault_kind == 0 ? "any kind" : "kind " + std::to_string(a.fault_kind)) << ") of: ";
+    if (a.cut_n != 0)
+      w << "power cut after call " << a.cut_n << " (unsynced kept at random, seed " << a.cut_seed
+        << (a.tear ? ", one write torn" : "") << "), reboot, open, of: ";
+    return w.str() + main.str();
+  };
+  switch (a.k) {
+    case K::apply: o << "apply " << to_string(a.v) << " bundle seq " << a.seq << (a.key == 1 ? " (key 1)" : ""); break;
+    case K::apply_garbage: o << "apply garbage bytes"; break;
+    case K::recall: {
+      o << "recall [";
+      std::size_t fill = 0;
+      bool first = true;
+      for (std::uint64_t x : a.recalls) {
+        if (x >= filler_base) {
+          ++fill;
+          continue;
+        }
+        o << (first ? "" : ",") << x;
+        first = false;
+      }
+      o << "]";
+      if (fill != 0) o << " + " << fill << " more sequences (" << filler_base << "...)";
+      break;
+    }
+    case K::heartbeat: o << "heartbeat"; break;
+    case K::poll: o << "poll"; break;
+    case K::advance: o << "time +" << a.seconds << " s"; break;
+    case K::report_unhealthy: o << "report_unhealthy"; break;
+    case K::confirm: o << "confirm"; break;
+    case K::revert: o << "revert"; break;
+    case K::rollback: o << "rollback"; break;
+    case K::crash:
+      o << "crash";
+      if (a.toggle_key1) o << ", trust set changes (key 1 removed/added)";
+      if (a.toggle_host) o << ", host upgraded/downgraded (1 <-> 2)";
+      if (a.damage == role::active) o << ", active slot's file damaged";
+      if (a.damage == role::fallback) o << ", fallback slot's file damaged";
+      o << ", open";
+      break;
+    case K::shutdown: o << "shutdown, process ends, open"; break;
+    case K::damage_live: o << "active slot's file damaged under the running guard"; break;
+    case K::reopen: o << "open (again)"; break;
+  }
+  return wrap(o);
+}
+
+// --- bundles ----------------------------------------------------------------
+
+inline sg::ed25519_seed key_seed(int key) {
+  sg::ed25519_seed s{};
+  for (std::size_t i = 0; i < s.size(); ++i)
+    s[i] = static_cast<std::uint8_t>(0x40 + i * 7 + static_cast<std::size_t>(key) * 13 + 1);
+  return s;
+}
+
+inline const sg::ed25519_public_key& public_key(int key) {
+  static const sg::ed25519_public_key k[3] = {sg::ed25519_public_key_from_seed(key_seed(0)),
+                                               sg::ed25519_public_key_from_seed(key_seed(1)),
+                                               sg::ed25519_public_key_from_seed(key_seed(2))};
+  return k[key];
+}
+
+// Signing is the slow part of making a bundle: each distinct bundle is made
+// once per process.
+inline const std::vector<std::uint8_t>& bundle_for(const action& a, const config& cfg) {
+  static std::map<std::string, std::vector<std::uint8_t>> cache;
+  std::string id;
+  if (a.k == action::kind::recall) {
+    id = "r";
+    for (std::uint64_t x : a.recalls) id += std::to_string(x) + ",";
+  } else {
+    id = std::to_string(static_cast<int>(a.v)) + ":" + std::to_string(a.seq) + ":" + std::to_string(a.key);
+  }
+  auto it = cache.find(id);
+  if (it != cache.end()) return it->second;
+  sg::bundle_builder b;
+  b.channel("rules").schema("test", 1).created(run_start_unix - 100);
+  if (a.k == action::kind::recall) {
+    b.sequence(recall_sequence).version("recall").payload(sg::byte_view(std::string("recall"))).recalls(a.recalls);
+    b.sign_with(key_seed(0));
+  } else {
+    std::string payload = "content " + std::to_string(a.seq);
+    if (a.v == variant::invalid) payload = "BAD " + std::to_string(a.seq);
+    if (a.v == variant::probe_fail) payload = "PROBEFAIL " + std::to_string(a.seq);
+    b.sequence(a.seq).version("v" + std::to_string(a.seq)).payload(sg::byte_view(payload));
+    if (a.v == variant::other_channel) b.channel("other");
+    if (a.v == variant::host_out) b.host_min(sg::host_version{9, 0, 0});
+    if (a.v == variant::host_capped) b.host_max(sg::host_version{1, 99, 0});
+    if (a.v == variant::expired) b.expires(run_start_unix - 1);
+    if (a.v == variant::expiring) b.expires(run_start_unix + cfg.expiring_after);
+    b.sign_with(key_seed(a.v == variant::untrusted ? 2 : a.key));
+  }
+  auto built = b.build();
+  SLOTGUARD_ASSERT(built.has_value());
+  return cache.emplace(id, std::move(*built)).first->second;
+}
+
+// --- the real guard -----------------------------------------------------------
+
+// Whether the event type carries a per-guard serial number.
+template <class E, class = void>
+struct has_serial : std::false_type {};
+template <class E>
+struct has_serial<E, std::void_t<decltype(std::declval<const E&>().serial)>> : std::true_type {};
+
+template <class E>
+std::uint64_t serial_of(const E& e) {
+  if constexpr (has_serial<E>::value)
+    return static_cast<std::uint64_t>(e.serial);
+  else
+    return 0;
+}
+
+struct observation {
+  bool open = false;
+  std::optional<std::uint64_t> served;
+  sg::guard_state st = sg::guard_state::empty;
+  std::optional<std::uint64_t> active, fallback;
+  std::uint64_t floor = 0;
+  std::uint32_t starts = 0;
+  std::vector<std::uint64_t> quarantine;  // sorted
+  std::vector<sg::event> events;
+  bool has_result = false;
+  sg::errc result = sg::errc::ok;
+  std::string serial_problem;
+};
+
+class real_guard {
+ public:
+  real_guard(const config& cfg, sg::watchdog_mode mode) : cfg_(cfg), mode_(mode) {}
+  real_guard(const real_guard&) = delete;
+  real_guard& operator=(const real_guard&) = delete;
+
+  void open_guard() {
+    g_.reset();
+    serial_ = 0;
+    auto r = sg::guard::open(options());
+    if (r) {
+      g_ = std::move(*r);
+      set_result(sg::errc::ok);
+    } else {
+      set_result(r.error());
+    }
+  }
+
+  void run(const action& a, const config& cfg) {
+    using K = action::kind;
+    events_.clear();
+    has_result_ = false;
+    result_ = sg::errc::ok;
+    if (a.k == K::advance) {
+      clock_.advance(std::chrono::seconds(a.seconds));
+      return;
+    }
+    if (!g_ && a.k != K::crash && a.k != K::shutdown && a.k != K::reopen) return;
+    switch (a.k) {
+      case K::damage_live:
+        if (auto st = g_->status(); st.active) damage(st.active->slot);
+        return;
+      case K::crash:
+      case K::reopen: {
+        std::optional<sg::slot_id> victim;
+        if (g_ && a.damage != role::none) {
+          const auto st = g_->status();
+          const auto& s = a.damage == role::active ? st.active : st.fallback;
+          if (s) victim = s->slot;
+        }
+        g_.reset();  // the process dies: no shutdown
+        if (a.toggle_key1) key1_ = !key1_;
+        if (a.toggle_host) host_ = host_ == 1 ? 2 : 1;
+        if (victim) damage(*victim);
+        arm(a);
+        open_guard();
+        finish(a, true);
+        return;
+      }
+      case K::shutdown: {
+        if (g_) {
+          arm(a);
+          set_result(g_->shutdown());
+          disk_.fail_nth_call(0);
+          if (a.cut_n != 0) {
+            disk_.cut_power_after(0);
+            cut_and_reboot(a);
+          }
+        }
+        g_.reset();
+        has_result_ = false;
+        open_guard();
+        return;
+      }
+      default:
+        break;
+    }
+    arm(a);
+    switch (a.k) {
+      case K::apply:
+        set_result(g_->apply(sg::byte_view(bundle_for(a, cfg))));
+        break;
+      case K::recall:
+        set_result(g_->apply(sg::byte_view(bundle_for(a, cfg))));
+        break;
+      case K::apply_garbage: {
+        static const std::string garbage = "this is not a bundle";
+        set_result(g_->apply(sg::byte_view(garbage)));
+        break;
+      }
+      case K::heartbeat: g_->heartbeat(); break;
+      case K::poll: g_->poll(); break;
+      case K::report_unhealthy: set_result(g_->report_unhealthy("model")); break;
+      case K::confirm: set_result(g_->confirm()); break;
+      case K::revert: set_result(g_->revert()); break;
+      case K::rollback: set_result(g_->rollback()); break;
+      default: break;
+    }
+    finish(a, false);
+  }
+
+  observation observe() {
+    observation o;
+    o.events = events_;
+    o.has_result = has_result_;
+    o.result = result_;
+    o.serial_problem = serial_problem_;
+    serial_problem_.clear();
+    if (!g_) return o;
+    o.open = true;
+    auto c = g_->current();
+    if (c) o.served = c->sequence();
+    const sg::guard_status st = g_->status();
+    o.st = st.state;
+    if (st.active) o.active = st.active->sequence;
+    if (st.fallback) o.fallback = st.fallback->sequence;
+    o.floor = st.floor;
+    o.starts = st.trial_starts;
+    o.quarantine = st.quarantine;
+    std::sort(o.quarantine.begin(), o.quarantine.end());
+    return o;
+  }
+
+ private:
+  sg::guard_options options() {
+    sg::guard_options o;
+    o.fs = &disk_;
+    o.directory = store_dir;
+    o.channel = "rules";
+    (void)o.trust.add(public_key(0));
+    if (key1_) (void)o.trust.add(public_key(1));
+    o.check = sg::content_check(sg::validator_fn([](sg::byte_view p) -> sg::result<void, sg::validation_error> {
+      if (p.size() >= 3 && p.as_chars().substr(0, 3) == "BAD") {
+        sg::validation_error e;
+        e.code = sg::errc::field_count_mismatch;
+        e.message = "bad content";
+        return e;
+      }
+      return sg::result<void, sg::validation_error>();
+    }));
+    o.host = sg::host_version{host_, 0, 0};
+    o.candidate_probe = sg::probe::in_process([](const sg::probe_input& in) -> sg::result<void> {
+      if (in.content.size() >= 9 && in.content.as_chars().substr(0, 9) == "PROBEFAIL") return sg::errc::probe_failed;
+      return sg::ok();
+    });
+    o.time = &clock_;
+    o.watchdog = mode_;
+    // Thread mode: the thread's tick is real time and far away, so expiry
+    // is driven by poll() as in poll mode and every run is deterministic.
+    o.watchdog_tick = std::chrono::hours(1);
+    o.watchdog_timeout = std::chrono::seconds(cfg_.watchdog_timeout);
+    o.probation = std::chrono::seconds(cfg_.probation);
+    o.start_budget = cfg_.start_budget;
+    o.on_event = [this](const sg::event& e) {
+      const std::uint64_t s = serial_of(e);
+      if (has_serial<sg::event>::value && s != serial_ + 1 && serial_problem_.empty())
+        serial_problem_ = "event serial " + std::to_string(s) + " after " + std::to_string(serial_);
+      serial_ = s;
+      events_.push_back(e);
+    };
+    return o;
+  }
+
+  void set_result(sg::result<void> r) { set_result(r ? sg::errc::ok : r.error()); }
+  void set_result(sg::errc e) {
+    has_result_ = true;
+    result_ = e;
+  }
+
+  void arm(const action& a) {
+    if (a.fault_n != 0) disk_.fail_nth_call(a.fault_n, static_cast<sg::sim_call>(a.fault_kind));
+    if (a.cut_n != 0) disk_.cut_power_after(a.cut_n);
+  }
+
+  // After the main call: disarm; after a power cut, reboot and open.
+  void finish(const action& a, bool opening) {
+    disk_.fail_nth_call(0);
+    if (a.cut_n == 0) return;
+    disk_.cut_power_after(0);
+    (void)opening;
+    cut_and_reboot(a);
+    events_.clear();
+    has_result_ = false;
+    open_guard();
+  }
+
+  void cut_and_reboot(const action& a) {
+    disk_.cut_power();
+    g_.reset();
+    sg::sim_power_cut cut;
+    cut.keep = sg::sim_power_cut::keep_mode::random;
+    cut.seed = a.cut_seed;
+    if (a.tear) {
+      const auto pending = disk_.unsynced();
+      std::vector<std::size_t> writes;
+      for (std::size_t i = 0; i < pending.size(); ++i)
+        if (pending[i].kind == sg::sim_call::write && pending[i].size > 1) writes.push_back(i);
+      if (!writes.empty()) {
+        const std::size_t w = writes[static_cast<std::size_t>(a.cut_seed % writes.size())];
+        cut.tear_op = w;
+        cut.tear_bytes = static_cast<std::size_t>((a.cut_seed >> 8) % pending[w].size);
+      }
+    }
+    disk_.reboot(cut);
+  }
+
+  // Damages every file of the slot (flips a byte in the middle).
+  void damage(sg::slot_id s) {
+    const std::string prefix = std::string(store_dir) + "/slot-" + sg::to_string(s) + ".";
+    for (const std::string& f : disk_.files()) {
+      if (f.compare(0, prefix.size(), prefix) != 0) continue;
+      auto bytes = disk_.peek(f);
+      if (!bytes || bytes->empty()) continue;
+      (*bytes)[bytes->size() / 2] ^= 0x5A;
+      disk_.poke(f, sg::byte_view(*bytes));
+    }
+  }
+
+  config cfg_;
+  sg::watchdog_mode mode_;
+  sg::sim_storage disk_;
+  sg::manual_clock clock_{run_start_unix};
+  std::unique_ptr<sg::guard> g_;
+  bool key1_ = true;
+  std::uint32_t host_ = 1;
+  std::vector<sg::event> events_;
+  bool has_result_ = false;
+  sg::errc result_ = sg::errc::ok;
+  std::uint64_t serial_ = 0;
+  std::string serial_problem_;
+};
+
+// --- comparing --------------------------------------------------------------
+
+inline std::string seq_text(const std::optional<std::uint64_t>& s) { return s ? std::to_string(*s) : "none"; }
+
+inline std::string quarantine_text(const std::vector<std::uint64_t>& q) {
+  std::ostringstream o;
+  o << "{";
+  std::size_t fill = 0;
+  bool first = true;
+  for (std::uint64_t x : q) {
+    if (x >= filler_base && x < recall_sequence) {
+      ++fill;
+      continue;
+    }
+    o << (first ? "" : ",") << x;
+    first = false;
+  }
+  o << "}";
+  if (fill != 0) o << " + " << fill << " long-list sequences";
+  return o.str();
+}
+
+inline std::string event_text(const sg::event& e) {
+  std::ostringstream o;
+  o << sg::to_string(e.kind) << "(" << e.candidate_sequence;
+  if (e.kind == sg::event_kind::reverted) o << ", " << sg::to_string(e.reason);
+  if (e.error != sg::errc::ok) o << ", " << sg::to_string(e.error);
+  o << ")";
+  return o.str();
+}
+
+inline std::string event_text(const expected_event& e) {
+  std::ostringstream o;
+  o << sg::to_string(e.kind) << "(" << (e.candidate ? std::to_string(*e.candidate) : "*");
+  if (e.reason) o << ", " << sg::to_string(*e.reason);
+  if (e.error) o << ", " << sg::to_string(*e.error);
+  o << ")";
+  return o.str();
+}
+
+inline sg::guard_state state_of(const state& s) {
+  return !s.active ? sg::guard_state::empty : s.trial ? sg::guard_state::trial : sg::guard_state::committed;
+}
+
+// The differences between one allowed outcome and what the guard showed;
+// empty when it matches.
+inline std::vector<std::string> differences(const outcome& x, const observation& o) {
+  std::vector<std::string> d;
+  const state& s = x.next;
+  auto diff = [&](const char* what, const std::string& want, const std::string& got) {
+    if (want != got) d.push_back(std::string(what) + ": model " + want + ", guard " + got);
+  };
+  diff("guard open", s.open ? "yes" : "no", o.open ? "yes" : "no");
+  if (s.open && o.open) {
+    diff("readers see", seq_text(s.served_seq()), seq_text(o.served));
+    diff("state", sg::to_string(state_of(s)), sg::to_string(o.st));
+    diff("active", seq_text(s.active ? std::optional<std::uint64_t>(s.active->seq) : std::nullopt), seq_text(o.active));
+    diff("fallback", seq_text(s.fallback ? std::optional<std::uint64_t>(s.fallback->seq) : std::nullopt),
+         seq_text(o.fallback));
+    diff("floor", std::to_string(s.floor), std::to_string(o.floor));
+    diff("trial_starts", std::to_string(s.starts_used), std::to_string(o.starts));
+    std::vector<std::uint64_t> q = s.quarantine;
+    std::sort(q.begin(), q.end());
+    if (q != o.quarantine) diff("quarantine", quarantine_text(q), quarantine_text(o.quarantine));
+  }
+  const expectation& e = x.expect;
+  if (e.result != expectation::result_kind::unchecked) {
+    const std::string got = o.has_result ? sg::to_string(o.result) : "(no result)";
+    if (e.result == expectation::result_kind::ok) diff("result", "ok", got);
+    if (e.result == expectation::result_kind::exact) diff("result", sg::to_string(e.error), got);
+    if (e.result == expectation::result_kind::any_error && (!o.has_result || o.result == sg::errc::ok))
+      diff("result", "an error", got);
+  }
+  if (!e.events_unchecked) {
+    std::string got;
+    for (const auto& ev : o.events) got += event_text(ev) + " ";
+    if (e.lenient_events) {
+      for (const auto& ev : o.events)
+        if (ev.kind != sg::event_kind::rejected && ev.kind != sg::event_kind::probe_failed) {
+          d.push_back("events: model only rejections (the operation failed), guard " + got);
+          break;
+        }
+    } else {
+      bool same = e.events.size() == o.events.size();
+      for (std::size_t i = 0; same && i < e.events.size(); ++i) {
+        const expected_event& w = e.events[i];
+        const sg::event& g = o.events[i];
+        same = w.kind == g.kind && (!w.candidate || *w.candidate == g.candidate_sequence) &&
+               (!w.reason || *w.reason == g.reason) && (!w.error || *w.error == g.error);
+      }
+      if (!same) {
+        std::string want;
+        for (const auto& ev : e.events) want += event_text(ev) + " ";
+        d.push_back("events: model " + (want.empty() ? "none" : want) + ", guard " + (got.empty() ? "none" : got));
+      }
+    }
+  }
+  if (!o.serial_problem.empty()) d.push_back("events: " + o.serial_problem);
+  return d;
+}
+
+// --- running a sequence -------------------------------------------------------
+
+struct run_options {
+  config cfg;
+  sg::watchdog_mode mode = sg::watchdog_mode::poll;
+};
+
+struct run_report {
+  bool diverged = false;
+  std::size_t steps = 0;  // operations run
+  std::size_t at = 0;     // the diverging operation's index
+  std::string text;       // the trace and the difference
+};
+
+inline const char* to_string(sg::watchdog_mode m) { return m == sg::watchdog_mode::poll ? "poll" : "thread"; }
+
+inline run_report run_sequence(const std::vector<op>& ops, const run_options& ro, bool want_text) {
+  run_report rep;
+  model m(ro.cfg);
+  state s = m.initial();
+  real_guard real(ro.cfg, ro.mode);
+  real.open_guard();
+  std::vector<std::string> trace;
+  auto fail = [&](std::size_t i, const std::vector<outcome>& outs, const observation& o) {
+    rep.diverged = true;
+    rep.at = i;
+    if (!want_text) return;
+    std::ostringstream t;
+    t << "watchdog mode " << to_string(ro.mode) << "; watchdog timeout " << ro.cfg.watchdog_timeout
+      << " s, probation " << ro.cfg.probation << " s, start budget " << ro.cfg.start_budget << "\n";
+    for (std::size_t k = 0; k < trace.size(); ++k) t << "  " << (k + 1) << ". " << trace[k] << "\n";
+    t << "  after step " << trace.size() << " the guard differs from the model:\n";
+    for (std::size_t k = 0; k < outs.size(); ++k) {
+      if (outs.size() > 1)
+        t << "   allowed outcome " << (k + 1) << (outs[k].note.empty() ? "" : " (" + outs[k].note + ")") << ":\n";
+      for (const std::string& d : differences(outs[k], o)) t << "    " << d << "\n";
+    }
+    rep.text = t.str();
+  };
+  {
+    observation o = real.observe();
+    outcome init{s, {}, {}};
+    init.expect.events_unchecked = true;
+    if (!differences(init, o).empty()) {
+      trace.push_back("open (a new store)");
+      fail(0, {init}, o);
+      return rep;
+    }
+  }
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    const action a = resolve(ops[i], s);
+    if (want_text) trace.push_back(describe(a));
+    const std::vector<outcome> outs = m.step(s, a);
+    real.run(a, ro.cfg);
+    const observation o = real.observe();
+    ++rep.steps;
+    bool matched = false;
+    for (const outcome& x : outs) {
+      if (differences(x, o).empty()) {
+        s = x.next;
+        matched = true;
+        break;
+      }
+    }
+    if (!matched) {
+      fail(i, outs, o);
+      return rep;
+    }
+  }
+  return rep;
+}
+
+// Delta debugging: the shortest sequence found that still diverges, by
+// dropping chunks, then single operations, then simplifying operations.
+inline std::vector<op> shrink(std::vector<op> ops, const run_options& ro, std::size_t* runs = nullptr) {
+  std::size_t count = 0;
+  auto diverges = [&](const std::vector<op>& v) {
+    ++count;
+    return run_sequence(v, ro, false).diverged;
+  };
+  // Nothing after the diverging operation matters.
+  {
+    const run_report r = run_sequence(ops, ro, false);
+    if (!r.diverged) return ops;
+    ops.resize(r.at + 1);
+  }
+  std::size_t n = 2;
+  while (ops.size() >= 2) {
+    const std::size_t chunk = (ops.size() + n - 1) / n;
+    bool reduced = false;
+    for (std::size_t start = 0; start < ops.size(); start += chunk) {
+      std::vector<op> rest(ops.begin(), ops.begin() + static_cast<std::ptrdiff_t>(start));
+      rest.insert(rest.end(), ops.begin() + static_cast<std::ptrdiff_t>(std::min(ops.size(), start + chunk)), ops.end());
+      if (!rest.empty() && diverges(rest)) {
+        ops = std::move(rest);
+        n = std::max<std::size_t>(n - 1, 2);
+        reduced = true;
+        break;
+      }
+    }
+    if (!reduced) {
+      if (chunk == 1) break;
+      n = std::min(ops.size(), n * 2);
+    }
+  }
+  // Simpler operations: no storage error or power cut, no changes while down,
+  // no long lists, shorter waits.
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    auto attempt = [&](auto&& change) {
+      std::vector<op> v = ops;
+      change(v[i]);
+      if (diverges(v)) ops = std::move(v);
+    };
+    if (ops[i].v != variant::good && ops[i].v != variant::invalid) attempt([](op& o) { o.v = variant::good; });
+    if (ops[i].key != 0) attempt([](op& o) { o.key = 0; });
+    if (ops[i].seq != pick::fresh) attempt([](op& o) { o.seq = pick::fresh; });
+    if (ops[i].fault_n != 0) attempt([](op& o) { o.fault_n = 0; });
+    if (ops[i].cut_n != 0) attempt([](op& o) { o.cut_n = 0; });
+    if (ops[i].tear) attempt([](op& o) { o.tear = false; });
+    if (ops[i].toggle_key1) attempt([](op& o) { o.toggle_key1 = false; });
+    if (ops[i].toggle_host) attempt([](op& o) { o.toggle_host = false; });
+    if (ops[i].damage != role::none) attempt([](op& o) { o.damage = role::none; });
+    if (ops[i].fillers != 0) attempt([](op& o) { o.fillers = 0; });
+    if (ops[i].k == action::kind::recall)
+      for (int b = 0; b < 5; ++b)
+        if ((ops[i].recall_mask >> b) & 1) attempt([b](op& o) { o.recall_mask = static_cast<std::uint8_t>(o.recall_mask & ~(1u << b)); });
+  }
+  if (runs != nullptr) *runs = count;
+  return ops;
+}
+
+// --- generating sequences -------------------------------------------------------
+
+class rng {
+ public:
+  explicit rng(std::uint64_t seed) : x_(seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull) {}
+  std::uint64_t next() {
+    std::uint64_t z = (x_ += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+  }
+  std::uint32_t below(std::uint32_t n) { return static_cast<std::uint32_t>(next() % n); }
+  bool chance(std::uint32_t percent) { return below(100) < percent; }
+
+ private:
+  std::uint64_t x_;
+};
+
+inline op random_op(rng& r) {
+  using K = action::kind;
+  op o;
+  struct weighted {
+    int w;
+    K k;
+  };
+  static const weighted table[] = {
+      {24, K::apply}, {1, K::apply_garbage}, {6, K::recall}, {12, K::heartbeat}, {10, K::poll},
+      {12, K::advance}, {3, K::report_unhealthy}, {4, K::confirm}, {2, K::revert}, {3, K::rollback},
+      {5, K::crash}, {3, K::shutdown}, {1, K::damage_live}, {2, K::reopen},
+  };
+  int total = 0;
+  for (const auto& t : table) total += t.w;
+  int x = static_cast<int>(r.below(static_cast<std::uint32_t>(total)));
+  for (const auto& t : table) {
+    if (x < t.w) {
+      o.k = t.k;
+      break;
+    }
+    x -= t.w;
+  }
+  switch (o.k) {
+    case K::apply: {
+      static const variant vs[] = {variant::good, variant::good, variant::good, variant::good, variant::good,
+                                   variant::good, variant::invalid, variant::probe_fail, variant::other_channel,
+                                   variant::untrusted, variant::host_out, variant::expired, variant::host_capped,
+                                   variant::host_capped, variant::expiring};
+      o.v = vs[r.below(sizeof vs / sizeof vs[0])];
+      static const pick ps[] = {pick::fresh, pick::fresh, pick::fresh, pick::fresh, pick::fresh, pick::fresh,
+                                pick::active, pick::fallback, pick::quarantined, pick::floor, pick::gap};
+      o.seq = ps[r.below(sizeof ps / sizeof ps[0])];
+      o.key = r.chance(25) ? 1 : 0;
+      o.index = r.below(64);
+      break;
+    }
+    case K::recall:
+      o.recall_mask = static_cast<std::uint8_t>(r.below(32));
+      o.index = r.below(64);
+      o.fillers = r.chance(8) ? (r.chance(50) ? std::uint16_t{100} : std::uint16_t{1024}) : std::uint16_t{0};
+      break;
+    case K::advance: {
+      static const std::int64_t secs[] = {1, 10, 20, 29, 30, 31, 100, 301};
+      o.seconds = secs[r.below(8)];
+      break;
+    }
+    case K::crash:
+      o.toggle_key1 = r.chance(12);
+      o.toggle_host = r.chance(12);
+      o.damage = r.chance(12) ? (r.chance(50) ? role::active : role::fallback) : role::none;
+      break;
+    default:
+      break;
+  }
+  const bool storage_call = o.k != K::advance && o.k != K::damage_live && o.k != K::apply_garbage;
+  if (storage_call && r.chance(6)) {
+    o.fault_n = 1 + r.below(14);
+    o.fault_kind = r.chance(70) ? std::uint8_t{0} : static_cast<std::uint8_t>(1 + r.below(13));
+  } else if (storage_call && r.chance(4)) {
+    o.cut_n = 1 + r.below(16);
+    o.cut_seed = r.next();
+    o.tear = r.chance(50);
+  }
+  return o;
+}
+
+inline std::vector<op> random_sequence(std::uint64_t seed, std::size_t length) {
+  rng r(seed);
+  std::vector<op> v;
+  v.reserve(length);
+  for (std::size_t i = 0; i < length; ++i) v.push_back(random_op(r));
+  return v;
+}
+
+// The reduced alphabet of the exhaustive enumeration.
+inline std::vector<op> exhaustive_alphabet() {
+  using K = action::kind;
+  std::vector<op> a;
+  op o;
+  o.k = K::apply;  // apply a good fresh bundle
+  a.push_back(o);
+  o.v = variant::invalid;  // apply an invalid fresh bundle
+  a.push_back(o);
+  o = op{};
+  o.k = K::recall;  // recall the active sequence
+  o.recall_mask = 1;
+  a.push_back(o);
+  o = op{};
+  o.k = K::heartbeat;
+  a.push_back(o);
+  o.k = K::advance;  // past the watchdog timeout
+  o.seconds = 31;
+  a.push_back(o);
+  o = op{};
+  o.k = K::poll;
+  a.push_back(o);
+  o.k = K::crash;
+  a.push_back(o);
+  o.k = K::confirm;
+  a.push_back(o);
+  o.k = K::rollback;
+  a.push_back(o);
+  return a;
+}
+
+// Runs every sequence of exactly `length` operations over the alphabet (in
+// the given watchdog mode); returns how many ran, stopping at the first
+// divergence (its sequence in *failing) unless *diverging counts them.
+inline std::uint64_t enumerate_all(std::size_t length, const run_options& ro, std::vector<op>* failing,
+                                   std::uint64_t* ops_run, std::uint64_t* diverging = nullptr) {
+  const std::vector<op> alpha = exhaustive_alphabet();
+  std::vector<std::size_t> idx(length, 0);
+  std::uint64_t count = 0;
+  for (;;) {
+    std::vector<op> v;
+    for (std::size_t i : idx) v.push_back(alpha[i]);
+    const run_report r = run_sequence(v, ro, false);
+    ++count;
+    if (ops_run != nullptr) *ops_run += r.steps;
+    if (r.diverged) {
+      if (failing != nullptr && failing->empty()) *failing = v;
+      if (diverging == nullptr) return count;
+      ++*diverging;
+    }
+    std::size_t p = 0;
+    while (p < length && ++idx[p] == alpha.size()) idx[p++] = 0;
+    if (p == length) return count;
+  }
+}
+
+}  // namespace slotguard_model
+
+#endif  // SLOTGUARD_TESTS_MODEL_CHECKER_HPP

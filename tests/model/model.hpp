@@ -1,0 +1,650 @@
+// SPDX-License-Identifier: Apache-2.0
+// The reference model of one channel's guard and store: what they must do,
+// written for clarity rather than speed, with no storage, no bytes and no
+// threads. A state holds the roles (active, fallback), the trial, the starts
+// it used, the floor, the quarantine, the environment of the process (which
+// keys are trusted, the host's version) and what readers are served. step()
+// returns every outcome the semantics allow for one action: usually one,
+// several where the real guard may legitimately differ (a power cut keeps or
+// loses the operation's last write, a storage error fails the operation or
+// hits only a best-effort call, a reading of the semantics that is left
+// open). The checker compares the real guard with each and adopts the first
+// that matches.
+#ifndef SLOTGUARD_TESTS_MODEL_MODEL_HPP
+#define SLOTGUARD_TESTS_MODEL_MODEL_HPP
+
+#include <slotguard/error.hpp>
+#include <slotguard/events.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace slotguard_model {
+
+namespace sg = slotguard;
+
+// What a bundle is, as far as the model cares.
+enum class variant : std::uint8_t {
+  good,           // passes every gate
+  invalid,        // fails validation (quarantined)
+  probe_fail,     // the in-process probe rejects it (quarantined)
+  other_channel,  // signed, for another channel
+  untrusted,      // signed by a key never in the trust set
+  host_out,       // host_min above any host the device runs
+  expired,        // expired before the run began
+  host_capped,    // good, but host_max excludes the upgraded host (2.x)
+  expiring,       // good, expires 120 s into the run (expiry is not checked at rest)
+};
+
+inline const char* to_string(variant v) {
+  switch (v) {
+    case variant::good: return "good";
+    case variant::invalid: return "invalid";
+    case variant::probe_fail: return "probe-failing";
+    case variant::other_channel: return "other-channel";
+    case variant::untrusted: return "untrusted";
+    case variant::host_out: return "host-out-of-range";
+    case variant::expired: return "expired";
+    case variant::host_capped: return "host-capped";
+    case variant::expiring: return "expiring";
+  }
+  return "?";
+}
+
+// The run's fixed parameters, in seconds.
+struct config {
+  std::int64_t watchdog_timeout = 30;
+  std::int64_t probation = 300;
+  std::int64_t expiring_after = 120;  // a variant::expiring bundle expires this long after the start
+  std::uint32_t start_budget = 2;
+  std::size_t quarantine_capacity = 4096;
+  // A deliberate error in the model, to show that the checker finds and
+  // shrinks a divergence (the checker's own test).
+  bool mutant_invalid_not_quarantined = false;
+};
+
+// Content held in a slot.
+struct content {
+  std::uint64_t seq = 0;
+  int key = 0;               // signing key: 0 always trusted, 1 trusted while key1_trusted
+  bool host_capped = false;  // host_max 1.x
+  bool damaged = false;      // its file was damaged (does not load)
+};
+
+enum class role : std::uint8_t { none, active, fallback };
+
+struct state {
+  // Durable: the journal and the slots.
+  std::optional<content> active;
+  std::optional<content> fallback;
+  bool trial = false;
+  std::uint32_t starts_used = 0;
+  std::uint32_t start_budget = 0;
+  std::uint64_t floor = 0;
+  std::vector<std::uint64_t> quarantine;  // oldest first
+  // The environment of the running (or next) process.
+  bool key1_trusted = true;
+  std::uint32_t host_major = 1;
+  // The process.
+  bool open = false;
+  role served = role::none;  // whose content readers see
+  std::int64_t now = 0;      // seconds since the run began (both clocks)
+  std::int64_t trial_start = 0;
+  std::int64_t deadline = 0;
+  // Bookkeeping for choosing operations (not semantics): the highest
+  // content sequence used so far.
+  std::uint64_t max_seq = 0;
+
+  bool quarantined(std::uint64_t seq) const {
+    return std::find(quarantine.begin(), quarantine.end(), seq) != quarantine.end();
+  }
+  std::optional<std::uint64_t> served_seq() const {
+    if (served == role::active && active) return active->seq;
+    if (served == role::fallback && fallback) return fallback->seq;
+    return std::nullopt;
+  }
+};
+
+// One expected event; unset fields match anything.
+struct expected_event {
+  sg::event_kind kind = sg::event_kind::rejected;
+  std::optional<std::uint64_t> candidate;
+  std::optional<sg::revert_reason> reason;
+  std::optional<sg::errc> error;
+};
+
+// What the real guard must show after the action.
+struct expectation {
+  enum class result_kind : std::uint8_t { unchecked, ok, exact, any_error };
+  result_kind result = result_kind::unchecked;
+  sg::errc error = sg::errc::ok;  // for exact
+  std::vector<expected_event> events;
+  // Any number of rejected / probe_failed events and nothing else (an
+  // operation that a storage error failed).
+  bool lenient_events = false;
+  bool events_unchecked = false;  // the events of a step the power cut ended
+};
+
+struct outcome {
+  state next;
+  expectation expect;
+  std::string note;  // which reading this outcome is, for the report
+};
+
+// What an action does, resolved to concrete sequences (the checker resolves
+// its operations' selectors against the model's state first).
+struct action {
+  enum class kind : std::uint8_t {
+    apply,
+    apply_garbage,
+    recall,
+    heartbeat,
+    poll,
+    advance,
+    report_unhealthy,
+    confirm,
+    revert,
+    rollback,
+    crash,        // the process dies; then, while down, the changes below; then open
+    shutdown,     // shutdown(), the process ends; then open
+    damage_live,  // the active slot's file is damaged under the running guard
+    reopen,       // open, when the last open failed
+  };
+  kind k = kind::heartbeat;
+  variant v = variant::good;
+  std::uint64_t seq = 0;
+  int key = 0;
+  std::vector<std::uint64_t> recalls;  // sorted, unique
+  std::int64_t seconds = 0;
+  bool toggle_key1 = false;  // crash: the trust set changes while down
+  bool toggle_host = false;  // crash: the host is upgraded (1 <-> 2) while down
+  role damage = role::none;  // crash: this role's file is damaged while down
+  // A storage error on the n-th storage call of the action's main call
+  // (0: none), of one kind (sim_call's value; 0 = any).
+  std::uint32_t fault_n = 0;
+  std::uint8_t fault_kind = 0;
+  // The power fails after the n-th storage call of the main call (0: no
+  // cut), then the machine reboots keeping a random subset of unsynced
+  // operations (seed), tearing one write when tear is set, and opens.
+  std::uint32_t cut_n = 0;
+  std::uint64_t cut_seed = 0;
+  bool tear = false;
+};
+
+class model {
+ public:
+  explicit model(config c) : cfg_(c) {}
+  const config& cfg() const { return cfg_; }
+
+  // --- what loads and what is served ------------------------------------
+
+  bool trusted(const state& s, int key) const { return key == 0 || (key == 1 && s.key1_trusted); }
+  // Content loads: intact, signed by a currently trusted key, for this host.
+  bool loads(const state& s, const content& c) const {
+    return !c.damaged && trusted(s, c.key) && !(c.host_capped && s.host_major > 1);
+  }
+  bool servable(const state& s, const std::optional<content>& c) const {
+    return c && loads(s, *c) && !s.quarantined(c->seq);
+  }
+  // Readers see the active content if it loads and is not quarantined, else
+  // the fallback under the same conditions, else nothing.
+  role serve(const state& s) const {
+    if (servable(s, s.active)) return role::active;
+    if (s.active && servable(s, s.fallback)) return role::fallback;
+    return role::none;
+  }
+
+  void quarantine(state& s, std::uint64_t seq) const {
+    if (s.quarantined(seq)) return;
+    s.quarantine.push_back(seq);
+    if (s.quarantine.size() <= cfg_.quarantine_capacity) return;
+    // Full: the oldest entry at or below the floor goes first (it can never
+    // be staged again anyway), else the oldest.
+    auto it = std::find_if(s.quarantine.begin(), s.quarantine.end(),
+                           [&](std::uint64_t q) { return q <= s.floor; });
+    s.quarantine.erase(it != s.quarantine.end() ? it : s.quarantine.begin());
+  }
+
+  // --- one action ---------------------------------------------------------
+
+  std::vector<outcome> step(const state& s0, const action& a) const {
+    using K = action::kind;
+    outcome o{s0, {}, {}};
+    if (a.k == K::advance) {
+      o.next.now += a.seconds;
+      return {o};
+    }
+    // Operations on a guard that is not open do nothing (the last open failed).
+    if (!s0.open && a.k != K::crash && a.k != K::shutdown && a.k != K::reopen) return {o};
+    if (a.k == K::damage_live) {
+      if (o.next.active) o.next.active->damaged = true;
+      return {o};
+    }
+    std::vector<outcome> after;
+    if (a.k == K::crash || a.k == K::reopen || a.k == K::shutdown) {
+      // The main call of shutdown is shutdown() itself; of crash and reopen
+      // it is open().
+      std::vector<outcome> pre{o};
+      if (a.k == K::shutdown && s0.open) pre = fallible(o, [&](outcome& x) { return shutdown(x); }, a.fault_n != 0);
+      if (a.k == K::shutdown && a.cut_n != 0) pre = keep_or_lose(o, pre);
+      std::vector<outcome> out;
+      for (outcome p : pre) {
+        if (a.k == K::shutdown && a.cut_n != 0) p.expect = {};
+        p.next.open = false;
+        p.next.served = role::none;
+        if (a.k == K::crash) down_changes(p.next, a);
+        const bool fault_on_open = a.k != K::shutdown;
+        std::vector<outcome> opened =
+            fallible(p, [&](outcome& x) { return open(x); }, fault_on_open && a.fault_n != 0);
+        if (fault_on_open && a.cut_n != 0) {
+          // The power failed during open: it reboots and opens again, from
+          // the state before or after.
+          std::vector<outcome> again;
+          for (outcome q : keep_or_lose(p, opened)) {
+            q.expect = {};
+            q.next.open = false;
+            q.next.served = role::none;
+            for (outcome& r : open(q)) again.push_back(std::move(r));
+          }
+          opened = std::move(again);
+        }
+        for (outcome& q : opened) {
+          if (a.k == K::shutdown) merge_events(p.expect, q.expect);
+          out.push_back(std::move(q));
+        }
+      }
+      return out;
+    }
+
+    auto body = [&](outcome& x) -> std::vector<outcome> {
+      switch (a.k) {
+        case K::apply: return apply(x, a);
+        case K::apply_garbage: {
+          x.expect.result = expectation::result_kind::any_error;
+          x.expect.events.push_back(ev(sg::event_kind::rejected, 0));
+          return {x};
+        }
+        case K::recall: return recall(x, a.recalls);
+        case K::heartbeat: return heartbeat(x);
+        case K::poll: return poll(x);
+        case K::report_unhealthy: return trial_op(x, sg::revert_reason::unhealthy);
+        case K::confirm: return confirm(x);
+        case K::revert: return trial_op(x, sg::revert_reason::operator_request);
+        case K::rollback: return rollback(x);
+        default: return {x};
+      }
+    };
+    after = fallible(o, body, a.fault_n != 0);
+    if (a.cut_n == 0) return after;
+    // The power fails during the call: reboot and open from the state
+    // before or one after.
+    std::vector<outcome> out;
+    for (outcome p : keep_or_lose(o, after)) {
+      p.expect = {};
+      p.next.open = false;
+      p.next.served = role::none;
+      for (outcome& q : open(p)) out.push_back(std::move(q));
+    }
+    return out;
+  }
+
+  state initial() const {
+    state s;
+    std::vector<outcome> o = open(outcome{s, {}, {}});
+    return o.front().next;
+  }
+
+ private:
+  template <class F>
+  std::vector<outcome> fallible(const outcome& o, F&& f, bool faulted) const {
+    outcome x = o;
+    std::vector<outcome> after = f(x);
+    if (!faulted) return after;
+    // A storage error: the call fails and changes nothing, or the error hit
+    // a call that did not matter (a best-effort removal) and all went well.
+    outcome before = o;
+    before.expect.lenient_events = true;
+    before.expect.result = expectation::result_kind::unchecked;
+    before.note = "the storage error failed the operation";
+    std::vector<outcome> out{before};
+    for (outcome& a : after) out.push_back(std::move(a));
+    return out;
+  }
+
+  // After a power cut: the operation's durable effect is all or nothing.
+  std::vector<outcome> keep_or_lose(const outcome& before, const std::vector<outcome>& after) const {
+    std::vector<outcome> out;
+    outcome b = before;
+    b.note = "the power cut lost the operation";
+    out.push_back(b);
+    for (const outcome& a : after) {
+      outcome x = a;
+      x.note = "the power cut kept the operation";
+      out.push_back(std::move(x));
+    }
+    return out;
+  }
+
+  static void merge_events(const expectation& first, expectation& then) {
+    std::vector<expected_event> all = first.events;
+    all.insert(all.end(), then.events.begin(), then.events.end());
+    then.events = std::move(all);
+    then.lenient_events = then.lenient_events || first.lenient_events;
+  }
+
+  void down_changes(state& s, const action& a) const {
+    if (a.toggle_key1) s.key1_trusted = !s.key1_trusted;
+    if (a.toggle_host) s.host_major = s.host_major == 1 ? 2 : 1;
+    if (a.damage == role::active && s.active) s.active->damaged = true;
+    if (a.damage == role::fallback && s.fallback) s.fallback->damaged = true;
+  }
+
+  static expected_event ev(sg::event_kind k, std::optional<std::uint64_t> cand,
+                           std::optional<sg::revert_reason> why = std::nullopt,
+                           std::optional<sg::errc> e = std::nullopt) {
+    expected_event x;
+    x.kind = k;
+    x.candidate = cand;
+    x.reason = why;
+    x.error = e;
+    return x;
+  }
+  static void ok_result(outcome& o) { o.expect.result = expectation::result_kind::ok; }
+  static void error_result(outcome& o, sg::errc e) {
+    o.expect.result = expectation::result_kind::exact;
+    o.expect.error = e;
+  }
+
+  void arm(state& s) const {
+    s.trial_start = s.now;
+    s.deadline = s.now + cfg_.watchdog_timeout;
+  }
+  void end_trial(state& s) const {
+    s.trial = false;
+    s.starts_used = 0;
+    s.start_budget = 0;
+  }
+
+  // open(): a start is counted against a running trial; a spent budget or
+  // trial content that does not load reverts it.
+  std::vector<outcome> open(outcome o) const {
+    state& s = o.next;
+    s.open = true;
+    ok_result(o);
+    if (s.trial) {
+      if (s.starts_used < UINT32_MAX) ++s.starts_used;
+      if (s.starts_used > s.start_budget) return revert(o, sg::revert_reason::start_budget_spent);
+      if (!servable(s, s.active)) return revert(o, sg::revert_reason::unhealthy);
+      arm(s);
+    }
+    s.served = serve(s);
+    return {o};
+  }
+
+  // shutdown(): the start this process counted is given back.
+  std::vector<outcome> shutdown(outcome o) const {
+    state& s = o.next;
+    ok_result(o);
+    if (s.trial && s.starts_used > 0) --s.starts_used;
+    return {o};
+  }
+
+  // A trial ends with failure: its sequence is quarantined, the fallback
+  // runs again if it can be served, else nothing does.
+  std::vector<outcome> revert(outcome o, sg::revert_reason why) const {
+    state& s = o.next;
+    const std::uint64_t seq = s.active->seq;
+    quarantine(s, seq);
+    end_trial(s);
+    std::optional<content> fb = s.fallback;
+    s.fallback.reset();
+    o.expect.events.push_back(ev(sg::event_kind::reverted, seq, why));
+    if (!fb || s.quarantined(fb->seq) || servable(s, fb)) {
+      s.active = servable(s, fb) ? fb : std::nullopt;
+      s.served = serve(s);
+      return {o};
+    }
+    // The fallback is not quarantined but does not load: it may stay as the
+    // (unserved) active content or be dropped; readers see nothing either way.
+    outcome kept = o;
+    kept.next.active = fb;
+    kept.next.served = serve(kept.next);
+    kept.note = "the revert keeps the fallback that does not load as active";
+    s.active.reset();
+    s.served = serve(s);
+    o.note = "the revert drops the fallback that does not load";
+    return {o, kept};
+  }
+
+  std::vector<outcome> commit(outcome o) const {
+    state& s = o.next;
+    const std::uint64_t seq = s.active->seq;
+    s.floor = std::max(s.floor, seq);
+    end_trial(s);
+    o.expect.events.push_back(ev(sg::event_kind::committed, seq));
+    return {o};
+  }
+
+  std::vector<outcome> apply(outcome o, const action& a) const {
+    state& s = o.next;
+    const std::uint64_t seq = a.seq;
+    s.max_seq = std::max(s.max_seq, seq);
+    auto reject = [&](sg::errc e) {
+      error_result(o, e);
+      o.expect.events.push_back(ev(sg::event_kind::rejected, seq, std::nullopt, e));
+      return std::vector<outcome>{o};
+    };
+    const int key = a.v == variant::untrusted ? 2 : a.key;
+    if (!trusted(s, key)) return reject(sg::errc::unknown_key);
+    if (a.v == variant::other_channel) return reject(sg::errc::channel_mismatch);
+    if (seq <= s.floor) return reject(sg::errc::sequence_rollback);
+    if (a.v == variant::expired || (a.v == variant::expiring && s.now >= cfg_.expiring_after))
+      return reject(sg::errc::expired);
+    if (a.v == variant::host_out || (a.v == variant::host_capped && s.host_major > 1))
+      return reject(sg::errc::host_version_out_of_range);
+    if (s.trial && s.active->seq == seq) return reject(sg::errc::already_active);
+    if (a.v == variant::invalid) {
+      if (!cfg_.mutant_invalid_not_quarantined) quarantine(s, seq);
+      return reject(sg::errc::field_count_mismatch);
+    }
+    if (s.quarantined(seq)) return reject(sg::errc::quarantined);
+    if (a.v == variant::probe_fail) {
+      o.expect.events.push_back(ev(sg::event_kind::probe_failed, seq, std::nullopt, sg::errc::probe_failed));
+      quarantine(s, seq);
+      return reject(sg::errc::probe_failed);
+    }
+    // Stage into the slot that does not hold what readers are served (the
+    // last content that loads is never overwritten) and begin the trial.
+    content c;
+    c.seq = seq;
+    c.key = key;
+    c.host_capped = a.v == variant::host_capped;
+    std::vector<outcome> out;
+    auto begin = [&](outcome x, std::optional<content> fb, const char* note) {
+      x.next.active = c;
+      x.next.fallback = fb;
+      x.next.trial = true;
+      x.next.starts_used = 1;
+      x.next.start_budget = cfg_.start_budget;
+      x.next.served = role::active;
+      arm(x.next);
+      ok_result(x);
+      x.expect.events.push_back(ev(sg::event_kind::staged, seq));
+      x.expect.events.push_back(ev(sg::event_kind::trial_started, seq));
+      if (note != nullptr) x.note = note;
+      out.push_back(std::move(x));
+    };
+    if (s.trial) {
+      begin(o, s.fallback, nullptr);  // replaces the trial, which is not judged
+    } else if (!s.active) {
+      begin(o, std::nullopt, nullptr);
+    } else if (s.served == role::fallback) {
+      begin(o, s.fallback, nullptr);  // the active does not load: its slot takes the candidate
+    } else if (s.served == role::active) {
+      begin(o, s.active, nullptr);
+    } else {
+      // Nothing is served: either slot may take the candidate.
+      begin(o, s.active, "the candidate replaced the fallback (nothing was served)");
+      begin(o, s.fallback, "the candidate replaced the active (nothing was served)");
+    }
+    return out;
+  }
+
+  std::vector<outcome> recall(outcome o, const std::vector<std::uint64_t>& list) const {
+    state& s = o.next;
+    auto in = [&](const std::optional<content>& c) {
+      return c && std::binary_search(list.begin(), list.end(), c->seq);
+    };
+    const std::optional<std::uint64_t> served_before = s.served_seq();
+    for (std::uint64_t q : list) quarantine(s, q);
+    ok_result(o);
+    std::vector<outcome> out;
+    if (s.trial && in(s.active)) {
+      if (in(s.fallback)) s.fallback.reset();
+      out = revert(o, sg::revert_reason::recall);
+    } else if (!s.trial && in(s.active)) {
+      const content old = *s.active;
+      const std::uint64_t from = old.seq;
+      if (servable(s, s.fallback)) {
+        // Back to the fallback, which becomes the floor; the recalled content
+        // stays as the (quarantined) fallback or is dropped.
+        s.active = s.fallback;
+        s.floor = s.active->seq;
+        s.served = serve(s);
+        o.expect.events.push_back(ev(sg::event_kind::reverted, from, sg::revert_reason::recall));
+        outcome kept = o;
+        kept.next.fallback = old;
+        kept.note = "the rolled-back recalled content stays as fallback";
+        s.fallback.reset();
+        o.note = "the rolled-back recalled content is dropped";
+        out = {o, kept};
+        if (s.served_seq() == served_before) {
+          // Readers were served the fallback already (the active did not
+          // load): what they see is unchanged, and the event is optional.
+          for (std::size_t i = 0, n = out.size(); i < n; ++i) {
+            outcome quiet = out[i];
+            quiet.expect.events.pop_back();
+            quiet.note += "; no event, as what is served did not change";
+            out.push_back(std::move(quiet));
+          }
+        }
+      } else {
+        // Nothing to go back to: nothing is served; the floor stays.
+        s.active.reset();
+        if (in(s.fallback) || (s.fallback && s.quarantined(s.fallback->seq))) s.fallback.reset();
+        s.served = serve(s);
+        o.expect.events.push_back(ev(sg::event_kind::reverted, std::nullopt, sg::revert_reason::recall));
+        std::vector<outcome> base{o};
+        if (s.fallback) {
+          outcome dropped = o;
+          dropped.next.fallback.reset();
+          dropped.note = "the fallback that does not load is dropped";
+          base.push_back(dropped);
+        }
+        for (outcome b : base) {
+          out.push_back(b);
+          // A reading that also tells the operator there was no fallback.
+          outcome told = b;
+          error_result(told, sg::errc::no_fallback);
+          told.expect.events.insert(told.expect.events.begin(),
+                                    ev(sg::event_kind::rejected, from, std::nullopt, sg::errc::no_fallback));
+          told.note = "the recall of the last content also reports no_fallback";
+          out.push_back(told);
+        }
+      }
+    } else {
+      if (in(s.fallback)) s.fallback.reset();
+      s.served = serve(s);
+      if (s.served_seq() != served_before)
+        o.expect.events.push_back(ev(sg::event_kind::reverted, std::nullopt, sg::revert_reason::recall));
+      out = {o};
+    }
+    return out;
+  }
+
+  std::vector<outcome> heartbeat(outcome o) const {
+    state& s = o.next;
+    if (!s.trial) return {o};
+    if (s.now >= s.deadline) return revert(o, sg::revert_reason::watchdog_timeout);
+    s.deadline = s.now + cfg_.watchdog_timeout;
+    return {o};
+  }
+
+  std::vector<outcome> poll(outcome o) const {
+    state& s = o.next;
+    if (!s.trial) return {o};
+    if (s.now >= s.deadline) return revert(o, sg::revert_reason::watchdog_timeout);
+    if (s.now - s.trial_start < cfg_.probation) return {o};
+    if (!s.active->damaged) return commit(o);
+    // The trial's file was damaged under it: committing it, reverting it,
+    // or waiting are all readings the semantics leave open.
+    std::vector<outcome> out = commit(o);
+    for (outcome& r : revert(o, sg::revert_reason::unhealthy)) out.push_back(std::move(r));
+    out.push_back(o);
+    return out;
+  }
+
+  // report_unhealthy() and revert().
+  std::vector<outcome> trial_op(outcome o, sg::revert_reason why) const {
+    if (!o.next.trial) {
+      error_result(o, sg::errc::no_trial);
+      return {o};
+    }
+    ok_result(o);
+    return revert(o, why);
+  }
+
+  std::vector<outcome> confirm(outcome o) const {
+    if (!o.next.trial) {
+      error_result(o, sg::errc::no_trial);
+      return {o};
+    }
+    if (o.next.active->damaged) {
+      error_result(o, sg::errc::slot_corrupt);
+      return {o};
+    }
+    ok_result(o);
+    return commit(o);
+  }
+
+  std::vector<outcome> rollback(outcome o) const {
+    state& s = o.next;
+    if (s.trial) {
+      error_result(o, sg::errc::trial_active);
+      return {o};
+    }
+    if (!s.fallback) {
+      error_result(o, sg::errc::no_fallback);
+      return {o};
+    }
+    if (s.quarantined(s.fallback->seq)) {
+      error_result(o, sg::errc::quarantined);
+      return {o};
+    }
+    if (!loads(s, *s.fallback)) {
+      if (s.fallback->damaged)
+        error_result(o, sg::errc::slot_corrupt);
+      else
+        o.expect.result = expectation::result_kind::any_error;
+      return {o};
+    }
+    const std::uint64_t from = s.active ? s.active->seq : 0;
+    std::swap(s.active, s.fallback);
+    s.floor = s.active->seq;
+    s.served = serve(s);
+    ok_result(o);
+    o.expect.events.push_back(ev(sg::event_kind::reverted, from, sg::revert_reason::operator_request));
+    return {o};
+  }
+
+  config cfg_;
+};
+
+}  // namespace slotguard_model
+
+#endif  // SLOTGUARD_TESTS_MODEL_MODEL_HPP
