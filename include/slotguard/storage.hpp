@@ -6,7 +6,11 @@
 // power-loss simulator of sim_storage.hpp in its place. Paths are UTF-8 with
 // '/' as separator (Windows accepts it too); every call reports failure as an
 // errc: io_error, not_found, already_exists, no_space, permission_denied, busy,
-// too_large or invalid_argument.
+// too_large or invalid_argument; and for the store's safety (docs/STORE.md,
+// "Permissions and file safety"): not_regular_file (a FIFO, directory or
+// symbolic link where a store file should be), read_only_store (lock() on a
+// store this account cannot write), insecure_permissions (check_private())
+// and sharing_violation (Windows: another program kept the file open).
 #ifndef SLOTGUARD_STORAGE_HPP
 #define SLOTGUARD_STORAGE_HPP
 
@@ -57,8 +61,10 @@ class storage {
  public:
   virtual ~storage() = default;
 
-  // Creates a new, empty file for writing. Fails with already_exists when
-  // the path exists (the store never overwrites a file in place).
+  // Creates a new, empty file for writing, readable by this account only
+  // (unless the backend was told to grant group read). Fails with
+  // already_exists when the name exists, a symbolic link included (the store
+  // never overwrites a file in place, nor writes through a link).
   virtual result<file_handle> create(const std::string& path) = 0;
   // Appends all of data to the file, handling partial writes.
   virtual result<void> write(file_handle f, byte_view data) = 0;
@@ -73,7 +79,9 @@ class storage {
   // Makes the creates, renames and removes in directory dir durable.
   virtual result<void> sync_dir(const std::string& dir) = 0;
   // Reads the whole file; too_large when it holds more than max_size bytes
-  // (no more than max_size + 1 bytes are ever allocated).
+  // (no more than max_size + 1 bytes are ever allocated); not_regular_file,
+  // without blocking, when path names a FIFO, device, directory or symbolic
+  // link (a link is never followed).
   virtual result<std::vector<std::uint8_t>> read_file(const std::string& path,
                                                       std::uint64_t max_size) = 0;
   // The names (not paths) of the entries of directory dir, in no order.
@@ -82,7 +90,11 @@ class storage {
   virtual result<bool> exists(const std::string& path) = 0;
   // Creates (if needed) the file at path and takes an exclusive lock on it
   // without waiting: busy when another holder has it, in this process or
-  // another. The lock ends with unlock() or with the process.
+  // another, even if the file was unlinked or replaced under that holder;
+  // read_only_store when the file cannot be created or opened for writing
+  // (read-only file system, no write access: the store can still be read);
+  // not_regular_file when path is a link, FIFO or directory. The lock ends
+  // with unlock() or with the process.
   virtual result<lock_handle> lock(const std::string& path) = 0;
   virtual result<void> unlock(lock_handle l) = 0;
   // Creates directory path durably (its parent is synced); success when it
