@@ -26,6 +26,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #endif
+#if defined(__linux__)
+#include <sched.h>
+#include <sys/mount.h>
+#endif
 
 namespace sg = slotguard;
 using sg::errc;
@@ -648,6 +652,45 @@ TEST_CASE("a store the account cannot write opens read-only", "[storage.readonly
   }) == 0);
   REQUIRE(::chmod(env.dir.c_str(), 0700) == 0);  // so the temporary folder can go
 }
+
+#if defined(__linux__)
+TEST_CASE("a store on a read-only file system opens read-only", "[storage.readonly]") {
+  native_env env;
+  const std::string j = sg::detail::join_path(env.dir, "journal.0");
+  write_file(env, j, bytes_of(20, 5));
+  const std::string lock = sg::detail::join_path(env.dir, "lock");
+  const std::string lock2 = sg::detail::join_path(env.dir, "lock2");
+  write_file(env, lock2, {});
+  // In a child with a mount namespace of its own: the store's directory
+  // bound onto itself and remounted read-only, as errors=remount-ro would.
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    ::alarm(10);
+    if (::unshare(CLONE_NEWNS) != 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0 ||
+        ::mount(env.dir.c_str(), env.dir.c_str(), nullptr, MS_BIND, nullptr) != 0 ||
+        ::mount(nullptr, env.dir.c_str(), nullptr, MS_BIND | MS_REMOUNT | MS_RDONLY, nullptr) != 0)
+      ::_exit(77);
+    sg::posix_storage fs;
+    if (error_of(fs.lock(lock)) != errc::read_only_store) ::_exit(1);   // cannot be created
+    if (error_of(fs.lock(lock2)) != errc::read_only_store) ::_exit(2);  // cannot be opened to write
+    auto b = fs.read_file(j, 100);
+    if (!b || *b != bytes_of(20, 5)) ::_exit(3);
+    auto names = fs.list(env.dir);
+    if (!names || names->size() != 2) ::_exit(4);
+    if (!fs.exists(j).value_or(false)) ::_exit(5);
+    ::_exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  REQUIRE(WIFEXITED(status));
+  if (WEXITSTATUS(status) == 77) {
+    WARN("skipped: cannot make a mount namespace here (needs CAP_SYS_ADMIN)");
+    return;
+  }
+  CHECK(WEXITSTATUS(status) == 0);
+}
+#endif
 
 TEST_CASE("check_private refuses what others may write and tightens what they may read",
           "[storage.private]") {
