@@ -167,6 +167,14 @@ std::string event_words(const sg::event& e) {
     case sg::event_kind::rejected:
       return seq + " rejected: " + sg::to_string(e.error) + " (" + sg::describe(e.error) + ")" +
              (e.detail.empty() ? "" : "; " + e.detail);
+    case sg::event_kind::load_failed:
+      return seq + " stored but not served: " + sg::to_string(e.error) + " (" + e.detail + ")";
+    case sg::event_kind::read_only:
+      return "the store is read-only: " + e.detail;
+    case sg::event_kind::crash_loop:
+      return "crash-streak breaker (" + std::string(sg::to_string(e.mode)) + "): " + e.detail;
+    case sg::event_kind::released:
+      return seq + ": " + e.detail;
   }
   return "unknown event";
 }

@@ -30,7 +30,35 @@ enum class event_kind {
   committed,      // the trial became the last known-good content
   reverted,       // the trial was taken back; see revert_reason
   rejected,       // a gate said no; see error
+  load_failed,    // stored content is not served (error says why: damage, trust, channel, host)
+  read_only,      // the store could only be opened for reading: nothing will be written
+  crash_loop,     // the crash-streak breaker took a step; see mode and streak
+  released,       // an operator lifted a quarantine or ended a breaker mode
 };
+
+// What the crash-streak breaker is doing (docs/GUARD.md, "Crash loops").
+enum class breaker_mode : std::uint8_t {
+  normal = 0,       // the active content is served
+  safe = 1,         // starts kept crashing: the last known-safe content is served
+  no_content = 2,   // they kept crashing on that too: nothing is served
+  not_content = 3,  // they kept crashing without content: content is served, escalation stopped
+};
+
+constexpr const char* to_string(breaker_mode m) noexcept {
+  switch (m) {
+    case breaker_mode::normal:
+      return "normal";
+    case breaker_mode::safe:
+      return "safe";
+    case breaker_mode::no_content:
+      return "no_content";
+    case breaker_mode::not_content:
+      return "not_content";
+  }
+  return "unknown";
+}
+
+
 
 enum class revert_reason {
   none,
@@ -39,6 +67,7 @@ enum class revert_reason {
   start_budget_spent,  // the process started too often during the trial (a crash during it)
   recall,              // a signed recall named the active sequence
   operator_request,    // revert() or rollback()
+  crash_loop,          // the crash-streak breaker quarantined the content starts crash on
 };
 
 constexpr const char* to_string(event_kind k) noexcept {
@@ -55,6 +84,14 @@ constexpr const char* to_string(event_kind k) noexcept {
       return "reverted";
     case event_kind::rejected:
       return "rejected";
+    case event_kind::load_failed:
+      return "load_failed";
+    case event_kind::read_only:
+      return "read_only";
+    case event_kind::crash_loop:
+      return "crash_loop";
+    case event_kind::released:
+      return "released";
   }
   return "unknown";
 }
@@ -73,6 +110,8 @@ constexpr const char* to_string(revert_reason r) noexcept {
       return "recall";
     case revert_reason::operator_request:
       return "operator";
+    case revert_reason::crash_loop:
+      return "crash_loop";
   }
   return "unknown";
 }
@@ -83,8 +122,16 @@ struct event {
   std::uint64_t candidate_sequence = 0;  // the bundle the event is about; 0 if none
   std::uint64_t active_sequence = 0;     // the active content after the event; 0 if none
   revert_reason reason = revert_reason::none;  // for reverted
-  errc error = errc::ok;                       // for rejected and probe_failed
+  errc error = errc::ok;                       // for rejected, probe_failed and load_failed
   std::string detail;                          // free text (the unhealthy reason, ...)
+  // Per guard, from 1, in the order the transitions happened; handlers see
+  // events in this order.
+  std::uint64_t serial = 0;
+  std::int64_t unix_ms = 0;  // wall-clock time of the transition, ms since 1970 (the guard's clock)
+  // For crash_loop (and in every event): the breaker's mode after the event
+  // and the crash streak it acted on.
+  breaker_mode mode = breaker_mode::normal;
+  std::uint32_t streak = 0;
 };
 
 using event_handler = std::function<void(const event&)>;

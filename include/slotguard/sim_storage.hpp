@@ -90,6 +90,11 @@ class sim_storage final : public storage {
   // nothing until reboot(). n = 0 disarms.
   void cut_power_after(std::uint64_t n) noexcept { cut_in_ = n; }
   void cut_power() noexcept { powered_ = false; }
+  // A read-only file system (a remount after errors, or a user without
+  // write access): every call that would create, change, remove or lock
+  // fails with read_only_store; reads go on.
+  void set_read_only(bool on) noexcept { read_only_ = on; }
+  bool read_only() const noexcept { return read_only_; }
   bool powered() const noexcept { return powered_; }
   // Calls made since construction (failed ones included).
   std::uint64_t call_count() const noexcept { return calls_; }
@@ -446,6 +451,12 @@ class sim_storage final : public storage {
   result<void> enter(sim_call kind) noexcept {
     ++calls_;
     if (!powered_) return errc::io_error;
+    if (read_only_ && (kind == sim_call::create || kind == sim_call::write ||
+                       kind == sim_call::rename || kind == sim_call::remove ||
+                       kind == sim_call::lock || kind == sim_call::mkdir)) {
+      after_call();
+      return errc::read_only_store;
+    }
     if (fail_in_ != 0 && (fail_kind_ == sim_call::any || fail_kind_ == kind)) {
       if (--fail_in_ == 0) {
         after_call();
@@ -471,6 +482,7 @@ class sim_storage final : public storage {
     return v;
   }
 
+  bool read_only_ = false;
   dir_map current_;
   dir_map durable_;
   std::map<std::uint64_t, inode> inodes_;

@@ -14,6 +14,7 @@
 #include <slotguard/bytes.hpp>
 #include <slotguard/crc.hpp>
 #include <slotguard/error.hpp>
+#include <slotguard/events.hpp>
 #include <slotguard/hash.hpp>
 #include <slotguard/storage.hpp>
 
@@ -73,18 +74,30 @@ struct store_state {
   std::uint32_t start_budget = 0;  // starts the trial may use before it is spent
   std::uint64_t floor = 0;         // committed sequence; stage() requires more
   std::array<slot_info, 2> slots{};
-  std::vector<std::uint64_t> quarantine;  // oldest first, at most 64
+  std::vector<std::uint64_t> quarantine;  // oldest first, at most quarantine_capacity
+  // The channel the store serves, recorded by its first write (empty: not
+  // recorded yet, or a store written before channels were recorded).
+  std::string channel;
+  // Process starts since the last healthy run (each start counts itself;
+  // a healthy run sets 0): the crash streak is this value at the next start.
+  std::uint32_t streak = 0;
+  std::uint64_t safe_sequence = 0;  // the newest sequence that completed a healthy run
+  breaker_mode mode = breaker_mode::normal;
 
   const slot_info& slot(slot_id s) const noexcept { return slots[static_cast<std::size_t>(s)]; }
   slot_info& slot(slot_id s) noexcept { return slots[static_cast<std::size_t>(s)]; }
   // The slot that holds the last committed content, if any.
   std::optional<slot_id> last_known_good() const noexcept { return trial ? fallback : active; }
+  bool is_quarantined(std::uint64_t sequence) const noexcept {
+    return std::find(quarantine.begin(), quarantine.end(), sequence) != quarantine.end();
+  }
 
   friend bool operator==(const store_state& x, const store_state& y) noexcept {
     return x.generation == y.generation && x.active == y.active && x.fallback == y.fallback &&
            x.staged == y.staged && x.trial == y.trial && x.starts_used == y.starts_used &&
            x.start_budget == y.start_budget && x.floor == y.floor && x.slots == y.slots &&
-           x.quarantine == y.quarantine;
+           x.quarantine == y.quarantine && x.channel == y.channel && x.streak == y.streak &&
+           x.safe_sequence == y.safe_sequence && x.mode == y.mode;
   }
   friend bool operator!=(const store_state& x, const store_state& y) noexcept { return !(x == y); }
 };
@@ -99,6 +112,10 @@ struct store_options {
   // reports failure by throwing (then the hash is computed inline); set to
   // UINT64_MAX for hosts that must not start threads.
   std::uint64_t parallel_hash_min_size = std::uint64_t{1} << 20;
+  // The channel the store serves. When set, open() refuses a store that
+  // records another channel (channel_mismatch), and the first write records
+  // it. Empty: no check (the recorded channel is kept as it is).
+  std::string channel;
 };
 
 // Content read back from a slot, its hash checked again.
@@ -113,11 +130,22 @@ struct loaded_content {
 namespace detail {
 
 // The journal record, little-endian, specified byte by byte in docs/STORE.md.
-inline constexpr std::uint8_t journal_magic[4] = {'S', 'G', 'J', '1'};
-inline constexpr std::size_t journal_fixed_size = 152;  // up to the quarantine entries
-inline constexpr std::size_t journal_max_quarantine = 64;
-inline constexpr std::size_t journal_min_size = journal_fixed_size + 4;
-inline constexpr std::size_t journal_max_size = journal_min_size + 8 * journal_max_quarantine;
+// Version 2 is written; version 1 records (no channel, no crash streak, at
+// most 64 quarantined sequences) are still read.
+inline constexpr std::uint8_t journal_magic_v1[4] = {'S', 'G', 'J', '1'};
+inline constexpr std::uint8_t journal_magic[4] = {'S', 'G', 'J', '2'};
+inline constexpr std::size_t journal_fixed_size_v1 = 152;  // up to the quarantine entries
+inline constexpr std::size_t journal_max_quarantine_v1 = 64;
+inline constexpr std::size_t journal_common_size = 148;  // header, roles, slots: the same in both
+inline constexpr std::size_t journal_max_channel = 64;
+// At least a recall's largest list (bundle_limits::max_recalls, 1024) four
+// times over, so one recall never pushes out what an earlier one recorded.
+inline constexpr std::size_t journal_max_quarantine = 4096;
+// v2: common part, streak (4), safe sequence (8), mode (1), channel length
+// (1), channel, quarantine count (4), entries, CRC (4).
+inline constexpr std::size_t journal_min_size = journal_common_size + 4 + 8 + 1 + 1 + 4 + 4;
+inline constexpr std::size_t journal_max_size =
+    journal_min_size + journal_max_channel + 8 * journal_max_quarantine;
 inline constexpr std::uint8_t journal_no_slot = 0xFF;
 inline constexpr std::uint8_t journal_flag_trial = 1;
 inline constexpr std::uint8_t journal_flag_slot_a = 2;
@@ -127,13 +155,16 @@ inline std::uint8_t encode_slot_ref(const std::optional<slot_id>& s) noexcept {
   return s ? static_cast<std::uint8_t>(*s) : journal_no_slot;
 }
 
-// Requires st.quarantine.size() <= journal_max_quarantine.
+// Requires st.quarantine.size() <= journal_max_quarantine and
+// st.channel.size() <= journal_max_channel.
 inline std::vector<std::uint8_t> encode_journal(const store_state& st) {
   SLOTGUARD_ASSERT(st.quarantine.size() <= journal_max_quarantine);
+  SLOTGUARD_ASSERT(st.channel.size() <= journal_max_channel);
+  const std::size_t size = journal_min_size + st.channel.size() + 8 * st.quarantine.size();
   std::vector<std::uint8_t> out;
-  out.reserve(journal_min_size + 8 * st.quarantine.size());
+  out.reserve(size);
   out.insert(out.end(), journal_magic, journal_magic + 4);
-  append_le32(out, static_cast<std::uint32_t>(journal_min_size + 8 * st.quarantine.size()));
+  append_le32(out, static_cast<std::uint32_t>(size));
   append_le64(out, st.generation);
   append_le64(out, st.floor);
   out.push_back(encode_slot_ref(st.active));
@@ -152,6 +183,11 @@ inline std::vector<std::uint8_t> encode_journal(const store_state& st) {
     append_le64(out, s.size);
     out.insert(out.end(), s.sha256.begin(), s.sha256.end());
   }
+  append_le32(out, st.streak);
+  append_le64(out, st.safe_sequence);
+  out.push_back(static_cast<std::uint8_t>(st.mode));
+  out.push_back(static_cast<std::uint8_t>(st.channel.size()));
+  out.insert(out.end(), st.channel.begin(), st.channel.end());
   append_le32(out, static_cast<std::uint32_t>(st.quarantine.size()));
   for (std::uint64_t q : st.quarantine) append_le64(out, q);
   append_le32(out, crc32c(byte_view(out)));
@@ -168,13 +204,28 @@ inline bool decode_slot_ref(std::uint8_t v, std::optional<slot_id>& out) noexcep
   return true;
 }
 
-// Decodes and checks one journal record. Fails with truncated, too_large,
-// bad_magic, checksum_mismatch, or journal_corrupt for a record whose CRC
-// holds but whose content is not a state the store can be in.
+// A recorded channel: what bundle_valid_channel accepts (letters, digits,
+// '.', '-', '_'), checked here without the bundle header.
+inline bool journal_valid_channel(std::string_view c) noexcept {
+  if (c.size() > journal_max_channel) return false;
+  for (char ch : c) {
+    const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+                    ch == '.' || ch == '-' || ch == '_';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+// Decodes and checks one journal record (version 2, or version 1). Fails with
+// truncated, too_large, bad_magic, checksum_mismatch, or journal_corrupt for
+// a record whose CRC holds but whose content is not a state the store can be
+// in.
 inline result<store_state> decode_journal(byte_view in) {
-  if (in.size() < journal_min_size) return errc::truncated;
   if (in.size() > journal_max_size) return errc::too_large;
-  if (std::memcmp(in.data(), journal_magic, 4) != 0) return errc::bad_magic;
+  if (in.size() < 4) return errc::truncated;
+  const bool v1 = std::memcmp(in.data(), journal_magic_v1, 4) == 0;
+  if (!v1 && std::memcmp(in.data(), journal_magic, 4) != 0) return errc::bad_magic;
+  if (in.size() < (v1 ? journal_fixed_size_v1 + 4 : journal_min_size)) return errc::truncated;
   const std::size_t body = in.size() - 4;
   if (crc32c(in.sub(0, body)) != load_le32(in.data() + body)) return errc::checksum_mismatch;
 
@@ -198,11 +249,27 @@ inline result<store_state> decode_journal(byte_view in) {
     r.u64(s.size);
     if (r.bytes(32, digest)) std::copy(digest.begin(), digest.end(), s.sha256.begin());
   }
+  std::size_t max_q = journal_max_quarantine_v1;
+  if (!v1) {
+    std::uint8_t mode = 0, clen = 0;
+    byte_view chan;
+    r.u32(st.streak);
+    r.u64(st.safe_sequence);
+    r.u8(mode);
+    r.u8(clen);
+    if (!r.ok()) return errc::truncated;
+    if (mode > static_cast<std::uint8_t>(breaker_mode::not_content)) return errc::journal_corrupt;
+    st.mode = static_cast<breaker_mode>(mode);
+    if (clen > journal_max_channel) return errc::journal_corrupt;
+    if (!r.bytes(clen, chan)) return errc::truncated;
+    st.channel.assign(chan.as_chars());
+    if (!journal_valid_channel(st.channel)) return errc::journal_corrupt;
+    max_q = journal_max_quarantine;
+  }
   r.u32(qcount);
   if (!r.ok()) return errc::truncated;
   if (length != in.size()) return errc::journal_corrupt;
-  if (qcount > journal_max_quarantine || r.remaining() != 8 * std::size_t{qcount})
-    return errc::journal_corrupt;
+  if (qcount > max_q || r.remaining() != 8 * std::size_t{qcount}) return errc::journal_corrupt;
   st.quarantine.resize(qcount);
   for (std::uint64_t& q : st.quarantine) r.u64(q);
   if (!r.ok()) return errc::truncated;
@@ -267,16 +334,34 @@ inline std::string slot_file_name(slot_id s, std::uint64_t number) {
 
 }  // namespace detail
 
-// One channel's store. Move-only; holds the directory's lock until destroyed.
+// What begin_run() found and recorded.
+struct run_start {
+  // Starts before this one that never became healthy (crashed, killed, or
+  // stopped without shutdown()): the crash streak this start begins with.
+  std::uint32_t crashes = 0;
+  // The running trial has now used more starts than its budget.
+  bool budget_spent = false;
+};
+
+// One channel's store. Move-only; holds the directory's lock until destroyed
+// (a read-only store holds none).
 // Not thread-safe: one owner calls it (the guard serialises its callers).
 class slot_store {
  public:
   // Opens (creating when needed) the store in directory dir: takes its lock,
   // makes what a previous owner left durable, recovers the newest valid
   // journal record and removes files no state refers to. Fails with busy when
-  // another holder has the lock, journal_corrupt when journal files exist but
-  // none is valid, or the storage's error.
+  // another holder has the lock, read_only_store when the lock cannot be
+  // taken for writing (a read-only file system or directory; see
+  // open_read_only), journal_corrupt when journal files exist but none is
+  // valid, channel_mismatch when the store records a channel other than
+  // opts.channel, or the storage's error.
   static result<slot_store> open(storage& fs, std::string dir, store_options opts = {});
+  // Opens an existing store for reading only: no lock, no write, nothing
+  // created or removed. Every operation that would write fails with
+  // read_only_store. Fails with not_found (no such store), journal_corrupt,
+  // channel_mismatch or the storage's error.
+  static result<slot_store> open_read_only(storage& fs, std::string dir, store_options opts = {});
 
   slot_store(slot_store&& o) noexcept { take(o); }
   slot_store& operator=(slot_store&& o) noexcept {
@@ -292,6 +377,7 @@ class slot_store {
 
   const store_state& state() const noexcept { return st_; }
   const std::string& directory() const noexcept { return dir_; }
+  bool read_only() const noexcept { return read_only_; }
   // The path of the slot's current file; empty when the slot holds nothing.
   std::string slot_path(slot_id s) const;
 
@@ -299,8 +385,8 @@ class slot_store {
   // trial's slot when a trial runs, which ends that trial without
   // quarantining it) and records it as staged. Requires sequence > floor and
   // not quarantined. Fails with invalid_argument (sequence 0), quarantined,
-  // sequence_rollback, too_large, or the storage's error; changes nothing
-  // then.
+  // sequence_rollback, too_large, counter_exhausted, or the storage's error;
+  // changes nothing then.
   result<void> stage(byte_view content, std::uint64_t sequence);
   // stage() and begin_trial(start_budget) in one durable record, with
   // starts_used (at most start_budget) process starts already counted: 1
@@ -319,29 +405,62 @@ class slot_store {
   // true when the trial has now used more starts than its budget (the caller
   // reverts). Fails with no_trial.
   result<bool> count_start();
+  // A process start, in one durable record: the crash streak grows by one
+  // (this start counts itself until it is marked healthy) and a running
+  // trial's start is counted. Returns the streak the start found and whether
+  // the trial's budget is now spent.
+  result<run_start> begin_run();
+  // The process ran healthy: the crash streak ends (0), the served committed
+  // sequence (0: none, or content on trial) becomes the last known-safe, and
+  // a safe or not_content mode ends; with give_back_start, a running trial's
+  // start is given back too (a clean stop: see release_start). One record;
+  // writes nothing when nothing changes.
+  result<void> mark_healthy(std::uint64_t served_committed_sequence, bool give_back_start = false);
   // Gives back one counted process start of the running trial, durably: the
   // host is stopping cleanly, so the start it used ended without a crash
   // and the next one should not spend the budget. Writes nothing when no
   // start is counted. Fails with no_trial.
   result<void> release_start();
   // Ends the trial with success: floor := the active sequence; the previous
-  // content stays as fallback for an operator's rollback. Fails with no_trial.
+  // content stays as fallback for an operator's rollback; the crash-streak
+  // breaker returns to normal. Fails with no_trial.
   result<void> commit();
-  // Ends the trial with failure: the last known-good (or nothing, when none
-  // was ever committed) becomes active again and the trial's sequence is
-  // quarantined. Fails with no_trial.
+  // Ends the trial with failure: the last known-good becomes active again
+  // (or nothing, when none was ever committed or it is quarantined), the
+  // trial's sequence is quarantined, and the crash streak, which was the
+  // trial's, is cut back to the current start. Fails with no_trial.
   result<void> revert();
   // Operator command: activates the fallback (after checking that it loads)
   // even when that lowers the floor, which becomes the fallback's sequence;
   // the current content becomes the fallback. Fails with trial_active (use
-  // revert), no_fallback, slot_corrupt.
+  // revert), no_fallback, quarantined (the fallback's sequence is), slot_corrupt.
   result<void> rollback();
-  // Records sequence as never to be staged or tried again; the oldest entry
-  // goes when 64 are held. Recording one already held writes nothing.
+  // Records sequence as never to be staged or tried again (see
+  // quarantine_capacity). Recording one already held writes nothing.
   result<void> quarantine(std::uint64_t sequence);
-  bool is_quarantined(std::uint64_t sequence) const noexcept {
-    return std::find(st_.quarantine.begin(), st_.quarantine.end(), sequence) != st_.quarantine.end();
-  }
+  // A publisher's recall, in one durable record: every listed sequence is
+  // quarantined, and none of them stays in any role: a recalled trial is
+  // reverted, a recalled committed active gives way to the fallback (floor :=
+  // its sequence) or to nothing, a recalled fallback is dropped. Fails with
+  // invalid_argument (more than quarantine_capacity sequences).
+  result<void> recall(const std::vector<std::uint64_t>& sequences);
+  // Operator command: lifts the quarantine of sequence. Writes nothing when
+  // it is not quarantined.
+  result<void> release(std::uint64_t sequence);
+  // The active committed content is damaged and the fallback is what readers
+  // get: makes that durable (fallback becomes active, the damaged slot is
+  // emptied) so that the next stage writes over the damaged slot, never the
+  // fallback. Fails with trial_active, no_fallback.
+  result<void> drop_active();
+  // The crash-streak breaker's escalation: quarantines the crashing
+  // sequence and serves the fallback in its place (floor := the fallback's
+  // sequence) when it is present and not quarantined, else nothing; mode :=
+  // safe. One durable record. Fails with trial_active.
+  result<void> enter_safe_mode(std::uint64_t crashing_sequence);
+  // Sets the breaker's mode (and, for normal, ends the streak). Writes
+  // nothing when nothing changes.
+  result<void> set_mode(breaker_mode mode);
+  bool is_quarantined(std::uint64_t sequence) const noexcept { return st_.is_quarantined(sequence); }
 
   // The active content, its size and SHA-256 checked again. When the active
   // slot fails the check and the fallback passes, returns the fallback with
@@ -352,18 +471,24 @@ class slot_store {
   // too_large (beyond max_slot_size) or the storage's error.
   result<std::vector<std::uint8_t>> load(slot_id s) const;
 
+  // How many sequences the quarantine holds. When a new entry would exceed
+  // it, entries at or below the floor go first (stage() refuses them anyway
+  // until an operator's rollback lowers the floor), then the oldest.
   static constexpr std::size_t quarantine_capacity = detail::journal_max_quarantine;
 
  private:
-  slot_store(storage& fs, std::string dir, store_options opts, lock_handle lock)
-      : fs_(&fs), dir_(std::move(dir)), opts_(opts), lock_(lock), locked_(true) {}
+  static constexpr std::uint64_t max_followed_number = UINT64_MAX / 2;
+  slot_store(storage& fs, std::string dir, store_options opts, lock_handle lock, bool locked)
+      : fs_(&fs), dir_(std::move(dir)), opts_(std::move(opts)), lock_(lock), locked_(locked),
+        read_only_(!locked) {}
 
   void take(slot_store& o) noexcept {
     fs_ = o.fs_;
     dir_ = std::move(o.dir_);
-    opts_ = o.opts_;
+    opts_ = std::move(o.opts_);
     lock_ = o.lock_;
     locked_ = o.locked_;
+    read_only_ = o.read_only_;
     st_ = std::move(o.st_);
     journal_file_ = o.journal_file_;
     next_number_ = o.next_number_;
@@ -379,6 +504,21 @@ class slot_store {
   std::string path(const std::string& name) const { return detail::join_path(dir_, name); }
   std::string journal_path(int i) const { return path(i == 0 ? "journal.0" : "journal.1"); }
   result<void> write_state(store_state next);
+  // Writes next (when it differs from the state) and then removes the files
+  // of slots it empties.
+  result<void> write_state_and_forget(store_state next);
+  // The next number of the counter behind generations and slot file names.
+  result<std::uint64_t> take_number() noexcept {
+    if (next_number_ == 0 || next_number_ == UINT64_MAX) return errc::counter_exhausted;
+    return next_number_++;
+  }
+  static void add_quarantine(store_state& st, std::uint64_t sequence);
+  static void empty_slot(store_state& st, slot_id s) noexcept {
+    st.slot(s) = slot_info{};
+    if (st.active == s) st.active.reset();
+    if (st.fallback == s) st.fallback.reset();
+    if (st.staged == s) st.staged.reset();
+  }
   struct trial_request {
     std::uint32_t start_budget;
     std::uint32_t starts_used;
@@ -386,6 +526,7 @@ class slot_store {
   result<void> stage_impl(byte_view content, std::uint64_t sequence, const trial_request* trial);
   result<void> write_new_file(const std::string& p, byte_view content);
   void forget(const std::string& p) noexcept { (void)fs_->remove(p); }
+  result<void> read_journals();
   result<void> recover();
 
   storage* fs_ = nullptr;
@@ -393,6 +534,7 @@ class slot_store {
   store_options opts_;
   lock_handle lock_ = 0;
   bool locked_ = false;
+  bool read_only_ = false;
   store_state st_;
   int journal_file_ = -1;          // which journal file holds st_ (-1: none yet)
   std::uint64_t next_number_ = 1;  // next generation / slot file number
@@ -400,20 +542,28 @@ class slot_store {
 
 inline result<slot_store> slot_store::open(storage& fs, std::string dir, store_options opts) {
   if (dir.empty()) return errc::invalid_argument;
-  SLOTGUARD_TRY(fs.mkdir(dir));
+  auto made = fs.mkdir(dir);
+  if (!made && made.error() != errc::already_exists) return made.error();
   auto lk = fs.lock(detail::join_path(dir, "lock"));
   if (!lk) return lk.error();
-  slot_store s(fs, std::move(dir), opts, *lk);
+  slot_store s(fs, std::move(dir), std::move(opts), *lk, true);
   SLOTGUARD_TRY(s.recover());
   return s;
 }
 
-inline result<void> slot_store::recover() {
-  // A previous owner may have died between a rename and its directory sync:
-  // make what is visible durable before acting on it, so that nothing below
-  // (removing files the visible state no longer needs) can outlive it.
-  SLOTGUARD_TRY(fs_->sync_dir(dir_));
+inline result<slot_store> slot_store::open_read_only(storage& fs, std::string dir, store_options opts) {
+  if (dir.empty()) return errc::invalid_argument;
+  auto there = fs.exists(dir);
+  if (!there) return there.error();
+  if (!*there) return errc::not_found;
+  slot_store s(fs, std::move(dir), std::move(opts), 0, false);
+  SLOTGUARD_TRY(s.read_journals());
+  return s;
+}
 
+// Reads both journal files and adopts the newest valid record; checks the
+// recorded channel. Writes nothing.
+inline result<void> slot_store::read_journals() {
   std::optional<store_state> found[2];
   bool present[2] = {false, false};
   for (int i = 0; i < 2; ++i) {
@@ -442,9 +592,23 @@ inline result<void> slot_store::recover() {
     st_ = *found[pick];
     journal_file_ = pick;
   }
-  next_number_ = st_.generation + 1;
-  if (found[0]) next_number_ = std::max(next_number_, found[0]->generation + 1);
-  if (found[1]) next_number_ = std::max(next_number_, found[1]->generation + 1);
+  if (!opts_.channel.empty() && !st_.channel.empty() && st_.channel != opts_.channel)
+    return errc::channel_mismatch;
+  // The counter continues above every record seen; a generation at the top
+  // of the range leaves it exhausted (take_number() then refuses).
+  auto after = [](std::uint64_t g) { return g == UINT64_MAX ? UINT64_MAX : g + 1; };
+  next_number_ = after(st_.generation);
+  for (int i = 0; i < 2; ++i)
+    if (found[i]) next_number_ = std::max(next_number_, after(found[i]->generation));
+  return ok();
+}
+
+inline result<void> slot_store::recover() {
+  // A previous owner may have died between a rename and its directory sync:
+  // make what is visible durable before acting on it, so that nothing below
+  // (removing files the visible state no longer needs) can outlive it.
+  SLOTGUARD_TRY(fs_->sync_dir(dir_));
+  SLOTGUARD_TRY(read_journals());
 
   // Remove what no state refers to: records and slot files of operations
   // that did not complete. Best effort; leftovers are retried next open.
@@ -456,7 +620,6 @@ inline result<void> slot_store::recover() {
     const bool journal_tmp = name == "journal.0.new" || name == "journal.1.new";
     if (n == 0 && !journal_tmp) continue;  // not ours
     if (n != 0) {
-      if (n >= next_number_) next_number_ = n + 1;
       bool used = false;
       for (int i = 0; i < 2; ++i) {
         const slot_info& si = st_.slots[static_cast<std::size_t>(i)];
@@ -465,6 +628,12 @@ inline result<void> slot_store::recover() {
       }
       if (used) continue;
     }
+    // The counter moves past a leftover's number, so a name is never
+    // reused; but not past numbers in the upper half of the range, which a
+    // counter that grows by a few per operation never reaches: a planted
+    // "slot-a.18446744073709551615" must not exhaust or wrap it (it is
+    // removed like any leftover, and never a name the store writes).
+    if (n != 0 && n >= next_number_ && n < max_followed_number) next_number_ = n + 1;
     forget(path(name));
   }
   return ok();
@@ -501,7 +670,11 @@ inline result<void> slot_store::write_new_file(const std::string& p, byte_view c
 // place and directory sync. Until the sync returns the current state's file
 // is untouched, so a crash yields the old state or the new one.
 inline result<void> slot_store::write_state(store_state next) {
-  next.generation = next_number_++;
+  if (read_only_) return errc::read_only_store;
+  auto number = take_number();
+  if (!number) return number.error();
+  next.generation = *number;
+  if (next.channel.empty()) next.channel = opts_.channel;
   const std::vector<std::uint8_t> bytes = detail::encode_journal(next);
   const int target = journal_file_ == 0 ? 1 : 0;
   const std::string final_path = journal_path(target);
@@ -525,6 +698,28 @@ inline result<void> slot_store::write_state(store_state next) {
   return ok();
 }
 
+inline result<void> slot_store::write_state_and_forget(store_state next) {
+  next.generation = st_.generation;
+  if (next == st_) return ok();
+  std::vector<std::string> gone;
+  for (int i = 0; i < 2; ++i) {
+    const auto s = static_cast<slot_id>(i);
+    if (st_.slot(s).present && next.slot(s) != st_.slot(s)) gone.push_back(slot_path(s));
+  }
+  SLOTGUARD_TRY(write_state(std::move(next)));
+  for (const std::string& f : gone) forget(f);
+  return ok();
+}
+
+inline void slot_store::add_quarantine(store_state& st, std::uint64_t sequence) {
+  if (st.is_quarantined(sequence)) return;
+  st.quarantine.push_back(sequence);
+  if (st.quarantine.size() <= quarantine_capacity) return;
+  auto inert = std::find_if(st.quarantine.begin(), st.quarantine.end(),
+                            [&](std::uint64_t q) { return q <= st.floor && q != sequence; });
+  st.quarantine.erase(inert != st.quarantine.end() ? inert : st.quarantine.begin());
+}
+
 inline result<void> slot_store::stage(byte_view content, std::uint64_t sequence) {
   return stage_impl(content, sequence, nullptr);
 }
@@ -538,6 +733,7 @@ inline result<void> slot_store::stage_trial(byte_view content, std::uint64_t seq
 
 inline result<void> slot_store::stage_impl(byte_view content, std::uint64_t sequence,
                                            const trial_request* trial) {
+  if (read_only_) return errc::read_only_store;
   if (sequence == 0) return errc::invalid_argument;
   if (is_quarantined(sequence)) return errc::quarantined;
   if (sequence <= st_.floor) return errc::sequence_rollback;
@@ -557,11 +753,13 @@ inline result<void> slot_store::stage_impl(byte_view content, std::uint64_t sequ
   }
   SLOTGUARD_ASSERT(next.last_known_good() != target);
 
+  auto number = take_number();
+  if (!number) return number.error();
   slot_info& si = next.slot(target);
   si.present = true;
   si.sequence = sequence;
   si.size = content.size();
-  si.file_number = next_number_++;
+  si.file_number = *number;
   next.staged = target;
   if (trial != nullptr) {
     // begin_trial's transition, in the same record.
@@ -633,6 +831,28 @@ inline result<bool> slot_store::count_start() {
   return st_.starts_used > st_.start_budget;
 }
 
+inline result<run_start> slot_store::begin_run() {
+  store_state next = st_;
+  run_start out;
+  out.crashes = st_.streak;
+  if (next.streak < UINT32_MAX) ++next.streak;
+  if (next.trial && next.starts_used < UINT32_MAX) ++next.starts_used;
+  SLOTGUARD_TRY(write_state(std::move(next)));
+  out.budget_spent = st_.trial && st_.starts_used > st_.start_budget;
+  return out;
+}
+
+inline result<void> slot_store::mark_healthy(std::uint64_t served_committed_sequence,
+                                             bool give_back_start) {
+  store_state next = st_;
+  if (give_back_start && next.trial && next.starts_used > 0) --next.starts_used;
+  next.streak = 0;
+  if (served_committed_sequence != 0) next.safe_sequence = served_committed_sequence;
+  if (next.mode == breaker_mode::safe || next.mode == breaker_mode::not_content)
+    next.mode = breaker_mode::normal;
+  return write_state_and_forget(std::move(next));
+}
+
 inline result<void> slot_store::release_start() {
   if (!st_.trial) return errc::no_trial;
   if (st_.starts_used == 0) return ok();
@@ -648,33 +868,34 @@ inline result<void> slot_store::commit() {
   next.starts_used = 0;
   next.start_budget = 0;
   next.floor = std::max(st_.floor, st_.slot(*st_.active).sequence);
+  next.mode = breaker_mode::normal;
   return write_state(std::move(next));
 }
 
 inline result<void> slot_store::revert() {
   if (!st_.trial) return errc::no_trial;
   const slot_id tried = *st_.active;
-  const std::string tried_file = slot_path(tried);
   store_state next = st_;
   next.active = st_.fallback;
   next.fallback.reset();
   next.trial = false;
   next.starts_used = 0;
   next.start_budget = 0;
-  const std::uint64_t seq = st_.slot(tried).sequence;
-  if (std::find(next.quarantine.begin(), next.quarantine.end(), seq) == next.quarantine.end()) {
-    next.quarantine.push_back(seq);
-    if (next.quarantine.size() > quarantine_capacity) next.quarantine.erase(next.quarantine.begin());
-  }
-  next.slot(tried) = slot_info{};
-  SLOTGUARD_TRY(write_state(std::move(next)));
-  forget(tried_file);
-  return ok();
+  add_quarantine(next, st_.slot(tried).sequence);
+  empty_slot(next, tried);
+  // The starts that crashed were the trial's: with it gone, the crash
+  // streak starts again from the start that runs now.
+  next.streak = std::min<std::uint32_t>(next.streak, 1);
+  // A quarantined (recalled) last known-good never runs again.
+  if (next.active && next.is_quarantined(next.slot(*next.active).sequence)) empty_slot(next, *next.active);
+  return write_state_and_forget(std::move(next));
 }
 
 inline result<void> slot_store::rollback() {
+  if (read_only_) return errc::read_only_store;
   if (st_.trial) return errc::trial_active;
   if (!st_.fallback) return errc::no_fallback;
+  if (is_quarantined(st_.slot(*st_.fallback).sequence)) return errc::quarantined;
   // Never make active what cannot be served.
   auto check = load(*st_.fallback);
   if (!check) return check.error();
@@ -688,9 +909,83 @@ inline result<void> slot_store::rollback() {
 inline result<void> slot_store::quarantine(std::uint64_t sequence) {
   if (is_quarantined(sequence)) return ok();
   store_state next = st_;
-  next.quarantine.push_back(sequence);
-  if (next.quarantine.size() > quarantine_capacity) next.quarantine.erase(next.quarantine.begin());
+  add_quarantine(next, sequence);
   return write_state(std::move(next));
+}
+
+inline result<void> slot_store::recall(const std::vector<std::uint64_t>& sequences) {
+  if (sequences.size() > quarantine_capacity) return errc::invalid_argument;
+  store_state next = st_;
+  for (std::uint64_t q : sequences) add_quarantine(next, q);
+  auto listed = [&](std::optional<slot_id> s) {
+    return s && std::find(sequences.begin(), sequences.end(), next.slot(*s).sequence) != sequences.end();
+  };
+  if (next.trial && listed(next.active)) {
+    // The trial is taken back, to the last known-good unless that is recalled too.
+    empty_slot(next, *next.active);
+    next.active = next.fallback;
+    next.fallback.reset();
+    next.trial = false;
+    next.starts_used = 0;
+    next.start_budget = 0;
+    if (listed(next.active)) empty_slot(next, *next.active);
+  } else {
+    if (listed(next.fallback)) empty_slot(next, *next.fallback);
+    if (listed(next.staged)) empty_slot(next, *next.staged);
+    if (!next.trial && listed(next.active)) {
+      const slot_id gone = *next.active;
+      const std::optional<slot_id> back = next.fallback;
+      empty_slot(next, gone);
+      if (back) {
+        next.active = back;
+        next.fallback.reset();
+        next.floor = next.slot(*back).sequence;
+      }
+    }
+  }
+  return write_state_and_forget(std::move(next));
+}
+
+inline result<void> slot_store::release(std::uint64_t sequence) {
+  if (!is_quarantined(sequence)) return ok();
+  store_state next = st_;
+  next.quarantine.erase(std::find(next.quarantine.begin(), next.quarantine.end(), sequence));
+  return write_state(std::move(next));
+}
+
+inline result<void> slot_store::drop_active() {
+  if (st_.trial) return errc::trial_active;
+  if (!st_.active || !st_.fallback) return errc::no_fallback;
+  store_state next = st_;
+  const slot_id damaged = *st_.active;
+  next.active = st_.fallback;
+  next.fallback.reset();
+  empty_slot(next, damaged);
+  return write_state_and_forget(std::move(next));
+}
+
+inline result<void> slot_store::enter_safe_mode(std::uint64_t crashing_sequence) {
+  if (st_.trial) return errc::trial_active;
+  store_state next = st_;
+  add_quarantine(next, crashing_sequence);
+  if (next.active && next.slot(*next.active).sequence == crashing_sequence) {
+    const std::optional<slot_id> back = next.fallback;
+    empty_slot(next, *next.active);
+    if (back && !next.is_quarantined(next.slot(*back).sequence)) {
+      next.active = back;
+      next.fallback.reset();
+      next.floor = next.slot(*back).sequence;
+    }
+  }
+  next.mode = breaker_mode::safe;
+  return write_state_and_forget(std::move(next));
+}
+
+inline result<void> slot_store::set_mode(breaker_mode mode) {
+  store_state next = st_;
+  next.mode = mode;
+  if (mode == breaker_mode::normal) next.streak = 0;
+  return write_state_and_forget(std::move(next));
 }
 
 inline result<std::vector<std::uint8_t>> slot_store::load(slot_id s) const {
@@ -699,7 +994,8 @@ inline result<std::vector<std::uint8_t>> slot_store::load(slot_id s) const {
   if (si.size > opts_.max_slot_size) return errc::too_large;
   auto bytes = fs_->read_file(slot_path(s), si.size);
   if (!bytes) {
-    if (bytes.error() == errc::not_found || bytes.error() == errc::too_large)
+    if (bytes.error() == errc::not_found || bytes.error() == errc::too_large ||
+        bytes.error() == errc::not_regular_file)
       return errc::slot_corrupt;
     return bytes.error();
   }

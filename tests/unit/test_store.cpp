@@ -359,27 +359,52 @@ TEST_CASE("stage refuses content beyond max_slot_size", "[store.reject]") {
   CHECK(s->stage(sg::byte_view(content(1, 100)), 1));
 }
 
-TEMPLATE_TEST_CASE("the quarantine holds the last 64 sequences and persists", "[store.quarantine]",
+TEMPLATE_TEST_CASE("the quarantine holds the last sequences and persists", "[store.quarantine]",
                    sim_env, native_env) {
   TestType env;
   auto s = open_ok(env.storage(), env.dir);
-  for (std::uint64_t q = 1; q <= 70; ++q) REQUIRE(s.quarantine(q * 3));
-  CHECK(s.state().quarantine.size() == 64);
-  CHECK(s.state().quarantine.size() == sg::slot_store::quarantine_capacity);
-  for (std::uint64_t q = 1; q <= 6; ++q) CHECK_FALSE(s.is_quarantined(q * 3));
-  for (std::uint64_t q = 7; q <= 70; ++q) CHECK(s.is_quarantined(q * 3));
-  CHECK(s.state().quarantine.front() == 21);
-  CHECK(s.state().quarantine.back() == 210);
+  const std::size_t cap = sg::slot_store::quarantine_capacity;
+  CHECK(cap >= 4 * 1024);  // four times the largest recall list a bundle may carry
+  // One recall fills the quarantine at once (one record, not one per entry).
+  std::vector<std::uint64_t> many;
+  for (std::uint64_t q = 1; q <= cap; ++q) many.push_back(q * 3 + 1000);
+  const auto gen0 = s.state().generation;
+  REQUIRE(s.recall(many));
+  CHECK(s.state().generation == gen0 + 1);
+  CHECK(s.state().quarantine.size() == cap);
+  for (std::uint64_t q = 1; q <= 6; ++q) REQUIRE(s.quarantine(q * 3));
+  CHECK(s.state().quarantine.size() == cap);
+  // Above the floor nothing is inert: the oldest entries went.
+  for (std::uint64_t q = 1; q <= 6; ++q) CHECK_FALSE(s.is_quarantined(q * 3 + 1000));
+  for (std::uint64_t q = 1; q <= 6; ++q) CHECK(s.is_quarantined(q * 3));
+  CHECK(s.state().quarantine.back() == 18);
   const auto gen = s.state().generation;
-  REQUIRE(s.quarantine(210));
+  REQUIRE(s.quarantine(18));
   CHECK(s.state().generation == gen);  // already held: nothing written
   { auto drop = std::move(s); }
   auto t = open_ok(env.storage(), env.dir);
-  CHECK(t.state().quarantine.size() == 64);
-  CHECK(t.is_quarantined(21));
-  CHECK_FALSE(t.is_quarantined(18));
+  CHECK(t.state().quarantine.size() == cap);
+  CHECK(t.is_quarantined(18));
+  CHECK_FALSE(t.is_quarantined(1003));
   // A quarantined sequence is refused by stage.
-  CHECK(t.stage(sg::byte_view(content(1)), 21).error() == errc::quarantined);
+  CHECK(t.stage(sg::byte_view(content(1)), 18).error() == errc::quarantined);
+}
+
+TEMPLATE_TEST_CASE("a full quarantine gives up entries at or below the floor first",
+                   "[store.quarantine]", sim_env) {
+  TestType env;
+  auto s = open_ok(env.storage(), env.dir);
+  REQUIRE(s.stage_trial(sg::byte_view(content(50)), 50, 1));
+  REQUIRE(s.commit());
+  std::vector<std::uint64_t> many;
+  many.push_back(7);  // at or below the floor: inert while the floor stands
+  for (std::uint64_t q = 1; q < sg::slot_store::quarantine_capacity; ++q) many.push_back(100 + q);
+  REQUIRE(s.recall(many));
+  REQUIRE(s.quarantine(99));
+  CHECK_FALSE(s.is_quarantined(7));
+  CHECK(s.is_quarantined(101));  // the oldest entry above the floor stays
+  CHECK(s.is_quarantined(99));
+  CHECK(s.state().active == slot_id::a);
 }
 
 TEMPLATE_TEST_CASE("a second opener gets busy until the first lets go", "[store.lock]", sim_env,
@@ -704,18 +729,42 @@ TEST_CASE("journal records round-trip and match the golden bytes", "[store.journ
   st.slots[1].size = 7;
   for (std::size_t i = 0; i < 32; ++i) st.slots[1].sha256[i] = static_cast<std::uint8_t>(0xA0 + i);
   st.quarantine = {17, 19};
+  st.channel = "rules";
+  st.streak = 2;
+  st.safe_sequence = 40;
+  st.mode = sg::breaker_mode::safe;
   const auto bytes = sg::detail::encode_journal(st);
-  REQUIRE(bytes.size() == 172);
+  REQUIRE(bytes.size() == 191);
   // The format is part of the on-disk contract (docs/STORE.md): a change
-  // must show up here.
-  // CRC32C (df47f488) cross-checked with an independent bitwise implementation.
+  // must show up here. These bytes were built field by field from the
+  // table in docs/STORE.md by an independent script, CRC32C (8127d1bc)
+  // with a bitwise implementation.
   const std::string golden =
-      "53474a31ac000000080706050403020129000000000000000100ff07020000000300000005000000000000002900"
+      "53474a32bf000000080706050403020129000000000000000100ff07020000000300000005000000000000002900"
       "000000000000e803000000000000000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
       "09000000000000002a000000000000000700000000000000a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5"
-      "b6b7b8b9babbbcbdbebf0200000011000000000000001300000000000000df47f488";
+      "b6b7b8b9babbbcbdbebf020000002800000000000000010572756c65730200000011000000000000001300000000"
+      "000000bcd12781";
   CHECK(sg::to_hex(sg::byte_view(bytes)) == golden);
-  CHECK(sg::detail::load_le32(bytes.data() + 168) == sg::crc32c(sg::byte_view(bytes.data(), 168)));
+  CHECK(sg::detail::load_le32(bytes.data() + 187) == sg::crc32c(sg::byte_view(bytes.data(), 187)));
+
+  SECTION("a version 1 record (no channel, no streak) is still read") {
+    const std::string v1 =
+        "53474a31ac000000080706050403020129000000000000000100ff07020000000300000005000000000000002900"
+        "000000000000e803000000000000000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+        "09000000000000002a000000000000000700000000000000a0a1a2a3a4a5a6a7a8a9aaabacadaeafb0b1b2b3b4b5"
+        "b6b7b8b9babbbcbdbebf0200000011000000000000001300000000000000df47f488";
+    auto raw = sg::from_hex(v1);
+    REQUIRE(raw);
+    auto old = sg::detail::decode_journal(sg::byte_view(*raw));
+    REQUIRE(old);
+    sg::store_state expect = st;
+    expect.channel.clear();
+    expect.streak = 0;
+    expect.safe_sequence = 0;
+    expect.mode = sg::breaker_mode::normal;
+    CHECK(*old == expect);
+  }
   auto back = sg::detail::decode_journal(sg::byte_view(bytes));
   REQUIRE(back);
   CHECK(*back == st);
@@ -757,7 +806,9 @@ TEST_CASE("journal records with a valid CRC but an impossible state are refused"
   CHECK(with(28, 1).error() == errc::journal_corrupt);     // starts without a trial
   CHECK(with(8, 0).error() == errc::journal_corrupt);      // generation 0
   CHECK(with(4, 157).error() == errc::journal_corrupt);    // length field
-  CHECK(with(148, 1).error() == errc::journal_corrupt);    // quarantine count beyond the record
+  CHECK(with(162, 1).error() == errc::journal_corrupt);    // quarantine count beyond the record
+  CHECK(with(160, 4).error() == errc::journal_corrupt);    // unknown breaker mode
+  CHECK(with(161, 65).error() == errc::journal_corrupt);   // channel longer than a channel may be
   CHECK(with(92, 1).error() == errc::journal_corrupt);     // absent slot B with a file number
   std::vector<std::uint8_t> big(sg::detail::journal_max_size + 1, 0);
   CHECK(sg::detail::decode_journal(sg::byte_view(big)).error() == errc::too_large);
