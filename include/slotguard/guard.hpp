@@ -26,11 +26,13 @@
 #include <slotguard/storage.hpp>
 #include <slotguard/trust.hpp>
 #include <slotguard/watchdog.hpp>
+#include <slotguard/detail/thread_annotations.hpp>
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -115,6 +117,20 @@ struct guard_status {
   // Why the active content could not be loaded at open, if it could not
   // (ok otherwise): readers then see the fallback or nothing.
   errc load_error = errc::ok;
+  // The sequence readers are served (0: nothing).
+  std::uint64_t served = 0;
+  // The store could only be opened for reading: nothing is written, no start
+  // is counted, and apply() and the operator's calls fail with read_only_store.
+  bool read_only = false;
+  // The crash-streak breaker: its mode, the starts since the last healthy run
+  // (this one included until it is marked healthy), and the newest sequence
+  // that completed a healthy run (0: none).
+  breaker_mode mode = breaker_mode::normal;
+  std::uint32_t streak = 0;
+  std::uint64_t safe_sequence = 0;
+  // This process has been marked healthy (heartbeats for healthy_uptime, or
+  // a clean shutdown()).
+  bool healthy = false;
 };
 
 // How the watchdog is driven.
@@ -153,6 +169,18 @@ struct guard_options {
   std::uint32_t start_budget = 1;
   watchdog_mode watchdog = watchdog_mode::thread;
   clock::duration watchdog_tick = std::chrono::milliseconds(100);
+  // The crash-streak breaker (docs/GUARD.md, "Crash loops"). A start is
+  // healthy once heartbeats have flowed for healthy_uptime since open() (or
+  // at a clean shutdown()); starts that never get there are a crash streak.
+  // When a start finds safe_streak of them, the content that ran is
+  // quarantined and the previous (last known-safe) content served; at
+  // null_streak nothing is served; at null_streak + safe_streak with nothing
+  // served the crashes are not content's: content is served again and the
+  // breaker stops escalating until a healthy run. safe_streak 0 turns the
+  // breaker off. Requires null_streak > safe_streak when both are set.
+  clock::duration healthy_uptime = std::chrono::minutes(5);
+  std::uint32_t safe_streak = 3;
+  std::uint32_t null_streak = 6;
   // An operator's tool, not the sensor: open() never counts a process start,
   // no watchdog runs, and a trial begun by apply() starts with no starts
   // used (the sensor's next start is its first).
@@ -200,6 +228,22 @@ struct detail_guard_access {
     return ok();
   }
 
+  // What stored content must pass to be served, at every open and reload:
+  // the current trust set and threshold, the guard's channel, the host's
+  // version range. Not expiry: a device that is offline keeps detecting with
+  // what it has.
+  static result<void> check_at_rest(const active_content& c, const trust_set& trust,
+                                    const std::string& channel, const std::optional<host_version>& host) {
+    SLOTGUARD_TRY(verify_signatures(c.bundle_, trust));
+    const bundle_manifest& m = c.manifest();
+    if (m.channel != channel) return errc::channel_mismatch;
+    if (host) {
+      if (m.host_min && *host < *m.host_min) return errc::host_version_out_of_range;
+      if (m.host_max && *host > *m.host_max) return errc::host_version_out_of_range;
+    }
+    return ok();
+  }
+
   static slot_summary summarize(const active_content& c) {
     slot_summary s;
     s.slot = c.slot_;
@@ -210,35 +254,56 @@ struct detail_guard_access {
   }
 };
 
+// Locks (docs/GUARD.md, "Threads and locks"):
+//  - io_mu_ serialises every use of the store and every state transition;
+//    it is held across storage I/O. heartbeat() never takes it while the
+//    trial is in good standing, and the watchdog's deadline check never
+//    does (only the revert that follows a passed deadline).
+//  - mu_ guards the in-memory view that status() and the hot calls read; it
+//    is held only for copies, never across I/O or a callback. Order: io_mu_,
+//    then mu_.
+//  - apply_mu_ keeps applies in turn; the gates run without io_mu_.
+//  - ev_mu_ guards the event queue; handlers run with no guard lock held.
 class guard {
  public:
   using duration = clock::duration;
 
-  // Opens the channel's store (see guard_options), recovers it, counts a
-  // process start against a running trial (unless operator_mode) and reverts
-  // the trial when its start budget is spent, then publishes the active
-  // content. Fails with invalid_argument (no storage, directory, channel or
-  // content check), busy (another process holds the store), journal_corrupt,
-  // or the storage's error. Content that fails to load is not an error of
-  // open: status().load_error says why, and readers see the fallback or
-  // nothing.
+  // Opens the channel's store (see guard_options), recovers it, records the
+  // process start (the crash streak, and a start against a running trial,
+  // reverting the trial when its start budget is spent), lets the crash-streak
+  // breaker act, then publishes the content that passes every check (see
+  // served in status()). A store that cannot be opened for writing is opened
+  // read-only: nothing is counted or written (status().read_only, a
+  // read_only event). Fails with invalid_argument (no storage, directory,
+  // channel or content check; null_streak <= safe_streak), busy (another
+  // process holds the store), channel_mismatch (the store records another
+  // channel), journal_corrupt, out_of_memory (no watchdog thread), or the
+  // storage's error. Content that fails to load is not an error of open:
+  // status().load_error and a load_failed event say why.
   static result<std::unique_ptr<guard>> open(guard_options options) {
     if (options.fs == nullptr || options.directory.empty() || options.channel.empty() ||
         options.time == nullptr || options.start_budget == 0 ||
         options.watchdog_timeout.count() <= 0 || options.watchdog_tick.count() <= 0 ||
+        (options.safe_streak != 0 && options.null_streak <= options.safe_streak) ||
         (!options.check.has_schema() && !options.check.has_validator()))
       return errc::invalid_argument;
-    auto st = slot_store::open(*options.fs, options.directory, options.store);
+    store_options so = options.store;
+    so.channel = options.channel;
+    bool read_only = false;
+    auto st = slot_store::open(*options.fs, options.directory, so);
+    if (!st && st.error() == errc::read_only_store) {
+      st = slot_store::open_read_only(*options.fs, options.directory, so);
+      read_only = true;
+    }
     if (!st) return st.error();
-    std::unique_ptr<guard> g(new guard(std::move(options), std::move(*st)));
-    std::vector<event> out;
+    std::unique_ptr<guard> g(new guard(std::move(options), std::move(*st), read_only));
     {
-      std::lock_guard<std::mutex> lock(g->mu_);
-      auto r = g->recover_locked(out);
+      detail::scoped_lock lock(g->io_mu_);
+      auto r = g->recover_locked();
       if (!r) return r.error();
     }
-    g->emit(out);
-    if (!g->opts_.operator_mode && g->opts_.watchdog == watchdog_mode::thread) {
+    g->deliver();
+    if (!g->opts_.operator_mode && !g->read_only_ && g->opts_.watchdog == watchdog_mode::thread) {
       auto started = g->wd_.start(g->opts_.watchdog_tick);
       if (!started) return started.error();
     }
@@ -248,36 +313,47 @@ class guard {
   guard(const guard&) = delete;
   guard& operator=(const guard&) = delete;
   // Stops the watchdog thread. A trial still running stays on trial in the
-  // store: the next open() counts a start against it, as after a crash
-  // (see shutdown() for a clean stop).
+  // store: the next open() counts a start against it, as after a crash, and
+  // this start counts in the crash streak unless it was marked healthy (see
+  // shutdown() for a clean stop). Must not run on the watchdog's thread
+  // (from an event handler of a watchdog revert).
   ~guard() { wd_.stop(); }
 
-  // The host is stopping cleanly: stops the watchdog and, when a trial
-  // runs, gives back the process start this process counted against it
-  // (durably), so that a clean restart or reboot does not spend the trial's
-  // start budget; a crash never gets here and still counts. Call it as the
-  // host's last use of the guard, once its own work has stopped: a crash
-  // after it goes uncounted. Calling it again does nothing. Fails with the
-  // storage's error (the start stays counted then).
-  result<void> shutdown() {
+  // The host is stopping cleanly: stops the watchdog and records, durably and
+  // in one write, that this start ended well: the crash streak ends, and a
+  // running trial gets back the process start this process counted against
+  // it (a clean restart or reboot does not spend its budget); a crash never
+  // gets here and still counts. Call it as the host's last use of the guard,
+  // once its own work has stopped. Calling it again does nothing; it may be
+  // called from an event handler. Fails with the storage's error (the start
+  // stays counted then).
+  result<void> shutdown() SLOTGUARD_EXCLUDES(io_mu_) {
     wd_.stop();
-    return locked_op([&](std::vector<event>&) -> result<void> {
-      if (opts_.operator_mode || start_released_ || !trial_running_locked()) return ok();
+    auto r = locked_op([&]() -> result<void> {
+      if (opts_.operator_mode || read_only_) return ok();
       wd_.disarm();  // a poll() after this finds nothing to expire
-      SLOTGUARD_TRY(store_->release_start());
-      start_released_ = true;
+      const bool give_back = trial_running_locked() && !start_released_;
+      SLOTGUARD_TRY(store_->mark_healthy(served_committed_locked(), give_back));
+      if (give_back) start_released_ = true;
+      stopped_ = true;
+      healthy_.store(true, std::memory_order_release);
+      refresh_view_locked();
       return ok();
     });
+    return r;
   }
 
   // Runs the pipeline on a bundle. On success the bundle is on trial and
   // published to readers. Fails with the failing gate's errc (parse,
   // verify, eligibility, schema, policy, probe errors; already_active when
-  // it is the trial running now; the store's errors), changing nothing but,
-  // for content that verified and then failed validation or the probe, the
-  // quarantine list. A bundle whose manifest carries a recall list is a
-  // recall: its listed sequences are quarantined and an active one is
-  // reverted; it is not staged.
+  // it is the trial running now; read_only_store; the store's errors),
+  // changing nothing but, for content that verified and then failed
+  // validation or the probe, the quarantine list. A bundle whose manifest
+  // carries a recall list is a recall: its listed sequences are quarantined
+  // and leave every role in one durable record (a recalled trial is
+  // reverted, recalled committed content gives way to the previous content
+  // or to nothing); it is not staged. Safe to call from an event handler
+  // (its own events are delivered after the handler returns).
   result<void> apply(byte_view bundle) { return apply_owned(bundle.to_vector()); }
 
   // apply() on a file read through the storage interface (at most
@@ -285,79 +361,101 @@ class guard {
   result<void> apply_file(const std::string& path) {
     auto bytes = opts_.fs->read_file(path, opts_.limits.max_bundle_size);
     if (!bytes) {
-      std::vector<event> out;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        out.push_back(make_event(event_kind::rejected, 0, bytes.error()));
-      }
-      emit(out);
+      post(make_event(event_kind::rejected, 0, bytes.error(), path));
+      deliver();
       return bytes.error();
     }
     return apply_owned(std::move(*bytes));
   }
 
-  // The host is alive and well: feeds the watchdog, and commits the trial
-  // once it has run its probation. Cheap when no trial runs.
-  void heartbeat() {
-    std::vector<event> out;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!trial_running_locked()) return;
-      (void)wd_.feed();
-      last_heartbeat_ = opts_.time->now();
-      maybe_commit_locked(out);
-    }
-    emit(out);
+  // The host is alive and well. While a trial is in good standing this feeds
+  // the watchdog and nothing more: no lock that storage I/O holds, no write
+  // (the commit after probation is made by the watchdog's thread, or by
+  // poll()). A heartbeat after the deadline has passed does not feed: the
+  // trial is reverted there and then (which writes). Cheap when no trial runs.
+  void heartbeat() SLOTGUARD_EXCLUDES(io_mu_) {
+    last_heartbeat_.store(opts_.time->now().time_since_epoch().count(), std::memory_order_release);
+    if (!trial_live_.load(std::memory_order_acquire)) return;
+    if (wd_.feed()) return;
+    // Not fed: disarmed (the trial just ended) or the deadline has passed,
+    // which reverts, never forgiven.
+    if (wd_.expired()) (void)wd_.poll();
   }
 
   // The host found the trial content bad: reverts it (quarantining its
   // sequence). Fails with no_trial when no trial runs (committed content is
   // never reverted this way; see rollback()).
   result<void> report_unhealthy(std::string_view reason = {}) {
-    return locked_op([&](std::vector<event>& out) -> result<void> {
+    return locked_op([&]() -> result<void> {
+      SLOTGUARD_TRY(writable_locked());
       if (!trial_running_locked()) return errc::no_trial;
-      return revert_locked(revert_reason::unhealthy, std::string(reason), out);
+      return revert_locked(revert_reason::unhealthy, std::string(reason));
     });
   }
 
-  // Commits the trial now. Fails with no_trial.
+  // Commits the trial now, if its stored content still checks out (else
+  // slot_corrupt, changing nothing). With no trial, ends a crash-streak
+  // breaker mode (safe or no content) as an operator's explicit decision.
+  // Fails with no_trial when neither applies.
   result<void> confirm() {
-    return locked_op([&](std::vector<event>& out) -> result<void> {
-      if (!trial_running_locked()) return errc::no_trial;
-      return commit_locked(out);
+    return locked_op([&]() -> result<void> {
+      SLOTGUARD_TRY(writable_locked());
+      if (trial_running_locked()) {
+        SLOTGUARD_TRY(check_trial_slot_locked());
+        return commit_locked();
+      }
+      if (store_->state().mode == breaker_mode::normal) return errc::no_trial;
+      SLOTGUARD_TRY(store_->set_mode(breaker_mode::normal));
+      reload_active_locked();
+      post_locked(make_event_locked(event_kind::released, served_sequence_locked(), errc::ok,
+                                    "the crash-streak breaker's mode ended by the operator"));
+      return ok();
     });
   }
 
   // Operator: ends the trial with failure (quarantining its sequence).
   // Fails with no_trial.
   result<void> revert() {
-    return locked_op([&](std::vector<event>& out) -> result<void> {
+    return locked_op([&]() -> result<void> {
+      SLOTGUARD_TRY(writable_locked());
       if (!trial_running_locked()) return errc::no_trial;
-      return revert_locked(revert_reason::operator_request, "operator", out);
+      return revert_locked(revert_reason::operator_request, "operator");
     });
   }
 
   // Operator: activates the fallback content (the previously committed one),
   // lowering the floor to its sequence. Fails with trial_active (use
-  // revert()), no_fallback, slot_corrupt or the storage's error.
+  // revert()), no_fallback, quarantined (the fallback is quarantined or
+  // recalled: release() it first), slot_corrupt or the storage's error.
   result<void> rollback() {
-    return locked_op([&](std::vector<event>& out) -> result<void> {
-      return rollback_locked(active_sequence_locked(), revert_reason::operator_request, "rollback", out);
+    return locked_op([&]() -> result<void> {
+      SLOTGUARD_TRY(writable_locked());
+      return rollback_locked(active_sequence_locked(), revert_reason::operator_request, "rollback");
+    });
+  }
+
+  // Operator: lifts the quarantine of a sequence (the way back from a false
+  // revert or recall). It does not activate anything by itself. Does nothing
+  // when the sequence is not quarantined.
+  result<void> release(std::uint64_t sequence) {
+    return locked_op([&]() -> result<void> {
+      SLOTGUARD_TRY(writable_locked());
+      if (!store_->is_quarantined(sequence)) return ok();
+      SLOTGUARD_TRY(store_->release(sequence));
+      refresh_view_locked();
+      post_locked(make_event_locked(event_kind::released, sequence, errc::ok, "quarantine lifted"));
+      return ok();
     });
   }
 
   // For hosts without the watchdog thread: checks the watchdog's deadline
-  // (reverting on expiry) and the probation (committing when it is over and
-  // heartbeats flow). Harmless in thread mode.
-  void poll() {
+  // (reverting on expiry), then the probation (committing when it is over and
+  // heartbeats flow) and the healthy mark of the crash-streak breaker. In
+  // thread mode the watchdog's thread does the same every tick; poll() is
+  // harmless there.
+  void poll() SLOTGUARD_EXCLUDES(io_mu_) {
     (void)wd_.poll();
-    std::vector<event> out;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (trial_running_locked() && opts_.time->now() - last_heartbeat_ < opts_.watchdog_timeout)
-        maybe_commit_locked(out);
-    }
-    emit(out);
+    maintain(true);
   }
 
   // A shared handle to the active content (null when there is none).
@@ -365,9 +463,40 @@ class guard {
   // A reader for one thread's hot path; see snapshot_reader.
   content_reader reader() const { return cell_.make_reader(); }
 
-  guard_status status() const {
-    std::lock_guard<std::mutex> lock(mu_);
-    return status_locked();
+  // A consistent report; never waits for storage I/O.
+  guard_status status() const SLOTGUARD_EXCLUDES(mu_) {
+    guard_status g;
+    store_state s;
+    clock::time_point trial_start{};
+    {
+      detail::scoped_lock lock(mu_);
+      s = view_;
+      g.active = view_summary(s.active);
+      g.fallback = view_summary(s.fallback);
+      g.load_error = load_error_;
+      g.served = served_;
+      trial_start = trial_start_;
+    }
+    g.channel = opts_.channel;
+    g.state = !s.active ? guard_state::empty : s.trial ? guard_state::trial : guard_state::committed;
+    g.trial_starts = s.starts_used;
+    g.start_budget = s.start_budget;
+    g.floor = s.floor;
+    g.quarantine = s.quarantine;
+    g.read_only = read_only_;
+    g.mode = s.mode;
+    g.streak = s.streak;
+    g.safe_sequence = s.safe_sequence;
+    g.healthy = healthy_.load(std::memory_order_acquire);
+    if (s.trial) {
+      const auto now = opts_.time->now();
+      g.trial_elapsed = now - trial_start;
+      if (!opts_.operator_mode && wd_.armed()) {
+        const auto dl = wd_.deadline();
+        g.watchdog_left = dl > now ? dl - now : duration::zero();
+      }
+    }
+    return g;
   }
 
   // Subscribes to events; returns an id for unsubscribe().
@@ -377,170 +506,445 @@ class guard {
   const std::string& channel() const noexcept { return opts_.channel; }
 
  private:
-  guard(guard_options o, slot_store st)
+  guard(guard_options o, slot_store st, bool read_only)
       : opts_(std::move(o)),
+        read_only_(read_only),
         store_(std::move(st)),
-        wd_(*opts_.time, opts_.watchdog_timeout, [this](std::uint64_t id) { on_expire(id); }) {
+        wd_(*opts_.time, opts_.watchdog_timeout, [this](std::uint64_t id) { on_expire(id); },
+            [this] { maintain(false); }) {
     if (opts_.on_event) (void)bus_.subscribe(opts_.on_event);
+    opened_at_ = opts_.time->now();
+    last_heartbeat_.store(opened_at_.time_since_epoch().count(), std::memory_order_relaxed);
   }
 
+  // Runs f under io_mu_, then delivers the events it posted.
   template <class F>
-  result<void> locked_op(F&& f) {
-    std::vector<event> out;
+  result<void> locked_op(F&& f) SLOTGUARD_EXCLUDES(io_mu_) {
     result<void> r;
     {
-      std::lock_guard<std::mutex> lock(mu_);
-      r = f(out);
+      detail::scoped_lock lock(io_mu_);
+      r = f();
     }
-    emit(out);
+    deliver();
     return r;
   }
 
-  void emit(const std::vector<event>& out) const {
-    for (const auto& e : out) bus_.emit(e);
+  result<void> writable_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+    if (read_only_) return errc::read_only_store;
+    return ok();
   }
 
-  event make_event(event_kind k, std::uint64_t candidate, errc e) const {
+  // --- events ----------------------------------------------------------------
+
+  event make_event(event_kind k, std::uint64_t candidate, errc e, std::string detail = {}) const {
     event ev;
     ev.kind = k;
     ev.channel = opts_.channel;
     ev.candidate_sequence = candidate;
-    ev.active_sequence = active_sequence_locked();
     ev.error = e;
+    ev.detail = std::move(detail);
+    ev.unix_ms = static_cast<std::int64_t>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(opts_.time->wall_now().time_since_epoch())
+            .count());
+    {
+      detail::scoped_lock lock(mu_);
+      ev.active_sequence = served_;
+      ev.mode = view_.mode;
+      ev.streak = view_.streak;
+    }
     return ev;
   }
+  event make_event_locked(event_kind k, std::uint64_t candidate, errc e, std::string detail = {}) const
+      SLOTGUARD_REQUIRES(io_mu_) {
+    return make_event(k, candidate, e, std::move(detail));
+  }
 
-  std::uint64_t active_sequence_locked() const {
+  // Queues an event with the next serial number. Posting under io_mu_ makes
+  // the serial order the order of the transitions.
+  void post(event e) SLOTGUARD_EXCLUDES(ev_mu_) {
+    detail::scoped_lock lock(ev_mu_);
+    e.serial = ++next_serial_;
+    queue_.push_back(std::move(e));
+  }
+  void post_locked(event e) SLOTGUARD_REQUIRES(io_mu_) { post(std::move(e)); }
+
+  // Delivers queued events in order, with no guard lock held. One thread
+  // delivers at a time; a handler that causes events (re-entrantly, or on
+  // another thread meanwhile) has them delivered by the delivering thread,
+  // after the handler returns, still in order.
+  void deliver() SLOTGUARD_EXCLUDES(io_mu_, ev_mu_) {
+    std::vector<event> batch;
+    {
+      detail::scoped_lock lock(ev_mu_);
+      if (delivering_) return;
+      delivering_ = true;
+    }
+    for (;;) {
+      {
+        detail::scoped_lock lock(ev_mu_);
+        if (queue_.empty()) {
+          delivering_ = false;
+          return;
+        }
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+        queue_.clear();
+      }
+      for (const auto& e : batch) bus_.emit(e);
+    }
+  }
+
+  // --- the in-memory view -------------------------------------------------------
+
+  std::uint64_t active_sequence_locked() const SLOTGUARD_REQUIRES(io_mu_) {
     const store_state& s = store_->state();
     return s.active ? s.slot(*s.active).sequence : 0;
   }
-  bool trial_running_locked() const { return store_->state().trial; }
+  bool trial_running_locked() const SLOTGUARD_REQUIRES(io_mu_) { return store_->state().trial; }
+  std::uint64_t served_sequence_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+    detail::scoped_lock lock(mu_);
+    return served_;
+  }
+  // The committed sequence readers are served (0 during a trial or when
+  // nothing is served): what a healthy run vouches for.
+  std::uint64_t served_committed_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+    if (trial_running_locked()) return 0;
+    return served_sequence_locked();
+  }
 
-  // --- open -----------------------------------------------------------------
+  // Copies the store's state for status() and the hot calls, and caches each
+  // slot's summary (reading a slot not loaded in this process: I/O, under
+  // io_mu_ only).
+  void refresh_view_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    const store_state& s = store_->state();
+    std::array<std::optional<slot_summary>, 2> sums;
+    for (int i = 0; i < 2; ++i) {
+      const auto id = static_cast<slot_id>(i);
+      const slot_info& info = s.slot(id);
+      if (!info.present) continue;
+      std::optional<slot_summary> cached;
+      {
+        detail::scoped_lock lock(mu_);
+        cached = summaries_[static_cast<std::size_t>(i)];
+      }
+      if (cached && cached->sequence == info.sequence) {
+        sums[static_cast<std::size_t>(i)] = cached;
+        continue;
+      }
+      slot_summary out;
+      out.slot = id;
+      out.sequence = info.sequence;
+      auto bytes = store_->load(id);
+      if (bytes) {
+        auto parsed = parse_bundle(byte_view(*bytes), opts_.limits);
+        if (parsed) {
+          out.payload_sha256 = parsed->manifest.payload_sha256;
+          out.version = std::string(parsed->manifest.version);
+        }
+      }
+      sums[static_cast<std::size_t>(i)] = out;
+    }
+    {
+      detail::scoped_lock lock(mu_);
+      view_ = s;
+      summaries_ = sums;
+    }
+    trial_live_.store(s.trial && !opts_.operator_mode && !read_only_, std::memory_order_release);
+  }
 
-  result<void> recover_locked(std::vector<event>& out) {
-    if (store_->state().trial && !opts_.operator_mode) {
-      auto spent = store_->count_start();
-      if (!spent) return spent.error();
-      if (*spent) {
-        SLOTGUARD_TRY(revert_locked(revert_reason::start_budget_spent,
-                                    "the trial's start budget is spent (a crash during the trial)",
-                                    out));
-        return ok();
+  std::optional<slot_summary> view_summary(const std::optional<slot_id>& s) const SLOTGUARD_REQUIRES(mu_) {
+    if (!s) return std::nullopt;
+    return summaries_[static_cast<std::size_t>(*s)];
+  }
+
+  void publish_locked(content_handle c) SLOTGUARD_REQUIRES(io_mu_) {
+    const std::uint64_t seq = c ? c->sequence() : 0;
+    const std::size_t slot = c ? static_cast<std::size_t>(c->slot()) : 0;
+    if (c) {
+      slot_summary sum = detail_guard_access::summarize(*c);
+      detail::scoped_lock lock(mu_);
+      summaries_[slot] = sum;
+    }
+    cell_.publish(std::move(c));
+    detail::scoped_lock lock(mu_);
+    served_ = seq;
+  }
+
+  // --- open -------------------------------------------------------------------
+
+  result<void> recover_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    if (read_only_) {
+      post_locked(make_event_locked(event_kind::read_only, 0, errc::read_only_store,
+                                    "the store is read-only: committed content is served, nothing is written"));
+      reload_active_locked();
+      return ok();
+    }
+    std::uint32_t crashes = 0;
+    if (!opts_.operator_mode) {
+      auto run = store_->begin_run();
+      if (!run) return run.error();
+      crashes = run->crashes;
+      refresh_view_locked();
+      if (run->budget_spent) {
+        // The crashes were the trial's: reverting it ends their streak
+        // (slot_store::revert), so the breaker has nothing to act on.
+        return revert_locked(revert_reason::start_budget_spent,
+                             "the trial's start budget is spent (a crash during the trial)");
       }
     }
     reload_active_locked();
-    if (store_->state().trial && load_error_ != errc::ok && !opts_.operator_mode) {
+    if (trial_running_locked() && load_error_now_locked() != errc::ok && !opts_.operator_mode) {
       // The trial's own content does not load: take it back now.
-      SLOTGUARD_TRY(revert_locked(revert_reason::unhealthy, "the trial content does not load", out));
+      return revert_locked(revert_reason::unhealthy, "the trial content does not load");
+    }
+    if (trial_running_locked()) {
+      start_trial_clock_locked();
       return ok();
     }
-    if (store_->state().trial) start_trial_clock_locked();
+    if (opts_.operator_mode) return ok();
+    return breaker_locked(crashes);
+  }
+
+  // The crash-streak breaker, at a start that found `crashes` unhealthy
+  // starts before it (no trial runs).
+  result<void> breaker_locked(std::uint32_t crashes) SLOTGUARD_REQUIRES(io_mu_) {
+    if (opts_.safe_streak == 0 || trial_running_locked()) return ok();
+    const std::uint32_t safe = opts_.safe_streak;
+    const std::uint32_t none = opts_.null_streak;
+    if (store_->state().mode == breaker_mode::normal && crashes >= safe) {
+      const std::uint64_t crasher = served_sequence_locked() != 0 ? served_sequence_locked()
+                                                                   : active_sequence_locked();
+      if (crasher != 0) {
+        SLOTGUARD_TRY(store_->enter_safe_mode(crasher));
+      } else {
+        SLOTGUARD_TRY(store_->set_mode(breaker_mode::safe));
+      }
+      reload_active_locked();
+      const std::uint64_t now_served = served_sequence_locked();
+      event e = make_event_locked(
+          event_kind::crash_loop, crasher, errc::ok,
+          std::to_string(crashes) + " starts in a row never became healthy: " +
+              (crasher != 0 ? "sequence " + std::to_string(crasher) + " is quarantined; " : std::string()) +
+              (now_served != 0 ? "serving the last known-safe sequence " + std::to_string(now_served)
+                               : std::string("no safe content to serve")));
+      e.reason = revert_reason::crash_loop;
+      e.streak = crashes;
+      post_locked(std::move(e));
+    }
+    if ((store_->state().mode == breaker_mode::normal || store_->state().mode == breaker_mode::safe) &&
+        crashes >= none) {
+      SLOTGUARD_TRY(store_->set_mode(breaker_mode::no_content));
+      reload_active_locked();
+      event e = make_event_locked(event_kind::crash_loop, 0, errc::ok,
+                                  std::to_string(crashes) +
+                                      " starts in a row never became healthy: no content is served");
+      e.streak = crashes;
+      post_locked(std::move(e));
+    } else if (store_->state().mode == breaker_mode::no_content && crashes >= none + safe) {
+      SLOTGUARD_TRY(store_->set_mode(breaker_mode::not_content));
+      reload_active_locked();
+      event e = make_event_locked(
+          event_kind::crash_loop, 0, errc::ok,
+          std::to_string(crashes) +
+              " starts in a row never became healthy, the last ones without content: the crashes are "
+              "not content's; content is served again and the breaker stops escalating");
+      e.streak = crashes;
+      post_locked(std::move(e));
+    }
     return ok();
   }
 
-  // Loads the store's active content (falling back, in memory only, to the
-  // other slot when it does not load) and publishes it.
-  void reload_active_locked() {
-    load_error_ = errc::ok;
-    const store_state& s = store_->state();
-    if (!s.active) {
-      cell_.publish(nullptr);
-      return;
-    }
-    auto c = load_slot_locked(*s.active);
-    if (c) {
-      cell_.publish(std::move(*c));
-      return;
-    }
-    load_error_ = c.error();
-    const std::optional<slot_id> other = s.fallback;
-    if (other) {
-      auto f = load_slot_locked(*other);
-      if (f) {
-        cell_.publish(std::move(*f));
-        return;
-      }
-    }
-    cell_.publish(nullptr);
+  errc load_error_now_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+    detail::scoped_lock lock(mu_);
+    return load_error_;
   }
 
-  result<content_handle> load_slot_locked(slot_id slot) {
+  // Publishes what may be served: the active slot's content if it loads,
+  // checks out at rest and is not quarantined; else the fallback under the
+  // same conditions (in memory only: the journal is not changed); else
+  // nothing. A read-only guard serves the committed content, never a trial's
+  // (it cannot count the trial's starts). In the breaker's no-content mode
+  // only a trial's content is served.
+  void reload_active_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    refresh_view_locked();
+    const store_state& s = store_->state();
+    errc why = errc::ok;
+    {
+      detail::scoped_lock lock(mu_);
+      load_error_ = errc::ok;
+    }
+    if (s.mode == breaker_mode::no_content && !s.trial) {
+      publish_locked(nullptr);
+      return;
+    }
+    const std::optional<slot_id> first = read_only_ ? s.last_known_good() : s.active;
+    // (a flag and a plain value: gcc 12 sees a false maybe-uninitialized in
+    // a second optional here)
+    const bool has_second = !read_only_ && s.fallback.has_value();
+    const slot_id second = has_second ? *s.fallback : slot_id::a;
+    if (!first) {
+      publish_locked(nullptr);
+      return;
+    }
+    auto c = load_slot_locked(*first);
+    if (c) {
+      publish_locked(std::move(*c));
+      return;
+    }
+    why = c.error();
+    {
+      detail::scoped_lock lock(mu_);
+      load_error_ = why;
+    }
+    post_locked(make_event_locked(event_kind::load_failed, s.slot(*first).sequence, why,
+                                  std::string("slot ") + to_string(*first) + " is not served"));
+    if (has_second) {
+      auto f = load_slot_locked(second);
+      if (f) {
+        publish_locked(std::move(*f));
+        return;
+      }
+      post_locked(make_event_locked(event_kind::load_failed, s.slot(second).sequence, f.error(),
+                                    std::string("slot ") + to_string(second) + " is not served"));
+    }
+    publish_locked(nullptr);
+  }
+
+  result<content_handle> load_slot_locked(slot_id slot) SLOTGUARD_REQUIRES(io_mu_) {
+    if (store_->is_quarantined(store_->state().slot(slot).sequence)) return errc::quarantined;
     auto bytes = store_->load(slot);
     if (!bytes) return bytes.error();
     auto c = detail_guard_access::make(std::move(*bytes), slot, opts_.limits, opts_.check);
     if (!c) return c.error();
-    summaries_[static_cast<std::size_t>(slot)] = detail_guard_access::summarize(**c);
+    SLOTGUARD_TRY(detail_guard_access::check_at_rest(**c, opts_.trust, opts_.channel, opts_.host));
     return content_handle(std::move(*c));
   }
 
-  // --- trial ----------------------------------------------------------------
+  // --- trial ------------------------------------------------------------------
 
-  void start_trial_clock_locked() {
-    trial_start_ = opts_.time->now();
-    last_heartbeat_ = trial_start_;
-    if (!opts_.operator_mode) arm_id_ = wd_.arm();
+  void start_trial_clock_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    const auto now = opts_.time->now();
+    {
+      detail::scoped_lock lock(mu_);
+      trial_start_ = now;
+    }
+    last_heartbeat_.store(now.time_since_epoch().count(), std::memory_order_release);
+    if (!opts_.operator_mode && !read_only_) arm_id_ = wd_.arm();
   }
 
-  void maybe_commit_locked(std::vector<event>& out) {
-    if (opts_.operator_mode) return;
-    if (opts_.time->now() - trial_start_ >= opts_.probation) (void)commit_locked(out);
+  // The watchdog's tick and poll(): commits a trial whose probation is over
+  // while heartbeats flow, and marks this start healthy once heartbeats have
+  // flowed for healthy_uptime. From the watchdog's thread (blocking false)
+  // it never waits for io_mu_: a busy guard is tried again next tick.
+  void maintain(bool blocking) SLOTGUARD_EXCLUDES(io_mu_) {
+    if (opts_.operator_mode || read_only_) return;
+    const bool trial = trial_live_.load(std::memory_order_acquire);
+    const bool need_mark = !healthy_.load(std::memory_order_acquire) && opts_.safe_streak != 0;
+    if (!trial && !need_mark) return;
+    if (blocking) {
+      io_mu_.lock();
+    } else if (!io_mu_.try_lock()) {
+      return;
+    }
+    maintain_locked();
+    io_mu_.unlock();
+    deliver();
   }
 
-  result<void> commit_locked(std::vector<event>& out) {
-    const std::uint64_t seq = active_sequence_locked();
-    SLOTGUARD_TRY(store_->commit());
-    wd_.disarm();
-    out.push_back(make_event(event_kind::committed, seq, errc::ok));
+  void maintain_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    const auto now = opts_.time->now();
+    const auto beat = clock::time_point(duration(last_heartbeat_.load(std::memory_order_acquire)));
+    const bool beating = now - beat < opts_.watchdog_timeout;
+    if (trial_running_locked() && !stopped_) {
+      clock::time_point started;
+      {
+        detail::scoped_lock lock(mu_);
+        started = trial_start_;
+      }
+      // A passed deadline reverts (through the watchdog), never commits.
+      if (beating && now - started >= opts_.probation && wd_.armed() && !wd_.expired()) {
+        if (check_trial_slot_locked()) {
+          (void)commit_locked();
+        } else {
+          (void)revert_locked(revert_reason::unhealthy, "the trial's stored content is damaged");
+        }
+      }
+    }
+    if (!healthy_.load(std::memory_order_acquire) && opts_.safe_streak != 0 && !stopped_ && beating &&
+        now - opened_at_ >= opts_.healthy_uptime) {
+      if (store_->mark_healthy(served_committed_locked())) {
+        healthy_.store(true, std::memory_order_release);
+        refresh_view_locked();
+      }
+    }
+  }
+
+  // The trial's slot still holds what was staged (size and SHA-256).
+  result<void> check_trial_slot_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    const store_state& s = store_->state();
+    if (!s.trial || !s.active) return errc::no_trial;
+    auto bytes = store_->load(*s.active);
+    if (!bytes) return bytes.error();
     return ok();
   }
 
-  result<void> revert_locked(revert_reason why, std::string detail, std::vector<event>& out) {
+  result<void> commit_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    const std::uint64_t seq = active_sequence_locked();
+    SLOTGUARD_TRY(store_->commit());
+    wd_.disarm();
+    refresh_view_locked();
+    post_locked(make_event_locked(event_kind::committed, seq, errc::ok));
+    return ok();
+  }
+
+  result<void> revert_locked(revert_reason why, std::string detail) SLOTGUARD_REQUIRES(io_mu_) {
     const std::uint64_t seq = active_sequence_locked();
     SLOTGUARD_TRY(store_->revert());
     wd_.disarm();
     reload_active_locked();
-    event e = make_event(event_kind::reverted, seq, errc::ok);
+    event e = make_event_locked(event_kind::reverted, seq, errc::ok, std::move(detail));
     e.reason = why;
-    e.detail = std::move(detail);
-    out.push_back(std::move(e));
+    post_locked(std::move(e));
     return ok();
   }
 
-  void on_expire(std::uint64_t id) {
-    std::vector<event> out;
+  void on_expire(std::uint64_t id) SLOTGUARD_EXCLUDES(io_mu_) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      detail::scoped_lock lock(io_mu_);
       // A stale expiry (the trial it armed for has ended or was replaced).
       if (id != arm_id_ || !trial_running_locked()) return;
-      auto r = revert_locked(revert_reason::watchdog_timeout, "no heartbeat within the watchdog timeout",
-                             out);
+      auto r = revert_locked(revert_reason::watchdog_timeout, "no heartbeat within the watchdog timeout");
       // The revert could not be written (a storage error): keep watching,
       // so it is tried again a timeout later rather than never.
       if (!r) arm_id_ = wd_.arm();
     }
-    emit(out);
+    deliver();
   }
 
-  // --- apply ----------------------------------------------------------------
+  // --- apply ------------------------------------------------------------------
 
-  result<void> apply_owned(std::vector<std::uint8_t> bytes) {
-    // One apply at a time; the gates run without the state lock, so that
-    // heartbeats (and the watchdog) of a running trial are not held up by a
-    // long probe.
-    std::lock_guard<std::mutex> serial(apply_mu_);
-    std::vector<event> out;
-    auto r = run_gates(std::move(bytes), out);
-    emit(out);
+  result<void> apply_owned(std::vector<std::uint8_t> bytes) SLOTGUARD_EXCLUDES(io_mu_) {
+    result<void> r;
+    {
+      // One apply at a time; the gates run without io_mu_, so that a long
+      // probe holds up neither the watchdog nor status().
+      detail::scoped_lock serial(apply_mu_);
+      r = run_gates(std::move(bytes));
+    }
+    deliver();
     return r;
   }
 
-  result<void> run_gates(std::vector<std::uint8_t> bytes, std::vector<event>& out) {
+  result<void> run_gates(std::vector<std::uint8_t> bytes) SLOTGUARD_REQUIRES(apply_mu_)
+      SLOTGUARD_EXCLUDES(io_mu_) {
+    if (read_only_) {
+      post(make_event(event_kind::rejected, 0, errc::read_only_store, "the store is read-only"));
+      return errc::read_only_store;
+    }
     std::uint64_t floor = 0;
     std::uint64_t trial_seq = 0;
     std::vector<std::uint64_t> quarantine;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      detail::scoped_lock lock(io_mu_);
       floor = store_->state().floor;
       quarantine = store_->state().quarantine;
       if (trial_running_locked()) trial_seq = active_sequence_locked();
@@ -548,16 +952,16 @@ class guard {
     // Only content that verified (signed, for this channel and device, now)
     // and was then found bad is quarantined: by validation or by the
     // probe's verdict. Other failures say nothing about the content.
-    auto reject = [&](std::uint64_t seq, errc e, bool content_is_bad = false) -> result<void> {
-      std::lock_guard<std::mutex> lock(mu_);
-      std::string detail;
+    auto reject = [&](std::uint64_t seq, errc e, bool content_is_bad = false,
+                      std::string why = {}) -> result<void> {
+      detail::scoped_lock lock(io_mu_);
       if (seq != 0 && content_is_bad) {
         auto q = store_->quarantine(seq);
-        detail = q ? "quarantined" : std::string("quarantine failed: ") + to_string(q.error());
+        refresh_view_locked();
+        why += why.empty() ? "" : "; ";
+        why += q ? "quarantined" : std::string("quarantine failed: ") + to_string(q.error());
       }
-      event ev = make_event(event_kind::rejected, seq, e);
-      ev.detail = std::move(detail);
-      out.push_back(std::move(ev));
+      post_locked(make_event_locked(event_kind::rejected, seq, e, std::move(why)));
       return e;
     };
 
@@ -585,7 +989,7 @@ class guard {
       auto e = check_eligibility(m, vo);
       if (!e) return reject(seq, e.error());
     }
-    if (is_recall) return apply_recall(*c, out);
+    if (is_recall) return apply_recall(*c);
     if (seq == trial_seq) return reject(seq, errc::already_active);
 
     // validate
@@ -610,10 +1014,7 @@ class guard {
     if (!opts_.candidate_probe.empty()) {
       auto p = run_probe(*c);
       if (!p) {
-        if (is_probe_verdict(p.error())) {
-          std::lock_guard<std::mutex> lock(mu_);
-          out.push_back(make_event(event_kind::probe_failed, seq, p.error()));
-        }
+        if (is_probe_verdict(p.error())) post(make_event(event_kind::probe_failed, seq, p.error()));
         return reject(seq, p.error(), is_probe_verdict(p.error()));
       }
     }
@@ -621,28 +1022,51 @@ class guard {
     // stage and trial, in one durable record. The process that begins a
     // trial is its first start (not so for an operator's tool: the
     // sensor's next start is the first).
-    std::lock_guard<std::mutex> lock(mu_);
+    detail::scoped_lock lock(io_mu_);
+    const store_state& before = store_->state();
+    // The state may have moved while the gates ran (a revert, a commit).
+    if (before.trial && active_sequence_locked() == seq) {
+      post_locked(make_event_locked(event_kind::rejected, seq, errc::already_active));
+      return errc::already_active;
+    }
+    const bool replacing_trial = before.trial;
     {
-      auto s = store_->stage_trial(c->bundle_bytes(), seq, opts_.start_budget, opts_.operator_mode ? 0u : 1u);
+      // Committed content that does not load, with readers on the fallback:
+      // make that durable first, so the candidate goes over the damaged
+      // slot and never over the content readers are served.
+      const std::uint64_t served = served_sequence_locked();
+      if (!before.trial && before.active && before.fallback && served != 0 &&
+          served == before.slot(*before.fallback).sequence) {
+        auto d = store_->drop_active();
+        if (!d) {
+          post_locked(make_event_locked(event_kind::rejected, seq, d.error(), "could not set the damaged slot aside"));
+          return d.error();
+        }
+        refresh_view_locked();
+      }
+    }
+    {
+      auto s = store_->stage_trial(c->bundle_bytes(), seq, opts_.start_budget,
+                                   opts_.operator_mode ? 0u : 1u);
       if (!s) {
-        event ev = make_event(event_kind::rejected, seq, s.error());
-        out.push_back(std::move(ev));
+        post_locked(make_event_locked(event_kind::rejected, seq, s.error(), "staging failed"));
         return s.error();
       }
     }
     const store_state& st = store_->state();
     c->slot_ = *st.active;
-    summaries_[static_cast<std::size_t>(*st.active)] = detail_guard_access::summarize(*c);
-    out.push_back(make_event(event_kind::staged, seq, errc::ok));
-    if (trial_seq != 0) {
-      // The new trial replaced the running one (in that one's slot).
-      wd_.disarm();
+    if (replacing_trial) wd_.disarm();  // the new trial replaced the running one (in its slot)
+    refresh_view_locked();
+    {
+      detail::scoped_lock l(mu_);
+      load_error_ = errc::ok;
     }
-    cell_.publish(content_handle(c));
-    load_error_ = errc::ok;
+    publish_locked(content_handle(c));
     start_released_ = false;  // this process is the new trial's first start
+    stopped_ = false;
+    post_locked(make_event_locked(event_kind::staged, seq, errc::ok));
     start_trial_clock_locked();
-    out.push_back(make_event(event_kind::trial_started, seq, errc::ok));
+    post_locked(make_event_locked(event_kind::trial_started, seq, errc::ok));
     return ok();
   }
 
@@ -681,101 +1105,82 @@ class guard {
     return r;
   }
 
-  result<void> apply_recall(const active_content& c, std::vector<event>& out) {
-    std::lock_guard<std::mutex> lock(mu_);
+  result<void> apply_recall(const active_content& c) SLOTGUARD_EXCLUDES(io_mu_) {
+    detail::scoped_lock lock(io_mu_);
     const sequence_list_view& list = c.manifest().recalls;
-    for (std::size_t i = 0; i < list.size(); ++i) SLOTGUARD_TRY(store_->quarantine(list[i]));
-    const store_state& s = store_->state();
-    if (!s.active) return ok();
-    const std::uint64_t active = s.slot(*s.active).sequence;
-    if (!list.contains(active)) return ok();
-    if (s.trial) return revert_locked(revert_reason::recall, "recalled by its publisher", out);
-    // Committed content recalled: go back to the previous content, if that
-    // is not recalled too.
-    if (!s.fallback || list.contains(s.slot(*s.fallback).sequence)) {
-      event ev = make_event(event_kind::rejected, active, errc::no_fallback);
-      ev.detail = "the active content is recalled and there is no fallback to go back to";
-      out.push_back(std::move(ev));
-      return errc::no_fallback;
+    std::vector<std::uint64_t> seqs;
+    seqs.reserve(list.size());
+    for (std::size_t i = 0; i < list.size(); ++i) seqs.push_back(list[i]);
+    const bool was_trial = trial_running_locked();
+    const std::uint64_t served_before = served_sequence_locked();
+    const std::uint64_t active_before = active_sequence_locked();
+    auto r = store_->recall(seqs);
+    if (!r) {
+      post_locked(make_event_locked(event_kind::rejected, c.sequence(), r.error(), "the recall could not be recorded"));
+      return r.error();
     }
-    return rollback_locked(active, revert_reason::recall, "recalled by its publisher", out);
+    if (was_trial && !trial_running_locked()) wd_.disarm();
+    reload_active_locked();
+    const std::uint64_t served_after = served_sequence_locked();
+    if (served_after != served_before || active_sequence_locked() != active_before) {
+      const std::uint64_t gone = list.contains(active_before) ? active_before : served_before;
+      event e = make_event_locked(event_kind::reverted, gone, errc::ok,
+                                  served_after != 0 ? "recalled by its publisher"
+                                                    : "recalled by its publisher; nothing left to serve");
+      e.reason = revert_reason::recall;
+      post_locked(std::move(e));
+    }
+    return ok();
   }
 
   // The store's rollback to the previous committed content, the readers
   // moved to it, and the reverted event that says why.
-  result<void> rollback_locked(std::uint64_t from, revert_reason why, const char* detail,
-                               std::vector<event>& out) {
+  result<void> rollback_locked(std::uint64_t from, revert_reason why, const char* detail)
+      SLOTGUARD_REQUIRES(io_mu_) {
     SLOTGUARD_TRY(store_->rollback());
     reload_active_locked();
-    event ev = make_event(event_kind::reverted, from, errc::ok);
+    event ev = make_event_locked(event_kind::reverted, from, errc::ok, detail);
     ev.reason = why;
-    ev.detail = detail;
-    out.push_back(std::move(ev));
+    post_locked(std::move(ev));
     return ok();
   }
 
-  // --- status ---------------------------------------------------------------
+  const guard_options opts_;
+  const bool read_only_;
+  clock::time_point opened_at_{};
 
-  std::optional<slot_summary> summary_locked(const std::optional<slot_id>& s) const {
-    if (!s) return std::nullopt;
-    const auto& cached = summaries_[static_cast<std::size_t>(*s)];
-    const slot_info& info = store_->state().slot(*s);
-    if (cached && cached->sequence == info.sequence) return cached;
-    // Not loaded in this process (e.g. a fallback): read it now.
-    auto bytes = store_->load(*s);
-    slot_summary out;
-    out.slot = *s;
-    out.sequence = info.sequence;
-    if (bytes) {
-      auto parsed = parse_bundle(byte_view(*bytes), opts_.limits);
-      if (parsed) {
-        out.payload_sha256 = parsed->manifest.payload_sha256;
-        out.version = std::string(parsed->manifest.version);
-      }
-    }
-    summaries_[static_cast<std::size_t>(*s)] = out;
-    return out;
-  }
-
-  guard_status status_locked() const {
-    const store_state& s = store_->state();
-    guard_status g;
-    g.channel = opts_.channel;
-    g.state = !s.active ? guard_state::empty : s.trial ? guard_state::trial : guard_state::committed;
-    g.active = summary_locked(s.active);
-    g.fallback = summary_locked(s.fallback);
-    g.trial_starts = s.starts_used;
-    g.start_budget = s.start_budget;
-    g.floor = s.floor;
-    g.quarantine = s.quarantine;
-    g.load_error = load_error_;
-    if (s.trial) {
-      const auto now = opts_.time->now();
-      g.trial_elapsed = now - trial_start_;
-      if (!opts_.operator_mode && wd_.armed()) {
-        const auto dl = wd_.deadline();
-        g.watchdog_left = dl > now ? dl - now : duration::zero();
-      }
-    }
-    return g;
-  }
-
-  guard_options opts_;
-  std::optional<slot_store> store_;
-  mutable std::mutex mu_;  // guards store_, the trial clock, summaries_, load_error_
-  std::mutex apply_mu_;    // one apply at a time
-  snapshot_cell<active_content> cell_;
-  watchdog wd_;
-  event_bus bus_;
-  clock::time_point trial_start_{};
-  clock::time_point last_heartbeat_{};
-  std::uint64_t arm_id_ = 0;
+  mutable detail::annotated_mutex io_mu_ SLOTGUARD_ACQUIRED_AFTER(apply_mu_);
+  detail::annotated_mutex apply_mu_;
+  std::optional<slot_store> store_ SLOTGUARD_GUARDED_BY(io_mu_);
+  std::uint64_t arm_id_ SLOTGUARD_GUARDED_BY(io_mu_) = 0;
   // shutdown() gave back this process's start: a trial running in the store
   // outside operator mode otherwise always includes it (open() counted it,
   // or apply() began the trial with it).
-  bool start_released_ = false;
-  errc load_error_ = errc::ok;
-  mutable std::array<std::optional<slot_summary>, 2> summaries_{};
+  bool start_released_ SLOTGUARD_GUARDED_BY(io_mu_) = false;
+  bool stopped_ SLOTGUARD_GUARDED_BY(io_mu_) = false;
+
+  mutable detail::annotated_mutex mu_ SLOTGUARD_ACQUIRED_AFTER(io_mu_);
+  store_state view_ SLOTGUARD_GUARDED_BY(mu_);
+  std::array<std::optional<slot_summary>, 2> summaries_ SLOTGUARD_GUARDED_BY(mu_){};
+  errc load_error_ SLOTGUARD_GUARDED_BY(mu_) = errc::ok;
+  std::uint64_t served_ SLOTGUARD_GUARDED_BY(mu_) = 0;
+  clock::time_point trial_start_ SLOTGUARD_GUARDED_BY(mu_){};
+
+  // Read by heartbeat() without any guard lock.
+  std::atomic<bool> trial_live_{false};
+  std::atomic<clock::duration::rep> last_heartbeat_{0};
+  std::atomic<bool> healthy_{false};
+
+  mutable detail::annotated_mutex ev_mu_;
+  std::deque<event> queue_ SLOTGUARD_GUARDED_BY(ev_mu_);
+  std::uint64_t next_serial_ SLOTGUARD_GUARDED_BY(ev_mu_) = 0;
+  bool delivering_ SLOTGUARD_GUARDED_BY(ev_mu_) = false;
+
+  snapshot_cell<active_content> cell_;
+  event_bus bus_;
+  // Last: its thread calls back into the members above, so it stops (in
+  // its destructor) before they are destroyed.
+  watchdog wd_;
 };
 
 }  // namespace v1

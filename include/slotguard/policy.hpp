@@ -109,8 +109,9 @@ struct policy_candidate {
 
 // Decides whether the candidate may activate at unix time `now`. Checks, in
 // this order: quarantined (the sequence is in `quarantine`), not_pinned,
-// soak_pending (now < created + min_soak), not_in_rollout (the device's
-// bucket is not below the current step's share).
+// soak_pending (now < created + min_soak), invalid_argument (a ramped
+// candidate and no device id), not_in_rollout (the device's bucket is not
+// below the current step's share).
 inline result<void> check_policy(const policy_options& opts, const policy_candidate& c,
                                  std::int64_t now, const std::vector<std::uint64_t>& quarantine) {
   if (std::find(quarantine.begin(), quarantine.end(), c.sequence) != quarantine.end())
@@ -123,6 +124,9 @@ inline result<void> check_policy(const policy_options& opts, const policy_candid
       return errc::soak_pending;
   }
   if (!opts.ignore_rollout && !c.ramp.empty()) {
+    // Without a device id every device would fall in one bucket and a ramp
+    // would become all-or-nothing across the fleet.
+    if (opts.device_id.empty()) return errc::invalid_argument;
     const std::uint32_t share = rollout_share(c.ramp, c.rollout_start, now);
     if (rollout_bucket(opts.device_id, c.channel, c.sequence) >= share) return errc::not_in_rollout;
   }

@@ -125,6 +125,11 @@ class snapshot_state {
     }
   }
   const node* peek() const noexcept { return current_.load(std::memory_order_acquire); }
+  // The generation of the newest publication, without touching a node
+  // (one that is not pinned may be freed by a concurrent publish).
+  std::uint64_t current_generation() const noexcept {
+    return current_generation_.load(std::memory_order_acquire);
+  }
 
   std::uint64_t publish(std::shared_ptr<const T> next) {
     std::vector<node*> doomed;
@@ -134,6 +139,7 @@ class snapshot_state {
       gen = ++generation_;
       node* fresh = new node{std::move(next), gen};
       node* old = current_.exchange(fresh, std::memory_order_seq_cst);
+      current_generation_.store(gen, std::memory_order_release);
       retired_.push_back(old);
       collect(doomed);
     }
@@ -172,6 +178,7 @@ class snapshot_state {
   }
 
   std::atomic<node*> current_;
+  std::atomic<std::uint64_t> current_generation_{0};
   std::atomic<hazard_record*> records_{nullptr};
   std::mutex writer_;
   std::uint64_t generation_ = 0;  // guarded by writer_
@@ -280,7 +287,7 @@ class snapshot_cell {
   }
 
   // The generation of the current snapshot.
-  std::uint64_t generation() const noexcept { return state_->peek()->generation; }
+  std::uint64_t generation() const noexcept { return state_->current_generation(); }
 
   // A new reader; see snapshot_reader.
   snapshot_reader<T> make_reader() const { return snapshot_reader<T>(state_); }

@@ -188,6 +188,10 @@ TEST_CASE("probation of healthy heartbeats commits the trial", "[guard.commit]")
   CHECK(g->status().state == sg::guard_state::trial);  // 290 s < 300 s
   f.time.advance(10s);
   g->heartbeat();
+  // A heartbeat only feeds the watchdog (it never waits for storage): the
+  // commit is the watchdog's work, here poll()'s.
+  CHECK(g->status().state == sg::guard_state::trial);
+  g->poll();
   const auto st = g->status();
   CHECK(st.state == sg::guard_state::committed);
   CHECK(st.floor == 1);
@@ -351,6 +355,7 @@ TEST_CASE("a trial continued after a restart can still commit", "[guard.starts]"
   for (int i = 0; i < 31; ++i) {
     f.time.advance(10s);
     g->heartbeat();
+    g->poll();
   }
   CHECK(g->status().state == sg::guard_state::committed);
 }
