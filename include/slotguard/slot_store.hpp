@@ -353,7 +353,9 @@ class slot_store {
   // journal record and removes files no state refers to. Fails with busy when
   // another holder has the lock, read_only_store when the lock cannot be
   // taken for writing (a read-only file system or directory; see
-  // open_read_only), journal_corrupt when journal files exist but none is
+  // open_read_only), insecure_permissions when the store or a file in it
+  // belongs to another account or others may write to it (storage::
+  // check_private), journal_corrupt when journal files exist but none is
   // valid, channel_mismatch when the store records a channel other than
   // opts.channel, or the storage's error.
   static result<slot_store> open(storage& fs, std::string dir, store_options opts = {});
@@ -547,6 +549,8 @@ inline result<slot_store> slot_store::open(storage& fs, std::string dir, store_o
   auto lk = fs.lock(detail::join_path(dir, "lock"));
   if (!lk) return lk.error();
   slot_store s(fs, std::move(dir), std::move(opts), *lk, true);
+  // Content that others could have written is not ours to serve.
+  SLOTGUARD_TRY(fs.check_private(s.dir_));
   SLOTGUARD_TRY(s.recover());
   return s;
 }
