@@ -678,7 +678,7 @@ struct field_check {
   bool member_check = false;    // enum or allowed set: look the value up
 };
 // The constexpr record declarations found to be declared exactly by a
-// schema (schema::declares_exactly), by address: a typed view's check runs
+// schema (schema::declares_exactly_static), by address: a typed view's check runs
 // once per declaration, then costs a few atomic loads.
 class verified_decls {
  public:
@@ -713,7 +713,7 @@ struct schema_rep {
   std::vector<record_spec> records;
   std::vector<std::vector<field_check>> checks;  // per record slot
   std::vector<std::uint16_t> slot_of_id;         // type id -> slot + 1 (0: unknown)
-  verified_decls verified;                       // see schema::declares_exactly
+  verified_decls verified;                       // see schema::declares_exactly_static
 };
 }  // namespace detail
 
@@ -768,8 +768,7 @@ class schema {
   // allowed set (as a set) and enum names and codes (as a set of pairs).
   // Returns schema_mismatch with a message naming the first difference.
   result<void, schema_error> check_against(const record_decl& r) const;
-  // check_against(r) as a yes or no, without allocating; remembers a yes
-  // for r's address, so that records_of<R>() pays for the comparison once.
+  // check_against(r) as a yes or no, without allocating.
   bool declares_exactly(const record_decl& r) const noexcept;
 
   // Parses a schema text for a host that has compiled declaration d, and
@@ -787,6 +786,11 @@ class schema {
 
  private:
   friend struct detail_schema_access;
+  friend class validated_payload;
+  // declares_exactly(r) for an r of static storage (a records_of<R>()
+  // template argument): remembers a yes for r's address, so that the
+  // comparison runs once per schema and R.
+  bool declares_exactly_static(const record_decl& r) const noexcept;
   std::shared_ptr<const detail::schema_rep> rep_;
 };
 
@@ -1188,17 +1192,28 @@ class record_view {
     return detail::read_indexed(bytes_, pos_, k, type_->fields[k].type);
   }
 
-  // Typed read for views that proved the type statically (typed_record):
-  // requires k < field_count() and field k of type T; reads nothing (a
-  // default field_value) from an invalid view.
+  // Field k read as T, or a default field_value (neither value nor
+  // wildcard) when the view is invalid, the record type has no field k, or
+  // field k does not read as T.
   template <class T>
   field_value<T> read_typed(std::size_t k) const noexcept {
+    if (k >= field_count() || detail::field_type_of<T>::value != static_cast<std::uint8_t>(type_->fields[k].type))
+      return field_value<T>();
+    return read_proven<T>(k);
+  }
+
+ private:
+  template <const record_decl& R>
+  friend class typed_record;
+  // For typed_record<R>, whose record type was compared with R: field k
+  // exists and reads as T. Reads nothing from an invalid view.
+  template <class T>
+  field_value<T> read_proven(std::size_t k) const noexcept {
     if (!type_) return field_value<T>();
     return detail::to_typed<T>(
         detail::read_indexed(bytes_, pos_, k, static_cast<field_type>(detail::field_type_of<T>::value)));
   }
 
- private:
   const std::uint8_t* bytes_ = nullptr;
   const std::uint32_t* pos_ = nullptr;
   const record_spec* type_ = nullptr;
@@ -1231,12 +1246,12 @@ class typed_record {
   template <std::size_t K>
   field_value<field_cpp_t<R, K>> get() const noexcept {
     static_assert(K < R.field_count(), "the record type declares no field with this index");
-    return v_.template read_typed<field_cpp_t<R, K>>(K);
+    return v_.template read_proven<field_cpp_t<R, K>>(K);
   }
   template <std::size_t K, class T>
   field_value<T> get_as() const noexcept {
     static_assert(can_read_v<R, K, T>, "field K of this record type does not read as T");
-    return v_.template read_typed<T>(K);
+    return v_.template read_proven<T>(K);
   }
   // Field K's value, for a field R declares without a wildcard: validation
   // guarantees a value there, so it reads as T itself.
@@ -1395,7 +1410,7 @@ class validated_payload {
   // *p.records_of<R>())` would iterate a range inside a destroyed temporary.
   template <const record_decl& R>
   result<typed_record_range<R>> records_of() const noexcept {
-    if (!schema_.declares_exactly(R)) return errc::schema_mismatch;
+    if (!schema_.declares_exactly_static(R)) return errc::schema_mismatch;
     return typed_record_range<R>(records_of(R.type_id));
   }
 

@@ -1420,6 +1420,17 @@ TEST_CASE("what content reached an interpreter through a schema text that disagr
   CHECK_FALSE(by_hand.get<0>().has_value());
   CHECK_FALSE(by_hand.get<0>().is_wildcard());
   CHECK(by_hand.value<0>() == 0);  // no abort
+  // The verdict is the schema's, remembered per schema: the exact schema's
+  // payloads still get their typed views, before and after, and this one never.
+  const sg::schema exact = *sg::schema::from_decl(kRuleDecl);
+  auto exact_bin = sg::compile_records_text(exact, "rule: 1, *, 22, *, \"a\", x\"\", allow\n");
+  REQUIRE(exact_bin.has_value());
+  auto exact_v = sg::validate(exact, *exact_bin);
+  REQUIRE(exact_v.has_value());
+  for (int round = 0; round < 3; ++round) {
+    CHECK(exact_v->records_of<kRule>().has_value());
+    CHECK(v->records_of<kRule>().error() == sg::errc::schema_mismatch);
+  }
   // Loaded for the host with from_text_checked, it never gets that far.
   auto checked = sg::schema::from_text_checked(text, kRuleDecl);
   REQUIRE_FALSE(checked.has_value());
@@ -1619,10 +1630,16 @@ TEST_CASE("runtime views count fields by the validated declaration, not by the c
   CHECK(r.field(0)->as_string() == "a");
   CHECK(r.field(1).error() == sg::errc::invalid_argument);
   CHECK(r.field(20).error() == sg::errc::invalid_argument);
+  // The unchecked-looking typed read checks index and type too.
+  CHECK(r.read_typed<std::string_view>(0).value() == "a");
+  CHECK_FALSE(r.read_typed<std::uint64_t>(0).has_value());     // a string is not a u64
+  CHECK_FALSE(r.read_typed<std::uint64_t>(0).is_wildcard());
+  CHECK_FALSE(r.read_typed<std::string_view>(1).has_value());  // no field 1
   const sg::record_view none;
   CHECK(none.field_count() == 0);
   CHECK(none.field(0).error() == sg::errc::invalid_argument);
   CHECK(none.body().empty());
+  CHECK_FALSE(none.read_typed<std::uint8_t>(0).has_value());
 }
 
 // ---------------------------------------------------------------------------

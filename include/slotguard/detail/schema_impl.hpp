@@ -452,6 +452,11 @@ inline schema_error mismatch(std::string message) {
 
 inline bool schema::declares_exactly(const record_decl& r) const noexcept {
   const record_spec* spec = find(r.type_id);
+  return spec && detail::compare_record(*spec, r).ok();
+}
+
+inline bool schema::declares_exactly_static(const record_decl& r) const noexcept {
+  const record_spec* spec = find(r.type_id);
   if (!spec) return false;
   if (rep_->verified.contains(&r)) return true;
   if (!detail::compare_record(*spec, r).ok()) return false;
