@@ -32,6 +32,7 @@
 #define NOMINMAX
 #endif
 #include <windows.h>
+#include <aclapi.h>
 #include <sddl.h>
 #if defined(_MSC_VER)
 #pragma comment(lib, "advapi32.lib")
@@ -753,6 +754,95 @@ inline result<void> win32_require_regular(HANDLE h) noexcept {
   return ok();
 }
 
+// This process's user, as a SID that lives in buf.
+inline result<PSID> win32_token_user(std::vector<unsigned char>& buf) {
+  HANDLE token = nullptr;
+  if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &token)) return last_errc();
+  win32_closer token_closer{token};
+  DWORD len = 0;
+  ::GetTokenInformation(token, TokenUser, nullptr, 0, &len);
+  if (len < sizeof(TOKEN_USER)) return last_errc();
+  buf.assign(len, 0);
+  if (!::GetTokenInformation(token, TokenUser, buf.data(), len, &len)) return last_errc();
+  TOKEN_USER user{};
+  std::memcpy(&user, buf.data(), sizeof user);
+  return user.User.Sid;
+}
+
+// The accounts a private store may belong to and grant write access to:
+// this process's user, SYSTEM and the Administrators group.
+class win32_trusted_accounts {
+ public:
+  result<void> make() {
+    auto user = win32_token_user(user_buf_);
+    if (!user) return user.error();
+    user_ = *user;
+    DWORD n = sizeof system_;
+    if (!::CreateWellKnownSid(WinLocalSystemSid, nullptr, system_, &n)) return last_errc();
+    n = sizeof admins_;
+    if (!::CreateWellKnownSid(WinBuiltinAdministratorsSid, nullptr, admins_, &n)) return last_errc();
+    return ok();
+  }
+  bool holds(PSID sid) const noexcept {
+    return sid != nullptr && ::IsValidSid(sid) &&
+           (::EqualSid(sid, user_) || ::EqualSid(sid, const_cast<unsigned char*>(system_)) ||
+            ::EqualSid(sid, const_cast<unsigned char*>(admins_)));
+  }
+
+ private:
+  std::vector<unsigned char> user_buf_;
+  PSID user_ = nullptr;
+  unsigned char system_[SECURITY_MAX_SID_SIZE] = {};
+  unsigned char admins_[SECURITY_MAX_SID_SIZE] = {};
+};
+
+// insecure_permissions when the security descriptor says its object
+// belongs to an account outside trusted, or lets such an account write,
+// delete, or change its access (a missing list lets everyone do anything).
+// Denying entries only take access away, and inherit-only ones do not
+// apply to the object itself.
+inline result<void> win32_check_descriptor(PSECURITY_DESCRIPTOR sd, const win32_trusted_accounts& trusted) {
+  PSID owner = nullptr;
+  BOOL defaulted = FALSE;
+  if (!::GetSecurityDescriptorOwner(sd, &owner, &defaulted)) return last_errc();
+  BOOL present = FALSE;
+  PACL dacl = nullptr;
+  if (!::GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted)) return last_errc();
+  if (!trusted.holds(owner) || !present || dacl == nullptr) return errc::insecure_permissions;
+  constexpr DWORD writes = FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES |
+                           FILE_DELETE_CHILD | DELETE | WRITE_DAC | WRITE_OWNER | GENERIC_WRITE |
+                           GENERIC_ALL;
+  for (DWORD i = 0; i < dacl->AceCount; ++i) {
+    void* ace = nullptr;
+    if (!::GetAce(dacl, i, &ace)) return last_errc();
+    const auto* header = static_cast<const ACE_HEADER*>(ace);
+    if (header->AceType != ACCESS_ALLOWED_ACE_TYPE || (header->AceFlags & INHERIT_ONLY_ACE) != 0) continue;
+    const auto* allowed = static_cast<const ACCESS_ALLOWED_ACE*>(ace);
+    if ((allowed->Mask & writes) == 0) continue;
+    if (!trusted.holds(const_cast<DWORD*>(&allowed->SidStart))) return errc::insecure_permissions;
+  }
+  return ok();
+}
+
+// The same check for the file or directory at path (not through a link).
+inline result<void> win32_check_private(const std::wstring& path, const win32_trusted_accounts& trusted) {
+  const HANDLE h = ::CreateFileW(path.c_str(), READ_CONTROL,
+                                 FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                 OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT,
+                                 nullptr);
+  if (h == INVALID_HANDLE_VALUE) return last_errc();
+  win32_closer closer{h};
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  const DWORD rc = ::GetSecurityInfo(h, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION,
+                                     nullptr, nullptr, nullptr, nullptr, &sd);
+  if (rc != ERROR_SUCCESS) return win32_to_errc(rc);
+  struct sd_free {
+    PSECURITY_DESCRIPTOR sd;
+    ~sd_free() { ::LocalFree(sd); }
+  } free_sd{sd};
+  return win32_check_descriptor(sd, trusted);
+}
+
 // A security descriptor whose access list, protected from the parent's
 // inheritable entries, grants full control to this process's user and to
 // SYSTEM only, and is inherited by everything created inside.
@@ -766,18 +856,11 @@ class win32_private_descriptor {
   }
 
   result<void> make() {
-    HANDLE token = nullptr;
-    if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &token)) return last_errc();
-    win32_closer token_closer{token};
-    DWORD len = 0;
-    ::GetTokenInformation(token, TokenUser, nullptr, 0, &len);
-    if (len == 0) return last_errc();
-    std::vector<unsigned char> buf(len);
-    if (!::GetTokenInformation(token, TokenUser, buf.data(), len, &len)) return last_errc();
-    TOKEN_USER user{};
-    std::memcpy(&user, buf.data(), sizeof user);
+    std::vector<unsigned char> buf;
+    auto user = win32_token_user(buf);
+    if (!user) return user.error();
     LPWSTR sid = nullptr;
-    if (!::ConvertSidToStringSidW(user.User.Sid, &sid)) return last_errc();
+    if (!::ConvertSidToStringSidW(*user, &sid)) return last_errc();
     std::wstring sddl = L"D:P(A;OICI;FA;;;";
     sddl += sid;
     sddl += L")(A;OICI;FA;;;SY)";
@@ -990,6 +1073,28 @@ class win32_storage final : public storage {
     const HANDLE h = detail::win32_handle(l);
     ::UnlockFileEx(h, 0, MAXDWORD, MAXDWORD, &ov);
     if (!::CloseHandle(h)) return detail::last_errc();
+    return ok();
+  }
+
+  // The directory and each entry in it must belong to this process's user,
+  // SYSTEM or the Administrators group, and grant no other account write,
+  // delete or access-changing rights: insecure_permissions otherwise.
+  // Nothing is changed.
+  result<void> check_private(const std::string& dir) override {
+    const std::string d = detail::trim_separators(dir);
+    detail::win32_trusted_accounts trusted;
+    SLOTGUARD_TRY(trusted.make());
+    auto w = detail::win32_path(d);
+    if (!w) return w.error();
+    SLOTGUARD_TRY(detail::win32_check_private(*w, trusted));
+    auto names = list(d);
+    if (!names) return names.error();
+    for (const auto& name : *names) {
+      auto e = detail::win32_path(detail::join_path(d, name));
+      if (!e) return e.error();
+      auto r = detail::win32_check_private(*e, trusted);
+      if (!r && r.error() != errc::not_found) return r.error();
+    }
     return ok();
   }
 

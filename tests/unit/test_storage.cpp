@@ -8,6 +8,10 @@
 
 #include <catch2/catch.hpp>
 
+#if SLOTGUARD_OS_WINDOWS
+#include <sddl.h>
+#endif
+
 #include "support.hpp"
 
 #include <algorithm>
@@ -753,6 +757,10 @@ namespace {
 
 std::wstring wide(const std::string& s) { return sg::detail::widen(s).value(); }
 
+bool under_wine() {
+  return ::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") != nullptr;
+}
+
 // Opens path with no sharing at all, as a scanner or backup agent might.
 HANDLE hold_exclusively(const std::string& path) {
   return ::CreateFileW(wide(path).c_str(), GENERIC_READ, 0, nullptr, OPEN_EXISTING,
@@ -873,7 +881,7 @@ TEST_CASE("a created store directory has its own access list: its user and SYSTE
   REQUIRE(::GetSecurityDescriptorControl(sd, &control, &revision));
   // Nothing inherited from the parent. Wine keeps the entries but does not
   // report the flag; the entry count below shows that nothing was inherited.
-  if (::GetProcAddress(::GetModuleHandleW(L"ntdll.dll"), "wine_get_version") == nullptr)
+  if (!under_wine())
     CHECK((control & SE_DACL_PROTECTED) != 0);
   else
     WARN("under wine: SE_DACL_PROTECTED is not reported, not checked");
@@ -907,6 +915,91 @@ TEST_CASE("a created store directory has its own access list: its user and SYSTE
   }
   CHECK(saw_user);
   CHECK(saw_system);
+}
+
+namespace {
+
+// Creates a file or directory with the access list sddl describes.
+bool make_with_sddl(const std::string& path, const wchar_t* sddl, bool directory) {
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  if (!::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl, SDDL_REVISION_1, &sd, nullptr))
+    return false;
+  SECURITY_ATTRIBUTES sa{};
+  sa.nLength = sizeof sa;
+  sa.lpSecurityDescriptor = sd;
+  bool made = false;
+  if (directory) {
+    made = ::CreateDirectoryW(wide(path).c_str(), &sa) != 0;
+  } else {
+    const HANDLE h = ::CreateFileW(wide(path).c_str(), GENERIC_WRITE, 0, &sa, CREATE_NEW,
+                                   FILE_ATTRIBUTE_NORMAL, nullptr);
+    made = h != INVALID_HANDLE_VALUE;
+    if (made) ::CloseHandle(h);
+  }
+  ::LocalFree(sd);
+  return made;
+}
+
+}  // namespace
+
+// check_private's verdict on a security descriptor written in SDDL, where
+// "ME" stands for this process's user.
+errc descriptor_verdict(std::wstring sddl) {
+  std::vector<unsigned char> buf;
+  LPWSTR me = nullptr;
+  REQUIRE(::ConvertSidToStringSidW(sg::detail::win32_token_user(buf).value(), &me));
+  for (std::size_t at; (at = sddl.find(L"ME")) != std::wstring::npos;) sddl.replace(at, 2, me);
+  ::LocalFree(me);
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  REQUIRE(::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1, &sd, nullptr));
+  sg::detail::win32_trusted_accounts trusted;
+  REQUIRE(trusted.make());
+  const errc e = error_of(sg::detail::win32_check_descriptor(sd, trusted));
+  ::LocalFree(sd);
+  return e;
+}
+
+TEST_CASE("check_private refuses what other accounts may write", "[storage.windows][storage.private]") {
+  // The descriptors' verdicts.
+  CHECK(descriptor_verdict(L"O:MED:P(A;OICI;FA;;;ME)(A;OICI;FA;;;SY)") == errc::ok);
+  CHECK(descriptor_verdict(L"O:SYD:P(A;;FA;;;ME)(A;;FA;;;BA)") == errc::ok);
+  CHECK(descriptor_verdict(L"O:MED:P(A;;FA;;;ME)(A;;FR;;;WD)") == errc::ok);  // others read
+  CHECK(descriptor_verdict(L"O:MED:P(A;;FA;;;ME)(D;;FA;;;WD)") == errc::ok);  // a denial
+  CHECK(descriptor_verdict(L"O:MED:P(A;;FA;;;ME)(A;OICIIO;FA;;;WD)") == errc::ok);  // inherit-only
+  CHECK(descriptor_verdict(L"O:MED:P(A;;FA;;;ME)(A;;FA;;;WD)") == errc::insecure_permissions);
+  CHECK(descriptor_verdict(L"O:MED:P(A;;FA;;;ME)(A;;0x2;;;BU)") == errc::insecure_permissions);
+  CHECK(descriptor_verdict(L"O:MED:P(A;;FA;;;ME)(A;;SD;;;AU)") == errc::insecure_permissions);
+  CHECK(descriptor_verdict(L"O:MED:P(A;;FA;;;ME)(A;;WD;;;WD)") == errc::insecure_permissions);
+  CHECK(descriptor_verdict(L"O:MED:P(A;;FA;;;ME)(A;;GW;;;WD)") == errc::insecure_permissions);
+  CHECK(descriptor_verdict(L"O:WDD:P(A;;FA;;;ME)") == errc::insecure_permissions);  // owner
+  {
+    // No access list at all: everyone may do anything.
+    std::vector<unsigned char> buf;
+    SECURITY_DESCRIPTOR sd{};
+    REQUIRE(::InitializeSecurityDescriptor(&sd, SECURITY_DESCRIPTOR_REVISION));
+    REQUIRE(::SetSecurityDescriptorOwner(&sd, sg::detail::win32_token_user(buf).value(), FALSE));
+    REQUIRE(::SetSecurityDescriptorDacl(&sd, TRUE, nullptr, FALSE));
+    sg::detail::win32_trusted_accounts trusted;
+    REQUIRE(trusted.make());
+    CHECK(error_of(sg::detail::win32_check_descriptor(&sd, trusted)) == errc::insecure_permissions);
+  }
+
+  // A store this backend made passes, files and all.
+  native_env env;
+  write_file(env, sg::detail::join_path(env.dir, "slot-a.1"), bytes_of(8, 1));
+  CHECK(error_of(env.fs.check_private(env.dir)) == errc::ok);
+  CHECK(error_of(env.fs.check_private(env.dir + "/")) == errc::ok);
+  CHECK(error_of(env.fs.check_private(sg::detail::join_path(env.dir, "missing"))) == errc::not_found);
+
+  // A file Everyone may write. Wine keeps access lists only as far as Unix
+  // modes can say them (and drops write for others), so only Windows shows it.
+  const std::string open_file = sg::detail::join_path(env.dir, "slot-b.2");
+  REQUIRE(make_with_sddl(open_file, L"D:P(A;;FA;;;WD)", false));
+  if (under_wine()) {
+    WARN("under wine: a file's access list is not kept; the refusal of a real file is not checked");
+  } else {
+    CHECK(error_of(env.fs.check_private(env.dir)) == errc::insecure_permissions);
+  }
 }
 
 #endif  // SLOTGUARD_OS_WINDOWS
