@@ -5,7 +5,10 @@
 // interpreter typed, bounds-checked views of the records that passed, so the
 // validator and the reader cannot disagree. A schema is declared as constexpr
 // tables in C++ (so a host can static_assert its input count against it) or
-// in a text form (docs/SCHEMA.md); payloads use the binary record encoding
+// in a text form (docs/SCHEMA.md) that is checked against the C++ form
+// (schema::check_against, from_text_checked) and generated from it
+// (export_schema_text); typed views of a record type are handed out only
+// for a schema that declares it exactly. Payloads use the binary record encoding
 // specified in docs/SCHEMA.md, which compile_records_text produces from the
 // records text form. A product with its own content format plugs in a
 // validator_fn instead; content_check holds either.
