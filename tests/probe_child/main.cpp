@@ -6,6 +6,11 @@
 //   by-content FILE    FILE holding "segv" crashes, "hang" hangs, else exit 0
 //   crash FILE         an access violation
 //   hang FILE          sleeps until killed
+//   exit-minus-one FILE        exit(-1): exit code 0xFFFFFFFF, an ordinary exit
+//   env FILE                   prints its environment, one NAME=value a line
+//   grandchild PIDFILE FILE    starts itself hanging, writes that process's id
+//                              to PIDFILE, then hangs
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -68,7 +73,39 @@ LONG WINAPI end_with_exception_code(EXCEPTION_POINTERS* e) {
   }
 }
 
+#if defined(_WIN32)
+// Starts this program again as "hang FILE" and returns the new process's id
+// (0 on failure).
+unsigned long start_hanging_copy(const char* file) {
+  wchar_t self[32768];
+  const DWORD n = ::GetModuleFileNameW(nullptr, self, 32768);
+  if (n == 0 || n >= 32768) return 0;
+  std::wstring cmd = L"\"" + std::wstring(self, n) + L"\" hang x";
+  (void)file;
+  STARTUPINFOW si;
+  ::ZeroMemory(&si, sizeof si);
+  si.cb = sizeof si;
+  PROCESS_INFORMATION pi;
+  ::ZeroMemory(&pi, sizeof pi);
+  std::wstring buf = cmd;
+  if (!::CreateProcessW(self, &buf[0], nullptr, nullptr, FALSE, CREATE_NO_WINDOW, nullptr, nullptr,
+                        &si, &pi))
+    return 0;
+  ::CloseHandle(pi.hThread);
+  ::CloseHandle(pi.hProcess);
+  return pi.dwProcessId;
+}
+#endif
+
 }  // namespace
+
+#if defined(_WIN32)
+extern "C" {
+extern char** _environ;
+}
+#else
+extern char** environ;
+#endif
 
 int main(int argc, char** argv) {
   if (argc < 3) return 2;
@@ -81,6 +118,24 @@ int main(int argc, char** argv) {
     if (c == "hang") hang();
     return 0;
   }
+  if (mode == "exit-minus-one") std::exit(-1);
+  if (mode == "env") {
+#if defined(_WIN32)
+    char** env = _environ;
+#else
+    char** env = environ;
+#endif
+    for (char** e = env; e && *e; ++e) std::printf("%s\n", *e);
+    return 0;
+  }
+#if defined(_WIN32)
+  if (mode == "grandchild" && argc == 4) {
+    const unsigned long pid = start_hanging_copy(file);
+    if (pid == 0) return 3;
+    std::ofstream(argv[2]) << pid;
+    hang();
+  }
+#endif
   if (mode == "crash") crash();
   if (mode == "hang") hang();
   return 2;
