@@ -964,3 +964,395 @@ TEST_CASE("the watchdog thread reverts a real hang within the timeout plus a tic
   CHECK(active_seq(**g) == 1);
   CHECK(quarantined(**g, 2));
 }
+
+// ---------------------------------------------------------------------------
+// Regressions: promises broken at their edges (each test failed before its fix)
+// ---------------------------------------------------------------------------
+
+namespace {
+
+std::vector<std::uint8_t> recall_of(fixture& f, std::uint64_t seq, std::vector<std::uint64_t> list) {
+  auto r = f.builder(seq, "recall").recalls(std::move(list)).build();
+  REQUIRE(r);
+  return *r;
+}
+
+}  // namespace
+
+TEST_CASE("a recalled fallback never comes back through a revert", "[guard.recall][regression]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 5);
+  REQUIRE(g->apply(f.bundle(6)));
+  SECTION("recall [5] during trial 6, then 6 is reported unhealthy") {
+    REQUIRE(g->apply(recall_of(f, 100, {5})));
+    CHECK(active_seq(*g) == 6);  // the trial runs on
+    REQUIRE(g->report_unhealthy("bad"));
+    CHECK(active_seq(*g) == 0);
+    CHECK(g->status().state == sg::guard_state::empty);
+  }
+  SECTION("recall [5, 6] during trial 6: the recall's own revert serves nothing") {
+    REQUIRE(g->apply(recall_of(f, 100, {5, 6})));
+    CHECK(active_seq(*g) == 0);
+    CHECK(quarantined(*g, 5));
+    CHECK(quarantined(*g, 6));
+    CHECK(f.last(sg::event_kind::reverted)->reason == sg::revert_reason::recall);
+  }
+  SECTION("a watchdog revert after a recall of the fallback") {
+    REQUIRE(g->apply(recall_of(f, 100, {5})));
+    f.time.advance(31s);
+    g->poll();
+    CHECK(active_seq(*g) == 0);
+  }
+  // And never after a restart either.
+  g.reset();
+  auto h = f.open();
+  CHECK(active_seq(*h) != 5);
+}
+
+TEST_CASE("after a recall-driven rollback, damage to the active slot never serves the recalled content",
+          "[guard.recall][regression]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 5);
+    f.commit(*g, 6);
+    REQUIRE(g->apply(recall_of(f, 100, {6})));
+    CHECK(active_seq(*g) == 5);
+    REQUIRE(g->shutdown());
+  }
+  // Damage the active slot (5): the recalled 6 must not be served in its place.
+  for (const auto& path : f.disk.files())
+    if (path.find("/slot-") != std::string::npos) f.disk.poke(path, sg::byte_view("junk"));
+  auto g = f.open();
+  CHECK(active_seq(*g) != 6);
+  CHECK(g->status().load_error == sg::errc::slot_corrupt);
+}
+
+TEST_CASE("a recall of content served from the fallback stops serving it", "[guard.recall][regression]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 5);
+    f.commit(*g, 6);
+    REQUIRE(g->shutdown());
+  }
+  const std::string active_file = [&] {
+    auto g = f.open();
+    const auto st = g->status();
+    REQUIRE(g->shutdown());
+    for (const auto& path : f.disk.files())
+      if (path.find(std::string("/slot-") + (st.active->slot == sg::slot_id::a ? "a" : "b")) !=
+          std::string::npos)
+        return path;
+    return std::string();
+  }();
+  REQUIRE_FALSE(active_file.empty());
+  f.disk.poke(active_file, sg::byte_view("junk"));
+  auto g = f.open();
+  REQUIRE(active_seq(*g) == 5);  // 6 is damaged; readers get the fallback
+  REQUIRE(g->apply(recall_of(f, 100, {5})));
+  CHECK(active_seq(*g) == 0);
+  CHECK(quarantined(*g, 5));
+}
+
+TEST_CASE("rollback refuses a recalled fallback until an operator releases it", "[guard.recall][regression]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 5);
+  f.commit(*g, 6);
+  REQUIRE(g->apply(recall_of(f, 100, {5})));
+  CHECK(active_seq(*g) == 6);
+  auto r = g->rollback();
+  REQUIRE_FALSE(r);
+  CHECK((r.error() == sg::errc::no_fallback || r.error() == sg::errc::quarantined));
+  CHECK(active_seq(*g) == 6);
+  REQUIRE(g->release(5));
+  CHECK_FALSE(quarantined(*g, 5));
+  CHECK(f.saw(sg::event_kind::released, 5));
+}
+
+TEST_CASE("recalling committed content with no fallback serves nothing", "[guard.recall][regression]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 5);
+  REQUIRE(g->apply(recall_of(f, 100, {5})));
+  CHECK(active_seq(*g) == 0);
+  g.reset();
+  auto h = f.open();
+  CHECK(active_seq(*h) == 0);
+}
+
+TEST_CASE("a recall of more sequences than the old quarantine held keeps every earlier entry",
+          "[guard.recall][regression]") {
+  fixture f;
+  auto g = f.open();
+  REQUIRE_FALSE(g->apply(f.bundle(3, "BAD content")));  // validation failure: 3 quarantined
+  REQUIRE(quarantined(*g, 3));
+  std::vector<std::uint64_t> many;
+  for (std::uint64_t s = 1000; s < 1100; ++s) many.push_back(s);
+  const auto calls = f.disk.call_count();
+  REQUIRE(g->apply(recall_of(f, 2000, many)));
+  CHECK(f.disk.call_count() - calls < 20);  // one record, not one per sequence
+  CHECK(quarantined(*g, 3));
+  auto r = g->apply(f.bundle(3));
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == sg::errc::quarantined);
+}
+
+TEST_CASE("in poll mode a heartbeat after a passed deadline reverts, never commits",
+          "[guard.watchdog][regression]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  REQUIRE(g->apply(f.bundle(2)));
+  f.time.advance(300s);  // silence ten times the watchdog timeout, past probation too
+  g->heartbeat();
+  CHECK(active_seq(*g) == 1);
+  CHECK(quarantined(*g, 2));
+  REQUIRE(f.last(sg::event_kind::reverted));
+  CHECK(f.last(sg::event_kind::reverted)->reason == sg::revert_reason::watchdog_timeout);
+  CHECK_FALSE(f.saw(sg::event_kind::committed, 2));
+  g->poll();
+  CHECK_FALSE(f.saw(sg::event_kind::committed, 2));
+}
+
+TEST_CASE("poll never commits a trial whose deadline has passed", "[guard.watchdog][regression]") {
+  fixture f;
+  auto g = f.open();
+  REQUIRE(g->apply(f.bundle(1)));
+  for (int i = 0; i < 29; ++i) {
+    f.time.advance(10s);
+    g->heartbeat();
+  }
+  f.time.advance(40s);  // probation over, but the last heartbeat is 40 s old
+  g->poll();
+  CHECK(f.last(sg::event_kind::reverted) != nullptr);
+  CHECK_FALSE(f.saw(sg::event_kind::committed, 1));
+}
+
+TEST_CASE("stored content is checked against today's trust, channel and host at every open",
+          "[guard.at_rest][regression]") {
+  fixture f;
+  auto o = f.options();
+  o.host = sg::host_version{2, 0, 0};
+  {
+    auto g = f.open(o);
+    auto b = f.builder(5).host_min(sg::host_version{1, 0, 0}).host_max(sg::host_version{2, 9, 0}).build();
+    REQUIRE(b);
+    REQUIRE(g->apply(*b));
+    REQUIRE(g->confirm());
+    REQUIRE(g->shutdown());
+  }
+  SECTION("a key removed from the trust set") {
+    auto o2 = f.options();
+    o2.trust = sg::trust_set();
+    const auto other = fixed_seed(9);
+    REQUIRE(o2.trust.add(sg::ed25519_public_key_from_seed(other)));
+    auto g = f.open(o2);
+    CHECK(active_seq(*g) == 0);
+    CHECK(g->status().load_error == sg::errc::unknown_key);
+    REQUIRE(f.last(sg::event_kind::load_failed));
+    CHECK(f.last(sg::event_kind::load_failed)->error == sg::errc::unknown_key);
+  }
+  SECTION("a host upgraded beyond the content's range") {
+    auto o2 = f.options();
+    o2.host = sg::host_version{3, 0, 0};
+    auto g = f.open(o2);
+    CHECK(active_seq(*g) == 0);
+    CHECK(g->status().load_error == sg::errc::host_version_out_of_range);
+  }
+  SECTION("the same store opened for another channel") {
+    auto o2 = f.options();
+    o2.channel = "other";
+    auto g = sg::guard::open(o2);
+    REQUIRE_FALSE(g);
+    CHECK(g.error() == sg::errc::channel_mismatch);
+  }
+  SECTION("expiry is not checked at rest: an offline device keeps its content") {
+    f.time.set_unix_seconds(f.time.unix_seconds() + 10LL * 365 * 86400);
+    auto g = f.open(o);
+    CHECK(active_seq(*g) == 5);
+  }
+}
+
+TEST_CASE("content that no longer passes falls back to the other slot when that one does",
+          "[guard.at_rest][regression]") {
+  fixture f;
+  const auto old_key = f.key;
+  {
+    auto g = f.open();
+    f.commit(*g, 5);  // signed by the old key
+    REQUIRE(g->shutdown());
+  }
+  f.key = fixed_seed(7);
+  {
+    auto o = f.options();  // trusts the new key and the old
+    REQUIRE(o.trust.add(sg::ed25519_public_key_from_seed(old_key)));
+    auto g = f.open(o);
+    f.commit(*g, 6);  // signed by the new key
+    REQUIRE(g->shutdown());
+  }
+  // The old key is withdrawn: 6 still passes.
+  auto g = f.open();
+  CHECK(active_seq(*g) == 6);
+  g.reset();
+  // The new key is withdrawn instead: 6 fails, the fallback 5 passes and is served.
+  auto o = f.options();
+  o.trust = sg::trust_set();
+  REQUIRE(o.trust.add(sg::ed25519_public_key_from_seed(old_key)));
+  auto h = f.open(o);
+  CHECK(active_seq(*h) == 5);
+  CHECK(h->status().load_error == sg::errc::unknown_key);
+}
+
+TEST_CASE("confirm refuses a trial whose stored content is damaged", "[guard.commit][regression]") {
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  REQUIRE(g->apply(f.bundle(2)));
+  const std::string trial_file = [&] {
+    const auto st = g->status();
+    for (const auto& path : f.disk.files())
+      if (path.find(std::string("/slot-") + (st.active->slot == sg::slot_id::a ? "a" : "b")) !=
+          std::string::npos)
+        return path;
+    return std::string();
+  }();
+  REQUIRE_FALSE(trial_file.empty());
+  f.disk.poke(trial_file, sg::byte_view("junk"));
+  auto r = g->confirm();
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == sg::errc::slot_corrupt);
+  CHECK(g->status().state == sg::guard_state::trial);
+  CHECK(g->status().floor == 1);
+}
+
+TEST_CASE("apply never overwrites the fallback that readers are served while the active is damaged",
+          "[guard.trial][regression]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    f.commit(*g, 2);
+    REQUIRE(g->shutdown());
+  }
+  std::string active_file;
+  {
+    auto g = f.open();
+    const auto st = g->status();
+    REQUIRE(g->shutdown());
+    for (const auto& path : f.disk.files())
+      if (path.find(std::string("/slot-") + (st.active->slot == sg::slot_id::a ? "a" : "b")) !=
+          std::string::npos)
+        active_file = path;
+  }
+  f.disk.poke(active_file, sg::byte_view("junk"));
+  auto g = f.open();
+  REQUIRE(active_seq(*g) == 1);
+  REQUIRE(g->apply(f.bundle(3)));
+  // The trial of 3 fails: the content readers had (1) must come back.
+  REQUIRE(g->report_unhealthy("bad"));
+  CHECK(active_seq(*g) == 1);
+  g.reset();
+  auto h = f.open();
+  CHECK(active_seq(*h) == 1);
+}
+
+TEST_CASE("a read-only store serves its committed content and writes nothing", "[guard.read_only][regression]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    REQUIRE(g->apply(f.bundle(2)));  // on trial when the disk turns read-only
+  }
+  f.disk.set_read_only(true);
+  const auto before = f.disk.fingerprint();
+  auto g = f.open();
+  const auto st = g->status();
+  CHECK(st.read_only);
+  CHECK(active_seq(*g) == 1);  // the committed content, not the trial's
+  CHECK(f.saw(sg::event_kind::read_only, 0));
+  auto a = g->apply(f.bundle(3));
+  REQUIRE_FALSE(a);
+  CHECK(a.error() == sg::errc::read_only_store);
+  CHECK(g->confirm().error() == sg::errc::read_only_store);
+  CHECK(g->rollback().error() == sg::errc::read_only_store);
+  g->heartbeat();
+  f.time.advance(1h);
+  g->poll();
+  REQUIRE(g->shutdown());
+  CHECK(f.disk.fingerprint() == before);
+  g.reset();
+  // Writable again: the trial's start is counted as usual.
+  f.disk.set_read_only(false);
+  auto h = f.open();
+  CHECK_FALSE(h->status().read_only);
+}
+
+TEST_CASE("an event handler may apply() and shutdown() without deadlock", "[guard.events][regression]") {
+  fixture f;
+  auto o = f.options();
+  sg::guard* self = nullptr;
+  bool applied_from_handler = false;
+  std::vector<std::uint64_t> serials;
+  o.on_event = [&](const sg::event& e) {
+    serials.push_back(e.serial);
+    f.events.push_back(e);
+    if (e.kind == sg::event_kind::committed && e.candidate_sequence == 1 && self != nullptr) {
+      applied_from_handler = self->apply(f.bundle(2)).has_value();
+    }
+  };
+  auto g = f.open(o);
+  self = g.get();
+  REQUIRE(g->apply(f.bundle(1)));
+  REQUIRE(g->confirm());
+  CHECK(applied_from_handler);
+  CHECK(active_seq(*g) == 2);
+  // Serials are strictly increasing in delivery order.
+  for (std::size_t i = 1; i < serials.size(); ++i) CHECK(serials[i] == serials[i - 1] + 1);
+  CHECK(f.saw(sg::event_kind::trial_started, 2));
+}
+
+TEST_CASE("shutdown() from a handler of the watchdog thread's revert does not abort",
+          "[guard.events][regression]") {
+  fixture f;
+  auto o = f.options();
+  o.time = &sg::real_clock();
+  o.watchdog = sg::watchdog_mode::thread;
+  o.watchdog_timeout = 50ms;
+  o.watchdog_tick = 5ms;
+  std::mutex m;
+  std::condition_variable cv;
+  bool done = false;
+  bool shut = false;
+  sg::guard* self = nullptr;
+  o.on_event = [&](const sg::event& e) {
+    if (e.kind == sg::event_kind::reverted && self != nullptr) {
+      shut = self->shutdown().has_value();
+      std::lock_guard<std::mutex> l(m);
+      done = true;
+      cv.notify_all();
+    }
+  };
+  auto b = f.builder(1).created(sg::real_clock().unix_seconds()).build();
+  REQUIRE(b);
+  auto g = f.open(o);
+  self = g.get();
+  REQUIRE(g->apply(*b));
+  std::unique_lock<std::mutex> l(m);
+  REQUIRE(cv.wait_for(l, 10s, [&] { return done; }));
+  CHECK(shut);
+}
+
+TEST_CASE("a ramped bundle needs a device id", "[guard.policy][regression]") {
+  fixture f;
+  auto o = f.options();
+  o.policy.device_id.clear();
+  auto g = f.open(o);
+  auto b = f.builder(1).rollout({{0, 50}}).build();
+  REQUIRE(b);
+  auto r = g->apply(*b);
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == sg::errc::invalid_argument);
+}
