@@ -381,24 +381,32 @@ namespace {
 
 // A posix_storage that records which directories it synced, by inode, so a
 // test can tell the parent of a path from the path itself.
+// (The library's 64-bit stat calls: on 32-bit glibc plain stat() fails with
+// EOVERFLOW on file systems with 64-bit inode numbers.)
 class sync_spy final : public sg::posix_storage {
  public:
-  std::vector<std::pair<dev_t, ino_t>> synced;
+  using id = std::pair<std::uint64_t, std::uint64_t>;
+  std::vector<id> synced;
   sg::result<void> sync_dir(const std::string& dir) override {
-    struct stat st {};
-    if (::stat(dir.c_str(), &st) == 0) synced.emplace_back(st.st_dev, st.st_ino);
+    sg::detail::stat_buf st{};
+    if (sg::detail::sys_stat(dir.c_str(), &st) == 0) synced.push_back(id_of(st));
     return posix_storage::sync_dir(dir);
   }
   bool synced_dir(const std::string& path) const {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0) return false;
-    return std::find(synced.begin(), synced.end(), std::make_pair(st.st_dev, st.st_ino)) != synced.end();
+    sg::detail::stat_buf st{};
+    if (sg::detail::sys_stat(path.c_str(), &st) != 0) return false;
+    return std::find(synced.begin(), synced.end(), id_of(st)) != synced.end();
+  }
+
+ private:
+  static id id_of(const sg::detail::stat_buf& st) {
+    return {static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino)};
   }
 };
 
 mode_t mode_of(const std::string& path) {
-  struct stat st {};
-  REQUIRE(::lstat(path.c_str(), &st) == 0);
+  sg::detail::stat_buf st{};
+  REQUIRE(sg::detail::sys_lstat(path.c_str(), &st) == 0);
   return st.st_mode & 07777;
 }
 
@@ -459,8 +467,8 @@ TEST_CASE("mkdir of a path with trailing separators syncs the real parent", "[st
     CHECK(fs.synced_dir(root));
     CHECK(fs.synced_dir(root + "/a"));
     CHECK(fs.synced_dir(root + "/a/b"));
-    struct stat st {};
-    REQUIRE(::stat((root + "/a/b/c").c_str(), &st) == 0);
+    sg::detail::stat_buf st{};
+    REQUIRE(sg::detail::sys_stat((root + "/a/b/c").c_str(), &st) == 0);
     CHECK(S_ISDIR(st.st_mode));
   }
 }
@@ -500,15 +508,15 @@ TEST_CASE("symbolic links in the store are not followed", "[storage.nonregular]"
   const std::string lock = sg::detail::join_path(env.dir, "lock");
   REQUIRE(::symlink(lock_target.c_str(), lock.c_str()) == 0);
   CHECK(error_of(env.fs.lock(lock)) == errc::not_regular_file);
-  struct stat st {};
-  CHECK(::lstat(lock_target.c_str(), &st) != 0);
+  sg::detail::stat_buf st{};
+  CHECK(sg::detail::sys_lstat(lock_target.c_str(), &st) != 0);
 
   // Nor is a file created through a dangling link.
   const std::string made = slotguard_test::utf8_path(outside.path() / "made");
   const std::string name = sg::detail::join_path(env.dir, "journal.1.new");
   REQUIRE(::symlink(made.c_str(), name.c_str()) == 0);
   CHECK(error_of(env.fs.create(name)) == errc::already_exists);
-  CHECK(::lstat(made.c_str(), &st) != 0);
+  CHECK(sg::detail::sys_lstat(made.c_str(), &st) != 0);
   CHECK(env.fs.exists(name).value());  // the name is taken
 }
 
