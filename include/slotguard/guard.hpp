@@ -329,7 +329,7 @@ class guard {
   // stays counted then).
   result<void> shutdown() SLOTGUARD_EXCLUDES(io_mu_) {
     wd_.stop();
-    auto r = locked_op([&]() -> result<void> {
+    auto r = locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
       if (opts_.operator_mode || read_only_) return ok();
       wd_.disarm();  // a poll() after this finds nothing to expire
       const bool give_back = trial_running_locked() && !start_released_;
@@ -386,7 +386,7 @@ class guard {
   // sequence). Fails with no_trial when no trial runs (committed content is
   // never reverted this way; see rollback()).
   result<void> report_unhealthy(std::string_view reason = {}) {
-    return locked_op([&]() -> result<void> {
+    return locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
       SLOTGUARD_TRY(writable_locked());
       if (!trial_running_locked()) return errc::no_trial;
       return revert_locked(revert_reason::unhealthy, std::string(reason));
@@ -398,7 +398,7 @@ class guard {
   // breaker mode (safe or no content) as an operator's explicit decision.
   // Fails with no_trial when neither applies.
   result<void> confirm() {
-    return locked_op([&]() -> result<void> {
+    return locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
       SLOTGUARD_TRY(writable_locked());
       if (trial_running_locked()) {
         SLOTGUARD_TRY(check_trial_slot_locked());
@@ -416,7 +416,7 @@ class guard {
   // Operator: ends the trial with failure (quarantining its sequence).
   // Fails with no_trial.
   result<void> revert() {
-    return locked_op([&]() -> result<void> {
+    return locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
       SLOTGUARD_TRY(writable_locked());
       if (!trial_running_locked()) return errc::no_trial;
       return revert_locked(revert_reason::operator_request, "operator");
@@ -428,7 +428,7 @@ class guard {
   // revert()), no_fallback, quarantined (the fallback is quarantined or
   // recalled: release() it first), slot_corrupt or the storage's error.
   result<void> rollback() {
-    return locked_op([&]() -> result<void> {
+    return locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
       SLOTGUARD_TRY(writable_locked());
       return rollback_locked(active_sequence_locked(), revert_reason::operator_request, "rollback");
     });
@@ -438,7 +438,7 @@ class guard {
   // revert or recall). It does not activate anything by itself. Does nothing
   // when the sequence is not quarantined.
   result<void> release(std::uint64_t sequence) {
-    return locked_op([&]() -> result<void> {
+    return locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
       SLOTGUARD_TRY(writable_locked());
       if (!store_->is_quarantined(sequence)) return ok();
       SLOTGUARD_TRY(store_->release(sequence));
