@@ -541,14 +541,17 @@ inline void drain(int& fd, tail_buffer& tail) {
   }
 }
 
-// How many processes (zombies included unless live_only: they hold their
-// slot) are in process group `pgid` (Linux, from /proc); stops counting at
-// `cap`.
-inline std::size_t count_group(pid_t pgid, std::size_t cap, bool live_only = false) {
+// How many processes are in process group `pgid` (Linux, from /proc):
+// all (zombies hold their slot too) and those alive; stops at `cap`.
+struct group_count {
+  std::size_t all = 0;
+  std::size_t live = 0;
+};
+inline group_count count_group(pid_t pgid, std::size_t cap) {
+  group_count c;
 #if defined(__linux__)
   DIR* d = ::opendir("/proc");
-  if (!d) return 0;
-  std::size_t count = 0;
+  if (!d) return c;
   while (const dirent* e = ::readdir(d)) {
     if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
     if (std::strlen(e->d_name) > 20) continue;
@@ -565,18 +568,17 @@ inline std::size_t count_group(pid_t pgid, std::size_t cap, bool live_only = fal
     if (!rp) continue;
     char state = 0;
     long ppid = 0, pgrp = 0;
-    if (std::sscanf(rp + 1, " %c %ld %ld", &state, &ppid, &pgrp) == 3 && pgrp == pgid &&
-        !(live_only && (state == 'Z' || state == 'X')) && ++count >= cap)
-      break;
+    if (std::sscanf(rp + 1, " %c %ld %ld", &state, &ppid, &pgrp) != 3 || pgrp != pgid) continue;
+    ++c.all;
+    if (state != 'Z' && state != 'X') ++c.live;
+    if (c.all >= cap) break;
   }
   ::closedir(d);
-  return count;
 #else
   (void)pgid;
   (void)cap;
-  (void)live_only;
-  return 0;
 #endif
+  return c;
 }
 
 // Reaps a child that would not die in time, so it leaves no zombie behind.
@@ -757,9 +759,11 @@ inline result<child_status> run_child(const child_spec& spec) {
   const std::size_t process_cap =
       spec.limits.processes != 0 ? static_cast<std::size_t>(std::min<std::uint64_t>(spec.limits.processes, 1u << 20))
                                  : 1024;
+  std::size_t live_in_group = 0;
   auto sample = [&]() {
-    out.peak_group_processes =
-        std::max(out.peak_group_processes, pc::count_group(pid, process_cap + 16));
+    const pc::group_count c = pc::count_group(pid, process_cap + 16);
+    out.peak_group_processes = std::max(out.peak_group_processes, c.all);
+    live_in_group = c.live;
     if (spec.limits.processes != 0 && out.peak_group_processes + 2 >= process_cap)
       out.processes_limit_hit = true;
   };
@@ -799,10 +803,10 @@ inline result<child_status> run_child(const child_spec& spec) {
 
   if (!lost) {
     // Ours until reaped: its group id cannot name another group yet.
-    if (timed_out || !(isolation & isolation_pidns)) sample();
-    if (!timed_out && !(isolation & isolation_pidns)) {
-      const std::size_t live = pc::count_group(pid, process_cap + 16, true);
-      out.left_behind = live;
+    if (timed_out || !(isolation & isolation_pidns)) {
+      sample();
+      // What it left running besides itself (a zombie now, unless timed out).
+      if (!timed_out) out.left_behind = live_in_group;
     }
 #if defined(__linux__)
     if (pidfd >= 0) (void)::syscall(pc::sys_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
@@ -832,8 +836,8 @@ inline result<child_status> run_child(const child_spec& spec) {
     // The rest of its group, which may still be dying (or forking): until
     // none is left alive, while the leader's zombie keeps the group id ours.
     // (In a pid namespace the init's end already means all of them went.)
-    if (!lost && !(isolation & isolation_pidns) && ended() > 0) {
-      while (pc::count_group(pid, 1, true) > 0 &&
+    if (!lost && !(isolation & isolation_pidns) && live_in_group > 0 && ended() > 0) {
+      while (pc::count_group(pid, 1u << 20).live > 0 &&
              std::chrono::steady_clock::now() < kill_deadline) {
         (void)::kill(-pid, SIGKILL);
         std::this_thread::sleep_for(std::chrono::milliseconds(1));
