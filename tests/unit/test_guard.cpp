@@ -6,8 +6,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <future>
+#include <thread>
 #include <csignal>
 #include <cstdint>
 #include <memory>
@@ -1355,4 +1358,126 @@ TEST_CASE("a ramped bundle needs a device id", "[guard.policy][regression]") {
   auto r = g->apply(*b);
   REQUIRE_FALSE(r);
   CHECK(r.error() == sg::errc::invalid_argument);
+}
+
+namespace {
+
+// A storage whose durable steps (flush, directory sync) wait: for a gate the
+// test opens, or for a fixed real delay. Everything else is sim_storage's.
+class slow_storage final : public sg::storage {
+ public:
+  explicit slow_storage(sg::sim_storage& inner) : in_(inner) {}
+  void close_gate() {
+    std::lock_guard<std::mutex> l(m_);
+    open_ = false;
+  }
+  void open_gate() {
+    {
+      std::lock_guard<std::mutex> l(m_);
+      open_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Blocks until a durable step is waiting at the closed gate.
+  bool wait_blocked(std::chrono::milliseconds limit) {
+    std::unique_lock<std::mutex> l(m_);
+    return cv_.wait_for(l, limit, [&] { return waiting_ > 0; });
+  }
+  std::chrono::milliseconds delay{0};
+
+  sg::result<sg::file_handle> create(const std::string& p) override { return in_.create(p); }
+  sg::result<void> write(sg::file_handle f, sg::byte_view d) override { return in_.write(f, d); }
+  sg::result<void> flush(sg::file_handle f) override {
+    pause();
+    return in_.flush(f);
+  }
+  sg::result<void> close(sg::file_handle f) override { return in_.close(f); }
+  sg::result<void> rename(const std::string& a, const std::string& b) override { return in_.rename(a, b); }
+  sg::result<void> remove(const std::string& p) override { return in_.remove(p); }
+  sg::result<void> sync_dir(const std::string& d) override {
+    pause();
+    return in_.sync_dir(d);
+  }
+  sg::result<std::vector<std::uint8_t>> read_file(const std::string& p, std::uint64_t m) override {
+    return in_.read_file(p, m);
+  }
+  sg::result<std::vector<std::string>> list(const std::string& d) override { return in_.list(d); }
+  sg::result<bool> exists(const std::string& p) override { return in_.exists(p); }
+  sg::result<sg::lock_handle> lock(const std::string& p) override { return in_.lock(p); }
+  sg::result<void> unlock(sg::lock_handle l) override { return in_.unlock(l); }
+  sg::result<void> mkdir(const std::string& p) override { return in_.mkdir(p); }
+
+ private:
+  void pause() {
+    if (delay.count() > 0) std::this_thread::sleep_for(delay);
+    std::unique_lock<std::mutex> l(m_);
+    ++waiting_;
+    cv_.notify_all();
+    cv_.wait(l, [&] { return open_; });
+    --waiting_;
+  }
+  sg::sim_storage& in_;
+  std::mutex m_;
+  std::condition_variable cv_;
+  bool open_ = true;
+  int waiting_ = 0;
+};
+
+}  // namespace
+
+TEST_CASE("heartbeats and status never wait for a durable write in progress",
+          "[guard.watchdog][regression]") {
+  fixture f;
+  slow_storage slow(f.disk);
+  auto o = f.options();
+  o.fs = &slow;
+  auto g = f.open(o);
+  REQUIRE(g->apply(f.bundle(1)));
+  slow.close_gate();
+  // An apply that replaces the trial is stuck in its durable write...
+  auto applying = std::async(std::launch::async, [&] { return g->apply(f.bundle(2)).has_value(); });
+  REQUIRE(slow.wait_blocked(10s));
+  // ...while the host's heartbeat, status() and readers go on.
+  auto beat = std::async(std::launch::async, [&] {
+    g->heartbeat();
+    (void)g->status();
+    return active_seq(*g);
+  });
+  const bool done = beat.wait_for(10s) == std::future_status::ready;
+  slow.open_gate();
+  CHECK(done);
+  CHECK(applying.get());
+  CHECK(beat.get() == 1);
+  CHECK(active_seq(*g) == 2);
+}
+
+TEST_CASE("slow durable writes never make a healthy trial time out", "[guard.watchdog][regression][stress]") {
+  fixture f;
+  slow_storage slow(f.disk);
+  slow.delay = 60ms;  // every flush and directory sync, longer than the watchdog timeout
+  auto o = f.options();
+  o.fs = &slow;
+  o.time = &sg::real_clock();
+  o.watchdog = sg::watchdog_mode::thread;
+  o.watchdog_timeout = 40ms;
+  o.watchdog_tick = 2ms;
+  o.probation = 24h;
+  auto g = f.open(o);
+  std::atomic<bool> stop{false};
+  std::thread beater([&] {
+    while (!stop.load()) {
+      g->heartbeat();
+      std::this_thread::sleep_for(2ms);
+    }
+  });
+  for (std::uint64_t seq = 1; seq <= 4; ++seq) {
+    auto b = f.builder(seq).created(sg::real_clock().unix_seconds()).build();
+    REQUIRE(b);
+    CHECK(g->apply(*b));
+    (void)g->status();
+  }
+  stop.store(true);
+  beater.join();
+  g.reset();
+  for (const auto& e : f.events) CHECK(e.kind != sg::event_kind::reverted);
 }
