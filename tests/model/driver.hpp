@@ -31,6 +31,7 @@ struct campaign_options {
   int modes = 3;               // 1 poll, 2 thread, 3 both (alternating)
   std::size_t max_divergences = 1;  // stop after this many distinct shrunk divergences
   std::string out;             // append each shrunk divergence here (empty: nowhere)
+  generation_filter filter;    // parts of the operation mix left out
   config cfg;
 };
 
@@ -52,7 +53,7 @@ inline campaign_result run_campaign(const campaign_options& co, std::ostream& lo
     ro.mode = co.modes == 1   ? sg::watchdog_mode::poll
               : co.modes == 2 ? sg::watchdog_mode::thread
                               : (seed % 2 == 0 ? sg::watchdog_mode::poll : sg::watchdog_mode::thread);
-    const std::vector<op> ops = random_sequence(seed, co.length);
+    const std::vector<op> ops = random_sequence(seed, co.length, co.filter);
     const run_report r = run_sequence(ops, ro, false);
     ++res.sequences;
     res.ops += r.steps;

@@ -90,8 +90,10 @@ struct state {
   // The environment of the running (or next) process.
   bool key1_trusted = true;
   std::uint32_t host_major = 1;
+  bool storage_read_only = false;  // the store cannot be written (a read-only mount)
   // The process.
   bool open = false;
+  bool read_only = false;  // this process opened the store read-only
   role served = role::none;  // whose content readers see
   std::int64_t now = 0;      // seconds since the run began (both clocks)
   std::int64_t trial_start = 0;
@@ -128,6 +130,10 @@ struct expectation {
   // operation that a storage error failed).
   bool lenient_events = false;
   bool events_unchecked = false;  // the events of a step the power cut ended
+  // Sequences a load_failed event must name (it says why stored content is
+  // not served). load_failed events are not otherwise compared: the guard
+  // may tell more often than the model requires.
+  std::vector<std::uint64_t> load_failed;
 };
 
 struct outcome {
@@ -151,6 +157,7 @@ struct action {
     revert,
     rollback,
     crash,        // the process dies; then, while down, the changes below; then open
+    release,      // the operator lifts the quarantine of seq
     shutdown,     // shutdown(), the process ends; then open
     damage_live,  // the active slot's file is damaged under the running guard
     reopen,       // open, when the last open failed
@@ -161,8 +168,10 @@ struct action {
   int key = 0;
   std::vector<std::uint64_t> recalls;  // sorted, unique
   std::int64_t seconds = 0;
+  bool heartbeat_first = false;  // advance: a heartbeat, then the time passes
   bool toggle_key1 = false;  // crash: the trust set changes while down
   bool toggle_host = false;  // crash: the host is upgraded (1 <-> 2) while down
+  bool toggle_read_only = false;  // crash: the store becomes read-only (or writable again) while down
   role damage = role::none;  // crash: this role's file is damaged while down
   // A storage error on the n-th storage call of the action's main call
   // (0: none), of one kind (sim_call's value; 0 = any).
@@ -216,11 +225,36 @@ class model {
     using K = action::kind;
     outcome o{s0, {}, {}};
     if (a.k == K::advance) {
-      o.next.now += a.seconds;
-      return {o};
+      std::vector<outcome> out{o};
+      if (a.heartbeat_first && s0.open) out = heartbeat(o);
+      for (outcome& x : out) x.next.now += a.seconds;
+      return out;
     }
     // Operations on a guard that is not open do nothing (the last open failed).
     if (!s0.open && a.k != K::crash && a.k != K::shutdown && a.k != K::reopen) return {o};
+    if (s0.open && s0.read_only) {
+      // A read-only guard writes nothing: what would write fails.
+      switch (a.k) {
+        case K::apply:
+        case K::apply_garbage:
+        case K::recall:
+          error_result(o, sg::errc::read_only_store);
+          o.expect.events.push_back(ev(sg::event_kind::rejected, 0, std::nullopt, sg::errc::read_only_store));
+          return {o};
+        case K::report_unhealthy:
+        case K::confirm:
+        case K::revert:
+        case K::rollback:
+        case K::release:
+          error_result(o, sg::errc::read_only_store);
+          return {o};
+        case K::heartbeat:
+        case K::poll:
+          return {o};
+        default:
+          break;
+      }
+    }
     if (a.k == K::damage_live) {
       if (o.next.active) o.next.active->damaged = true;
       return {o};
@@ -230,7 +264,7 @@ class model {
       // The main call of shutdown is shutdown() itself; of crash and reopen
       // it is open().
       std::vector<outcome> pre{o};
-      if (a.k == K::shutdown && s0.open) pre = fallible(o, [&](outcome& x) { return shutdown(x); }, a.fault_n != 0);
+      if (a.k == K::shutdown && s0.open && !s0.read_only) pre = fallible(o, [&](outcome& x) { return shutdown(x); }, a.fault_n != 0);
       if (a.k == K::shutdown && a.cut_n != 0) pre = keep_or_lose(o, pre);
       std::vector<outcome> out;
       for (outcome p : pre) {
@@ -276,6 +310,7 @@ class model {
         case K::confirm: return confirm(x);
         case K::revert: return trial_op(x, sg::revert_reason::operator_request);
         case K::rollback: return rollback(x);
+        case K::release: return release(x, a.seq);
         default: return {x};
       }
     };
@@ -340,6 +375,7 @@ class model {
   void down_changes(state& s, const action& a) const {
     if (a.toggle_key1) s.key1_trusted = !s.key1_trusted;
     if (a.toggle_host) s.host_major = s.host_major == 1 ? 2 : 1;
+    if (a.toggle_read_only) s.storage_read_only = !s.storage_read_only;
     if (a.damage == role::active && s.active) s.active->damaged = true;
     if (a.damage == role::fallback && s.fallback) s.fallback->damaged = true;
   }
@@ -375,14 +411,42 @@ class model {
   std::vector<outcome> open(outcome o) const {
     state& s = o.next;
     s.open = true;
+    s.read_only = s.storage_read_only;
     ok_result(o);
+    if (s.read_only) {
+      // Read-only: the committed content is served (never a trial's), no
+      // start is counted, nothing is written.
+      o.expect.events.push_back(ev(sg::event_kind::read_only, 0));
+      const std::optional<content>& lkg = s.trial ? s.fallback : s.active;
+      s.served = servable(s, lkg) ? (s.trial ? role::fallback : role::active) : role::none;
+      if (lkg && !servable(s, lkg)) o.expect.load_failed.push_back(lkg->seq);
+      return {o};
+    }
     if (s.trial) {
       if (s.starts_used < UINT32_MAX) ++s.starts_used;
       if (s.starts_used > s.start_budget) return revert(o, sg::revert_reason::start_budget_spent);
-      if (!servable(s, s.active)) return revert(o, sg::revert_reason::unhealthy);
+      if (!servable(s, s.active)) {
+        o.expect.load_failed.push_back(s.active->seq);
+        return revert(o, sg::revert_reason::unhealthy);
+      }
       arm(s);
     }
     s.served = serve(s);
+    if (s.active && !servable(s, s.active)) {
+      o.expect.load_failed.push_back(s.active->seq);
+      if (s.fallback && !servable(s, s.fallback)) o.expect.load_failed.push_back(s.fallback->seq);
+    }
+    return {o};
+  }
+
+  // release(): the quarantine of seq is lifted; nothing else changes.
+  std::vector<outcome> release(outcome o, std::uint64_t seq) const {
+    state& s = o.next;
+    ok_result(o);
+    auto it = std::find(s.quarantine.begin(), s.quarantine.end(), seq);
+    if (it == s.quarantine.end()) return {o};
+    s.quarantine.erase(it);
+    o.expect.events.push_back(ev(sg::event_kind::released, seq));
     return {o};
   }
 
