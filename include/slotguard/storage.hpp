@@ -95,7 +95,8 @@ class storage {
   // read_only_store when the file cannot be created or opened for writing
   // (read-only file system, no write access: the store can still be read);
   // not_regular_file when path is a link, FIFO or directory. The lock ends
-  // with unlock() or with the process.
+  // with unlock() or with the process. The POSIX backend also locks the
+  // directory that holds path (so one lock file per directory).
   virtual result<lock_handle> lock(const std::string& path) = 0;
   virtual result<void> unlock(lock_handle l) = 0;
   // Creates directory path durably (its parent is synced); success when it
