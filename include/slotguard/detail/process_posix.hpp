@@ -241,6 +241,18 @@ inline long clone3_fork(std::uint64_t flags, int* pidfd) noexcept {
 }
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+constexpr bool thread_sanitizer = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool thread_sanitizer = true;
+#else
+constexpr bool thread_sanitizer = false;
+#endif
+#else
+constexpr bool thread_sanitizer = false;
+#endif
+
 // Everything the child needs, made before the fork.
 struct plan {
   const char* path = nullptr;
@@ -433,6 +445,10 @@ inline bool write_file(const char* path, const char* text) noexcept {
       write_file("/proc/sys/kernel/pid_max", p.pid_max))
     bits |= isolation_pid_max;
   send_record(3, static_cast<std::int32_t>(bits), 0);
+  // The namespace's /proc, held open: what the probe does to its mounts
+  // cannot make the count at its end read another /proc.
+  const int proc_dir =
+      (bits & isolation_proc) ? ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
   const long child = clone3_fork(0, nullptr);
   if (child < 0) fail(child_step_clone);
   if (child == 0) exec_probe(p);
@@ -449,9 +465,9 @@ inline bool write_file(const char* path, const char* text) noexcept {
       // What the probe left running in the namespace (its /proc, read
       // without allocating): all but this init.
       std::int32_t left = 0;
-      if (bits & isolation_proc) {
-        const int d = ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (d >= 0) {
+      if (proc_dir >= 0) {
+        const int d = proc_dir;
+        if (::lseek(d, 0, SEEK_SET) == 0) {
           alignas(8) char buf[4096];
           long n;
           while ((n = ::syscall(SYS_getdents64, d, buf, sizeof buf)) > 0) {
@@ -463,7 +479,6 @@ inline bool write_file(const char* path, const char* text) noexcept {
               off += reclen;
             }
           }
-          ::close(d);
         }
       }
       const std::int64_t cpu =
@@ -595,11 +610,22 @@ inline void* reap_later(void* arg) {
 
 }  // namespace posix_child
 
+inline result<child_status> run_child_once(const child_spec& spec, bool namespaces);
+
 // Starts spec.argv and waits for it, at most spec.time_limit. Returns
-// invalid_argument for an empty argv, out_of_memory / io_error when the
-// parent's own resources fail; every other way a start can fail is a
-// child_status with outcome not_started.
+// invalid_argument for an empty argv, io_error when the parent's own
+// resources fail; every other way a start can fail is a child_status with
+// outcome not_started. Namespaces the kernel grants but that cannot be set
+// up (their id maps) are given up for this start, not the probe.
 inline result<child_status> run_child(const child_spec& spec) {
+  auto r = run_child_once(spec, spec.namespaces);
+  if (spec.namespaces && r && r->outcome == child_outcome::not_started &&
+      std::strcmp(r->start_step, child_step_name(child_step_idmap)) == 0)
+    return run_child_once(spec, false);
+  return r;
+}
+
+inline result<child_status> run_child_once(const child_spec& spec, bool namespaces) {
   namespace pc = posix_child;
   if (spec.argv.empty() || spec.argv[0].empty()) return errc::invalid_argument;
   const auto started = std::chrono::steady_clock::now();
@@ -640,13 +666,17 @@ inline result<child_status> run_child(const child_spec& spec) {
   p.out_w = out_pipe[1];
   p.status_w = st_pipe[1];
   p.limits = spec.limits;
-  std::snprintf(p.uid_map, sizeof p.uid_map, "%lu %lu 1", static_cast<unsigned long>(::geteuid()),
-                static_cast<unsigned long>(::geteuid()));
+  // Inside its namespace the probe keeps its account's id, except root's,
+  // which it sees as 65534 (nobody): not root there, it keeps no
+  // capability across its exec, so it cannot undo its own mounts. (Its
+  // files' owner checks are still the host account's.)
+  const unsigned long euid = static_cast<unsigned long>(::geteuid());
+  const unsigned long egid = static_cast<unsigned long>(::getegid());
+  std::snprintf(p.uid_map, sizeof p.uid_map, "%lu %lu 1", euid == 0 ? 65534ul : euid, euid);
   if (spec.limits.processes != 0)
     std::snprintf(p.pid_max, sizeof p.pid_max, "%llu",
                   static_cast<unsigned long long>(std::max<std::uint64_t>(spec.limits.processes + 1, 301)));
-  std::snprintf(p.gid_map, sizeof p.gid_map, "%lu %lu 1", static_cast<unsigned long>(::getegid()),
-                static_cast<unsigned long>(::getegid()));
+  std::snprintf(p.gid_map, sizeof p.gid_map, "%lu %lu 1", euid == 0 ? 65534ul : egid, egid);
 
   // No host signal handler may run in the child before it resets them.
   sigset_t all, old;
@@ -658,8 +688,10 @@ inline result<child_status> run_child(const child_spec& spec) {
   pid_t pid = -1;
   int start_errno = 0;
 #if defined(__linux__)
-  bool have_clone3 = true;
-  if (spec.namespaces) {
+  // ThreadSanitizer keeps its own state across fork() only: under it, the
+  // child is made by fork() (and runs without namespaces).
+  bool have_clone3 = !pc::thread_sanitizer;
+  if (namespaces && have_clone3) {
     p.pid_namespace = true;
     p.user_namespace = true;
     p.nproc = true;
