@@ -13,10 +13,12 @@
 #include <limits>
 
 #if defined(_WIN32)
-#include <fcntl.h>
-#include <io.h>
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
 #include <process.h>
-#include <sys/stat.h>
+#include <windows.h>
+#include <sddl.h>
 #else
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -30,12 +32,12 @@ namespace sgcli {
 
 int fail(const char* cmd, sg::errc e, const std::string& detail) {
   std::fprintf(stderr, "slotguard %s: %s: %s%s%s\n", cmd, sg::to_string(e), sg::describe(e),
-               detail.empty() ? "" : ": ", detail.c_str());
+               detail.empty() ? "" : ": ", printable(detail).c_str());
   return exit_rejected;
 }
 
 int usage_error(const char* cmd, const std::string& message) {
-  std::fprintf(stderr, "slotguard %s: %s\n(see 'slotguard %s --help')\n", cmd, message.c_str(), cmd);
+  std::fprintf(stderr, "slotguard %s: %s\n(see 'slotguard %s --help')\n", cmd, printable(message).c_str(), cmd);
   return exit_usage;
 }
 
@@ -44,6 +46,7 @@ arg_parser::arg_parser(int argc, char** argv, std::initializer_list<option> opti
     spec s;
     for (const char* n : o.names) s.names.emplace_back(n);
     s.takes_value = o.takes_value;
+    s.repeatable = o.repeatable;
     specs_.push_back(std::move(s));
   }
   bool options_done = false;
@@ -78,13 +81,24 @@ arg_parser::arg_parser(int argc, char** argv, std::initializer_list<option> opti
       given_.emplace_back(s, std::string());
       continue;
     }
+    std::string v;
     if (inline_value) {
-      given_.emplace_back(s, *inline_value);
+      v = std::move(*inline_value);
     } else if (i + 1 < argc) {
-      given_.emplace_back(s, std::string(argv[++i]));
-    } else if (error_.empty()) {
-      error_ = "option '" + std::string(name) + "' needs a value";
+      v = argv[++i];
+    } else {
+      if (error_.empty()) error_ = "option '" + std::string(name) + "' needs a value";
+      continue;
     }
+    // "--channel ''" from an unset variable must not mean "any channel".
+    if (v.empty() && error_.empty()) error_ = "option '" + std::string(name) + "' needs a non-empty value";
+    if (!s->repeatable && error_.empty())
+      for (const auto& g : given_)
+        if (g.first == s) {
+          error_ = "option '" + std::string(name) + "' is given more than once";
+          break;
+        }
+    given_.emplace_back(s, std::move(v));
   }
 }
 
@@ -157,67 +171,195 @@ sg::result<std::vector<std::uint8_t>> read_file(const std::string& path, std::ui
   return out;
 }
 
+#if defined(_WIN32)
+namespace {
+
+sg::errc errc_from_win32(DWORD e) {
+  switch (e) {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+      return sg::errc::not_found;
+    case ERROR_ACCESS_DENIED:
+      return sg::errc::permission_denied;
+    case ERROR_FILE_EXISTS:
+    case ERROR_ALREADY_EXISTS:
+      return sg::errc::already_exists;
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL:
+      return sg::errc::no_space;
+    case ERROR_SHARING_VIOLATION:
+    case ERROR_LOCK_VIOLATION:
+      return sg::errc::sharing_violation;
+    default:
+      return sg::errc::io_error;
+  }
+}
+
+// A security descriptor whose protected access list grants the current
+// account and SYSTEM full access and nobody else anything (what mode 0600
+// means on POSIX). Null when it cannot be built.
+struct owner_only_descriptor {
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  owner_only_descriptor() {
+    HANDLE token = nullptr;
+    if (!::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &token)) return;
+    DWORD size = 0;
+    (void)::GetTokenInformation(token, TokenUser, nullptr, 0, &size);
+    std::vector<unsigned char> buf(size);
+    LPWSTR sid = nullptr;
+    if (size != 0 && ::GetTokenInformation(token, TokenUser, buf.data(), size, &size) &&
+        ::ConvertSidToStringSidW(reinterpret_cast<TOKEN_USER*>(buf.data())->User.Sid, &sid)) {
+      const std::wstring sddl = L"D:P(A;;FA;;;" + std::wstring(sid) + L")(A;;FA;;;SY)";
+      (void)::ConvertStringSecurityDescriptorToSecurityDescriptorW(sddl.c_str(), SDDL_REVISION_1, &sd, nullptr);
+      ::LocalFree(sid);
+    }
+    ::CloseHandle(token);
+  }
+  ~owner_only_descriptor() {
+    if (sd != nullptr) ::LocalFree(sd);
+  }
+  owner_only_descriptor(const owner_only_descriptor&) = delete;
+  owner_only_descriptor& operator=(const owner_only_descriptor&) = delete;
+};
+
+// MoveFileExW, retried for a while when another program (an antivirus
+// scanner, a backup, an indexer) holds one of the files open.
+bool move_file(const std::wstring& from, const std::wstring& to, DWORD flags, DWORD& error) {
+  for (int attempt = 0;; ++attempt) {
+    if (::MoveFileExW(from.c_str(), to.c_str(), flags)) return true;
+    error = ::GetLastError();
+    const bool transient = error == ERROR_SHARING_VIOLATION || error == ERROR_LOCK_VIOLATION ||
+                           (error == ERROR_ACCESS_DENIED && (flags & MOVEFILE_REPLACE_EXISTING) != 0);
+    if (!transient || attempt >= 20) return false;
+    ::Sleep(static_cast<DWORD>(10 * (attempt + 1)));
+  }
+}
+
+}  // namespace
+
 sg::result<void> write_file_atomic(const std::string& path, sg::byte_view bytes, unsigned mode, bool exclusive) {
-  std::error_code ec;
-  if (exclusive && fs::exists(path, ec)) return sg::errc::already_exists;
   static std::atomic<unsigned> counter{0};
-#if defined(_WIN32)
-  const int pid = _getpid();
+  const std::string tmp = path + ".tmp-" + std::to_string(_getpid()) + "-" + std::to_string(counter++);
+  const std::wstring wtmp = fs::path(tmp).wstring();
+  const std::wstring wpath = fs::path(path).wstring();
+  // Private files (mode 0600, the private key) get an owner-only access
+  // list instead of the one the directory would pass on.
+  owner_only_descriptor owner_only;
+  SECURITY_ATTRIBUTES sa{};
+  sa.nLength = sizeof sa;
+  sa.bInheritHandle = FALSE;
+  sa.lpSecurityDescriptor = owner_only.sd;
+  const bool is_private = (mode & 077u) == 0;
+  if (is_private && owner_only.sd == nullptr) return sg::errc::permission_denied;
+  // CREATE_NEW fails on any existing name, a symbolic link included.
+  const HANDLE h = ::CreateFileW(wtmp.c_str(), GENERIC_WRITE, 0, is_private ? &sa : nullptr, CREATE_NEW,
+                                 FILE_ATTRIBUTE_NORMAL, nullptr);
+  if (h == INVALID_HANDLE_VALUE) return errc_from_win32(::GetLastError());
+  sg::errc failure = sg::errc::ok;
+  std::size_t done = 0;
+  while (done < bytes.size() && failure == sg::errc::ok) {
+    const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size() - done, std::size_t{1} << 30));
+    DWORD n = 0;
+    if (!::WriteFile(h, bytes.data() + done, chunk, &n, nullptr))
+      failure = errc_from_win32(::GetLastError());
+    else
+      done += n;
+  }
+  if (failure == sg::errc::ok && !::FlushFileBuffers(h)) failure = errc_from_win32(::GetLastError());
+  if (!::CloseHandle(h) && failure == sg::errc::ok) failure = errc_from_win32(::GetLastError());
+  if (failure == sg::errc::ok) {
+    // Without MOVEFILE_REPLACE_EXISTING the move fails when the name
+    // exists; MOVEFILE_WRITE_THROUGH returns only once the rename is on
+    // the device.
+    DWORD error = 0;
+    const DWORD flags = MOVEFILE_WRITE_THROUGH | (exclusive ? 0 : MOVEFILE_REPLACE_EXISTING);
+    if (!move_file(wtmp, wpath, flags, error)) failure = errc_from_win32(error);
+  }
+  if (failure != sg::errc::ok) {
+    (void)::DeleteFileW(wtmp.c_str());
+    return failure;
+  }
+  return sg::ok();
+}
 #else
-  const int pid = static_cast<int>(getpid());
-#endif
-  const std::string tmp = path + ".tmp-" + std::to_string(pid) + "-" + std::to_string(counter++);
-#if defined(_WIN32)
-  (void)mode;
-  const int fd = _open(tmp.c_str(), _O_WRONLY | _O_CREAT | _O_EXCL | _O_BINARY, _S_IREAD | _S_IWRITE);
-#else
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, static_cast<mode_t>(mode));
-#endif
+namespace {
+
+// Makes a directory's entries (a rename, a new link) durable.
+sg::errc sync_directory(const std::string& path) {
+  fs::path dir = fs::path(path).parent_path();
+  if (dir.empty()) dir = ".";
+  const int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0) return errc_from_errno(errno);
+  sg::errc r = sg::errc::ok;
+  // A file system that cannot sync a directory says EINVAL; there is
+  // nothing more to do on it.
+  if (::fsync(dfd) != 0 && errno != EINVAL) r = errc_from_errno(errno);
+  ::close(dfd);
+  return r;
+}
+
+}  // namespace
+
+sg::result<void> write_file_atomic(const std::string& path, sg::byte_view bytes, unsigned mode, bool exclusive) {
+  static std::atomic<unsigned> counter{0};
+  const std::string tmp =
+      path + ".tmp-" + std::to_string(static_cast<long>(getpid())) + "-" + std::to_string(counter++);
+  // O_EXCL: a new file, never an existing one and never through a link.
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode));
   if (fd < 0) return errc_from_errno(errno);
   sg::errc failure = sg::errc::ok;
   std::size_t done = 0;
   while (done < bytes.size() && failure == sg::errc::ok) {
     const std::size_t chunk = std::min<std::size_t>(bytes.size() - done, std::size_t{1} << 30);
-#if defined(_WIN32)
-    const int n = _write(fd, bytes.data() + done, static_cast<unsigned>(chunk));
-#else
     const ssize_t n = ::write(fd, bytes.data() + done, chunk);
-#endif
     if (n < 0) {
       if (errno != EINTR) failure = errc_from_errno(errno);
     } else {
       done += static_cast<std::size_t>(n);
     }
   }
-#if defined(_WIN32)
-  if (failure == sg::errc::ok && _commit(fd) != 0) failure = errc_from_errno(errno);
-  if (_close(fd) != 0 && failure == sg::errc::ok) failure = errc_from_errno(errno);
-#else
   if (failure == sg::errc::ok && ::fsync(fd) != 0) failure = errc_from_errno(errno);
   if (::close(fd) != 0 && failure == sg::errc::ok) failure = errc_from_errno(errno);
-#endif
+  bool renamed = false;
   if (failure == sg::errc::ok) {
-    // std::filesystem::rename replaces an existing target on POSIX and on
-    // Windows (MoveFileEx with MOVEFILE_REPLACE_EXISTING).
-    fs::rename(tmp, path, ec);
-    if (ec) failure = ec == std::errc::permission_denied ? sg::errc::permission_denied : sg::errc::io_error;
+    if (exclusive) {
+      // link() gives the file its name only if the name is free (a
+      // dangling symbolic link included), in one step; a check before a
+      // rename would leave a window and would follow a link.
+      if (::link(tmp.c_str(), path.c_str()) != 0) {
+        const int e = errno;
+        if (e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == ENOSYS) {
+          // A file system without hard links: check without following
+          // links, then rename.
+          struct stat st {};
+          if (::lstat(path.c_str(), &st) == 0)
+            failure = sg::errc::already_exists;
+          else if (errno != ENOENT)
+            failure = errc_from_errno(errno);
+          else if (::rename(tmp.c_str(), path.c_str()) != 0)
+            failure = errc_from_errno(errno);
+          else
+            renamed = true;
+        } else {
+          failure = errc_from_errno(e);
+        }
+      }
+    } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
+      // rename() replaces a symbolic link at `path` itself, not its target.
+      failure = errc_from_errno(errno);
+    } else {
+      renamed = true;
+    }
   }
-  if (failure != sg::errc::ok) {
-    fs::remove(tmp, ec);
-    return failure;
-  }
-#if !defined(_WIN32)
-  // Make the rename itself durable.
-  fs::path dir = fs::path(path).parent_path();
-  if (dir.empty()) dir = ".";
-  const int dfd = ::open(dir.c_str(), O_RDONLY | O_CLOEXEC);
-  if (dfd >= 0) {
-    (void)::fsync(dfd);
-    ::close(dfd);
-  }
-#endif
+  // After link() (or a failure) the temporary name goes.
+  if (!renamed) (void)::unlink(tmp.c_str());
+  if (failure != sg::errc::ok) return failure;
+  // Make the new name itself durable.
+  const sg::errc synced = sync_directory(path);
+  if (synced != sg::errc::ok) return synced;
   return sg::ok();
 }
+#endif
 
 std::optional<std::uint64_t> parse_u64(std::string_view s) {
   if (s.empty() || s.size() > 20) return std::nullopt;
@@ -255,35 +397,127 @@ std::int64_t now_seconds() {
           .count());
 }
 
+namespace {
+
+// Decodes the UTF-8 sequence at s[i]: its code point and length, or false
+// for a byte that does not start a valid sequence (overlong forms,
+// surrogates and values above U+10FFFF are not valid).
+bool decode_utf8(std::string_view s, std::size_t i, std::uint32_t& cp, std::size_t& len) {
+  const auto c = static_cast<unsigned char>(s[i]);
+  std::uint32_t min = 0;
+  if (c < 0x80) {
+    cp = c;
+    len = 1;
+    return true;
+  }
+  if ((c & 0xE0) == 0xC0) {
+    len = 2;
+    cp = c & 0x1Fu;
+    min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    len = 3;
+    cp = c & 0x0Fu;
+    min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    len = 4;
+    cp = c & 0x07u;
+    min = 0x10000;
+  } else {
+    return false;
+  }
+  if (s.size() - i < len) return false;
+  for (std::size_t k = 1; k < len; ++k) {
+    const auto cc = static_cast<unsigned char>(s[i + k]);
+    if ((cc & 0xC0) != 0x80) return false;
+    cp = (cp << 6) | (cc & 0x3Fu);
+  }
+  return cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+}
+
+// Code points a terminal does not show as a visible character of their own
+// but that act on what it shows: C0 and C1 controls, DEL, and the invisible
+// formatting characters (soft hyphen, Arabic letter mark, zero-width
+// characters and marks, line and paragraph separators, bidirectional
+// embeddings, overrides and isolates, word joiners, BOM, interlinear
+// annotation, tags) with which text can pose as other text.
+bool hidden(std::uint32_t cp) {
+  return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F) || cp == 0xAD || cp == 0x61C || cp == 0x180E ||
+         (cp >= 0x200B && cp <= 0x200F) || (cp >= 0x2028 && cp <= 0x202E) || (cp >= 0x2060 && cp <= 0x206F) ||
+         cp == 0xFEFF || (cp >= 0xFFF9 && cp <= 0xFFFB) || (cp >= 0xE0000 && cp <= 0xE007F);
+}
+
+void append_hex(std::string& out, const char* format, std::uint32_t v) {
+  char buf[16];
+  std::snprintf(buf, sizeof buf, format, static_cast<unsigned>(v));
+  out += buf;
+}
+
+}  // namespace
+
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::uint32_t cp = 0;
+    std::size_t len = 0;
+    if (!decode_utf8(s, i, cp, len)) {
+      append_hex(out, "\\x%02x", static_cast<unsigned char>(s[i]));
+      ++i;
+      continue;
+    }
+    if (!hidden(cp)) {
+      out.append(s.data() + i, len);
+    } else if (cp == '\n') {
+      out += "\\n";
+    } else if (cp == '\r') {
+      out += "\\r";
+    } else if (cp == '\t') {
+      out += "\\t";
+    } else if (cp < 0x80) {
+      append_hex(out, "\\x%02x", cp);
+    } else if (cp <= 0xFFFF) {
+      append_hex(out, "\\u%04x", cp);
+    } else {
+      append_hex(out, "\\U%08x", cp);
+    }
+    i += len;
+  }
+  return out;
+}
+
 std::string json_string(std::string_view s) {
   std::string out = "\"";
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (c < 0x20 || c == 0x7F) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out.push_back(ch);
-        }
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::uint32_t cp = 0;
+    std::size_t len = 0;
+    if (!decode_utf8(s, i, cp, len)) {
+      out += "\\ufffd";
+      ++i;
+      continue;
     }
+    if (cp == '"') {
+      out += "\\\"";
+    } else if (cp == '\\') {
+      out += "\\\\";
+    } else if (cp == '\n') {
+      out += "\\n";
+    } else if (cp == '\r') {
+      out += "\\r";
+    } else if (cp == '\t') {
+      out += "\\t";
+    } else if (!hidden(cp)) {
+      out.append(s.data() + i, len);
+    } else if (cp <= 0xFFFF) {
+      append_hex(out, "\\u%04x", cp);
+    } else {
+      // A surrogate pair, as JSON writes code points above U+FFFF.
+      const std::uint32_t v = cp - 0x10000;
+      append_hex(out, "\\u%04x", 0xD800 + (v >> 10));
+      append_hex(out, "\\u%04x", 0xDC00 + (v & 0x3FF));
+    }
+    i += len;
   }
   out += "\"";
   return out;

@@ -41,24 +41,33 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_rejected = 1;
 inline constexpr int exit_usage = 2;
 
-// "slotguard CMD: NAME: sentence[: detail]" on stderr; returns exit_rejected.
+// "slotguard CMD: NAME: sentence[: detail]" on stderr, the detail through
+// printable(); returns exit_rejected.
 int fail(const char* cmd, slotguard::errc e, const std::string& detail = {});
-// "slotguard CMD: message" and a pointer to --help on stderr; returns exit_usage.
+// "slotguard CMD: message" (through printable()) and a pointer to --help on
+// stderr; returns exit_usage.
 int usage_error(const char* cmd, const std::string& message);
 
-// One option a subcommand accepts: its names ("--out", "-o") and whether it
-// takes a value. Values come as "--name VALUE" or "--name=VALUE".
+// One option a subcommand accepts: its names ("--out", "-o"), whether it
+// takes a value, and whether it may be given more than once (--key, --trust).
+// Values come as "--name VALUE" or "--name=VALUE".
 struct option {
   std::initializer_list<const char*> names;
   bool takes_value = true;
+  bool repeatable = false;
 };
 
 // Parses a subcommand's arguments (argv[1..argc)). "--help" and "-h" are
-// always accepted; "--" ends the options.
+// always accepted; "--" ends the options. An empty value ("--channel ''",
+// as a script's unset variable gives) and a second value for an option
+// that is not repeatable are usage errors naming the option: an option
+// that names a constraint never silently means "no constraint" or "the
+// other value".
 class arg_parser {
  public:
   arg_parser(int argc, char** argv, std::initializer_list<option> options);
-  // False after an unknown option or a missing value; error() says which.
+  // False after an unknown option, a missing or empty value or a repeated
+  // single-value option; error() says which.
   bool ok() const noexcept { return error_.empty(); }
   const std::string& error() const noexcept { return error_; }
   bool help() const noexcept { return help_; }
@@ -72,6 +81,7 @@ class arg_parser {
   struct spec {
     std::vector<std::string> names;
     bool takes_value;
+    bool repeatable;
   };
   const spec* find(std::string_view name) const;
   std::vector<spec> specs_;
@@ -86,10 +96,15 @@ class arg_parser {
 slotguard::result<std::vector<std::uint8_t>> read_file(const std::string& path, std::uint64_t max_size);
 
 // Replaces `path` atomically: writes a temporary file in the same directory
-// (created exclusively, with `mode` on POSIX), flushes it to the device,
-// renames it over `path` and syncs the directory. On failure `path` is
-// unchanged and the temporary file is removed. With exclusive, fails with
-// already_exists if `path` exists.
+// (created exclusively and never through a symbolic link, with `mode` on
+// POSIX; mode 0600 gives an access list of the owner and SYSTEM only on
+// Windows), flushes it to the device, renames it over `path` (Windows:
+// MOVEFILE_WRITE_THROUGH) and syncs the directory (POSIX), so that the new
+// name survives a power cut once this returns. On failure before the rename
+// `path` is unchanged and the temporary file is removed. With exclusive, the
+// new file takes the name only if nothing (not even a dangling symbolic
+// link) has it, atomically: already_exists otherwise. A symbolic link at
+// `path` is replaced, never followed.
 slotguard::result<void> write_file_atomic(const std::string& path, slotguard::byte_view bytes,
                                           unsigned mode = 0644, bool exclusive = false);
 
@@ -103,7 +118,24 @@ std::optional<std::int64_t> parse_time(std::string_view s);
 // Seconds since the Unix epoch now.
 std::int64_t now_seconds();
 
-// JSON string literal with the quotes.
+// Text from an untrusted source (a bundle's manifest, a store, a file name)
+// made safe for a terminal, for every string the tool prints in text mode:
+// valid printable UTF-8 stays as it is; control bytes become escapes
+// (newline "\n", carriage return "\r", tab "\t", others and DEL "\xNN",
+// e.g. ESC "\x1b"), C1 controls and invisible formatting characters
+// (bidirectional overrides and isolates, zero-width characters, line and
+// paragraph separators, BOM, tags) become "\uXXXX" or "\UXXXXXXXX", and each
+// byte that is not part of valid UTF-8 becomes "\xNN". The result is one
+// line of valid UTF-8 that cannot move the cursor, change colours or hide
+// what follows. Backslashes are left as they are (Windows paths stay
+// readable): an escape is never needed to tell lines apart.
+std::string printable(std::string_view s);
+
+// JSON string literal with the quotes. Always valid UTF-8 and valid JSON:
+// control characters, C1 controls, U+2028/U+2029 and the invisible
+// formatting characters printable() escapes are written as \uXXXX (exact);
+// each byte that is not part of valid UTF-8 becomes \ufffd (U+FFFD, the
+// replacement character).
 std::string json_string(std::string_view s);
 
 // Key files (PEM, as openssl writes them), in cmd_keys.cpp. Errors: those of

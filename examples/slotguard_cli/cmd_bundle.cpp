@@ -158,7 +158,10 @@ const char sign_help[] =
     "\n"
     "Adds a signature by each KEY (PEM private key) to BUNDLE and replaces the\n"
     "file atomically (temporary file in the same directory, flushed, renamed).\n"
-    "A key that has already signed is an error (already_exists).\n"
+    "A key that has already signed is an error (already_exists). BUNDLE must be\n"
+    "a regular file: a symbolic link is refused (invalid_argument; sign the file\n"
+    "it points to), as the replacement would put a file in the link's place and\n"
+    "leave its target unsigned.\n"
     "\n"
     "exit status: 0 signed, 1 rejected or failed (reason on stderr), 2 usage error\n";
 
@@ -173,6 +176,9 @@ const char inspect_help[] =
     "payload_size, payload_sha256 (lowercase hex, the manifest's),\n"
     "payload_sha256_matches, rollout [{offset, percent}], recalls,\n"
     "fields, unknown_fields and signatures [{key_id}].\n"
+    "A manifest is untrusted text: the text output shows control characters,\n"
+    "invisible formatting characters and bytes that are not UTF-8 as escapes\n"
+    "(\\n, \\x1b, \\u202e); JSON strings escape them as JSON does.\n"
     "\n"
     "exit status: 0 printed, 1 the bundle does not parse (reason on stderr),\n"
     "2 usage error\n";
@@ -221,8 +227,8 @@ int cmd_pack(int argc, char** argv) {
                                 {{"--not-before"}},
                                 {{"--expires"}},
                                 {{"--rollout"}},
-                                {{"--recall"}},
-                                {{"--key"}},
+                                {{"--recall"}, true, true},
+                                {{"--key"}, true, true},
                                 {{"--schema-file"}},
                                 {{"--records"}}});
   const char* cmd = "pack";
@@ -356,13 +362,13 @@ int cmd_pack(int argc, char** argv) {
   if (!bundle) return sgcli::fail(cmd, bundle.error());
   const auto w = sgcli::write_file_atomic(*out, *bundle);
   if (!w) return sgcli::fail(cmd, w.error(), *out);
-  std::printf("wrote %s: %zu bytes, channel %s, sequence %llu, %zu signature(s)\n", out->c_str(),
-              bundle->size(), channel->c_str(), static_cast<unsigned long long>(*seq), keys.size());
+  std::printf("wrote %s: %zu bytes, channel %s, sequence %llu, %zu signature(s)\n", sgcli::printable(*out).c_str(),
+              bundle->size(), sgcli::printable(*channel).c_str(), static_cast<unsigned long long>(*seq), keys.size());
   return exit_ok;
 }
 
 int cmd_sign(int argc, char** argv) {
-  const sgcli::arg_parser args(argc, argv, {{{"--key"}}});
+  const sgcli::arg_parser args(argc, argv, {{{"--key"}, true, true}});
   const char* cmd = "sign";
   if (args.help()) {
     std::fputs(sign_help, stdout);
@@ -373,6 +379,23 @@ int cmd_sign(int argc, char** argv) {
   const std::vector<std::string> keys = args.values("--key");
   if (keys.empty()) return sgcli::usage_error(cmd, "--key KEY is required");
   const std::string& path = args.positional()[0];
+
+  // The signed file replaces BUNDLE by a rename, which would put a regular
+  // file in place of a symbolic link and leave the link's target unsigned:
+  // refuse, and name the file to sign. Anything else that is not a regular
+  // file (a FIFO would block the read) is refused too.
+  {
+    std::error_code ec;
+    const auto st = std::filesystem::symlink_status(path, ec);
+    if (!ec && std::filesystem::is_symlink(st)) {
+      const auto target = std::filesystem::read_symlink(path, ec);
+      return sgcli::fail(cmd, sg::errc::invalid_argument,
+                         path + " is a symbolic link" + (ec ? std::string() : " to " + target.string()) +
+                             ": sign the file it points to; nothing was changed");
+    }
+    if (!ec && std::filesystem::exists(st) && !std::filesystem::is_regular_file(st))
+      return sgcli::fail(cmd, sg::errc::invalid_argument, path + " is not a regular file; nothing was changed");
+  }
 
   const sg::bundle_limits limits;
   auto bytes = sgcli::read_file(path, limits.max_bundle_size);
@@ -394,7 +417,8 @@ int cmd_sign(int argc, char** argv) {
   if (!ec) mode = static_cast<unsigned>(st.permissions()) & 0777u;
   const auto w = sgcli::write_file_atomic(path, current, mode);
   if (!w) return sgcli::fail(cmd, w.error(), path);
-  for (const std::string& id : ids) std::printf("signed %s with key id %s\n", path.c_str(), id.c_str());
+  for (const std::string& id : ids)
+    std::printf("signed %s with key id %s\n", sgcli::printable(path).c_str(), sgcli::printable(id).c_str());
   return exit_ok;
 }
 
@@ -452,15 +476,18 @@ int cmd_inspect(int argc, char** argv) {
     return exit_ok;
   }
 
-  std::printf("bundle      %s (%zu bytes, format %u)\n", path.c_str(), b.bytes.size(),
+  // Every string from the bundle goes through printable(): a manifest is
+  // untrusted text, and a newline or a terminal escape in it must not forge
+  // a line or hide the ones that follow.
+  using sgcli::printable;
+  std::printf("bundle      %s (%zu bytes, format %u)\n", printable(path).c_str(), b.bytes.size(),
               static_cast<unsigned>(b.format_version));
-  std::printf("channel     %.*s\n", static_cast<int>(m.channel.size()), m.channel.data());
+  std::printf("channel     %s\n", printable(m.channel).c_str());
   std::printf("sequence    %llu\n", static_cast<unsigned long long>(m.sequence));
-  std::printf("version     %s\n", m.version.empty() ? "-" : std::string(m.version).c_str());
-  std::printf("schema      %.*s@%u\n", static_cast<int>(m.schema_id.size()), m.schema_id.data(),
-              static_cast<unsigned>(m.schema_version));
-  std::printf("host        %s .. %s\n", m.host_min ? sg::to_string(*m.host_min).c_str() : "any",
-              m.host_max ? sg::to_string(*m.host_max).c_str() : "any");
+  std::printf("version     %s\n", m.version.empty() ? "-" : printable(m.version).c_str());
+  std::printf("schema      %s@%u\n", printable(m.schema_id).c_str(), static_cast<unsigned>(m.schema_version));
+  std::printf("host        %s .. %s\n", m.host_min ? printable(sg::to_string(*m.host_min)).c_str() : "any",
+              m.host_max ? printable(sg::to_string(*m.host_max)).c_str() : "any");
   std::printf("created     %s\n", sg::detail::format_rfc3339(m.created).c_str());
   std::printf("not_before  %s\n", time_or_dash(m.not_before).c_str());
   std::printf("expires     %s\n", time_or_dash(m.expires).c_str());
@@ -483,13 +510,13 @@ int cmd_inspect(int argc, char** argv) {
               static_cast<unsigned>(m.unknown_field_count));
   std::printf("signatures  %zu\n", b.signature_count());
   for (std::size_t i = 0; i < b.signature_count(); ++i)
-    std::printf("  key id    %s\n", sg::to_hex(b.signature(i).id).c_str());
+    std::printf("  key id    %s\n", printable(sg::to_hex(b.signature(i).id)).c_str());
   return exit_ok;
 }
 
 int cmd_verify(int argc, char** argv) {
   const sgcli::arg_parser args(argc, argv,
-                               {{{"--trust"}},
+                               {{{"--trust"}, true, true},
                                 {{"--threshold"}},
                                 {{"--floor"}},
                                 {{"--channel"}},
@@ -568,8 +595,8 @@ int cmd_verify(int argc, char** argv) {
     if (!checked) return report_validation(cmd, checked.error());
   }
 #endif
-  std::printf("ok: %s: channel %.*s, sequence %llu, signed by at least %zu trusted key(s)\n", path.c_str(),
-              static_cast<int>(m.channel.size()), m.channel.data(), static_cast<unsigned long long>(m.sequence),
-              threshold);
+  std::printf("ok: %s: channel %s, sequence %llu, signed by at least %zu trusted key(s)\n",
+              sgcli::printable(path).c_str(), sgcli::printable(m.channel).c_str(),
+              static_cast<unsigned long long>(m.sequence), threshold);
   return exit_ok;
 }

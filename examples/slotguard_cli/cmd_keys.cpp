@@ -7,6 +7,8 @@
 #include <slotguard/trust.hpp>
 
 #include <cstdio>
+#include <filesystem>
+#include <system_error>
 
 namespace sg = slotguard;
 
@@ -33,15 +35,29 @@ static const char keygen_help[] =
     "usage: slotguard keygen --out KEY [--force]\n"
     "\n"
     "Makes an Ed25519 key pair. Writes the private key to KEY (PKCS#8 PEM,\n"
-    "\"BEGIN PRIVATE KEY\", mode 0600 on POSIX) and the public key to KEY.pub\n"
-    "(SubjectPublicKeyInfo PEM, \"BEGIN PUBLIC KEY\"): the forms openssl uses,\n"
-    "so keys made by 'openssl genpkey -algorithm ed25519' work too. Prints the\n"
-    "key id (hex of the first 8 bytes of SHA-256 of the public key).\n"
+    "\"BEGIN PRIVATE KEY\"; mode 0600 on POSIX, an access list of the owner and\n"
+    "SYSTEM only on Windows) and the public key to KEY.pub (SubjectPublicKeyInfo\n"
+    "PEM, \"BEGIN PUBLIC KEY\"): the forms openssl uses, so keys made by\n"
+    "'openssl genpkey -algorithm ed25519' work too. Each file is created new\n"
+    "(never through a symbolic link), flushed, and renamed into place durably.\n"
+    "Prints the key id (hex of the first 8 bytes of SHA-256 of the public key).\n"
     "\n"
     "  -o, --out KEY   where to write the private key (required)\n"
-    "  --force         replace existing files\n"
+    "  --force         replace existing files (a symbolic link is replaced, not\n"
+    "                  followed)\n"
     "\n"
     "exit status: 0 written, 1 failed (e.g. already_exists), 2 usage error\n";
+
+namespace {
+
+// Whether anything, a dangling symbolic link included, has the name.
+bool name_taken(const std::string& path) {
+  std::error_code ec;
+  const auto st = std::filesystem::symlink_status(path, ec);
+  return !ec && std::filesystem::exists(st);
+}
+
+}  // namespace
 
 int cmd_keygen(int argc, char** argv) {
   const sgcli::arg_parser args(argc, argv, {{{"--out", "-o"}, true}, {{"--force"}, false}});
@@ -62,18 +78,25 @@ int cmd_keygen(int argc, char** argv) {
   const std::string priv_pem = sg::private_key_pem(*seed);
   const std::string pub_pem = sg::public_key_pem(pub);
   if (!force) {
-    // Check both first so that neither is written when one exists.
-    std::FILE* f = std::fopen(pub_path.c_str(), "rb");
-    if (f != nullptr) {
-      std::fclose(f);
-      return sgcli::fail("keygen", sg::errc::already_exists, pub_path);
-    }
+    // Check both first so that neither is written when one exists; the
+    // writes below are exclusive too, so a name taken in between is never
+    // replaced.
+    for (const std::string* p : {&*out, &pub_path})
+      if (name_taken(*p)) return sgcli::fail("keygen", sg::errc::already_exists, *p);
   }
   auto r = sgcli::write_file_atomic(*out, sg::byte_view(std::string_view(priv_pem)), 0600, !force);
   if (!r) return sgcli::fail("keygen", r.error(), *out);
   r = sgcli::write_file_atomic(pub_path, sg::byte_view(std::string_view(pub_pem)), 0644, !force);
-  if (!r) return sgcli::fail("keygen", r.error(), pub_path);
-  std::printf("key id %s\nwrote %s and %s\n", sg::to_hex(sg::key_id_of(pub)).c_str(), out->c_str(),
-              pub_path.c_str());
+  if (!r) {
+    // A private key without its public half is of no use; it was created
+    // new just now (without --force), so it is ours to remove.
+    if (!force) {
+      std::error_code ec;
+      std::filesystem::remove(*out, ec);
+    }
+    return sgcli::fail("keygen", r.error(), pub_path);
+  }
+  std::printf("key id %s\nwrote %s and %s\n", sg::to_hex(sg::key_id_of(pub)).c_str(),
+              sgcli::printable(*out).c_str(), sgcli::printable(pub_path).c_str());
   return sgcli::exit_ok;
 }

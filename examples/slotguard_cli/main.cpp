@@ -42,12 +42,25 @@ void print_usage(std::FILE* out) {
   for (const command& c : commands) std::fprintf(out, "  %-9s %s\n", c.name, c.summary);
   std::fprintf(out,
                "\nexit status: 0 success, 1 input rejected or operation failed (the reason\n"
-               "on stderr), 2 usage error.\n");
+               "on stderr; also when the standard output cannot be written), 2 usage\n"
+               "error. An empty option value and a repeated single-value option are usage\n"
+               "errors.\n");
 }
 
-}  // namespace
+// The exit status once standard output is written out: what the tool
+// printed is its result (status --json feeds scripts), so output that could
+// not be written (a full disk, a closed pipe, /dev/full) is a failure, never
+// a success with half an answer.
+int finish(const char* name, int status) {
+  const bool flushed = std::fflush(stdout) == 0;
+  const bool failed = !flushed || std::ferror(stdout) != 0;
+  if (!failed) return status;
+  std::fprintf(stderr, "slotguard %s: io_error: %s: writing the standard output failed\n", name,
+               slotguard::describe(slotguard::errc::io_error));
+  return status == sgcli::exit_ok ? sgcli::exit_rejected : status;
+}
 
-int main(int argc, char** argv) {
+int run(int argc, char** argv) {
   if (argc < 2) {
     print_usage(stderr);
     return sgcli::exit_usage;
@@ -64,7 +77,14 @@ int main(int argc, char** argv) {
   }
   for (const command& c : commands)
     if (std::strcmp(name, c.name) == 0) return c.run(argc - 1, argv + 1);
-  std::fprintf(stderr, "slotguard: unknown command '%s'\n\n", name);
+  std::fprintf(stderr, "slotguard: unknown command '%s'\n\n", sgcli::printable(name).c_str());
   print_usage(stderr);
   return sgcli::exit_usage;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int status = run(argc, argv);
+  return finish(argc >= 2 ? sgcli::printable(argv[1]).c_str() : "", status);
 }

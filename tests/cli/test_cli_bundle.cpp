@@ -3,8 +3,11 @@
 // pack, sign, inspect and verify, their exit statuses (0, 1, 2), the JSON of
 // inspect against sha256sum, keys made by openssl, and single-byte changes
 // across a whole bundle.
+#include <slotguard/bundle.hpp>
 #include <slotguard/bytes.hpp>
+#include <slotguard/pem.hpp>
 
+#include "cli.hpp"
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
@@ -19,6 +22,7 @@
 
 #if !defined(_WIN32)
 #include <sys/stat.h>
+#include <sys/types.h>
 #endif
 
 namespace fs = std::filesystem;
@@ -47,6 +51,13 @@ std::string q(const fs::path& p) { return slotguard_test::quoted(p); }
 
 // Runs a shell command line; stdout and stderr go to files in `dir`.
 outcome shell(const fs::path& dir, const std::string& cmdline) { return slotguard_test::run_capturing(dir, cmdline); }
+
+// The tool as the start of a shell command line (with the cross build's
+// launcher, if any), for lines that redirect on their own.
+std::string tool_command() {
+  return std::string(SLOTGUARD_TEST_TOOL_LAUNCHER) + "\"" + slotguard_test::shell_program_path(SLOTGUARD_CLI_PATH) +
+         "\" ";
+}
 
 // Runs the tool with the given arguments.
 outcome tool(const fs::path& dir, const std::string& args) {
@@ -377,5 +388,324 @@ TEST_CASE("pack and verify with --schema-file", "[cli.bundle.schema]") {
                     q(schema_dir + "/edr_records.txt") + " -o " + q(dir / "x.sgb"));
   CHECK(o.status == 1);
   CHECK(o.err.find("schema_mismatch") != std::string::npos);
+}
+#endif
+
+namespace {
+
+// Bytes a terminal acts on instead of showing: C0 controls but the newline
+// that ends each line, DEL, C1 controls (U+0080..U+009F as UTF-8) and the
+// bidirectional override U+202E.
+std::string raw_controls_in(const std::string& out) {
+  std::string found;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    const auto next = i + 1 < out.size() ? static_cast<unsigned char>(out[i + 1]) : 0;
+    if ((c < 0x20 && c != '\n') || c == 0x7F || (c == 0xC2 && next >= 0x80 && next <= 0x9F) ||
+        (c == 0xE2 && next == 0x80 && i + 2 < out.size() && static_cast<unsigned char>(out[i + 2]) == 0xAE))
+      found += "byte " + std::to_string(c) + " at " + std::to_string(i) + "; ";
+  }
+  return found;
+}
+
+// The lines of a text that start with `prefix`.
+std::size_t lines_starting(const std::string& text, const std::string& prefix) {
+  std::size_t n = 0;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    const std::size_t end = text.find('\n', at);
+    const std::string line = text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+    if (line.compare(0, prefix.size(), prefix) == 0) ++n;
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  return n;
+}
+
+// A manifest version written to forge a "signatures  2" line and then hide
+// everything after it (ESC [8m: concealed text), with a C1 CSI and a
+// right-to-left override for good measure.
+const std::string hostile_version = "1.0\n signatures  2\nsignatures  2\n\x1b[8m\xc2\x9b\xe2\x80\xae";
+const std::string hostile_schema = "demo\x1b]0;owned\x07";
+
+fs::path hostile_bundle(const fs::path& dir, const fs::path& key) {
+  const auto seed = slotguard::parse_private_key_pem(read_text(key));
+  REQUIRE(seed);
+  slotguard::bundle_builder b;
+  b.channel("prod").sequence(3).schema(hostile_schema, 1).version(hostile_version).created(1790000000);
+  b.payload(sample_payload(64));
+  b.sign_with(*seed);
+  const auto bytes = b.build();
+  REQUIRE(bytes);
+  const fs::path out = dir / "hostile.sgb";
+  write_bytes(out, *bytes);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("manifest strings are printed escaped: no forged line, no terminal escape", "[cli.bundle.untrusted_text]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  REQUIRE(tool(dir, "keygen --out " + q(dir / "k")).status == 0);
+  const fs::path b = hostile_bundle(dir, dir / "k");
+
+  auto o = tool(dir, "inspect " + q(b));
+  INFO(o.out);
+  REQUIRE(o.status == 0);
+  CHECK(raw_controls_in(o.out).empty());
+  CHECK(lines_starting(o.out, "signatures") == 1);
+  CHECK(lines_starting(o.out, " signatures") == 0);
+  CHECK(o.out.find("signatures  1\n") != std::string::npos);
+  CHECK(o.out.find("version     1.0\\n signatures  2\\nsignatures  2\\n\\x1b[8m\\u009b\\u202e\n") != std::string::npos);
+  CHECK(o.out.find("schema      demo\\x1b]0;owned\\x07@1\n") != std::string::npos);
+  // Everything after the version is still there to read.
+  CHECK(o.out.find("(matches)") != std::string::npos);
+  CHECK(o.out.find("  key id    ") != std::string::npos);
+
+  // JSON: the same strings as exact JSON escapes.
+  o = tool(dir, "inspect --json " + q(b));
+  REQUIRE(o.status == 0);
+  CHECK(raw_controls_in(o.out.substr(0, o.out.size() - 1)).empty());
+  CHECK(o.out.find("\"version\":\"1.0\\n signatures  2\\nsignatures  2\\n\\u001b[8m\\u009b\\u202e\"") !=
+        std::string::npos);
+
+  o = tool(dir, "verify " + q(b) + " --trust " + q(dir / "k.pub") + " --now @1790000001");
+  INFO(o.err);
+  CHECK(o.status == 0);
+  CHECK(raw_controls_in(o.out).empty());
+  CHECK(lines_starting(o.out, "ok: ") == 1);
+
+#if __has_include(<slotguard/schema.hpp>)
+  // An error that names the bundle's schema id goes to stderr escaped too.
+  o = tool(dir, "verify " + q(b) + " --trust " + q(dir / "k.pub") + " --now @1790000001 --schema-file " +
+                    q(std::string(SLOTGUARD_TEST_DATA_DIR) + "/schema/edr.schema"));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("schema_mismatch") != std::string::npos);
+  CHECK(o.err.find("demo\\x1b]0;owned\\x07@1") != std::string::npos);
+  CHECK(raw_controls_in(o.err).empty());
+#endif
+
+#if !defined(_WIN32)
+  // A file name is shown escaped as well.
+  const fs::path odd = dir / "odd\nsignatures  9\x1b[2J.sgb";
+  fs::copy_file(b, odd);
+  o = tool(dir, "inspect " + q(odd));
+  REQUIRE(o.status == 0);
+  CHECK(raw_controls_in(o.out).empty());
+  CHECK(lines_starting(o.out, "signatures") == 1);
+  CHECK(o.out.find("odd\\nsignatures  9\\x1b[2J.sgb") != std::string::npos);
+#endif
+}
+
+TEST_CASE("printable and json_string: control bytes, invisible characters and invalid UTF-8", "[cli.bundle.escape]") {
+  using sgcli::json_string;
+  using sgcli::printable;
+  // Valid printable UTF-8 stays as it is.
+  CHECK(printable("v1.2 (caf\xc3\xa9, \xe6\x97\xa5\xe6\x9c\xac, \xf0\x9f\x94\x92) C:\\dir") ==
+        "v1.2 (caf\xc3\xa9, \xe6\x97\xa5\xe6\x9c\xac, \xf0\x9f\x94\x92) C:\\dir");
+  CHECK(printable(std::string("a\nb\rc\td\x1b[31m\x7f\x01") + std::string(1, '\0')) ==
+        "a\\nb\\rc\\td\\x1b[31m\\x7f\\x01\\x00");
+  // C1 controls, bidirectional overrides and isolates, zero-width and
+  // separator characters, BOM, a tag character.
+  CHECK(printable("\xc2\x80\xc2\x9b\xe2\x80\xae\xe2\x81\xa6\xe2\x80\x8b\xe2\x80\xa8\xef\xbb\xbf\xf3\xa0\x80\x81") ==
+        "\\u0080\\u009b\\u202e\\u2066\\u200b\\u2028\\ufeff\\U000e0001");
+  // Invalid UTF-8: a lone continuation byte, a truncated sequence, an
+  // overlong '/', a surrogate, a code point above U+10FFFF, 0xff.
+  CHECK(printable("\x80|\xe2\x82|\xc0\xaf|\xed\xa0\x80|\xf4\x90\x80\x80|\xff") ==
+        "\\x80|\\xe2\\x82|\\xc0\\xaf|\\xed\\xa0\\x80|\\xf4\\x90\\x80\\x80|\\xff");
+
+  CHECK(json_string("q\"b\\n\n\x1b") == "\"q\\\"b\\\\n\\n\\u001b\"");
+  CHECK(json_string("caf\xc3\xa9") == "\"caf\xc3\xa9\"");
+  CHECK(json_string("\xc2\x9b\xe2\x80\xa8\xe2\x80\xae") == "\"\\u009b\\u2028\\u202e\"");
+  CHECK(json_string("\xf3\xa0\x80\x81") == "\"\\udb40\\udc01\"");
+  // Each byte outside valid UTF-8 becomes U+FFFD, so the output is always
+  // valid UTF-8 (and valid JSON).
+  const std::string bad = "a\x80\xe2\x82\xc0\xaf\xed\xa0\x80\xffz";
+  CHECK(json_string(bad) == "\"a\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffd\\ufffdz\"");
+  for (unsigned b0 = 0; b0 < 256; ++b0)
+    for (unsigned b1 : {0x00u, 0x41u, 0x80u, 0x9Fu, 0xBFu, 0xC0u, 0xFFu}) {
+      const std::string in{static_cast<char>(b0), static_cast<char>(b1), '\xbf'};
+      INFO(b0 << " " << b1);
+      const std::string j = json_string(in);
+      const std::string p = printable(in);
+      CHECK(slotguard::detail::bundle_valid_utf8(slotguard::byte_view(std::string_view(j))));
+      CHECK(slotguard::detail::bundle_valid_utf8(slotguard::byte_view(std::string_view(p))));
+      CHECK(raw_controls_in(p).find("byte") == std::string::npos);
+      CHECK(p.find('\n') == std::string::npos);
+    }
+}
+
+#if !defined(_WIN32)
+TEST_CASE("sign refuses a symbolic link and anything else that is not a regular file", "[cli.bundle.symlink]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  REQUIRE(tool(dir, "keygen --out " + q(dir / "k")).status == 0);
+  write_bytes(dir / "payload", sample_payload(50));
+  REQUIRE(tool(dir, "pack --channel c --sequence 1 --schema s@1 --payload " + q(dir / "payload") + " -o " +
+                        q(dir / "real.sgb"))
+              .status == 0);
+  const auto before = read_bytes(dir / "real.sgb");
+  fs::create_symlink("real.sgb", dir / "link.sgb");
+  auto o = tool(dir, "sign --key " + q(dir / "k") + " " + q(dir / "link.sgb"));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("symbolic link") != std::string::npos);
+  CHECK(o.err.find("real.sgb") != std::string::npos);
+  CHECK(fs::is_symlink(fs::symlink_status(dir / "link.sgb")));
+  CHECK(fs::read_symlink(dir / "link.sgb") == fs::path("real.sgb"));
+  CHECK(read_bytes(dir / "real.sgb") == before);
+  // The file itself signs.
+  o = tool(dir, "sign --key " + q(dir / "k") + " " + q(dir / "real.sgb"));
+  CHECK(o.status == 0);
+  CHECK(read_bytes(dir / "real.sgb") != before);
+
+  REQUIRE(::mkfifo((dir / "fifo").string().c_str(), 0600) == 0);
+  o = tool(dir, "sign --key " + q(dir / "k") + " " + q(dir / "fifo"));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("not a regular file") != std::string::npos);
+  CHECK(fs::is_fifo(fs::symlink_status(dir / "fifo")));
+}
+#endif
+
+TEST_CASE("empty and repeated option values are usage errors naming the option", "[cli.bundle.options]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  REQUIRE(tool(dir, "keygen --out " + q(dir / "k")).status == 0);
+  write_bytes(dir / "payload", sample_payload(50));
+  const std::string p = " --payload " + q(dir / "payload");
+  REQUIRE(tool(dir, "pack --channel c --sequence 1 --schema s@1" + p + " --key " + q(dir / "k") + " -o " +
+                        q(dir / "b.sgb"))
+              .status == 0);
+  const std::string b = " " + q(dir / "b.sgb");
+  const std::string t = " --trust " + q(dir / "k.pub");
+  struct usage {
+    std::string args;
+    const char* option;
+  };
+  const std::vector<usage> cases = {
+      // An empty value for an option that names a constraint never means
+      // "no constraint".
+      {"verify" + b + t + " --channel \"\"", "'--channel' needs a non-empty value"},
+      {"verify" + b + t + " --channel=", "'--channel' needs a non-empty value"},
+      {"verify" + b + " --trust \"\"", "'--trust' needs a non-empty value"},
+      {"verify" + b + t + " --floor \"\"", "'--floor' needs a non-empty value"},
+      {"verify" + b + t + " --host-version \"\"", "'--host-version' needs a non-empty value"},
+      {"verify" + b + t + " --now \"\"", "'--now' needs a non-empty value"},
+      {"verify" + b + t + " --threshold \"\"", "'--threshold' needs a non-empty value"},
+      {"verify" + b + t + " --schema-file \"\"", "'--schema-file' needs a non-empty value"},
+      {"sign --key \"\"" + b, "'--key' needs a non-empty value"},
+      {"keygen --out \"\"", "'--out' needs a non-empty value"},
+      {"pack --channel \"\" --sequence 1 --schema s@1" + p + " -o " + q(dir / "x.sgb"), "'--channel' needs a non-empty value"},
+      {"pack --channel c --sequence 1 --schema s@1" + p + " -o " + q(dir / "x.sgb") + " --key \"\"", "'--key' needs a non-empty value"},
+      {"pack --channel c --sequence 1 --schema s@1" + p + " -o " + q(dir / "x.sgb") + " --version \"\"", "'--version' needs a non-empty value"},
+      {"pack --channel c --sequence 1 --schema s@1" + p + " -o " + q(dir / "x.sgb") + " --expires=", "'--expires' needs a non-empty value"},
+      // A second value for a single-value option is never "the last one wins".
+      {"verify" + b + t + " --channel c --channel d", "'--channel' is given more than once"},
+      {"verify" + b + t + " --channel c --channel=c", "'--channel' is given more than once"},
+      {"verify" + b + t + " --floor 0 --floor 5", "'--floor' is given more than once"},
+      {"verify" + b + t + " --threshold 1 --threshold 2", "'--threshold' is given more than once"},
+      {"pack --channel a --channel b --sequence 1 --schema s@1" + p + " -o " + q(dir / "x.sgb"), "'--channel' is given more than once"},
+      {"pack --channel c --sequence 1 --sequence 2 --schema s@1" + p + " -o " + q(dir / "x.sgb"), "'--sequence' is given more than once"},
+      {"pack --channel c --sequence 1 --schema s@1" + p + " -o " + q(dir / "x.sgb") + " -o " + q(dir / "y.sgb"), "'-o' is given more than once"},
+      {"keygen -o " + q(dir / "k9") + " --out " + q(dir / "k8"), "'--out' is given more than once"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.args);
+    const auto o = tool(dir, c.args);
+    CHECK(o.status == 2);
+    CHECK(o.err.find(c.option) != std::string::npos);
+  }
+  CHECK_FALSE(fs::exists(dir / "x.sgb"));
+  CHECK_FALSE(fs::exists(dir / "y.sgb"));
+  CHECK_FALSE(fs::exists(dir / "k9"));
+  CHECK_FALSE(fs::exists(dir / "k8"));
+  // Options meant to repeat still do.
+  REQUIRE(tool(dir, "keygen --out " + q(dir / "k2")).status == 0);
+  CHECK(tool(dir, "verify" + b + t + " --trust " + q(dir / "k2.pub")).status == 0);
+  CHECK(tool(dir, "sign --key " + q(dir / "k2") + b).status == 0);
+  CHECK(tool(dir, "pack --channel c --sequence 2 --schema s@1" + p + " --recall 1 --recall 2 --key " + q(dir / "k") +
+                      " --key " + q(dir / "k2") + " -o " + q(dir / "z.sgb"))
+            .status == 0);
+}
+
+#if !defined(_WIN32)
+TEST_CASE("keygen creates the private key 0600, new, never through a symbolic link", "[cli.bundle.keyfile]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  const auto mode = [](const fs::path& p) {
+    struct stat st {};
+    REQUIRE(::lstat(p.string().c_str(), &st) == 0);
+    return st.st_mode & 07777;
+  };
+  // Whatever the umask lets through, the private key is the owner's alone.
+  auto o = slotguard_test::run_capturing(dir, "umask 000 && " + tool_command() + "keygen --out " + q(dir / "k"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  CHECK(mode(dir / "k") == 0600);
+  CHECK(mode(dir / "k.pub") == 0644);
+  for (const auto& e : fs::directory_iterator(dir))
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+
+  // A dangling symbolic link has the name: it is neither replaced nor
+  // followed (its target is not created).
+  fs::create_symlink(dir / "elsewhere", dir / "dangling");
+  o = tool(dir, "keygen --out " + q(dir / "dangling"));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("already_exists") != std::string::npos);
+  CHECK(fs::is_symlink(fs::symlink_status(dir / "dangling")));
+  CHECK_FALSE(fs::exists(fs::symlink_status(dir / "elsewhere")));
+  CHECK_FALSE(fs::exists(dir / "dangling.pub"));
+  // The same for the public key's name: and then no private key is left.
+  fs::create_symlink(dir / "elsewhere.pub", dir / "k2.pub");
+  o = tool(dir, "keygen --out " + q(dir / "k2"));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("already_exists") != std::string::npos);
+  CHECK_FALSE(fs::exists(fs::symlink_status(dir / "k2")));
+  CHECK(fs::is_symlink(fs::symlink_status(dir / "k2.pub")));
+
+  // --force replaces the link itself with a new 0600 file; the link's
+  // target keeps what it had.
+  write_text(dir / "target", "not a key");
+  fs::create_symlink(dir / "target", dir / "k3");
+  o = tool(dir, "keygen --force --out " + q(dir / "k3"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  CHECK_FALSE(fs::is_symlink(fs::symlink_status(dir / "k3")));
+  CHECK(mode(dir / "k3") == 0600);
+  CHECK(read_text(dir / "target") == "not a key");
+  CHECK(read_text(dir / "k3").find("BEGIN PRIVATE KEY") != std::string::npos);
+}
+
+TEST_CASE("a failed write to the standard output exits 1", "[cli.bundle.stdout]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  if (!fs::exists("/dev/full")) {
+    WARN("SKIPPED: no /dev/full");
+    return;
+  }
+  REQUIRE(tool(dir, "keygen --out " + q(dir / "k")).status == 0);
+  write_bytes(dir / "payload", sample_payload(50));
+  REQUIRE(tool(dir, "pack --channel c --sequence 1 --schema s@1 --payload " + q(dir / "payload") + " --key " +
+                        q(dir / "k") + " -o " + q(dir / "b.sgb"))
+              .status == 0);
+  const std::string to_full = " >/dev/full 2>" + q(dir / "err.txt");
+  const std::string tool_path = tool_command();
+  const std::vector<std::string> lines = {"inspect " + q(dir / "b.sgb"),
+                                          "inspect --json " + q(dir / "b.sgb"),
+                                          "verify " + q(dir / "b.sgb") + " --trust " + q(dir / "k.pub"),
+                                          "--help",
+                                          "--version",
+                                          "verify --help",
+                                          "keygen --out " + q(dir / "k2")};
+  for (const std::string& args : lines) {
+    INFO(args);
+    // The same command line succeeds when its output can be written.
+    CHECK(slotguard_test::run_command_line(tool_path + args + " >" + q(dir / "out.txt") + " 2>" + q(dir / "err.txt")) ==
+          0);
+    fs::remove(dir / "k2");
+    fs::remove(dir / "k2.pub");
+    CHECK(slotguard_test::run_command_line(tool_path + args + to_full) == 1);
+    CHECK(read_text(dir / "err.txt").find("io_error") != std::string::npos);
+  }
 }
 #endif
