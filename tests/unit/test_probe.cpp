@@ -620,9 +620,14 @@ TEST_CASE("with namespaces the probe has no network and sees no host process",
   CHECK(closed.code == sg::errc::probe_failed);
   CHECK(closed.output_tail.find("connected") == std::string::npos);
 
-  // Its /proc shows its own processes only.
-  auto ps = sg::run_isolated_probe_report(sh("exec ls /proc"), candidate,
-                                          options_with(std::chrono::seconds(20), true));
+  // Its /proc shows its own processes only, and it cannot take that /proc
+  // away (it holds no capability, even when the host is root).
+  auto caps = sg::run_isolated_probe_report(sh("grep CapEff /proc/self/status"), candidate,
+                                            options_with(std::chrono::seconds(20), true));
+  REQUIRE(caps.code == sg::errc::ok);
+  CHECK(caps.output_tail.find("0000000000000000") != std::string::npos);
+  auto ps = sg::run_isolated_probe_report(sh("umount /proc 2>/dev/null; umount -l /proc 2>/dev/null; exec ls /proc"),
+                                          candidate, options_with(std::chrono::seconds(20), true));
   REQUIRE(ps.code == sg::errc::ok);
   CHECK(ps.isolation.find("proc") != std::string::npos);
   std::istringstream lines(ps.output_tail);
