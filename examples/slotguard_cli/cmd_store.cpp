@@ -6,6 +6,7 @@
 // run (and judged) by the sensor's next start.
 #include "cli.hpp"
 
+#include <slotguard/bundle.hpp>
 #include <slotguard/guard.hpp>
 #include <slotguard/schema.hpp>
 #include <slotguard/storage.hpp>
@@ -22,20 +23,27 @@ namespace sg = slotguard;
 namespace {
 
 const char store_help[] =
-    "usage: slotguard apply --store DIR BUNDLE --trust KEY.pub... [--threshold K]\n"
-    "                       [--schema-file F] [--device-id ID] [--host-version V]\n"
-    "                       [--start-budget N]\n"
-    "       slotguard status --store DIR [--json]\n"
-    "       slotguard confirm --store DIR\n"
-    "       slotguard revert --store DIR\n"
-    "       slotguard rollback --store DIR\n"
+    "usage: slotguard apply --store DIR [--channel C] BUNDLE --trust KEY.pub...\n"
+    "                       [--threshold K] [--schema-file F] [--device-id ID]\n"
+    "                       [--host-version V] [--start-budget N]\n"
+    "       slotguard status --store DIR [--channel C] [--json]\n"
+    "       slotguard confirm --store DIR [--channel C]\n"
+    "       slotguard revert --store DIR [--channel C]\n"
+    "       slotguard rollback --store DIR [--channel C]\n"
     "\n"
     "Operates one channel's store directory as an operator: never counts a\n"
     "process start against a trial and runs no watchdog.\n"
+    "  --channel C  the channel the store serves; without it, the channel the\n"
+    "               store records (its first write records it), so it is\n"
+    "               required for the first apply. A store that records another\n"
+    "               channel is refused (channel_mismatch). The channel is never\n"
+    "               taken from the bundle.\n"
     "  apply     run a bundle through the pipeline (verify against the trusted\n"
-    "            keys and the committed floor, validate against --schema-file if\n"
-    "            given, rollout policy when --device-id is given) and begin its\n"
-    "            trial; the sensor's next start runs the trial\n"
+    "            keys, the store's channel and the committed floor, validate\n"
+    "            against --schema-file if given, rollout policy when --device-id\n"
+    "            is given) and begin its trial; the sensor's next start runs the\n"
+    "            trial. A bundle for another channel is refused\n"
+    "            (channel_mismatch)\n"
     "  status    the store's state; --json prints one object with state (empty,\n"
     "            trial, committed), channel, active and fallback (null or {slot,\n"
     "            sequence, payload_sha256, version}), trial_starts, start_budget,\n"
@@ -44,8 +52,10 @@ const char store_help[] =
     "  revert    end the running trial with failure (its sequence is quarantined)\n"
     "  rollback  go back to the previously committed content (lowers the floor)\n"
     "\n"
+    "Text output escapes control and invisible characters in what the store\n"
+    "holds (a version is untrusted text).\n"
     "exit status: 0 done, 1 rejected or failed (the reason's name and a sentence\n"
-    "on stderr), 2 usage error\n";
+    "on stderr; also when the standard output cannot be written), 2 usage error\n";
 
 std::string hex_digest(const sg::sha256_digest& d) { return sg::to_hex(sg::byte_view(d)); }
 
@@ -59,7 +69,7 @@ std::string json_slot(const std::optional<sg::slot_summary>& s) {
 std::string text_slot(const std::optional<sg::slot_summary>& s) {
   if (!s) return "none";
   return "sequence " + std::to_string(s->sequence) + " (slot " + sg::to_string(s->slot) +
-         (s->version.empty() ? "" : ", version " + s->version) +
+         (s->version.empty() ? "" : ", version " + sgcli::printable(s->version)) +
          ", payload sha256 " + hex_digest(s->payload_sha256) + ")";
 }
 
@@ -82,7 +92,8 @@ int cmd_store(int argc, char** argv) {
 
   const sgcli::arg_parser args(argc, argv,
                                {{{"--store"}},
-                                {{"--trust"}},
+                                {{"--channel"}},
+                                {{"--trust"}, true, true},
                                 {{"--threshold"}},
                                 {{"--schema-file"}},
                                 {{"--device-id"}},
@@ -112,8 +123,30 @@ int cmd_store(int argc, char** argv) {
   o.operator_mode = true;
   o.watchdog = sg::watchdog_mode::poll;
   o.check = sg::content_check(sg::validator_fn(accept_all));
-  // The channel names the events only; apply takes the bundle's own.
-  o.channel = "operator";
+
+  // The channel the store serves: --channel, else the one the store records
+  // (its first write recorded it). Never the bundle's own channel field: a
+  // bundle that names its own channel would pass any channel check.
+  std::string recorded;
+  {
+    auto peek = sg::slot_store::open_read_only(disk, *store, sg::store_options{});
+    if (peek) recorded = peek->state().channel;
+  }
+  if (const auto channel = args.value("--channel")) {
+    if (!sg::detail::bundle_valid_channel(*channel))
+      return sgcli::usage_error(cmd, "--channel '" + *channel + "' is not a valid channel name");
+    // A store that records another channel is refused by the guard
+    // (channel_mismatch).
+    o.channel = *channel;
+  } else if (!recorded.empty()) {
+    o.channel = recorded;
+  } else if (is_status) {
+    // Nothing recorded and nothing to write: status only reads, and a store
+    // records a channel only when written.
+    o.channel = "operator";
+  } else {
+    return sgcli::usage_error(cmd, "--channel C is required: the store records no channel yet");
+  }
 
   std::string bundle_path;
   std::vector<std::uint8_t> bundle;
@@ -167,9 +200,6 @@ int cmd_store(int argc, char** argv) {
     auto bytes = sgcli::read_file(bundle_path, o.limits.max_bundle_size);
     if (!bytes) return sgcli::fail(cmd, bytes.error(), bundle_path);
     bundle = std::move(*bytes);
-    auto parsed = sg::parse_bundle(sg::byte_view(bundle), o.limits);
-    if (!parsed) return sgcli::fail(cmd, parsed.error(), bundle_path);
-    o.channel = std::string(parsed->manifest.channel);
   }
 
   auto opened = sg::guard::open(std::move(o));
@@ -206,7 +236,10 @@ int cmd_store(int argc, char** argv) {
   // status
   const sg::guard_status st = g.status();
   const auto active = g.current();
-  const std::string channel = active ? std::string(active->manifest().channel) : std::string();
+  // The channel the store records; a store written before channels were
+  // recorded shows its served content's.
+  std::string channel = recorded;
+  if (channel.empty() && active) channel = std::string(active->manifest().channel);
   if (args.has("--json")) {
     std::string q = "[";
     for (std::size_t i = 0; i < st.quarantine.size(); ++i) {
@@ -217,14 +250,14 @@ int cmd_store(int argc, char** argv) {
     std::printf(
         "{\"state\":\"%s\",\"channel\":%s,\"active\":%s,\"fallback\":%s,\"trial_starts\":%u,"
         "\"start_budget\":%u,\"floor\":%llu,\"quarantine\":%s,\"load_error\":%s}\n",
-        sg::to_string(st.state), active ? sgcli::json_string(channel).c_str() : "null",
+        sg::to_string(st.state), channel.empty() ? "null" : sgcli::json_string(channel).c_str(),
         json_slot(st.active).c_str(), json_slot(st.fallback).c_str(), st.trial_starts, st.start_budget,
         static_cast<unsigned long long>(st.floor), q.c_str(),
         st.load_error == sg::errc::ok ? "null" : sgcli::json_string(sg::to_string(st.load_error)).c_str());
     return sgcli::exit_ok;
   }
   std::printf("state:        %s\n", sg::to_string(st.state));
-  if (active) std::printf("channel:      %s\n", channel.c_str());
+  if (!channel.empty()) std::printf("channel:      %s\n", sgcli::printable(channel).c_str());
   std::printf("active:       %s\n", text_slot(st.active).c_str());
   std::printf("fallback:     %s\n", text_slot(st.fallback).c_str());
   if (st.state == sg::guard_state::trial)

@@ -3,8 +3,10 @@
 // apply, status (text and --json), confirm, revert and rollback on a real
 // store directory, their exit statuses (0, 1, 2), and that the tool never
 // counts a process start against a trial.
+#include <slotguard/bundle.hpp>
 #include <slotguard/bytes.hpp>
 #include <slotguard/hash.hpp>
+#include <slotguard/pem.hpp>
 
 #include "support.hpp"
 
@@ -37,6 +39,13 @@ std::string q(const fs::path& p) { return slotguard_test::quoted(p); }
 
 outcome tool(const fs::path& dir, const std::string& args) {
   return slotguard_test::run_tool(SLOTGUARD_CLI_PATH, dir, args);
+}
+
+// The tool as the start of a shell command line, for lines that redirect
+// on their own.
+std::string tool_command() {
+  return std::string(SLOTGUARD_TEST_TOOL_LAUNCHER) + "\"" + slotguard_test::shell_program_path(SLOTGUARD_CLI_PATH) +
+         "\" ";
 }
 
 // The text of a JSON value after "key": up to the next ',' or '}' at the
@@ -80,8 +89,9 @@ struct setup {
     REQUIRE(o.status == 0);
     return out;
   }
-  outcome apply(const fs::path& bundle, const std::string& extra = "") {
-    return tool(dir, "apply --store " + q(store) + " " + q(bundle) + " --trust " +
+  // The store serves channel "rules", the channel pack() writes.
+  outcome apply(const fs::path& bundle, const std::string& extra = "", const std::string& channel = "rules") {
+    return tool(dir, "apply --store " + q(store) + " --channel " + channel + " " + q(bundle) + " --trust " +
                          q(key.string() + ".pub") + " " + extra);
   }
   outcome run(const std::string& sub) { return tool(dir, sub + " --store " + q(store)); }
@@ -106,8 +116,8 @@ TEST_CASE("store subcommands have --help; usage errors exit 2", "[cli.store.usag
     CHECK(tool(d.path(), sub).status == 2);  // no --store
   }
   const std::string s = " --store " + q(d.path() / "s");
-  CHECK(tool(d.path(), "apply" + s + " b.sgb").status == 2);         // no --trust
-  CHECK(tool(d.path(), "apply" + s + " --trust k.pub").status == 2);  // no bundle
+  CHECK(tool(d.path(), "apply" + s + " --channel c b.sgb").status == 2);         // no --trust
+  CHECK(tool(d.path(), "apply" + s + " --channel c --trust k.pub").status == 2);  // no bundle
   CHECK(tool(d.path(), "confirm --json" + s).status == 2);
   CHECK(tool(d.path(), "status --trust k.pub" + s).status == 2);
   CHECK(tool(d.path(), "status" + s + " extra").status == 2);
@@ -187,7 +197,8 @@ TEST_CASE("a rejected bundle leaves the store as it was", "[cli.store.reject]") 
   const fs::path other = t.dir / "other";
   REQUIRE(tool(t.dir, "keygen --out " + q(other)).status == 0);
   const auto b1 = t.pack(1);
-  auto o = tool(t.dir, "apply --store " + q(t.store) + " " + q(b1) + " --trust " + q(other.string() + ".pub"));
+  auto o = tool(t.dir, "apply --store " + q(t.store) + " --channel rules " + q(b1) + " --trust " +
+                           q(other.string() + ".pub"));
   CHECK(o.status == 1);
   CHECK(o.err.find("unknown_key") != std::string::npos);
   CHECK(json_value(t.status_json(), "state") == "\"empty\"");
@@ -198,3 +209,193 @@ TEST_CASE("a rejected bundle leaves the store as it was", "[cli.store.reject]") 
   CHECK(o.err.find("bad_magic") != std::string::npos);
   CHECK(json_value(t.status_json(), "quarantine") == "[]");
 }
+
+TEST_CASE("apply takes the store's channel from the operator, never from the bundle", "[cli.store.channel]") {
+  setup t;
+  const auto b1 = t.pack(1);  // channel "rules"
+  // Without --channel (or with an empty one) there is nothing to check the
+  // bundle against: a usage error, and nothing is written.
+  auto o = tool(t.dir, "apply --store " + q(t.store) + " " + q(b1) + " --trust " + q(t.key.string() + ".pub"));
+  CHECK(o.status == 2);
+  CHECK(o.err.find("--channel") != std::string::npos);
+  o = t.apply(b1, "", "\"\"");
+  CHECK(o.status == 2);
+  CHECK(o.err.find("'--channel' needs a non-empty value") != std::string::npos);
+  o = t.apply(b1, "--channel rules");
+  CHECK(o.status == 2);
+  CHECK(o.err.find("'--channel' is given more than once") != std::string::npos);
+  o = t.apply(b1, "", "../rules");
+  CHECK(o.status == 2);
+  CHECK(json_value(t.status_json(), "state") == "\"empty\"");
+
+  // A bundle of channel "rules" applied to a store opened for "edr".
+  o = t.apply(b1, "", "edr");
+  CHECK(o.status == 1);
+  CHECK(o.err.find("channel_mismatch") != std::string::npos);
+  std::string st = t.status_json();
+  CHECK(json_value(st, "state") == "\"empty\"");
+  CHECK(json_value(st, "active") == "null");
+
+  // With content of "edr" committed, "rules" content is still refused.
+  const fs::path payload = t.dir / "edr-payload";
+  write_text(payload, "edr content");
+  const fs::path e1 = t.dir / "e1.sgb";
+  REQUIRE(tool(t.dir, "pack --channel edr --sequence 1 --schema test@1 --payload " + q(payload) + " -o " + q(e1) +
+                          " --key " + q(t.key))
+              .status == 0);
+  REQUIRE(t.apply(e1, "", "edr").status == 0);
+  REQUIRE(t.run("confirm").status == 0);
+  o = t.apply(t.pack(2), "", "edr");
+  CHECK(o.status == 1);
+  CHECK(o.err.find("channel_mismatch") != std::string::npos);
+  st = t.status_json();
+  CHECK(json_value(st, "state") == "\"committed\"");
+  CHECK(json_value(st, "channel") == "\"edr\"");
+  CHECK(json_value(json_value(st, "active"), "sequence") == "1");
+
+  // Without --channel the store's recorded channel is the one, never the
+  // bundle's own.
+  const auto b3 = t.pack(3);
+  o = tool(t.dir, "apply --store " + q(t.store) + " " + q(b3) + " --trust " + q(t.key.string() + ".pub"));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("channel_mismatch") != std::string::npos);
+  CHECK(json_value(json_value(t.status_json(), "active"), "sequence") == "1");
+  // Naming another channel than the store records is refused for every
+  // store command.
+  for (const char* sub : {"status", "confirm", "revert", "rollback"}) {
+    INFO(sub);
+    o = tool(t.dir, std::string(sub) + " --store " + q(t.store) + " --channel rules");
+    CHECK(o.status == 1);
+    CHECK(o.err.find("channel_mismatch") != std::string::npos);
+  }
+  CHECK(tool(t.dir, "status --store " + q(t.store) + " --channel edr").status == 0);
+}
+
+TEST_CASE("store options: empty and repeated values are usage errors", "[cli.store.options]") {
+  setup t;
+  const auto b1 = t.pack(1);
+  const std::string trust = " --trust " + q(t.key.string() + ".pub");
+  struct usage {
+    std::string args;
+    const char* option;
+  };
+  const std::vector<usage> cases = {
+      {"status --store \"\"", "'--store' needs a non-empty value"},
+      {"status --store=", "'--store' needs a non-empty value"},
+      {"status --store " + q(t.store) + " --store " + q(t.dir / "other"), "'--store' is given more than once"},
+      {"confirm --store " + q(t.store) + " --store " + q(t.store), "'--store' is given more than once"},
+      {"apply --store " + q(t.store) + " --channel rules " + q(b1) + " --trust \"\"", "'--trust' needs a non-empty value"},
+      {"apply --store " + q(t.store) + " --channel rules " + q(b1) + trust + " --schema-file \"\"",
+       "'--schema-file' needs a non-empty value"},
+      {"apply --store " + q(t.store) + " --channel rules " + q(b1) + trust + " --device-id \"\"",
+       "'--device-id' needs a non-empty value"},
+      {"apply --store " + q(t.store) + " --channel rules " + q(b1) + trust + " --host-version \"\"",
+       "'--host-version' needs a non-empty value"},
+      {"apply --store " + q(t.store) + " --channel rules " + q(b1) + trust + " --threshold 1 --threshold 2",
+       "'--threshold' is given more than once"},
+      {"apply --store " + q(t.store) + " --channel rules " + q(b1) + trust + " --device-id a --device-id b",
+       "'--device-id' is given more than once"},
+  };
+  for (const auto& c : cases) {
+    INFO(c.args);
+    const auto o = tool(t.dir, c.args);
+    CHECK(o.status == 2);
+    CHECK(o.err.find(c.option) != std::string::npos);
+  }
+  CHECK(json_value(t.status_json(), "state") == "\"empty\"");
+  CHECK_FALSE(fs::exists(t.dir / "other"));
+}
+
+namespace {
+
+// Bytes a terminal acts on instead of showing: C0 controls but the newline
+// that ends each line, DEL, and C1 controls (U+0080..U+009F as UTF-8).
+bool has_raw_control(const std::string& out) {
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const auto c = static_cast<unsigned char>(out[i]);
+    const auto next = i + 1 < out.size() ? static_cast<unsigned char>(out[i + 1]) : 0;
+    if ((c < 0x20 && c != '\n') || c == 0x7F || (c == 0xC2 && next >= 0x80 && next <= 0x9F)) return true;
+  }
+  return false;
+}
+
+std::size_t lines_starting(const std::string& text, const std::string& prefix) {
+  std::size_t n = 0;
+  for (std::size_t at = 0; at < text.size();) {
+    if (text.compare(at, prefix.size(), prefix) == 0) ++n;
+    const std::size_t end = text.find('\n', at);
+    if (end == std::string::npos) break;
+    at = end + 1;
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST_CASE("status and apply print a stored version escaped", "[cli.store.untrusted_text]") {
+  setup t;
+  const auto seed = sg::parse_private_key_pem(read_text(t.key));
+  REQUIRE(seed);
+  // A version written to forge lines of status's output and then hide the
+  // rest of it.
+  sg::bundle_builder b;
+  b.channel("rules").sequence(1).schema("test", 1).created(1790000000);
+  b.version("1\nfallback:     none\nquarantine:   none\n\x1b[8m\xc2\x9b");
+  b.payload(std::vector<std::uint8_t>{'x'});
+  b.sign_with(*seed);
+  const auto bytes = b.build();
+  REQUIRE(bytes);
+  const fs::path bundle = t.dir / "hostile.sgb";
+  {
+    std::ofstream out(bundle, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(bytes->data()), static_cast<std::streamsize>(bytes->size()));
+    REQUIRE(out);
+  }
+  auto o = t.apply(bundle);
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  CHECK_FALSE(has_raw_control(o.out));
+  CHECK(lines_starting(o.out, "trial: ") == 1);
+  CHECK(o.out.find("version 1\\nfallback:     none\\nquarantine:   none\\n\\x1b[8m\\u009b,") != std::string::npos);
+
+  o = t.run("status");
+  INFO(o.out);
+  REQUIRE(o.status == 0);
+  CHECK_FALSE(has_raw_control(o.out));
+  CHECK(lines_starting(o.out, "fallback:") == 1);
+  CHECK(lines_starting(o.out, "quarantine:") == 1);
+  CHECK(o.out.find("floor:        0\n") != std::string::npos);
+
+  o = t.run("confirm");
+  REQUIRE(o.status == 0);
+  CHECK_FALSE(has_raw_control(o.out));
+
+  const std::string json = t.status_json();
+  CHECK(json.find("\"version\":\"1\\nfallback:     none\\nquarantine:   none\\n\\u001b[8m\\u009b\"}") !=
+        std::string::npos);
+}
+
+#if !defined(_WIN32)
+TEST_CASE("a failed write to the standard output exits 1", "[cli.store.stdout]") {
+  setup t;
+  if (!fs::exists("/dev/full")) {
+    WARN("SKIPPED: no /dev/full");
+    return;
+  }
+  const std::string err = " 2>" + q(t.dir / "err.txt");
+  const std::string s = " --store " + q(t.store);
+  // status --json feeds scripts: a half-written answer is a failure.
+  CHECK(slotguard_test::run_command_line(tool_command() + "status --json" + s + " >" + q(t.dir / "out.txt") + err) == 0);
+  CHECK(slotguard_test::run_command_line(tool_command() + "status --json" + s + " >/dev/full" + err) == 1);
+  CHECK(read_text(t.dir / "err.txt").find("io_error") != std::string::npos);
+  CHECK(slotguard_test::run_command_line(tool_command() + "status" + s + " >/dev/full" + err) == 1);
+  CHECK(slotguard_test::run_command_line(tool_command() + "apply --help >/dev/full" + err) == 1);
+  // apply's work is done and stays done; its report could not be written.
+  const auto b1 = t.pack(1);
+  CHECK(slotguard_test::run_command_line(tool_command() + "apply" + s + " --channel rules " + q(b1) + " --trust " +
+                                         q(t.key.string() + ".pub") + " >/dev/full" + err) == 1);
+  CHECK(json_value(t.status_json(), "state") == "\"trial\"");
+  CHECK(slotguard_test::run_command_line(tool_command() + "confirm" + s + " >/dev/full" + err) == 1);
+  CHECK(json_value(t.status_json(), "state") == "\"committed\"");
+}
+#endif
