@@ -12,6 +12,8 @@
 #include <future>
 #include <thread>
 #include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -1481,3 +1483,222 @@ TEST_CASE("slow durable writes never make a healthy trial time out", "[guard.wat
   g.reset();
   for (const auto& e : f.events) CHECK(e.kind != sg::event_kind::reverted);
 }
+
+// ---------------------------------------------------------------------------
+// The crash-streak breaker: committed content that crashes every start
+// ---------------------------------------------------------------------------
+
+namespace {
+
+// What a start served and what the breaker said, for one start that then
+// crashes (the guard is dropped without shutdown()).
+struct start_seen {
+  std::uint64_t served = 0;
+  sg::breaker_mode mode = sg::breaker_mode::normal;
+  std::uint32_t streak = 0;
+  std::vector<sg::event> events;
+};
+
+start_seen crashing_start(fixture& f, const sg::guard_options& base) {
+  start_seen out;
+  auto o = base;
+  o.on_event = [&](const sg::event& e) { out.events.push_back(e); };
+  auto g = sg::guard::open(o);
+  REQUIRE(g);
+  out.served = active_seq(**g);
+  const auto st = (*g)->status();
+  out.mode = st.mode;
+  out.streak = st.streak;
+  (void)f;
+  return out;  // dropped without shutdown(): a crash
+}
+
+}  // namespace
+
+TEST_CASE("starts that crash on committed content fall back to the last known-safe, then to none",
+          "[guard.breaker]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    f.commit(*g, 2);
+    REQUIRE(g->shutdown());
+  }
+  const auto o = f.options();
+  std::vector<start_seen> starts;
+  for (int i = 0; i < 10; ++i) starts.push_back(crashing_start(f, o));
+  // Starts 1-3 run the committed 2 (and crash).
+  for (int i = 0; i < 3; ++i) CHECK(starts[static_cast<std::size_t>(i)].served == 2);
+  // Start 4 finds three crashes: 2 is quarantined, the last known-safe 1 runs.
+  CHECK(starts[3].served == 1);
+  CHECK(starts[3].mode == sg::breaker_mode::safe);
+  REQUIRE_FALSE(starts[3].events.empty());
+  CHECK(starts[3].events.back().kind == sg::event_kind::crash_loop);
+  CHECK(starts[3].events.back().candidate_sequence == 2);
+  CHECK(starts[3].events.back().streak == 3);
+  // Starts 4-6 crash on 1 too: start 7 serves nothing.
+  CHECK(starts[4].served == 1);
+  CHECK(starts[5].served == 1);
+  CHECK(starts[6].served == 0);
+  CHECK(starts[6].mode == sg::breaker_mode::no_content);
+  CHECK(starts[6].events.back().kind == sg::event_kind::crash_loop);
+  CHECK(starts[6].events.back().streak == 6);
+  // Starts 7-9 crash without content: not content's fault; 1 runs again and
+  // the breaker stops escalating.
+  CHECK(starts[7].served == 0);
+  CHECK(starts[8].served == 0);
+  CHECK(starts[9].served == 1);
+  CHECK(starts[9].mode == sg::breaker_mode::not_content);
+  auto later = crashing_start(f, o);
+  CHECK(later.served == 1);
+  CHECK(later.events.empty());
+  // 2 never comes back on its own.
+  auto g = f.open();
+  CHECK(quarantined(*g, 2));
+  CHECK(g->apply(f.bundle(2)).error() == sg::errc::quarantined);
+}
+
+TEST_CASE("a healthy run ends the streak: heartbeats for healthy_uptime, or a clean shutdown",
+          "[guard.breaker]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    REQUIRE(g->shutdown());
+  }
+  auto o = f.options();
+  o.healthy_uptime = 2min;
+  for (int round = 0; round < 3; ++round) {
+    (void)crashing_start(f, o);
+    (void)crashing_start(f, o);
+    // The third start of the round runs healthy.
+    auto g = f.open(o);
+    CHECK(g->status().streak == 3);
+    for (int i = 0; i < 13; ++i) {
+      f.time.advance(10s);
+      g->heartbeat();
+      g->poll();
+    }
+    CHECK(g->status().healthy);
+    CHECK(g->status().streak == 0);
+    CHECK(g->status().safe_sequence == 1);
+  }
+  // Never three crashes in a row: 1 was never set aside.
+  auto g = f.open(o);
+  CHECK(active_seq(*g) == 1);
+  CHECK(g->status().mode == sg::breaker_mode::normal);
+  // A start without heartbeats is not healthy, however long it runs.
+  f.time.advance(1h);
+  g->poll();
+  CHECK_FALSE(g->status().healthy);
+  REQUIRE(g->shutdown());
+  CHECK(g->status().streak == 0);
+}
+
+TEST_CASE("an operator's confirm ends a breaker mode; a new commit does too", "[guard.breaker]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    f.commit(*g, 2);
+    REQUIRE(g->shutdown());
+  }
+  const auto o = f.options();
+  for (int i = 0; i < 4; ++i) (void)crashing_start(f, o);
+  auto g = f.open(o);
+  CHECK(g->status().mode == sg::breaker_mode::safe);
+  REQUIRE(g->confirm());
+  CHECK(g->status().mode == sg::breaker_mode::normal);
+  CHECK(g->status().streak == 0);
+  CHECK(f.last(sg::event_kind::released) != nullptr);
+  CHECK(g->confirm().error() == sg::errc::no_trial);
+  REQUIRE(g->apply(f.bundle(3)));
+  REQUIRE(g->confirm());
+  CHECK(g->status().mode == sg::breaker_mode::normal);
+}
+
+TEST_CASE("the breaker can be turned off, and rejects thresholds out of order", "[guard.breaker]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    f.commit(*g, 2);
+  }
+  auto o = f.options();
+  o.safe_streak = 0;
+  for (int i = 0; i < 8; ++i) CHECK(crashing_start(f, o).served == 2);
+  auto bad = f.options();
+  bad.null_streak = bad.safe_streak;
+  CHECK(sg::guard::open(bad).error() == sg::errc::invalid_argument);
+}
+
+#if !SLOTGUARD_OS_WINDOWS
+TEST_CASE("a real process that crashes at every start on committed content is stopped by the breaker",
+          "[guard.breaker][guard.crash]") {
+  slotguard_test::temp_dir dir("guard-breaker");
+  sg::native_storage disk;
+  const std::string store = (dir.path() / "rules").string();
+  const std::string seen = (dir.path() / "seen.txt").string();
+  fixture f;  // for keys and bundles; its simulated disk is not used
+  auto options = [&] {
+    auto o = f.options();
+    o.fs = &disk;
+    o.directory = store;
+    o.on_event = nullptr;
+    return o;
+  };
+  {
+    auto g = sg::guard::open(options());
+    REQUIRE(g);
+    REQUIRE((*g)->apply(f.bundle(1)));
+    REQUIRE((*g)->confirm());
+    REQUIRE((*g)->apply(f.bundle(2)));
+    REQUIRE((*g)->confirm());
+    REQUIRE((*g)->shutdown());
+  }
+  // The sensor: opens its guard, notes what it was served and what the
+  // breaker said, then crashes on the content (SIGSEGV) while it runs.
+  auto run_sensor = [&]() -> std::string {
+    const pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      std::signal(SIGSEGV, SIG_DFL);
+      auto o = options();
+      std::string kinds;
+      o.on_event = [&](const sg::event& e) { kinds += std::string(" ") + sg::to_string(e.kind); };
+      auto g = sg::guard::open(o);
+      if (!g) ::_exit(3);
+      auto c = (*g)->current();
+      const auto st = (*g)->status();
+      std::string line = std::to_string(c ? c->sequence() : 0) + " " + sg::to_string(st.mode) + kinds + "\n";
+      FILE* out = std::fopen(seen.c_str(), "a");
+      if (out == nullptr) ::_exit(4);
+      std::fputs(line.c_str(), out);
+      std::fclose(out);
+      std::raise(SIGSEGV);
+      ::_exit(5);
+    }
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(WIFSIGNALED(status));
+    return {};
+  };
+  for (int i = 0; i < 10; ++i) run_sensor();
+  std::vector<std::string> lines;
+  {
+    std::ifstream in(seen);
+    std::string l;
+    while (std::getline(in, l)) lines.push_back(l);
+  }
+  REQUIRE(lines.size() == 10);
+  CHECK(lines[0] == "2 normal");
+  CHECK(lines[2] == "2 normal");
+  CHECK(lines[3] == "1 safe crash_loop");
+  CHECK(lines[5] == "1 safe");
+  CHECK(lines[6] == "0 no_content crash_loop");
+  CHECK(lines[8] == "0 no_content");
+  CHECK(lines[9] == "1 not_content crash_loop");
+  for (const auto& l : lines) UNSCOPED_INFO(l);
+  CHECK(lines.size() == 10);
+}
+#endif
