@@ -898,9 +898,14 @@ class win32_storage final : public storage {
   result<file_handle> create(const std::string& path) override {
     auto w = detail::win32_path(path);
     if (!w) return w.error();
-    const HANDLE h = ::CreateFileW(w->c_str(), GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_DELETE,
-                                   nullptr, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
-    if (h == INVALID_HANDLE_VALUE) return detail::last_errc();
+    // A name removed while another program still held the file stays
+    // taken (pending deletion, ERROR_ACCESS_DENIED) until that handle closes.
+    HANDLE h = INVALID_HANDLE_VALUE;
+    SLOTGUARD_TRY(detail::win32_retry([&] {
+      h = ::CreateFileW(w->c_str(), GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_DELETE, nullptr,
+                        CREATE_NEW, FILE_ATTRIBUTE_NORMAL, nullptr);
+      return h != INVALID_HANDLE_VALUE;
+    }));
     return detail::from_win32_handle(h);
   }
 

@@ -821,6 +821,37 @@ TEST_CASE("renames and removes wait out a passing sharing violation", "[storage.
   CHECK(env.fs.read_file(b, 100).value() == bytes_of(10, 3));
 }
 
+TEST_CASE("a name whose file is pending deletion can be created again once it is gone",
+          "[storage.windows]") {
+  native_env env;
+  const std::string p = sg::detail::join_path(env.dir, "journal.0.new");
+  write_file(env, p, bytes_of(10, 1));
+  // A scanner holds the file, sharing everything: the remove succeeds but
+  // leaves the file pending deletion until the scanner lets go.
+  const HANDLE h = ::CreateFileW(wide(p).c_str(), GENERIC_READ,
+                                 FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                 OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, nullptr);
+  REQUIRE(h != INVALID_HANDLE_VALUE);
+  REQUIRE(env.fs.remove(p));
+  if (under_wine()) {
+    // Wine answers "file exists" for a name pending deletion, where Windows
+    // (without POSIX delete semantics) answers "access denied": not shown here.
+    WARN("under wine: a pending deletion reads as an existing file; not checked");
+    ::CloseHandle(h);
+    return;
+  }
+  std::thread release([h] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    ::CloseHandle(h);
+  });
+  auto f = env.fs.create(p);
+  release.join();
+  REQUIRE(error_of(f) == errc::ok);
+  REQUIRE(env.fs.write(*f, sg::byte_view(bytes_of(4, 2))));
+  REQUIRE(env.fs.close(*f));
+  CHECK(env.fs.read_file(p, 10).value() == bytes_of(4, 2));
+}
+
 TEST_CASE("absolute paths take their verbatim (long-path) form, normalised first", "[storage.windows]") {
   using sg::detail::win32_path;
   CHECK(win32_path("C:/x/y").value() == L"\\\\?\\C:\\x\\y");
