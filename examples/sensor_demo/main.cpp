@@ -56,6 +56,10 @@ constexpr std::chrono::milliseconds probation = 1500ms;
 constexpr std::chrono::milliseconds probe_limit = 20000ms;
 constexpr std::chrono::milliseconds event_interval = 5ms;
 constexpr std::uint32_t start_budget = 1;
+// A start is healthy after this long with heartbeats flowing (or at a clean
+// stop); three unhealthy starts in a row trip the crash-streak breaker.
+// Minutes on a real sensor.
+constexpr std::chrono::milliseconds healthy_uptime = 4000ms;
 constexpr const char* channel = "ipc";
 constexpr const char* device_id = "demo-host-1";
 
@@ -140,6 +144,7 @@ sg::guard_options sensor_options(sg::storage& disk, const paths& p, const std::v
   o.watchdog_tick = watchdog_tick;
   o.probation = probation;
   o.start_budget = start_budget;
+  o.healthy_uptime = healthy_uptime;
   return o;
 }
 
@@ -186,7 +191,8 @@ void append_log(const paths& p, const sg::event& e) {
   const char* code = e.kind == sg::event_kind::reverted ? sg::to_string(e.reason)
                      : (e.kind == sg::event_kind::rejected || e.kind == sg::event_kind::probe_failed)
                          ? sg::to_string(e.error)
-                         : "-";
+                     : e.kind == sg::event_kind::crash_loop ? sg::to_string(e.mode)
+                                                            : "-";
   std::ofstream out(p.log(), std::ios::app);
   out << sg::to_string(e.kind) << ' ' << e.candidate_sequence << ' ' << code << ' ' << e.active_sequence << '\n';
 }
@@ -453,9 +459,14 @@ struct scenario {
   std::vector<std::uint8_t> bundle;
   std::chrono::milliseconds run_for;
   outcome expected;
+  unsigned max_restarts = 2;
 };
 
 std::string decision_of(const std::vector<log_line>& lines, std::uint64_t seq) {
+  // The crash-streak breaker's word on committed content comes last but
+  // weighs most.
+  for (const auto& l : lines)
+    if (l.sequence == seq && l.kind == "crash_loop") return "crash loop: back to " + l.code + " content";
   for (const auto& l : lines) {
     if (l.sequence != seq) continue;
     if (l.kind == "committed") return "committed after probation";
@@ -636,6 +647,35 @@ int run_demo(const std::vector<std::string>& self, bool keep) {
          e});
   }
 
+  {
+    outcome e = base;
+    e.decision = "crash loop: back to safe content";
+    e.loaded = true;
+    e.crashes = 3;
+    e.restarts = 3;
+    e.quarantined = true;
+    scenarios.push_back(
+        {"crashes later, after commit",
+         {"Sequence 7 adds a rule for files backup_agent writes at system integrity, with pipe pattern 35",
+          "(past this build's table). No probe event and no event during probation matches: it commits.",
+          "Then backup_agent's scheduled job runs (here every 2.5 s; on a real machine, once a day) and the",
+          "sensor crashes at every start: the boot loop of July 2024. Expected: after three starts that",
+          "never become healthy, the crash-streak breaker quarantines 7 and serves the last known-safe",
+          "sequence 2; the fourth start runs normally."},
+         7,
+         make_bundle(7, "latent-crash",
+                     [](sg::payload_writer& w) {
+                       add_good_rules(w);
+                       add_rule(w, {{event_kind, ids::file_write},
+                                    {image, ids::backup_agent},
+                                    {integrity, 0x4000},
+                                    {pipe_name, 35}});
+                     }),
+         3500ms,
+         e,
+         4});
+  }
+
   std::vector<outcome> observed;
   for (std::size_t n = 0; n < scenarios.size(); ++n) {
     const scenario& s = scenarios[n];
@@ -648,7 +688,7 @@ int run_demo(const std::vector<std::string>& self, bool keep) {
     std::printf("  The update server offers sequence %llu; the sensor starts under the supervisor.\n",
                 ull(s.sequence));
     supervisor::options so;
-    so.max_restarts = 2;
+    so.max_restarts = s.max_restarts;
     so.backoff = 150ms;
     so.prefix = "  [supervisor] ";
     std::vector<std::string> sensor_command = self;

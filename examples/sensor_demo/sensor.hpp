@@ -200,9 +200,18 @@ inline constexpr process_table live_world{live_processes, std::size(live_process
 
 // The live stream: ordinary traffic, and now and then what the probe's
 // replay set never had: backup_agent at system integrity on its own pipe,
-// and a start of process 812, whose ancestry loops.
+// a start of process 812, whose ancestry loops, and, rarely, a file write
+// by backup_agent's scheduled job.
+inline constexpr std::uint64_t rare_event_period = 480;
+
 inline event live_event(std::uint64_t i) {
   using namespace ids;
+  // Rarer still, once every rare_event_period events (about every 2.5 s
+  // here; once a day on a real machine): backup_agent's scheduled job writes
+  // its catalogue at system integrity.
+  if (i % rare_event_period == rare_event_period - 1)
+    return make_event("backup_agent's scheduled job writes its catalogue", file_write, 812, 640, backup_agent,
+                      updater, 0x4000);
   switch (i % 40) {
     case 17:
       return make_event("backup_agent opens its pipe", pipe_connect, 812, 640, backup_agent, updater, 0x4000,
