@@ -676,6 +676,68 @@ TEST_CASE("keygen creates the private key 0600, new, never through a symbolic li
   CHECK(read_text(dir / "k3").find("BEGIN PRIVATE KEY") != std::string::npos);
 }
 
+// The system calls keygen makes for the private key, as strace shows them:
+// a new file (O_EXCL, 0600), flushed before it takes its name, and its
+// directory flushed after, so that the key survives a power cut once keygen
+// says it was written.
+TEST_CASE("keygen makes the private key durable: file flushed before its rename, directory after",
+          "[cli.bundle.keyfile_durable]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  if (std::string(SLOTGUARD_TEST_TOOL_LAUNCHER).size() != 0 || !have(dir, "strace -o /dev/null true")) {
+    WARN("SKIPPED: strace is not installed or may not trace here");
+    return;
+  }
+  const fs::path trace = dir / "trace.txt";
+  const auto o = slotguard_test::run_capturing(
+      dir, "strace -f -o " + q(trace) +
+               " -e trace=open,openat,fsync,fdatasync,link,linkat,rename,renameat,renameat2 " + tool_command() +
+               "keygen --out " + q(dir / "k"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  std::vector<std::string> calls;
+  {
+    std::ifstream in(trace);
+    for (std::string line; std::getline(in, line);) calls.push_back(line);
+  }
+  const std::string key = dir.string() + "/k";
+  // The fd a call returned ("... = 3").
+  const auto fd_of = [](const std::string& line) {
+    const std::size_t eq = line.rfind("= ");
+    return eq == std::string::npos ? std::string() : line.substr(eq + 2, line.find_first_not_of("0123456789", eq + 2) - eq - 2);
+  };
+  std::size_t i = 0;
+  std::string fd;
+  for (; i < calls.size(); ++i)
+    if (calls[i].find("\"" + key + ".tmp") != std::string::npos && calls[i].find("O_CREAT") != std::string::npos) {
+      fd = fd_of(calls[i]);
+      break;
+    }
+  INFO("trace:\n" << read_text(trace));
+  REQUIRE(i < calls.size());
+  CHECK(calls[i].find("O_EXCL") != std::string::npos);
+  CHECK(calls[i].find("0600") != std::string::npos);
+  bool flushed = false;
+  for (++i; i < calls.size(); ++i) {
+    if (calls[i].find("fsync(" + fd + ")") != std::string::npos) flushed = true;
+    if ((calls[i].find("link") != std::string::npos || calls[i].find("rename") != std::string::npos) &&
+        calls[i].find("\"" + key + "\"") != std::string::npos)
+      break;
+  }
+  CHECK(flushed);
+  REQUIRE(i < calls.size());
+  CHECK(calls[i].find("= 0") != std::string::npos);
+  std::string dir_fd;
+  bool dir_flushed = false;
+  for (++i; i < calls.size() && !dir_flushed; ++i) {
+    if (calls[i].find("O_DIRECTORY") != std::string::npos &&
+        calls[i].find("\"" + dir.string() + "\"") != std::string::npos)
+      dir_fd = fd_of(calls[i]);
+    if (!dir_fd.empty() && calls[i].find("fsync(" + dir_fd + ")") != std::string::npos) dir_flushed = true;
+  }
+  CHECK(dir_flushed);
+}
+
 TEST_CASE("a failed write to the standard output exits 1", "[cli.bundle.stdout]") {
   slotguard_test::temp_dir d("cli");
   const fs::path dir = d.path();
