@@ -26,10 +26,10 @@ const char store_help[] =
     "usage: slotguard apply --store DIR [--channel C] BUNDLE --trust KEY.pub...\n"
     "                       [--threshold K] [--schema-file F] [--device-id ID]\n"
     "                       [--host-version V] [--start-budget N]\n"
-    "       slotguard status --store DIR [--channel C] [--json]\n"
-    "       slotguard confirm --store DIR [--channel C]\n"
-    "       slotguard revert --store DIR [--channel C]\n"
-    "       slotguard rollback --store DIR [--channel C]\n"
+    "       slotguard status --store DIR [--channel C] [--trust KEY.pub]... [--json]\n"
+    "       slotguard confirm --store DIR [--channel C] [--trust KEY.pub]...\n"
+    "       slotguard revert --store DIR [--channel C] [--trust KEY.pub]...\n"
+    "       slotguard rollback --store DIR [--channel C] [--trust KEY.pub]...\n"
     "\n"
     "Operates one channel's store directory as an operator: never counts a\n"
     "process start against a trial and runs no watchdog.\n"
@@ -38,6 +38,10 @@ const char store_help[] =
     "               required for the first apply. A store that records another\n"
     "               channel is refused (channel_mismatch). The channel is never\n"
     "               taken from the bundle.\n"
+    "  --trust KEY.pub, --threshold K, --host-version V  what stored content is\n"
+    "               checked against at every open, as the sensor does (apply\n"
+    "               requires --trust; for the others they make load_error say\n"
+    "               what the sensor would serve)\n"
     "  apply     run a bundle through the pipeline (verify against the trusted\n"
     "            keys, the store's channel and the committed floor, validate\n"
     "            against --schema-file if given, rollout policy when --device-id\n"
@@ -47,7 +51,9 @@ const char store_help[] =
     "  status    the store's state; --json prints one object with state (empty,\n"
     "            trial, committed), channel, active and fallback (null or {slot,\n"
     "            sequence, payload_sha256, version}), trial_starts, start_budget,\n"
-    "            floor and quarantine (a list of sequences)\n"
+    "            floor, quarantine (a list of sequences), load_error (null or\n"
+    "            why the active content is not served) and trust_checked\n"
+    "            (whether --trust was given)\n"
     "  confirm   commit the running trial\n"
     "  revert    end the running trial with failure (its sequence is quarantined)\n"
     "  rollback  go back to the previously committed content (lowers the floor)\n"
@@ -108,8 +114,7 @@ int cmd_store(int argc, char** argv) {
   const auto store = args.value("--store");
   if (!store || store->empty()) return sgcli::usage_error(cmd, "--store DIR is required");
   if (!is_apply) {
-    for (const char* only_apply :
-         {"--trust", "--threshold", "--schema-file", "--device-id", "--host-version", "--start-budget"})
+    for (const char* only_apply : {"--schema-file", "--device-id", "--start-budget"})
       if (args.has(only_apply))
         return sgcli::usage_error(cmd, std::string(only_apply) + " is for apply only");
     if (!args.positional().empty()) return sgcli::usage_error(cmd, "unexpected argument");
@@ -148,24 +153,36 @@ int cmd_store(int argc, char** argv) {
     return sgcli::usage_error(cmd, "--channel C is required: the store records no channel yet");
   }
 
+  // The trusted keys, threshold and host version stored content is checked
+  // against (the guard re-checks it at every open): required for apply; for
+  // the other commands they make status's load_error say what the sensor
+  // would serve.
+  if (is_apply && args.positional().size() != 1) return sgcli::usage_error(cmd, "exactly one BUNDLE is required");
+  const std::vector<std::string> trusted = args.values("--trust");
+  if (is_apply && trusted.empty()) return sgcli::usage_error(cmd, "--trust KEY.pub is required");
+  std::size_t threshold = 1;
+  if (const auto v = args.value("--threshold")) {
+    const auto k = sgcli::parse_u64(*v);
+    if (!k || *k == 0 || *k > 1000000) return sgcli::usage_error(cmd, "--threshold needs a number >= 1");
+    threshold = static_cast<std::size_t>(*k);
+  }
+  if (const auto v = args.value("--host-version")) {
+    const auto hv = sg::parse_host_version(*v);
+    if (!hv) return sgcli::usage_error(cmd, "--host-version needs major.minor.patch");
+    o.host = *hv;
+  }
+  for (const std::string& path : trusted) {
+    const auto key = sgcli::load_public_key(path);
+    if (!key) return sgcli::fail(cmd, key.error(), path);
+    const auto added = o.trust.add(*key);
+    if (!added) return sgcli::fail(cmd, added.error(), path);
+  }
+  if (!trusted.empty()) (void)o.trust.set_threshold(threshold);
+
   std::string bundle_path;
   std::vector<std::uint8_t> bundle;
   if (is_apply) {
-    if (args.positional().size() != 1) return sgcli::usage_error(cmd, "exactly one BUNDLE is required");
     bundle_path = args.positional()[0];
-    const std::vector<std::string> trusted = args.values("--trust");
-    if (trusted.empty()) return sgcli::usage_error(cmd, "--trust KEY.pub is required");
-    std::size_t threshold = 1;
-    if (const auto v = args.value("--threshold")) {
-      const auto k = sgcli::parse_u64(*v);
-      if (!k || *k == 0 || *k > 1000000) return sgcli::usage_error(cmd, "--threshold needs a number >= 1");
-      threshold = static_cast<std::size_t>(*k);
-    }
-    if (const auto v = args.value("--host-version")) {
-      const auto hv = sg::parse_host_version(*v);
-      if (!hv) return sgcli::usage_error(cmd, "--host-version needs major.minor.patch");
-      o.host = *hv;
-    }
     if (const auto v = args.value("--start-budget")) {
       const auto n = sgcli::parse_u64(*v);
       if (!n || *n == 0 || *n > 1000000) return sgcli::usage_error(cmd, "--start-budget needs a number >= 1");
@@ -178,13 +195,6 @@ int cmd_store(int argc, char** argv) {
       // a staged rollout.
       o.policy.ignore_rollout = true;
     }
-    for (const std::string& path : trusted) {
-      const auto key = sgcli::load_public_key(path);
-      if (!key) return sgcli::fail(cmd, key.error(), path);
-      const auto added = o.trust.add(*key);
-      if (!added) return sgcli::fail(cmd, added.error(), path);
-    }
-    (void)o.trust.set_threshold(threshold);
     if (const auto schema_file = args.value("--schema-file")) {
       const auto text = sgcli::read_file(*schema_file, std::uint64_t{16} << 20);
       if (!text) return sgcli::fail(cmd, text.error(), *schema_file);
@@ -249,11 +259,12 @@ int cmd_store(int argc, char** argv) {
     q += "]";
     std::printf(
         "{\"state\":\"%s\",\"channel\":%s,\"active\":%s,\"fallback\":%s,\"trial_starts\":%u,"
-        "\"start_budget\":%u,\"floor\":%llu,\"quarantine\":%s,\"load_error\":%s}\n",
+        "\"start_budget\":%u,\"floor\":%llu,\"quarantine\":%s,\"load_error\":%s,\"trust_checked\":%s}\n",
         sg::to_string(st.state), channel.empty() ? "null" : sgcli::json_string(channel).c_str(),
         json_slot(st.active).c_str(), json_slot(st.fallback).c_str(), st.trial_starts, st.start_budget,
         static_cast<unsigned long long>(st.floor), q.c_str(),
-        st.load_error == sg::errc::ok ? "null" : sgcli::json_string(sg::to_string(st.load_error)).c_str());
+        st.load_error == sg::errc::ok ? "null" : sgcli::json_string(sg::to_string(st.load_error)).c_str(),
+        trusted.empty() ? "false" : "true");
     return sgcli::exit_ok;
   }
   std::printf("state:        %s\n", sg::to_string(st.state));
@@ -268,7 +279,11 @@ int cmd_store(int argc, char** argv) {
   for (std::size_t i = 0; i < st.quarantine.size(); ++i)
     std::printf("%s%llu", i ? " " : "", static_cast<unsigned long long>(st.quarantine[i]));
   std::printf("\n");
-  if (st.load_error != sg::errc::ok)
+  if (st.load_error != sg::errc::ok) {
     std::printf("load error:   %s: %s\n", sg::to_string(st.load_error), sg::describe(st.load_error));
+    if (trusted.empty() && (st.load_error == sg::errc::unknown_key || st.load_error == sg::errc::below_threshold))
+      std::printf("              (no --trust given: stored content is checked against no keys; give the\n"
+                  "              sensor's keys to see what it would serve)\n");
+  }
   return sgcli::exit_ok;
 }

@@ -119,7 +119,8 @@ TEST_CASE("store subcommands have --help; usage errors exit 2", "[cli.store.usag
   CHECK(tool(d.path(), "apply" + s + " --channel c b.sgb").status == 2);         // no --trust
   CHECK(tool(d.path(), "apply" + s + " --channel c --trust k.pub").status == 2);  // no bundle
   CHECK(tool(d.path(), "confirm --json" + s).status == 2);
-  CHECK(tool(d.path(), "status --trust k.pub" + s).status == 2);
+  CHECK(tool(d.path(), "status --schema-file f" + s).status == 2);
+  CHECK(tool(d.path(), "confirm --device-id x" + s).status == 2);
   CHECK(tool(d.path(), "status" + s + " extra").status == 2);
 }
 
@@ -151,6 +152,15 @@ TEST_CASE("apply, confirm, revert and rollback through the tool", "[cli.store.fl
   CHECK(json_value(st, "floor") == "1");
   CHECK(json_value(st, "channel") == "\"rules\"");
   CHECK(t.run("confirm").status == 1);  // no trial
+  // Stored content is checked at rest against the keys given: with the
+  // publisher's key it is served; without any, status says so.
+  const auto trusted = tool(t.dir, "status --json --store " + q(t.store) + " --trust " + q(t.key.string() + ".pub"));
+  REQUIRE(trusted.status == 0);
+  CHECK(json_value(trusted.out, "load_error") == "null");
+  CHECK(json_value(trusted.out, "trust_checked") == "true");
+  CHECK(json_value(st, "trust_checked") == "false");
+  o = t.run("status");
+  CHECK(o.out.find("no --trust given") != std::string::npos);
 
   const auto b2 = t.pack(2);
   REQUIRE(t.apply(b2).status == 0);
