@@ -442,8 +442,9 @@ class slot_store {
   result<void> quarantine(std::uint64_t sequence);
   // A publisher's recall, in one durable record: every listed sequence is
   // quarantined, and none of them stays in any role: a recalled trial is
-  // reverted, a recalled committed active gives way to the fallback (floor :=
-  // its sequence) or to nothing, a recalled fallback is dropped. Fails with
+  // reverted, a recalled committed active gives way to the fallback or to
+  // nothing, a recalled fallback is dropped. The floor stays where it is
+  // (only an operator's rollback lowers it). Fails with
   // invalid_argument (more than quarantine_capacity sequences).
   result<void> recall(const std::vector<std::uint64_t>& sequences);
   // Operator command: lifts the quarantine of sequence. Writes nothing when
@@ -455,9 +456,9 @@ class slot_store {
   // fallback. Fails with trial_active, no_fallback.
   result<void> drop_active();
   // The crash-streak breaker's escalation: quarantines the crashing
-  // sequence and serves the fallback in its place (floor := the fallback's
-  // sequence) when it is present and not quarantined, else nothing; mode :=
-  // safe. One durable record. Fails with trial_active.
+  // sequence and serves the fallback in its place when it is present and not
+  // quarantined, else nothing (the floor stays); mode := safe. One durable
+  // record. Fails with trial_active.
   result<void> enter_safe_mode(std::uint64_t crashing_sequence);
   // Sets the breaker's mode (and, for normal, ends the streak). Writes
   // nothing when nothing changes.
@@ -941,9 +942,10 @@ inline result<void> slot_store::recall(const std::vector<std::uint64_t>& sequenc
       const std::optional<slot_id> back = next.fallback;
       empty_slot(next, gone);
       if (back) {
+        // The floor stays: the recalled sequence is quarantined anyway, and
+        // the committed sequence only goes down by an operator's rollback.
         next.active = back;
         next.fallback.reset();
-        next.floor = next.slot(*back).sequence;
       }
     }
   }
@@ -978,7 +980,6 @@ inline result<void> slot_store::enter_safe_mode(std::uint64_t crashing_sequence)
     if (back && !next.is_quarantined(next.slot(*back).sequence)) {
       next.active = back;
       next.fallback.reset();
-      next.floor = next.slot(*back).sequence;
     }
   }
   next.mode = breaker_mode::safe;

@@ -46,8 +46,9 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
   return slotguard_test::pseudo_random_bytes(seq, size, 3);
 }
 
-// The child: applies (in one record or three), counts, gives a start back
-// now and then, commits or reverts forever, reporting the
+// The child: records its start, applies (in one record or three), counts,
+// gives a start back now and then, commits or reverts, marks healthy runs,
+// takes the crash-streak breaker's and a recall's steps, forever, reporting the
 // floor after each operation that returned success (8-byte writes to a pipe
 // are atomic).
 [[noreturn]] void child_loop(const std::string& dir, int report_fd) {
@@ -59,6 +60,9 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
     const std::uint64_t f = s.state().floor;
     if (::write(report_fd, &f, sizeof f) != static_cast<ssize_t>(sizeof f)) ::_exit(11);
   };
+  // A process start, as the guard's open() records it.
+  if (!s.begin_run()) ::_exit(20);
+  report();
   if (s.state().trial) {
     if (s.revert()) report();
   }
@@ -91,6 +95,24 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
       if (!s.commit()) ::_exit(16);
     }
     report();
+    if (seq % 4 == 0) {
+      // The run was healthy, and then the breaker's and a recall's records:
+      // each one durable write of its own.
+      const auto& st = s.state();
+      if (!s.mark_healthy(st.active && !st.trial ? st.slot(*st.active).sequence : 0)) ::_exit(21);
+      report();
+      if (!s.begin_run()) ::_exit(22);
+      report();
+      if (seq % 8 == 0 && s.state().active && !s.state().trial) {
+        if (!s.enter_safe_mode(s.state().slot(*s.state().active).sequence)) ::_exit(23);
+        report();
+        if (!s.set_mode(sg::breaker_mode::normal)) ::_exit(24);
+        report();
+      } else if (seq % 12 == 0) {
+        if (!s.recall({seq - 1})) ::_exit(25);
+        report();
+      }
+    }
     ++seq;
   }
 }
@@ -160,6 +182,8 @@ TEST_CASE("SIGKILL at random moments never damages the store or keeps its lock",
       auto l = s->load_active();
       if (!l || l->from_fallback) why = "active content does not load";
     }
+    for (const auto& role : {st.active, st.fallback, st.staged})
+      if (role && s->is_quarantined(st.slot(*role).sequence)) why = "a quarantined sequence holds a role";
     if (st.floor < reported_floor) why = "a commit the child saw complete was lost";
     if (st.floor < max_floor) why = "the floor went down";
     if (!why.empty()) {

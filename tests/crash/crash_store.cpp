@@ -41,7 +41,16 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
 // stage_trial(seq): stage and begin a trial of budget 1 with its first start
 // counted, in one record (what the guard's apply does).
 // release: give back one counted start (what the guard's clean shutdown does).
-enum class op_kind { stage, trial, start, commit, revert, rollback, quarantine, reopen, verify, stage_trial, release };
+// begin_run: a process start (crash streak, and a trial's start), in one record.
+// healthy: the run was healthy (streak ends; the active committed sequence
+// becomes the last known-safe).
+// recall(a): a recall of the sequences a and the active one, in one record.
+// safe_mode: the crash-streak breaker's step on the active sequence.
+// unquarantine(a): an operator lifts a quarantine.
+enum class op_kind {
+  stage, trial, start, commit, revert, rollback, quarantine, reopen, verify, stage_trial, release,
+  begin_run, healthy, recall, safe_mode, unquarantine
+};
 
 struct op {
   op_kind kind;
@@ -49,8 +58,10 @@ struct op {
 };
 
 std::string describe(const op& o) {
-  static const char* names[] = {"stage", "trial", "start", "commit", "revert",
-                                "rollback", "quarantine", "reopen", "verify", "stage_trial", "release"};
+  static const char* names[] = {"stage",    "trial",        "start",     "commit",  "revert",
+                                "rollback", "quarantine",   "reopen",    "verify",  "stage_trial",
+                                "release",  "begin_run",    "healthy",   "recall",  "safe_mode",
+                                "unquarantine"};
   return std::string(names[static_cast<int>(o.kind)]) + "(" + std::to_string(o.arg) + ")";
 }
 
@@ -62,6 +73,9 @@ struct model {
   std::uint32_t starts = 0, budget = 0;
   std::uint64_t floor = 0;
   std::vector<std::uint64_t> quarantine;
+  std::uint32_t streak = 0;
+  std::uint64_t safe = 0;
+  sg::breaker_mode mode = sg::breaker_mode::normal;
 
   bool quarantined(std::uint64_t s) const {
     return std::find(quarantine.begin(), quarantine.end(), s) != quarantine.end();
@@ -69,7 +83,17 @@ struct model {
   void add_quarantine(std::uint64_t s) {
     if (quarantined(s)) return;
     quarantine.push_back(s);
-    if (quarantine.size() > 64) quarantine.erase(quarantine.begin());
+    if (quarantine.size() > sg::slot_store::quarantine_capacity) {
+      auto inert = std::find_if(quarantine.begin(), quarantine.end(),
+                                [&](std::uint64_t q) { return q <= floor && q != s; });
+      quarantine.erase(inert != quarantine.end() ? inert : quarantine.begin());
+    }
+  }
+  // A sequence that leaves every role (a recall, a breaker step).
+  void drop(std::uint64_t s) {
+    if (active == s) active.reset();
+    if (fallback == s) fallback.reset();
+    if (staged == s) staged.reset();
   }
   // Applies o; returns what the store must return.
   errc apply(const op& o) {
@@ -112,6 +136,7 @@ struct model {
         trial = false;
         starts = budget = 0;
         floor = std::max(floor, *active);
+        mode = sg::breaker_mode::normal;
         return errc::ok;
       case op_kind::revert:
         if (!trial) return errc::no_trial;
@@ -120,12 +145,63 @@ struct model {
         fallback.reset();
         trial = false;
         starts = budget = 0;
+        if (active && quarantined(*active)) active.reset();
+        streak = std::min<std::uint32_t>(streak, 1);
         return errc::ok;
       case op_kind::rollback:
         if (trial) return errc::trial_active;
         if (!fallback) return errc::no_fallback;
+        if (quarantined(*fallback)) return errc::quarantined;
         std::swap(active, fallback);
         floor = *active;
+        return errc::ok;
+      case op_kind::begin_run:
+        ++streak;
+        if (trial) ++starts;
+        return errc::ok;
+      case op_kind::healthy:
+        streak = 0;
+        if (!trial && active) safe = *active;
+        if (mode == sg::breaker_mode::safe || mode == sg::breaker_mode::not_content) mode = sg::breaker_mode::normal;
+        return errc::ok;
+      case op_kind::recall: {
+        std::vector<std::uint64_t> list{o.arg};
+        if (active) list.push_back(*active);
+        for (auto q : list) add_quarantine(q);
+        auto listed = [&](const std::optional<std::uint64_t>& r) {
+          return r && std::find(list.begin(), list.end(), *r) != list.end();
+        };
+        if (trial && listed(active)) {
+          active = fallback;
+          fallback.reset();
+          trial = false;
+          starts = budget = 0;
+          if (listed(active)) active.reset();
+        } else {
+          if (listed(fallback)) fallback.reset();
+          if (listed(staged)) staged.reset();
+          if (!trial && listed(active)) {
+            active = fallback;
+            fallback.reset();
+          }
+        }
+        return errc::ok;
+      }
+      case op_kind::safe_mode: {
+        if (trial) return errc::trial_active;
+        if (!active) return errc::no_content;  // (the harness does not call the store then)
+        const std::uint64_t crasher = *active;
+        add_quarantine(crasher);
+        active.reset();
+        if (fallback && !quarantined(*fallback)) {
+          active = fallback;
+          fallback.reset();
+        }
+        mode = sg::breaker_mode::safe;
+        return errc::ok;
+      }
+      case op_kind::unquarantine:
+        quarantine.erase(std::remove(quarantine.begin(), quarantine.end(), o.arg), quarantine.end());
         return errc::ok;
       case op_kind::quarantine:
         add_quarantine(o.arg);
@@ -150,7 +226,7 @@ struct model {
   friend bool operator==(const model& a, const model& b) {
     return a.active == b.active && a.fallback == b.fallback && a.staged == b.staged &&
            a.trial == b.trial && a.starts == b.starts && a.budget == b.budget && a.floor == b.floor &&
-           a.quarantine == b.quarantine;
+           a.quarantine == b.quarantine && a.streak == b.streak && a.safe == b.safe && a.mode == b.mode;
   }
   friend bool operator!=(const model& a, const model& b) { return !(a == b); }
 };
@@ -160,7 +236,8 @@ std::string describe(const model& m) {
   auto o = [&](const std::optional<std::uint64_t>& v) { return v ? std::to_string(*v) : std::string("-"); };
   os << "active " << o(m.active) << " fallback " << o(m.fallback) << " staged " << o(m.staged)
      << (m.trial ? " trial " : " ") << m.starts << "/" << m.budget << " floor " << m.floor << " q"
-     << m.quarantine.size();
+     << m.quarantine.size() << " streak " << m.streak << " safe " << m.safe << " mode "
+     << sg::to_string(m.mode);
   return os.str();
 }
 
@@ -178,6 +255,9 @@ model from_store(const sg::store_state& st) {
   m.budget = st.start_budget;
   m.floor = st.floor;
   m.quarantine = st.quarantine;
+  m.streak = st.streak;
+  m.safe = st.safe_sequence;
+  m.mode = st.mode;
   return m;
 }
 
@@ -255,6 +335,26 @@ struct harness {
       case op_kind::revert: return code(s.revert());
       case op_kind::rollback: return code(s.rollback());
       case op_kind::quarantine: return code(s.quarantine(o.arg));
+      case op_kind::begin_run: {
+        auto r = s.begin_run();
+        return r ? errc::ok : r.error();
+      }
+      case op_kind::healthy: {
+        const auto& st = s.state();
+        return code(s.mark_healthy(!st.trial && st.active ? st.slot(*st.active).sequence : 0));
+      }
+      case op_kind::recall: {
+        std::vector<std::uint64_t> list{o.arg};
+        const auto& st = s.state();
+        if (st.active) list.push_back(st.slot(*st.active).sequence);
+        return code(s.recall(list));
+      }
+      case op_kind::safe_mode: {
+        const auto& st = s.state();
+        if (!st.trial && !st.active) return errc::no_content;
+        return code(s.enter_safe_mode(st.active ? st.slot(*st.active).sequence : 0));
+      }
+      case op_kind::unquarantine: return code(s.release(o.arg));
       case op_kind::verify: {
         auto l = s.load_active();
         if (l) return l->bytes == content(l->sequence) ? errc::ok : errc::internal;
@@ -280,6 +380,14 @@ std::vector<op> fixed_scenario() {
           {op_kind::reopen},        {op_kind::start},       {op_kind::stage_trial, 7}, {op_kind::commit},
           {op_kind::release},
           {op_kind::stage_trial, 8}, {op_kind::revert},     {op_kind::stage_trial, 7},
+          {op_kind::verify},
+          // The breaker's bookkeeping, a recall and a release.
+          {op_kind::stage_trial, 10}, {op_kind::commit},    {op_kind::begin_run},
+          {op_kind::begin_run},      {op_kind::healthy},    {op_kind::begin_run},
+          {op_kind::stage_trial, 11}, {op_kind::commit},    {op_kind::begin_run},
+          {op_kind::safe_mode},      {op_kind::begin_run},  {op_kind::healthy},
+          {op_kind::stage_trial, 12}, {op_kind::recall, 3}, {op_kind::unquarantine, 11},
+          {op_kind::stage_trial, 13}, {op_kind::begin_run}, {op_kind::recall, 2},
           {op_kind::verify}};
 }
 
@@ -307,8 +415,13 @@ std::vector<op> random_scenario(std::uint64_t seed, std::size_t length) {
     else if (r < 76) o = {op_kind::revert};
     else if (r < 83) o = {op_kind::rollback};
     else if (r < 88) o = {op_kind::quarantine, seq + next(3)};
-    else if (r < 94) o = {op_kind::reopen};
-    else if (r < 97) o = {op_kind::release};
+    else if (r < 90) o = {op_kind::reopen};
+    else if (r < 92) o = {op_kind::release};
+    else if (r < 94) o = {op_kind::begin_run};
+    else if (r < 95) o = {op_kind::healthy};
+    else if (r < 96) o = {op_kind::recall, seq > 2 ? seq - 2 : 1};
+    else if (r < 97) o = {op_kind::safe_mode};
+    else if (r < 98) o = {op_kind::unquarantine, seq > 4 ? seq - 4 : 1};
     ops.push_back(o);
     (void)m.apply(o);
   }
