@@ -378,6 +378,55 @@ TEST_CASE("what a probe started in the background is gone when the probe exits",
   }
 }
 
+TEST_CASE("a process that escaped the probe's group and holds its output does not hold up the probe",
+          "[probe.tree]") {
+  slotguard_test::temp_dir dir("probe");
+  const std::string candidate = write_candidate(dir, "x");
+  const std::string word = marker();
+  // Without namespaces the escaped process survives (docs/PROBE.md), but
+  // the probe's end is not its pipe's end of file.
+  auto r = sg::run_isolated_probe_report(sh("setsid sleep " + word + " & exit 5"), candidate,
+                                         options_with(std::chrono::seconds(20), false));
+  CHECK(r.code == sg::errc::probe_failed);
+  CHECK(r.exit_code == 5);
+  CHECK(r.elapsed < std::chrono::seconds(10));
+  kill_processes_with("sleep " + word);
+}
+
+TEST_CASE("a host that ignores SIGCHLD gets verdicts, never a false timeout", "[probe.reap]") {
+  slotguard_test::temp_dir dir("probe");
+  const std::string candidate = write_candidate(dir, "x");
+  struct sigaction ign, old;
+  std::memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  REQUIRE(::sigaction(SIGCHLD, &ign, &old) == 0);
+  std::vector<sg::probe_report> with_ns, without_ns;
+  for (int i = 0; i < 5; ++i) {
+    with_ns.push_back(sg::run_isolated_probe_report(sh("exit 3"), candidate,
+                                                    options_with(std::chrono::seconds(20), true)));
+    without_ns.push_back(sg::run_isolated_probe_report(
+        sh("exit 3"), candidate, options_with(std::chrono::seconds(20), false)));
+  }
+  ::sigaction(SIGCHLD, &old, nullptr);
+  for (const auto& r : with_ns) {
+    CAPTURE(r.summary(), r.isolation);
+    // The namespace's init relays the probe's end through its pipe, which
+    // no reaping can take away.
+    if (namespaces_in_force(r)) {
+      CHECK(r.code == sg::errc::probe_failed);
+      CHECK(r.exit_code == 3);
+    } else {
+      CHECK((r.code == sg::errc::probe_failed || r.code == sg::errc::io_error));
+    }
+  }
+  for (const auto& r : without_ns) {
+    CAPTURE(r.summary());
+    // The child reaped itself: its end is unknown, which is not a verdict.
+    CHECK((r.code == sg::errc::probe_failed || r.code == sg::errc::io_error));
+    CHECK(r.how != sg::probe_report::ending::timed_out);
+  }
+}
+
 TEST_CASE("a probe sees only its three standard descriptors", "[probe.fds]") {
   slotguard_test::temp_dir dir("probe");
   const std::string candidate = write_candidate(dir, "x");

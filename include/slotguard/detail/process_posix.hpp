@@ -430,6 +430,12 @@ inline bool write_file(const char* path, const char* text) noexcept {
 // exits, the kernel kills every process left in the namespace.
 [[noreturn]] inline void namespace_init(const plan& p) noexcept {
   unsigned bits = 0;
+  // A host that ignores SIGCHLD would have the probe reap itself, and its
+  // end would be lost: this init waits for it.
+  struct sigaction dfl;
+  std::memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  (void)::sigaction(SIGCHLD, &dfl, nullptr);
   if (p.user_namespace) {
     if (!write_file("/proc/self/setgroups", "deny") || !write_file("/proc/self/uid_map", p.uid_map) ||
         !write_file("/proc/self/gid_map", p.gid_map))
