@@ -236,3 +236,26 @@ TEST_CASE("readers come and go while a writer swaps", "[snapshot.threads]") {
   }
   CHECK(g_live.load() == base);
 }
+
+TEST_CASE("the cell's generation is read without touching a node a publish may free",
+          "[snapshot.threads][regression]") {
+  // generation() used to read the current node unpinned: a publish between
+  // the load and the read freed it (AddressSanitizer reported a heap use
+  // after free). It now reads a counter of its own.
+  sg::snapshot_cell<int> cell(std::make_shared<const int>(0));
+  std::atomic<bool> stop{false};
+  std::thread writer([&] {
+    for (int i = 1; i <= 20000; ++i) cell.publish(std::make_shared<const int>(i));
+    stop.store(true);
+  });
+  std::uint64_t last = 0;
+  bool monotonic = true;
+  while (!stop.load()) {
+    const std::uint64_t g = cell.generation();
+    monotonic = monotonic && g >= last;
+    last = g;
+  }
+  writer.join();
+  CHECK(monotonic);
+  CHECK(cell.generation() == 20000);
+}
