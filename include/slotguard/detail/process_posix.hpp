@@ -764,6 +764,7 @@ inline result<child_status> run_child_once(const child_spec& spec, bool namespac
 
   // Whether the child has ended (not reaped: its pid and group id stay
   // ours until we reap it). -1: reaped by someone else.
+  bool pidfd_wait = true;
   auto ended = [&]() -> int {
 #if defined(__linux__)
     if (pidfd >= 0) {
@@ -776,13 +777,17 @@ inline result<child_status> run_child_once(const child_spec& spec, bool namespac
 #endif
     siginfo_t si;
     std::memset(&si, 0, sizeof si);
-    int r;
+    int r = -1;
 #if defined(__linux__)
-    if (pidfd >= 0)
+    if (pidfd >= 0 && pidfd_wait) {
       r = static_cast<int>(::syscall(SYS_waitid, pc::p_pidfd, pidfd, &si, WEXITED | WNOHANG | WNOWAIT,
                                      nullptr));
-    else
+      // Linux 5.3 has pidfds but waits on them only from 5.4: by pid then
+      // (ours until reaped).
+      if (r < 0 && errno == EINVAL) pidfd_wait = false;
+    }
 #endif
+    if (pidfd < 0 || !pidfd_wait)
       r = ::waitid(P_PID, static_cast<id_t>(pid), &si, WEXITED | WNOHANG | WNOWAIT);
     if (r < 0) return errno == ECHILD ? -1 : 0;
     return si.si_pid != 0 ? 1 : 0;
@@ -883,12 +888,15 @@ inline result<child_status> run_child_once(const child_spec& spec, bool namespac
     }
     if (!lost && ended() > 0) {
 #if defined(__linux__)
-      if (pidfd >= 0) {
+      if (pidfd >= 0 && pidfd_wait) {
         siginfo_t si;
         std::memset(&si, 0, sizeof si);
         pc::kernel_rusage ru;
         std::memset(&ru, 0, sizeof ru);
-        const long r = ::syscall(SYS_waitid, pc::p_pidfd, pidfd, &si, WEXITED, &ru);
+        long r;
+        while ((r = ::syscall(SYS_waitid, pc::p_pidfd, pidfd, &si, WEXITED, &ru)) < 0 &&
+               errno == EINTR) {
+        }
         if (r == 0) {
           reaped = true;
           status = si.si_code == CLD_EXITED ? (si.si_status & 0xff) << 8 : (si.si_status & 0x7f);
@@ -897,13 +905,17 @@ inline result<child_status> run_child_once(const child_spec& spec, bool namespac
                    static_cast<std::int64_t>(ru.utime_usec + ru.stime_usec);
         } else if (errno == ECHILD) {
           lost = true;
+        } else if (errno == EINVAL) {
+          pidfd_wait = false;
         }
       }
 #endif
-      if (!reaped && !lost && pidfd < 0) {
+      if (!reaped && !lost && (pidfd < 0 || !pidfd_wait)) {
         struct rusage ru;
         std::memset(&ru, 0, sizeof ru);
-        const pid_t w = ::wait4(pid, &status, 0, &ru);
+        pid_t w;
+        while ((w = ::wait4(pid, &status, 0, &ru)) < 0 && errno == EINTR) {
+        }
         if (w == pid) {
           reaped = true;
           rss_kib = static_cast<std::uint64_t>(ru.ru_maxrss);
