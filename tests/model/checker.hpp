@@ -66,7 +66,7 @@ struct op {
   std::uint16_t fillers = 0;
   std::uint32_t index = 0;  // which quarantined sequence
   std::int64_t seconds = 0;
-  bool heartbeat_first = false;
+  std::int64_t beat_every = 0;
   bool toggle_key1 = false;
   bool toggle_host = false;
   bool toggle_read_only = false;
@@ -93,7 +93,7 @@ inline action resolve(const op& o, const state& s) {
   a.v = o.v;
   a.key = o.key;
   a.seconds = o.seconds;
-  a.heartbeat_first = o.heartbeat_first;
+  a.beat_every = o.beat_every;
   a.toggle_key1 = o.toggle_key1;
   a.toggle_host = o.toggle_host;
   a.toggle_read_only = o.toggle_read_only;
@@ -166,7 +166,11 @@ inline std::string describe(const action& a) {
     }
     case K::heartbeat: o << "heartbeat"; break;
     case K::poll: o << "poll"; break;
-    case K::advance: o << (a.heartbeat_first ? "heartbeat, then time +" : "time +") << a.seconds << " s"; break;
+    case K::advance:
+      o << "time +" << a.seconds << " s";
+      if (a.beat_every >= a.seconds) o << " after a heartbeat";
+      else if (a.beat_every > 0) o << " with a heartbeat every " << a.beat_every << " s (the first at once)";
+      break;
     case K::report_unhealthy: o << "report_unhealthy"; break;
     case K::confirm: o << "confirm"; break;
     case K::revert: o << "revert"; break;
@@ -293,8 +297,13 @@ class real_guard {
     has_result_ = false;
     result_ = sg::errc::ok;
     if (a.k == K::advance) {
-      if (a.heartbeat_first && g_) g_->heartbeat();
-      clock_.advance(std::chrono::seconds(a.seconds));
+      std::int64_t left = a.seconds;
+      do {
+        const std::int64_t step = a.beat_every > 0 ? std::min(a.beat_every, left) : left;
+        if (a.beat_every > 0 && g_) g_->heartbeat();
+        clock_.advance(std::chrono::seconds(step));
+        left -= step;
+      } while (left > 0 && a.beat_every > 0);
       return;
     }
     if (!g_ && a.k != K::crash && a.k != K::shutdown && a.k != K::reopen) return;
@@ -623,7 +632,13 @@ struct run_report {
 
 inline const char* to_string(sg::watchdog_mode m) { return m == sg::watchdog_mode::poll ? "poll" : "thread"; }
 
-inline run_report run_sequence(const std::vector<op>& ops, const run_options& ro, bool want_text) {
+// What the runs reached: how often each kind of event (with its reason or
+// error) was expected and seen, and which readings of the semantics were
+// taken where several are allowed.
+using coverage = std::map<std::string, std::uint64_t>;
+
+inline run_report run_sequence(const std::vector<op>& ops, const run_options& ro, bool want_text,
+                               coverage* cov = nullptr) {
   run_report rep;
   model m(ro.cfg);
   state s = m.initial();
@@ -668,6 +683,18 @@ inline run_report run_sequence(const std::vector<op>& ops, const run_options& ro
       if (differences(x, o).empty()) {
         s = x.next;
         matched = true;
+        if (cov != nullptr) {
+          for (const expected_event& e : x.expect.events) {
+            std::string k = std::string("event ") + sg::to_string(e.kind);
+            if (e.reason) k += std::string(" ") + sg::to_string(*e.reason);
+            if (e.error) k += std::string(" ") + sg::to_string(*e.error);
+            ++(*cov)[k];
+          }
+          if (!x.note.empty()) ++(*cov)["reading: " + x.note];
+          if (a.fault_n != 0) ++(*cov)["storage error injected"];
+          if (a.cut_n != 0) ++(*cov)["power cut"];
+          if (!x.expect.load_failed.empty()) ++(*cov)["event load_failed required"];
+        }
         break;
       }
     }
@@ -732,7 +759,8 @@ inline std::vector<op> shrink(std::vector<op> ops, const run_options& ro, std::s
     if (ops[i].damage != role::none) attempt([](op& o) { o.damage = role::none; });
     if (ops[i].fillers != 0) attempt([](op& o) { o.fillers = 0; });
     if (ops[i].fillers > 100) attempt([](op& o) { o.fillers = 100; });
-    if (ops[i].k == action::kind::advance && ops[i].seconds != 30) attempt([](op& o) { o.seconds = 30; });
+    if (ops[i].k == action::kind::advance && ops[i].beat_every == 0 && ops[i].seconds != 30)
+      attempt([](op& o) { o.seconds = 30; });
     if (ops[i].k == action::kind::recall)
       for (int b = 0; b < 5; ++b)
         if ((ops[i].recall_mask >> b) & 1) attempt([b](op& o) { o.recall_mask = static_cast<std::uint8_t>(o.recall_mask & ~(1u << b)); });
@@ -745,7 +773,9 @@ inline std::vector<op> shrink(std::vector<op> ops, const run_options& ro, std::s
 
 class rng {
  public:
-  explicit rng(std::uint64_t seed) : x_(seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull) {}
+  // The seed goes through a finalizer first: seeds that differ by one start
+  // far apart (rather than one draw apart in the same stream).
+  explicit rng(std::uint64_t seed) : x_(mix(seed ^ 0x6A09E667F3BCC909ull) ^ mix(seed + 0xBB67AE8584CAA73Bull)) {}
   std::uint64_t next() {
     std::uint64_t z = (x_ += 0x9E3779B97F4A7C15ull);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -753,6 +783,11 @@ class rng {
     return z ^ (z >> 31);
   }
   std::uint32_t below(std::uint32_t n) { return static_cast<std::uint32_t>(next() % n); }
+  static std::uint64_t mix(std::uint64_t z) {
+    z = (z ^ (z >> 33)) * 0xFF51AFD7ED558CCDull;
+    z = (z ^ (z >> 33)) * 0xC4CEB9FE1A85EC53ull;
+    return z ^ (z >> 33);
+  }
   bool chance(std::uint32_t percent) { return below(100) < percent; }
 
  private:
@@ -841,9 +876,16 @@ inline op random_op(rng& r, const generation_filter& f = {}) {
     case K::advance: {
       static const std::int64_t secs[] = {1, 10, 20, 29, 30, 31, 100, 301};
       o.seconds = secs[r.below(8)];
-      if (f.no_expiry) {
-        o.heartbeat_first = true;
+      if (r.chance(30)) {
+        // A healthy stretch: heartbeats flow while the time passes.
+        static const std::int64_t stretch[][2] = {{310, 10}, {150, 20}, {29, 29}, {60, 29}};
+        const auto& st = stretch[r.below(4)];
+        o.seconds = st[0];
+        o.beat_every = st[1];
+      }
+      if (f.no_expiry && o.beat_every == 0) {
         o.seconds = secs[r.below(4)];
+        o.beat_every = o.seconds;
       }
       break;
     }

@@ -40,6 +40,7 @@ struct campaign_result {
   std::uint64_t ops = 0;
   double seconds = 0;
   std::vector<std::string> divergences;  // shrunk, readable
+  coverage reached;
 };
 
 inline campaign_result run_campaign(const campaign_options& co, std::ostream& log) {
@@ -54,7 +55,7 @@ inline campaign_result run_campaign(const campaign_options& co, std::ostream& lo
               : co.modes == 2 ? sg::watchdog_mode::thread
                               : (seed % 2 == 0 ? sg::watchdog_mode::poll : sg::watchdog_mode::thread);
     const std::vector<op> ops = random_sequence(seed, co.length, co.filter);
-    const run_report r = run_sequence(ops, ro, false);
+    const run_report r = run_sequence(ops, ro, false, &res.reached);
     ++res.sequences;
     res.ops += r.steps;
     if (!r.diverged) continue;

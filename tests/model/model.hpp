@@ -168,7 +168,7 @@ struct action {
   int key = 0;
   std::vector<std::uint64_t> recalls;  // sorted, unique
   std::int64_t seconds = 0;
-  bool heartbeat_first = false;  // advance: a heartbeat, then the time passes
+  std::int64_t beat_every = 0;  // advance: a heartbeat at the start and every beat_every seconds of the wait
   bool toggle_key1 = false;  // crash: the trust set changes while down
   bool toggle_host = false;  // crash: the host is upgraded (1 <-> 2) while down
   bool toggle_read_only = false;  // crash: the store becomes read-only (or writable again) while down
@@ -226,35 +226,42 @@ class model {
     outcome o{s0, {}, {}};
     if (a.k == K::advance) {
       std::vector<outcome> out{o};
-      if (a.heartbeat_first && s0.open) out = heartbeat(o);
-      for (outcome& x : out) x.next.now += a.seconds;
+      std::int64_t left = a.seconds;
+      do {
+        const std::int64_t step = a.beat_every > 0 ? std::min(a.beat_every, left) : left;
+        if (a.beat_every > 0 && s0.open && !s0.read_only) {
+          std::vector<outcome> beaten;
+          for (outcome& x : out)
+            for (outcome& y : heartbeat(x)) beaten.push_back(std::move(y));
+          out = std::move(beaten);
+        }
+        for (outcome& x : out) x.next.now += step;
+        left -= step;
+      } while (left > 0 && a.beat_every > 0);
       return out;
     }
     // Operations on a guard that is not open do nothing (the last open failed).
     if (!s0.open && a.k != K::crash && a.k != K::shutdown && a.k != K::reopen) return {o};
-    if (s0.open && s0.read_only) {
-      // A read-only guard writes nothing: what would write fails.
+    // A read-only guard writes nothing: what would write fails.
+    auto read_only_call = [&](outcome& x) -> std::vector<outcome> {
       switch (a.k) {
         case K::apply:
         case K::apply_garbage:
         case K::recall:
-          error_result(o, sg::errc::read_only_store);
-          o.expect.events.push_back(ev(sg::event_kind::rejected, 0, std::nullopt, sg::errc::read_only_store));
-          return {o};
+          error_result(x, sg::errc::read_only_store);
+          x.expect.events.push_back(ev(sg::event_kind::rejected, 0, std::nullopt, sg::errc::read_only_store));
+          return {x};
         case K::report_unhealthy:
         case K::confirm:
         case K::revert:
         case K::rollback:
         case K::release:
-          error_result(o, sg::errc::read_only_store);
-          return {o};
-        case K::heartbeat:
-        case K::poll:
-          return {o};
+          error_result(x, sg::errc::read_only_store);
+          return {x};
         default:
-          break;
+          return {x};
       }
-    }
+    };
     if (a.k == K::damage_live) {
       if (o.next.active) o.next.active->damaged = true;
       return {o};
@@ -268,18 +275,22 @@ class model {
       if (a.k == K::shutdown && a.cut_n != 0) pre = keep_or_lose(o, pre);
       std::vector<outcome> out;
       for (outcome p : pre) {
-        if (a.k == K::shutdown && a.cut_n != 0) p.expect = {};
+        // What the shutdown call itself showed; open's expectations follow.
+        expectation first = p.expect;
+        if (a.k == K::shutdown && a.cut_n != 0) first = {};
+        p.expect = {};
         p.next.open = false;
         p.next.served = role::none;
         if (a.k == K::crash) down_changes(p.next, a);
         const bool fault_on_open = a.k != K::shutdown;
         std::vector<outcome> opened =
             fallible(p, [&](outcome& x) { return open(x); }, fault_on_open && a.fault_n != 0);
+        if (fault_on_open && a.fault_n != 0) opened = with_start_counted(p, std::move(opened));
         if (fault_on_open && a.cut_n != 0) {
           // The power failed during open: it reboots and opens again, from
-          // the state before or after.
+          // the state before or after (or with the start counted).
           std::vector<outcome> again;
-          for (outcome q : keep_or_lose(p, opened)) {
+          for (outcome q : with_start_counted(p, keep_or_lose(p, opened))) {
             q.expect = {};
             q.next.open = false;
             q.next.served = role::none;
@@ -288,7 +299,7 @@ class model {
           opened = std::move(again);
         }
         for (outcome& q : opened) {
-          if (a.k == K::shutdown) merge_events(p.expect, q.expect);
+          if (a.k == K::shutdown) merge_events(first, q.expect);
           out.push_back(std::move(q));
         }
       }
@@ -296,6 +307,7 @@ class model {
     }
 
     auto body = [&](outcome& x) -> std::vector<outcome> {
+      if (x.next.read_only) return read_only_call(x);
       switch (a.k) {
         case K::apply: return apply(x, a);
         case K::apply_garbage: {
@@ -369,7 +381,20 @@ class model {
     std::vector<expected_event> all = first.events;
     all.insert(all.end(), then.events.begin(), then.events.end());
     then.events = std::move(all);
-    then.lenient_events = then.lenient_events || first.lenient_events;
+  }
+
+  // open() writes twice when a trial must be reverted: the start is counted,
+  // then the revert. A power cut or a storage error between the two leaves
+  // the start counted (a start that died is a start).
+  std::vector<outcome> with_start_counted(const outcome& before, std::vector<outcome> outs) const {
+    if (!before.next.trial || before.next.storage_read_only) return outs;
+    outcome c = before;
+    if (c.next.starts_used < UINT32_MAX) ++c.next.starts_used;
+    c.note = "the start was counted, the revert after it was not";
+    c.expect.lenient_events = true;
+    c.expect.result = expectation::result_kind::unchecked;
+    outs.push_back(std::move(c));
+    return outs;
   }
 
   void down_changes(state& s, const action& a) const {
@@ -574,6 +599,23 @@ class model {
     } else if (!s.trial && in(s.active)) {
       const content old = *s.active;
       const std::uint64_t from = old.seq;
+      if (s.fallback && !s.quarantined(s.fallback->seq) && !loads(s, *s.fallback)) {
+        // The fallback is neither recalled nor quarantined but does not
+        // load: going back to it (the floor follows) and going back to
+        // nothing both serve nothing; both readings are allowed.
+        outcome back = o;
+        back.next.active = s.fallback;
+        back.next.fallback.reset();
+        back.next.floor = s.fallback->seq;
+        back.next.served = serve(back.next);
+        back.expect.events.push_back(ev(sg::event_kind::reverted, from, sg::revert_reason::recall));
+        back.note = "the recall goes back to the fallback that does not load";
+        out.push_back(back);
+        outcome kept = back;
+        kept.next.fallback = old;
+        kept.note += " (the recalled content stays as fallback)";
+        out.push_back(kept);
+      }
       if (servable(s, s.fallback)) {
         // Back to the fallback, which becomes the floor; the recalled content
         // stays as the (quarantined) fallback or is dropped.
@@ -587,16 +629,6 @@ class model {
         s.fallback.reset();
         o.note = "the rolled-back recalled content is dropped";
         out = {o, kept};
-        if (s.served_seq() == served_before) {
-          // Readers were served the fallback already (the active did not
-          // load): what they see is unchanged, and the event is optional.
-          for (std::size_t i = 0, n = out.size(); i < n; ++i) {
-            outcome quiet = out[i];
-            quiet.expect.events.pop_back();
-            quiet.note += "; no event, as what is served did not change";
-            out.push_back(std::move(quiet));
-          }
-        }
       } else {
         // Nothing to go back to: nothing is served; the floor stays.
         s.active.reset();
@@ -627,6 +659,19 @@ class model {
       if (s.served_seq() != served_before)
         o.expect.events.push_back(ev(sg::event_kind::reverted, std::nullopt, sg::revert_reason::recall));
       out = {o};
+    }
+    // What readers see did not change (they were served the fallback, or
+    // nothing, already): the reverted event is optional.
+    for (std::size_t i = 0, n = out.size(); i < n; ++i) {
+      if (out[i].next.served_seq() != served_before) continue;
+      std::vector<expected_event> quiet_events;
+      for (const expected_event& e : out[i].expect.events)
+        if (e.kind != sg::event_kind::reverted) quiet_events.push_back(e);
+      if (quiet_events.size() == out[i].expect.events.size()) continue;
+      outcome quiet = out[i];
+      quiet.expect.events = std::move(quiet_events);
+      quiet.note += "; no event, as what is served did not change";
+      out.push_back(std::move(quiet));
     }
     return out;
   }

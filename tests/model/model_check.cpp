@@ -55,6 +55,8 @@ int main(int argc, char** argv) {
             << static_cast<std::uint64_t>(static_cast<double>(r.ops) / r.seconds) << " operations/s; "
             << r.divergences.size() << " distinct divergences\n";
   bad = bad || !r.divergences.empty();
+  std::cout << "what the random sequences reached (times):\n";
+  for (const auto& kv : r.reached) std::cout << "  " << kv.second << "  " << kv.first << "\n";
   if (depth != 0) {
     const sm::exhaustive_result e = sm::run_exhaustive(depth, co.modes, co.cfg, keep_going);
     std::cout << "exhaustive: " << e.sequences << " sequences of 1 to " << depth << " operations over an alphabet of "
