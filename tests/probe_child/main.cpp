@@ -10,8 +10,13 @@
 //   env FILE                   prints its environment, one NAME=value a line
 //   grandchild PIDFILE FILE    starts itself hanging, writes that process's id
 //                              to PIDFILE, then hangs
+//   alloc FILE                 commits memory 16 MiB at a time, up to 1 GiB:
+//                              exit 4 when an allocation fails, else 0
+//   spawn FILE                 starts 16 hanging copies of itself: exit 5 when
+//                              one cannot be started, else 0
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <iterator>
 #include <string>
@@ -129,6 +134,19 @@ int main(int argc, char** argv) {
     return 0;
   }
 #if defined(_WIN32)
+  if (mode == "alloc") {
+    for (int i = 0; i < 64; ++i) {
+      void* p = ::VirtualAlloc(nullptr, 16u << 20, MEM_COMMIT | MEM_RESERVE, PAGE_READWRITE);
+      if (!p) return 4;
+      std::memset(p, 1, 16u << 20);
+    }
+    return 0;
+  }
+  if (mode == "spawn") {
+    for (int i = 0; i < 16; ++i)
+      if (start_hanging_copy(file) == 0) return 5;
+    return 0;
+  }
   if (mode == "grandchild" && argc == 4) {
     const unsigned long pid = start_hanging_copy(file);
     if (pid == 0) return 3;
