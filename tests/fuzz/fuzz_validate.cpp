@@ -91,6 +91,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (auto r : *procs) {
     const auto level = r.get<0>();
     if (!level.has_value() || level.value() < 1 || level.value() > 5) std::abort();
+    // A field declared without a wildcard reads as its value.
+    if (r.value<0>() != level.value() || r.value<11>() != r.get<11>().value()) std::abort();
+    if (r.value<10>().size() != r.get<10>().value().size() || r.value<10>().size() > 32) std::abort();
     const auto image = r.get<9>();
     if (image.has_value()) sink = sink + image.value().size();
     if (!r.get<11>().has_value()) std::abort();
@@ -100,6 +103,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (!big.has_value() || big.value() < 18446744073709551600ull) std::abort();
     const auto host = r.get<3>();
     if (host.has_value() && host.value() != "example.com" && host.value() != "example.org") std::abort();
+    if (host.is_wildcard() != !host.as_optional().has_value() || !host.is_wildcard() != host.has_value()) std::abort();
+    if (r.value<6>() != big.value() || (r.value<0>() != 6 && r.value<0>() != 17)) std::abort();
   }
   (void)sink;
   return 0;
