@@ -291,6 +291,9 @@ inline probe_report judge_child(const child_status& st, const probe_options& o,
       // A shell reports a command a signal ended as 128 + the signal.
       if (st.code == 128 + SIGXCPU) return limit("cpu");
       if (st.code == 128 + SIGXFSZ) return limit("file_size");
+#else
+      // The job's time limit ends its processes without a message.
+      if (cpu_spent) return limit("cpu");
 #endif
       if (memory_spent) return limit("memory");
       r.code = errc::probe_failed;
