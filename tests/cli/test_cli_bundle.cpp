@@ -52,12 +52,14 @@ std::string q(const fs::path& p) { return slotguard_test::quoted(p); }
 // Runs a shell command line; stdout and stderr go to files in `dir`.
 outcome shell(const fs::path& dir, const std::string& cmdline) { return slotguard_test::run_capturing(dir, cmdline); }
 
+#if !defined(_WIN32)
 // The tool as the start of a shell command line (with the cross build's
 // launcher, if any), for lines that redirect on their own.
 std::string tool_command() {
   return std::string(SLOTGUARD_TEST_TOOL_LAUNCHER) + "\"" + slotguard_test::shell_program_path(SLOTGUARD_CLI_PATH) +
          "\" ";
 }
+#endif
 
 // Runs the tool with the given arguments.
 outcome tool(const fs::path& dir, const std::string& args) {
@@ -393,6 +395,14 @@ TEST_CASE("pack and verify with --schema-file", "[cli.bundle.schema]") {
 
 namespace {
 
+// Output with Windows' text-mode line ends ("\r\n") as "\n".
+std::string lf(const std::string& out) {
+  std::string r;
+  for (std::size_t i = 0; i < out.size(); ++i)
+    if (!(out[i] == '\r' && i + 1 < out.size() && out[i + 1] == '\n')) r.push_back(out[i]);
+  return r;
+}
+
 // Bytes a terminal acts on instead of showing: C0 controls but the newline
 // that ends each line, DEL, C1 controls (U+0080..U+009F as UTF-8) and the
 // bidirectional override U+202E.
@@ -451,6 +461,7 @@ TEST_CASE("manifest strings are printed escaped: no forged line, no terminal esc
   const fs::path b = hostile_bundle(dir, dir / "k");
 
   auto o = tool(dir, "inspect " + q(b));
+  o.out = lf(o.out);
   INFO(o.out);
   REQUIRE(o.status == 0);
   CHECK(raw_controls_in(o.out).empty());
@@ -466,11 +477,13 @@ TEST_CASE("manifest strings are printed escaped: no forged line, no terminal esc
   // JSON: the same strings as exact JSON escapes.
   o = tool(dir, "inspect --json " + q(b));
   REQUIRE(o.status == 0);
-  CHECK(raw_controls_in(o.out.substr(0, o.out.size() - 1)).empty());
+  o.out = lf(o.out);
+  CHECK(raw_controls_in(o.out).empty());
   CHECK(o.out.find("\"version\":\"1.0\\n signatures  2\\nsignatures  2\\n\\u001b[8m\\u009b\\u202e\"") !=
         std::string::npos);
 
   o = tool(dir, "verify " + q(b) + " --trust " + q(dir / "k.pub") + " --now @1790000001");
+  o.out = lf(o.out);
   INFO(o.err);
   CHECK(o.status == 0);
   CHECK(raw_controls_in(o.out).empty());
@@ -483,7 +496,7 @@ TEST_CASE("manifest strings are printed escaped: no forged line, no terminal esc
   CHECK(o.status == 1);
   CHECK(o.err.find("schema_mismatch") != std::string::npos);
   CHECK(o.err.find("demo\\x1b]0;owned\\x07@1") != std::string::npos);
-  CHECK(raw_controls_in(o.err).empty());
+  CHECK(raw_controls_in(lf(o.err)).empty());
 #endif
 
 #if !defined(_WIN32)
