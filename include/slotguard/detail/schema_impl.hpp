@@ -571,9 +571,16 @@ inline result<validated_payload, validation_error> validate(const schema& s, byt
   // Bounded by the payload's size (count <= avail / 8, checked above).
   first.reserve(count);
   slots.reserve(count);
-  // One entry per field and one per record: at most 5 per 8 bytes of a
-  // record header and 1 per byte of fields, so in proportion to the size.
-  fpos.reserve(static_cast<std::size_t>(count) * 2);
+  // One entry per field and one per record. Reserved once for the most
+  // fields a record type declares (so the index is not copied as it grows),
+  // but not beyond one entry per two bytes: a denser payload grows it field
+  // by field, as its fields pass, so memory stays in proportion to the
+  // payload's actual size (a field takes a byte at least).
+  std::size_t most_fields = 0;
+  for (const auto& c : rep->checks) most_fields = std::max(most_fields, c.size());
+  const std::uint64_t by_types = std::uint64_t{count} * (most_fields + 1);
+  const std::uint64_t by_size = static_cast<std::uint64_t>(avail) / 2 + count;
+  fpos.reserve(static_cast<std::size_t>(std::min(by_types, by_size)));
   std::vector<std::uint32_t> per_slot(nslots + 1, 0);
 
   const std::uint16_t* slot_of = rep->slot_of_id.data();
