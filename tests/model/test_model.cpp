@@ -68,3 +68,133 @@ TEST_CASE("every sequence up to the bound: the guard agrees with the model", "[m
   INFO(r.divergence);
   CHECK(r.divergence.empty());
 }
+
+namespace {
+
+using K = sm::action::kind;
+
+// Operation sequences written by hand, each the shortest way to one
+// finding of the guard's review, checked against the model like any other.
+struct scenario {
+  std::string name;
+  std::vector<sm::op> ops;
+};
+
+class builder {
+ public:
+  explicit builder(std::string name) { s_.name = std::move(name); }
+  builder& then(K k) {
+    sm::op o;
+    o.k = k;
+    s_.ops.push_back(o);
+    return *this;
+  }
+  builder& apply(sm::variant v = sm::variant::good, sm::pick p = sm::pick::fresh, int key = 0) {
+    then(K::apply);
+    s_.ops.back().v = v;
+    s_.ops.back().seq = p;
+    s_.ops.back().key = key;
+    return *this;
+  }
+  builder& commit(int key = 0) { return apply(sm::variant::good, sm::pick::fresh, key).then(K::confirm); }
+  // bit 0 the active, 1 the fallback, 3 a fresh sequence; fillers more
+  builder& recall(std::uint8_t mask, std::uint16_t fillers = 0) {
+    then(K::recall);
+    s_.ops.back().recall_mask = mask;
+    s_.ops.back().fillers = fillers;
+    return *this;
+  }
+  builder& wait(std::int64_t seconds) {
+    then(K::advance);
+    s_.ops.back().seconds = seconds;
+    return *this;
+  }
+  builder& crash(bool key1 = false, bool host = false, sm::role damage = sm::role::none, bool read_only = false) {
+    then(K::crash);
+    s_.ops.back().toggle_key1 = key1;
+    s_.ops.back().toggle_host = host;
+    s_.ops.back().damage = damage;
+    s_.ops.back().toggle_read_only = read_only;
+    return *this;
+  }
+  // The last operation's n-th storage call fails / the power fails after it.
+  builder& fault(std::uint32_t n) {
+    s_.ops.back().fault_n = n;
+    return *this;
+  }
+  builder& cut(std::uint32_t n, std::uint64_t seed) {
+    s_.ops.back().cut_n = n;
+    s_.ops.back().cut_seed = seed;
+    return *this;
+  }
+  scenario done() const { return s_; }
+
+ private:
+  scenario s_;
+};
+
+void check_all(const std::vector<scenario>& all) {
+  for (const scenario& s : all) {
+    for (auto mode : {slotguard::watchdog_mode::poll, slotguard::watchdog_mode::thread}) {
+      sm::run_options ro;
+      ro.mode = mode;
+      const sm::run_report r = sm::run_sequence(s.ops, ro, true);
+      INFO(s.name << "\n" << r.text);
+      CHECK_FALSE(r.diverged);
+    }
+  }
+}
+
+}  // namespace
+
+TEST_CASE("the review's findings, as operation sequences, agree with the model", "[model]") {
+  using sm::role;
+  using sm::variant;
+  std::vector<scenario> all;
+  all.push_back(builder("1a: fallback recalled during a trial, then the trial reported unhealthy")
+                    .commit().apply().recall(2).then(K::report_unhealthy).done());
+  all.push_back(builder("1b: trial and fallback recalled together").commit().apply().recall(3).done());
+  all.push_back(builder("1c: after a recall's rollback the active slot is damaged at the next start")
+                    .commit().commit().recall(1).crash(false, false, role::active).done());
+  all.push_back(builder("1d: recall of content served from the fallback")
+                    .commit().commit().crash(false, false, role::active).recall(2).done());
+  all.push_back(builder("1e: rollback after a recall").commit().commit().recall(1).then(K::rollback).done());
+  all.push_back(builder("1f: recall of the only committed content").commit().recall(1).done());
+  all.push_back(builder("2: 300 s of silence, then a heartbeat").apply().wait(300).then(K::heartbeat).done());
+  all.push_back(builder("2b: silence past the deadline, a heartbeat, then poll after probation")
+                    .apply().wait(31).then(K::heartbeat).wait(300).then(K::poll).done());
+  all.push_back(builder("3a: content of a key removed from the trust set").commit(1).crash(true).done());
+  all.push_back(builder("3b: content whose host range excludes the upgraded host")
+                    .apply(variant::host_capped).then(K::confirm).crash(false, true).done());
+  all.push_back(builder("3c: the trial's content no longer trusted at the next start").apply(variant::good, sm::pick::fresh, 1).crash(true).done());
+  all.push_back(builder("6: a recall of 100 sequences keeps what was quarantined")
+                    .apply(variant::invalid).recall(8, 100).apply(variant::good, sm::pick::quarantined).done());
+  all.push_back(builder("6b: a recall of 1,024 sequences").apply(variant::invalid).recall(8, 1024).done());
+  all.push_back(builder("8: a read-only store serves its committed content")
+                    .commit().apply().crash(false, false, role::none, true).then(K::confirm).then(K::heartbeat).done());
+  all.push_back(builder("15a: confirm of a trial whose slot file is damaged").apply().then(K::damage_live).then(K::confirm).done());
+  all.push_back(builder("15b: apply with the active slot damaged and the fallback served, then revert")
+                    .commit().commit().crash(false, false, role::active).apply().then(K::revert).done());
+  // 14: a recall during a trial, the power cut after each of its storage calls.
+  for (std::uint32_t n = 1; n <= 24; ++n)
+    all.push_back(builder("14: power cut after call " + std::to_string(n) + " of a recall of the trial")
+                      .commit().apply().recall(1 | 8).cut(n, n * 7919u).done());
+  check_all(all);
+}
+
+TEST_CASE("storage errors on every call of a transition, and stale trust, agree with the model",
+          "[model][!mayfail]") {
+  using sm::role;
+  std::vector<scenario> all;
+  for (std::uint32_t n = 1; n <= 24; ++n) {
+    all.push_back(builder("a read error after a recall: call " + std::to_string(n)).apply().recall(8).fault(n).done());
+    all.push_back(builder("a storage error in a revert: call " + std::to_string(n)).commit().apply().then(K::revert).fault(n).done());
+    all.push_back(builder("a storage error while a trial's start opens: call " + std::to_string(n)).apply().crash().fault(n).done());
+    all.push_back(builder("a storage error in an apply over a damaged active slot: call " + std::to_string(n))
+                      .commit().commit().crash(false, false, role::active).apply().fault(n).done());
+  }
+  all.push_back(builder("rollback to a fallback signed by a removed key").commit(1).commit().crash(true).then(K::rollback).done());
+  all.push_back(builder("a recall going back to a quarantined fallback")
+                    .commit().commit().then(K::rollback).apply(sm::variant::invalid, sm::pick::fallback).recall(1).done());
+  check_all(all);
+}
