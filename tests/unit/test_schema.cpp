@@ -1524,6 +1524,30 @@ TEST_CASE("a wildcard never aborts a reader", "[schema.views]") {
   CHECK(nothing.value() == 0);
 }
 
+TEST_CASE("a typed record made by hand is checked like records_of<R>()", "[schema.one_declaration]") {
+  const sg::schema s = *sg::schema::from_decl(kRuleDecl);
+  auto bin = sg::compile_records_text(s, "note: \"hello\"\nrule: 3, *, 443, *, \"cmd\", x\"01\", kill\n");
+  REQUIRE(bin.has_value());
+  auto v = sg::validate(s, *bin);
+  REQUIRE(v.has_value());
+  // A note's view taken for a rule: an empty rule, not a note's bytes read as a rule's.
+  const sg::typed_record<kRule> wrong(v->record(0));
+  CHECK_FALSE(wrong.valid());
+  CHECK_FALSE(wrong.get<4>().has_value());
+  CHECK(wrong.value<4>().empty());
+  const sg::typed_record<kNote> note(v->record(0));
+  REQUIRE(note.valid());
+  CHECK(note.value<0>() == "hello");
+  const sg::typed_record<kRule> rule(v->record(1));
+  REQUIRE(rule.valid());
+  CHECK(rule.value<6>() == sg::enum_code{9});
+  const sg::typed_record<kRule> empty{sg::record_view()};
+  CHECK_FALSE(empty.valid());
+  CHECK_FALSE(empty.get<1>().is_wildcard());
+  const sg::typed_record<kRule> defaulted;
+  CHECK_FALSE(defaulted.valid());
+}
+
 // ---------------------------------------------------------------------------
 // Views trust only what was validated
 // ---------------------------------------------------------------------------
