@@ -14,6 +14,9 @@
 //                              exit 4 when an allocation fails, else 0
 //   spawn FILE                 starts 16 hanging copies of itself: exit 5 when
 //                              one cannot be started, else 0
+//   handle VALUE FILE          exit 0 when VALUE (decimal) is not an open handle
+//                              in this process, 1 when it is
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -141,6 +144,11 @@ int main(int argc, char** argv) {
       std::memset(p, 1, 16u << 20);
     }
     return 0;
+  }
+  if (mode == "handle" && argc == 4) {
+    const auto value = static_cast<std::uintptr_t>(std::strtoull(argv[2], nullptr, 10));
+    DWORD flags = 0;
+    return ::GetHandleInformation(reinterpret_cast<HANDLE>(value), &flags) ? 1 : 0;
   }
   if (mode == "spawn") {
     for (int i = 0; i < 16; ++i)

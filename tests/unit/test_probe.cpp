@@ -812,6 +812,25 @@ TEST_CASE("Windows: the job's memory and process limits are reported as limits",
   }
 }
 
+TEST_CASE("Windows: a probe inherits none of the host's inheritable handles", "[probe.windows]") {
+  slotguard_test::temp_dir dir("probe");
+  const std::string candidate = write_candidate(dir, "x");
+  SECURITY_ATTRIBUTES sa;
+  sa.nLength = sizeof sa;
+  sa.lpSecurityDescriptor = nullptr;
+  sa.bInheritHandle = TRUE;
+  HANDLE ev = ::CreateEventW(&sa, TRUE, FALSE, nullptr);
+  REQUIRE(ev != nullptr);
+  const std::string value = std::to_string(reinterpret_cast<std::uintptr_t>(ev));
+  sg::probe_options o;
+  o.time_limit = std::chrono::seconds(30);
+  auto r = sg::run_isolated_probe_report(slotguard_test::probe_child_command("handle", value), candidate, o);
+  CAPTURE(r.summary(), r.isolation);
+  CHECK(r.code == sg::errc::ok);
+  CHECK(r.isolation.find("handles") != std::string::npos);
+  ::CloseHandle(ev);
+}
+
 TEST_CASE("Windows: batch files are refused as probes", "[probe.windows]") {
   slotguard_test::temp_dir dir("probe");
   const std::string candidate = write_candidate(dir, "x");
