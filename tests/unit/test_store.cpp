@@ -813,3 +813,82 @@ TEST_CASE("journal records with a valid CRC but an impossible state are refused"
   std::vector<std::uint8_t> big(sg::detail::journal_max_size + 1, 0);
   CHECK(sg::detail::decode_journal(sg::byte_view(big)).error() == errc::too_large);
 }
+
+TEMPLATE_TEST_CASE("a planted slot file at the top of the counter neither wraps nor stops the store",
+                   "[store.recovery][regression]", sim_env, native_env) {
+  TestType env;
+  {
+    auto s = open_ok(env.storage(), env.dir);
+    REQUIRE(s.stage_trial(sg::byte_view(content(1)), 1, 1));
+    REQUIRE(s.commit());
+  }
+  const std::string planted = sg::detail::join_path(env.dir, "slot-a.18446744073709551615");
+  env.put(planted, content(99));
+  auto s = open_ok(env.storage(), env.dir);
+  CHECK_FALSE(env.names().count("slot-a.18446744073709551615"));  // removed like any leftover
+  const auto fallback_file = s.slot_path(*s.state().active);
+  REQUIRE(s.stage_trial(sg::byte_view(content(2)), 2, 1));
+  REQUIRE(s.commit());
+  CHECK(s.state().generation < UINT64_MAX / 2);
+  CHECK_FALSE(env.names().count("slot-a.0"));
+  CHECK_FALSE(env.names().count("slot-b.0"));
+  // The fallback's file is still there and loads.
+  REQUIRE(s.state().fallback);
+  CHECK(s.slot_path(*s.state().fallback) == fallback_file);
+  CHECK(s.load(*s.state().fallback));
+  { auto drop = std::move(s); }
+  auto t = open_ok(env.storage(), env.dir);
+  CHECK(t.state().floor == 2);
+}
+
+TEST_CASE("a journal record at the top of the counter makes writes fail, never silently succeed",
+          "[store.journal][regression]") {
+  sim_env env;
+  sg::store_state st;
+  st.generation = UINT64_MAX;
+  REQUIRE(env.fs.mkdir(env.dir));
+  env.put(sg::detail::join_path(env.dir, "journal.0"), sg::detail::encode_journal(st));
+  auto s = open_ok(env.storage(), env.dir);
+  CHECK(s.state().generation == UINT64_MAX);
+  auto r = s.stage_trial(sg::byte_view(content(1)), 1, 1);
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == sg::errc::counter_exhausted);
+  CHECK(s.quarantine(5).error() == sg::errc::counter_exhausted);
+  CHECK(s.state().generation == UINT64_MAX);
+  CHECK_FALSE(s.state().active);
+  // Nothing was left behind.
+  for (const auto& n : env.names()) CHECK((n == "journal.0" || n == "lock"));
+}
+
+TEMPLATE_TEST_CASE("a recall is one record: a crash can never leave a recalled sequence active",
+                   "[store.recall][regression]", sim_env) {
+  TestType env;
+  auto s = open_ok(env.storage(), env.dir);
+  REQUIRE(s.stage_trial(sg::byte_view(content(1)), 1, 1));
+  REQUIRE(s.commit());
+  REQUIRE(s.stage_trial(sg::byte_view(content(2)), 2, 1));
+  REQUIRE(s.commit());
+  const auto calls = env.fs.call_count();
+  const auto gen = s.state().generation;
+  REQUIRE(s.recall({2, 7}));
+  CHECK(s.state().generation == gen + 1);
+  CHECK(s.state().slot(*s.state().active).sequence == 1);
+  CHECK_FALSE(s.state().fallback);
+  CHECK(s.state().floor == 2);
+  CHECK(s.is_quarantined(2));
+  CHECK(s.is_quarantined(7));
+  CHECK(env.fs.call_count() - calls < 12);
+  // Read-only: nothing can be written.
+  { auto drop = std::move(s); }
+  env.fs.set_read_only(true);
+  auto w = sg::slot_store::open(env.fs, env.dir);
+  REQUIRE_FALSE(w);
+  CHECK(w.error() == sg::errc::read_only_store);
+  auto ro = sg::slot_store::open_read_only(env.fs, env.dir);
+  REQUIRE(ro);
+  CHECK(ro->read_only());
+  CHECK(ro->state().slot(*ro->state().active).sequence == 1);
+  CHECK(ro->quarantine(9).error() == sg::errc::read_only_store);
+  CHECK(ro->begin_run().error() == sg::errc::read_only_store);
+  CHECK(sg::slot_store::open_read_only(env.fs, "/nowhere").error() == sg::errc::not_found);
+}
