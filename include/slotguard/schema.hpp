@@ -1071,7 +1071,9 @@ inline bool decl_allowed_has(const field_decl& d, std::uint64_t biased_value) no
   return false;
 }
 inline bool same_allowed(const field_spec& s, const field_decl& d) noexcept {
+  const bool any = d.allowed_count != 0 || d.allowed_signed || d.allowed_unsigned || d.allowed_strings;
   if (is_integer(d.type)) {
+    if (d.allowed_strings) return false;
     const bool decl_has = d.allowed_count != 0 && (d.allowed_signed || d.allowed_unsigned);
     if (!decl_has) return s.allowed.empty();
     if (s.allowed.empty()) return false;
@@ -1086,6 +1088,7 @@ inline bool same_allowed(const field_spec& s, const field_decl& d) noexcept {
     return true;
   }
   if (d.type == field_type::string) {
+    if (d.allowed_signed || d.allowed_unsigned) return false;
     const bool decl_has = d.allowed_count != 0 && d.allowed_strings;
     if (!decl_has) return s.allowed_strings.empty();
     if (s.allowed_strings.empty()) return false;
@@ -1102,7 +1105,7 @@ inline bool same_allowed(const field_spec& s, const field_decl& d) noexcept {
     }
     return true;
   }
-  return true;  // no other type has an allowed set (enums: same_enum)
+  return !any;  // no other type has an allowed set (an enum's codes: same_enum)
 }
 inline bool same_enum(const field_spec& s, const field_decl& d) noexcept {
   const std::size_t n = d.enum_values ? d.enum_count : 0;
@@ -1144,7 +1147,8 @@ inline record_difference compare_record(const record_spec& s, const record_decl&
     }
     if (f.max_length != g.max_length) return {record_difference::max_length, k};
     if (!same_allowed(f, g)) return {record_difference::allowed, k};
-    if (f.type == field_type::enumeration && !same_enum(f, g)) return {record_difference::enum_values, k};
+    if (f.type == field_type::enumeration ? !same_enum(f, g) : (g.enum_count != 0 || g.enum_values != nullptr))
+      return {record_difference::enum_values, k};
   }
   return r;
 }

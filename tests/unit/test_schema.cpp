@@ -1524,6 +1524,40 @@ TEST_CASE("a wildcard never aborts a reader", "[schema.views]") {
   CHECK(nothing.value() == 0);
 }
 
+namespace {
+constexpr sg::field_decl pid_with_enum_values() {
+  sg::field_decl f = sg::fields::u32("pid").wildcard();
+  f.enum_values = kRuleActions;
+  f.enum_count = 3;
+  return f;
+}
+constexpr std::string_view kDigestValues[] = {"abcd"};
+constexpr sg::field_decl kOddPid[] = {
+    kRuleFields[0], pid_with_enum_values(), kRuleFields[2], kRuleFields[3], kRuleFields[4], kRuleFields[5], kRuleFields[6],
+};
+constexpr sg::field_decl kOddDigest[] = {
+    kRuleFields[0], kRuleFields[1], kRuleFields[2], kRuleFields[3], kRuleFields[4],
+    sg::fields::bytes("digest", 4).allowed(kDigestValues), kRuleFields[6],
+};
+constexpr sg::record_decl kOddPidRule{7, "rule", kOddPid};
+constexpr sg::record_decl kOddDigestRule{7, "rule", kOddDigest};
+}  // namespace
+
+TEST_CASE("a declaration that check_decl refuses never equals a schema's record type", "[schema.one_declaration]") {
+  const sg::schema s = *sg::schema::from_decl(kRuleDecl);
+  auto pid = s.check_against(kOddPidRule);
+  REQUIRE_FALSE(pid.has_value());
+  CHECK(pid.error().message.find("field 1 'pid': enum values differ") != std::string::npos);
+  auto digest = s.check_against(kOddDigestRule);
+  REQUIRE_FALSE(digest.has_value());
+  CHECK(digest.error().message.find("field 5 'digest': allowed values differ") != std::string::npos);
+  auto v = sg::validate(s, *sg::compile_records_text(s, ""));
+  REQUIRE(v.has_value());
+  CHECK(v->records_of<kOddPidRule>().error() == sg::errc::schema_mismatch);
+  CHECK(v->records_of<kOddDigestRule>().error() == sg::errc::schema_mismatch);
+  CHECK(v->records_of<kRule>().has_value());
+}
+
 TEST_CASE("a typed record made by hand is checked like records_of<R>()", "[schema.one_declaration]") {
   const sg::schema s = *sg::schema::from_decl(kRuleDecl);
   auto bin = sg::compile_records_text(s, "note: \"hello\"\nrule: 3, *, 443, *, \"cmd\", x\"01\", kill\n");
