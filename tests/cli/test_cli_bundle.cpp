@@ -20,7 +20,10 @@
 #include <string>
 #include <vector>
 
-#if !defined(_WIN32)
+#if defined(_WIN32)
+#include <aclapi.h>
+#include <windows.h>
+#else
 #include <sys/stat.h>
 #include <sys/types.h>
 #endif
@@ -782,5 +785,64 @@ TEST_CASE("a failed write to the standard output exits 1", "[cli.bundle.stdout]"
     CHECK(slotguard_test::run_command_line(tool_path + args + to_full) == 1);
     CHECK(read_text(dir / "err.txt").find("io_error") != std::string::npos);
   }
+}
+#endif
+
+#if defined(_WIN32)
+// The private key's access list names this account and SYSTEM only, and
+// inherits nothing from the directory (what 0600 means on POSIX).
+TEST_CASE("keygen gives the private key an owner-only access list", "[cli.bundle.keyfile_acl]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  const auto o = tool(dir, "keygen --out " + q(dir / "k"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+
+  PACL dacl = nullptr;
+  PSECURITY_DESCRIPTOR sd = nullptr;
+  std::wstring path = (dir / "k").wstring();
+  REQUIRE(::GetNamedSecurityInfoW(path.c_str(), SE_FILE_OBJECT, DACL_SECURITY_INFORMATION, nullptr, nullptr, &dacl,
+                                  nullptr, &sd) == ERROR_SUCCESS);
+  SECURITY_DESCRIPTOR_CONTROL control = 0;
+  DWORD revision = 0;
+  REQUIRE(::GetSecurityDescriptorControl(sd, &control, &revision));
+  // Wine keeps the entries of an access list but not its "protected" flag.
+  const HMODULE ntdll = ::GetModuleHandleW(L"ntdll.dll");
+  const bool wine = ntdll != nullptr && ::GetProcAddress(ntdll, "wine_get_version") != nullptr;
+  if (wine)
+    WARN("under wine: the access list's protected flag is not checked");
+  else
+    CHECK((control & SE_DACL_PROTECTED) != 0);
+  REQUIRE(dacl != nullptr);
+
+  HANDLE token = nullptr;
+  REQUIRE(::OpenProcessToken(::GetCurrentProcess(), TOKEN_QUERY, &token));
+  DWORD size = 0;
+  (void)::GetTokenInformation(token, TokenUser, nullptr, 0, &size);
+  std::vector<unsigned char> user(size);
+  REQUIRE(::GetTokenInformation(token, TokenUser, user.data(), size, &size));
+  ::CloseHandle(token);
+  const PSID me = reinterpret_cast<TOKEN_USER*>(user.data())->User.Sid;
+  unsigned char system_sid[SECURITY_MAX_SID_SIZE];
+  DWORD system_size = sizeof system_sid;
+  REQUIRE(::CreateWellKnownSid(WinLocalSystemSid, nullptr, system_sid, &system_size));
+
+  ACL_SIZE_INFORMATION info{};
+  REQUIRE(::GetAclInformation(dacl, &info, sizeof info, AclSizeInformation));
+  CHECK(info.AceCount == 2);
+  bool has_me = false;
+  for (DWORD i = 0; i < info.AceCount; ++i) {
+    void* ace = nullptr;
+    REQUIRE(::GetAce(dacl, i, &ace));
+    const auto* header = static_cast<ACE_HEADER*>(ace);
+    REQUIRE(header->AceType == ACCESS_ALLOWED_ACE_TYPE);
+    auto* allowed = static_cast<ACCESS_ALLOWED_ACE*>(ace);
+    const PSID sid = reinterpret_cast<PSID>(&allowed->SidStart);
+    INFO("ACE " << i);
+    CHECK((::EqualSid(sid, me) || ::EqualSid(sid, system_sid)));
+    if (::EqualSid(sid, me)) has_me = true;
+  }
+  CHECK(has_me);
+  ::LocalFree(sd);
 }
 #endif
