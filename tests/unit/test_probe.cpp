@@ -831,6 +831,26 @@ TEST_CASE("Windows: a probe inherits none of the host's inheritable handles", "[
   ::CloseHandle(ev);
 }
 
+TEST_CASE("Windows: a probe's program is never looked up in the current directory",
+          "[probe.windows]") {
+  slotguard_test::temp_dir dir("probe");
+  const std::string candidate = write_candidate(dir, "x");
+  // A program of that name in the current directory only.
+  const auto child = slotguard_test::probe_child_command("exit-minus-one");
+  std::filesystem::copy_file(from_utf8(child[0]), dir.path() / "sg-cwd-probe.exe");
+  const auto before = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  sg::probe_options o;
+  o.time_limit = std::chrono::seconds(30);
+  auto r = sg::run_isolated_probe_report({"sg-cwd-probe.exe", "exit-minus-one"}, candidate, o);
+  // Named with its folder it runs.
+  auto named = sg::run_isolated_probe_report({".\\sg-cwd-probe.exe", "exit-minus-one"}, candidate, o);
+  std::filesystem::current_path(before);
+  CAPTURE(r.summary(), named.summary());
+  CHECK(r.code == sg::errc::probe_start_failed);
+  CHECK(named.code == sg::errc::probe_failed);
+}
+
 TEST_CASE("Windows: batch files are refused as probes", "[probe.windows]") {
   slotguard_test::temp_dir dir("probe");
   const std::string candidate = write_candidate(dir, "x");
