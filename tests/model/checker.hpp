@@ -125,7 +125,10 @@ inline action resolve(const op& o, const state& s) {
     l.erase(std::unique(l.begin(), l.end()), l.end());
     const std::size_t room = 1024 - l.size();
     const std::size_t n = std::min<std::size_t>(o.fillers, room);
-    for (std::size_t i = 0; i < n; ++i) l.push_back(filler_base + i);
+    // Six blocks of long-list sequences: recalls of different blocks fill
+    // the quarantine past its capacity.
+    const std::uint64_t base = filler_base + 1024 * (o.index % 6);
+    for (std::size_t i = 0; i < n; ++i) l.push_back(base + i);
     std::sort(l.begin(), l.end());
     a.recalls = std::move(l);
   }
@@ -161,7 +164,18 @@ inline std::string describe(const action& a) {
         first = false;
       }
       o << "]";
-      if (fill != 0) o << " + " << fill << " more sequences (" << filler_base << "...)";
+      if (fill != 0) {
+        std::uint64_t from = 0;
+        for (std::uint64_t x : a.recalls)
+          if (x >= filler_base) {
+            from = x;
+            break;
+          }
+        o << " + " << fill << " more sequences (" << from << "...)";
+      }
+      if (a.v == variant::untrusted) o << ", signed by an untrusted key";
+      if (a.v == variant::other_channel) o << ", for another channel";
+      if (a.v == variant::expired) o << ", expired";
       break;
     }
     case K::heartbeat: o << "heartbeat"; break;
@@ -214,7 +228,7 @@ inline const std::vector<std::uint8_t>& bundle_for(const action& a, const config
   static std::map<std::string, std::vector<std::uint8_t>> cache;
   std::string id;
   if (a.k == action::kind::recall) {
-    id = "r";
+    id = "r" + std::to_string(static_cast<int>(a.v)) + ":";
     for (std::uint64_t x : a.recalls) id += std::to_string(x) + ",";
   } else {
     id = std::to_string(static_cast<int>(a.v)) + ":" + std::to_string(a.seq) + ":" + std::to_string(a.key);
@@ -225,7 +239,9 @@ inline const std::vector<std::uint8_t>& bundle_for(const action& a, const config
   b.channel("rules").schema("test", 1).created(run_start_unix - 100);
   if (a.k == action::kind::recall) {
     b.sequence(recall_sequence).version("recall").payload(sg::byte_view(std::string("recall"))).recalls(a.recalls);
-    b.sign_with(key_seed(0));
+    if (a.v == variant::other_channel) b.channel("other");
+    if (a.v == variant::expired) b.expires(run_start_unix - 1);
+    b.sign_with(key_seed(a.v == variant::untrusted ? 2 : 0));
   } else {
     std::string payload = "content " + std::to_string(a.seq);
     if (a.v == variant::invalid) payload = "BAD " + std::to_string(a.seq);
@@ -867,12 +883,17 @@ inline op random_op(rng& r, const generation_filter& f = {}) {
       o.index = r.below(64);
       break;
     }
-    case K::recall:
+    case K::recall: {
       o.recall_mask = static_cast<std::uint8_t>(r.below(32));
       o.index = r.below(64);
+      static const variant rv[] = {variant::good, variant::good, variant::good, variant::good, variant::good,
+                                   variant::good, variant::good, variant::untrusted, variant::other_channel,
+                                   variant::expired};
+      o.v = rv[r.below(10)];
       o.fillers = r.chance(8) ? (r.chance(50) ? std::uint16_t{100} : std::uint16_t{1024}) : std::uint16_t{0};
       if (f.no_long) o.fillers = 0;
       break;
+    }
     case K::advance: {
       static const std::int64_t secs[] = {1, 10, 20, 29, 30, 31, 100, 301};
       o.seconds = secs[r.below(8)];

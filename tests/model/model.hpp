@@ -215,7 +215,7 @@ class model {
     // Full: the oldest entry at or below the floor goes first (it can never
     // be staged again anyway), else the oldest.
     auto it = std::find_if(s.quarantine.begin(), s.quarantine.end(),
-                           [&](std::uint64_t q) { return q <= s.floor; });
+                           [&](std::uint64_t q) { return q <= s.floor && q != seq; });
     s.quarantine.erase(it != s.quarantine.end() ? it : s.quarantine.begin());
   }
 
@@ -315,7 +315,17 @@ class model {
           x.expect.events.push_back(ev(sg::event_kind::rejected, 0));
           return {x};
         }
-        case K::recall: return recall(x, a.recalls);
+        case K::recall: {
+          // A recall passes the signature and eligibility gates (not the floor).
+          sg::errc e = sg::errc::ok;
+          if (a.v == variant::untrusted) e = sg::errc::unknown_key;
+          if (a.v == variant::other_channel) e = sg::errc::channel_mismatch;
+          if (a.v == variant::expired) e = sg::errc::expired;
+          if (e == sg::errc::ok) return recall(x, a.recalls);
+          error_result(x, e);
+          x.expect.events.push_back(ev(sg::event_kind::rejected, std::nullopt, std::nullopt, e));
+          return {x};
+        }
         case K::heartbeat: return heartbeat(x);
         case K::poll: return poll(x);
         case K::report_unhealthy: return trial_op(x, sg::revert_reason::unhealthy);

@@ -127,6 +127,10 @@ class builder {
     s_.ops.back().cut_seed = seed;
     return *this;
   }
+  builder& index(std::uint32_t i) {
+    s_.ops.back().index = i;
+    return *this;
+  }
   scenario done() const { return s_; }
 
  private:
@@ -170,6 +174,15 @@ TEST_CASE("the review's findings, as operation sequences, agree with the model",
   all.push_back(builder("6: a recall of 100 sequences keeps what was quarantined")
                     .apply(variant::invalid).recall(8, 100).apply(variant::good, sm::pick::quarantined).done());
   all.push_back(builder("6b: a recall of 1,024 sequences").apply(variant::invalid).recall(8, 1024).done());
+  {
+    // Past the quarantine's capacity: what goes first is what is at or
+    // below the floor, then the oldest.
+    builder b("6c: five recalls of 1,024 sequences each");
+    b.apply(variant::invalid).commit().commit().apply(variant::invalid).apply().then(K::report_unhealthy);
+    for (std::uint32_t i = 0; i < 5; ++i) b.recall(0, 1024).index(i);
+    b.apply(variant::good, sm::pick::quarantined).apply().then(K::revert);
+    all.push_back(b.done());
+  }
   all.push_back(builder("8: a read-only store serves its committed content")
                     .commit().apply().crash(false, false, role::none, true).then(K::confirm).then(K::heartbeat).done());
   all.push_back(builder("15a: confirm of a trial whose slot file is damaged").apply().then(K::damage_live).then(K::confirm).done());
