@@ -37,6 +37,7 @@
 #include <cstring>
 #include <functional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -86,8 +87,11 @@ struct probe_limits {
   // Address space (POSIX RLIMIT_AS) or committed memory of the whole job
   // (Windows). 2 GiB; left unset in sanitizer builds (see above).
   std::uint64_t memory = detail::sanitized_build ? 0 : (std::uint64_t{2} << 30);
-  // CPU seconds of each process (POSIX RLIMIT_CPU; Windows: of the job).
-  // 0: the time limit rounded up to whole seconds, plus one.
+  // CPU seconds of each process (POSIX RLIMIT_CPU; Windows: user time of
+  // the job). 0: the time limit rounded up to whole seconds, plus one, times
+  // the number of CPUs (all of a process's threads count): a backstop
+  // behind the time limit that a busy multi-threaded interpreter within its
+  // time never reaches.
   std::uint64_t cpu_seconds = 0;
   // Largest file it may write (POSIX RLIMIT_FSIZE; not on Windows).
   std::uint64_t file_size = std::uint64_t{256} << 20;
@@ -365,9 +369,10 @@ inline probe_report run_isolated_probe_report(const std::vector<std::string>& co
   }
   (void)detail::host_env("PATH", spec.search_path);
   const auto ms = options.time_limit.count() < 0 ? 0 : options.time_limit.count();
+  const unsigned cpus = std::thread::hardware_concurrency();
   const std::uint64_t cpu = options.limits.cpu_seconds != 0
                                 ? options.limits.cpu_seconds
-                                : static_cast<std::uint64_t>(ms + 999) / 1000 + 1;
+                                : (static_cast<std::uint64_t>(ms + 999) / 1000 + 1) * (cpus ? cpus : 1);
   spec.limits.address_space = options.limits.memory;
   spec.limits.cpu_seconds = cpu;
   spec.limits.file_size = options.limits.file_size;
