@@ -296,6 +296,9 @@ class guard {
       read_only = true;
     }
     if (!st) return st.error();
+    // Workspaces a crashed host left behind (their owner process is gone).
+    if (options.candidate_probe.needs_file() && !options.operator_mode)
+      (void)remove_stale_probe_workspaces(options.probe_dir);
     std::unique_ptr<guard> g(new guard(std::move(options), std::move(*st), read_only));
     {
       detail::scoped_lock lock(g->io_mu_);
@@ -1012,10 +1015,11 @@ class guard {
 
     // probe
     if (!opts_.candidate_probe.empty()) {
-      auto p = run_probe(*c);
-      if (!p) {
-        if (is_probe_verdict(p.error())) post(make_event(event_kind::probe_failed, seq, p.error()));
-        return reject(seq, p.error(), is_probe_verdict(p.error()));
+      const probe_report p = run_probe(*c);
+      if (p.code != errc::ok) {
+        const bool verdict = is_probe_verdict(p.code);
+        if (verdict) post(make_event(event_kind::probe_failed, seq, p.code, probe_detail(p)));
+        return reject(seq, p.code, verdict, verdict ? std::string() : probe_detail(p));
       }
     }
 
@@ -1070,39 +1074,34 @@ class guard {
     return ok();
   }
 
-  result<void> run_probe(const active_content& c) {
+  // Runs the probe on the candidate. An isolated probe reads the payload
+  // from a private workspace (an owner-only directory made exclusively,
+  // holding a file made exclusively without following links), removed when
+  // the probe ends.
+  probe_report run_probe(const active_content& c) const {
     probe_input in;
     in.content = c.payload();
     in.channel = opts_.channel;
     in.sequence = c.sequence();
-    if (!opts_.candidate_probe.needs_file()) return opts_.candidate_probe.run(in);
-    std::error_code ec;
-    std::filesystem::path dir = opts_.probe_dir.empty()
-                                    ? std::filesystem::temp_directory_path(ec)
-                                    : std::filesystem::path(opts_.probe_dir);
-    if (ec) return errc::io_error;
-    static std::atomic<std::uint64_t> counter{0};
-    const auto stamp = static_cast<std::uint64_t>(
-        std::chrono::steady_clock::now().time_since_epoch().count());
-    const std::filesystem::path file =
-        dir / ("slotguard-probe-" + std::to_string(c.sequence()) + "-" + std::to_string(stamp) + "-" +
-               std::to_string(counter.fetch_add(1)) + ".bin");
-    {
-      std::ofstream f(file, std::ios::binary | std::ios::trunc);
-      if (!f) return errc::io_error;
-      const byte_view p = c.payload();
-      f.write(reinterpret_cast<const char*>(p.data()), static_cast<std::streamsize>(p.size()));
-      f.flush();
-      if (!f) {
-        f.close();
-        std::filesystem::remove(file, ec);
-        return errc::io_error;
-      }
+    if (!opts_.candidate_probe.needs_file()) return opts_.candidate_probe.run_with_report(in);
+    auto ws = make_probe_workspace(opts_.probe_dir, c.payload());
+    if (!ws) {
+      probe_report r;
+      r.code = ws.error();
+      r.how = probe_report::ending::not_started;
+      r.start_error = std::string("the candidate's workspace: ") + to_string(ws.error());
+      return r;
     }
-    in.path = file.string();
-    auto r = opts_.candidate_probe.run(in);
-    std::filesystem::remove(file, ec);
-    return r;
+    in.path = ws->file();
+    return opts_.candidate_probe.run_with_report(in);
+  }
+
+  static std::string probe_detail(const probe_report& r) {
+    std::string d = r.summary();
+    if (!r.isolation.empty()) d += "; isolation: " + r.isolation;
+    d += "; " + std::to_string(r.elapsed.count()) + " ms";
+    if (!r.output_tail.empty()) d += "; output: " + r.output_tail;
+    return d;
   }
 
   result<void> apply_recall(const active_content& c) SLOTGUARD_EXCLUDES(io_mu_) {

@@ -1704,3 +1704,31 @@ TEST_CASE("a real process that crashes at every start on committed content is st
   CHECK(lines.size() == 10);
 }
 #endif
+
+#if !SLOTGUARD_OS_WINDOWS
+TEST_CASE("a probe's verdict event says what happened, what it printed and how it was isolated",
+          "[guard.probe]") {
+  fixture f;
+  slotguard_test::temp_dir dir("probe-detail");
+  auto o = f.options();
+  // Prints the mode of its workspace directory and of the candidate, then fails.
+  o.candidate_probe = sg::probe::isolated(
+      {"/bin/sh", "-c",
+       "echo probe-says-hello; stat -c '%a' \"$(dirname \"$0\")\" \"$0\"; echo \"$0\" > /dev/null; exit 3", "{}"},
+      std::chrono::milliseconds(5000));
+  o.probe_dir = dir.path().string();
+  auto g = f.open(o);
+  auto r = g->apply(f.bundle(1));
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == sg::errc::probe_failed);
+  const sg::event* e = f.last(sg::event_kind::probe_failed);
+  REQUIRE(e != nullptr);
+  INFO(e->detail);
+  CHECK(e->detail.find("exited 3") != std::string::npos);
+  CHECK(e->detail.find("probe-says-hello") != std::string::npos);
+  CHECK(e->detail.find("700\n600") != std::string::npos);  // private directory, private file
+  CHECK(e->detail.find("isolation: ") != std::string::npos);
+  // The workspace is gone.
+  CHECK(std::filesystem::is_empty(dir.path()));
+}
+#endif
