@@ -611,12 +611,11 @@ class model {
       const std::uint64_t from = old.seq;
       if (s.fallback && !s.quarantined(s.fallback->seq) && !loads(s, *s.fallback)) {
         // The fallback is neither recalled nor quarantined but does not
-        // load: going back to it (the floor follows) and going back to
-        // nothing both serve nothing; both readings are allowed.
+        // load: going back to it and going back to nothing both serve
+        // nothing; both readings are allowed.
         outcome back = o;
         back.next.active = s.fallback;
         back.next.fallback.reset();
-        back.next.floor = s.fallback->seq;
         back.next.served = serve(back.next);
         back.expect.events.push_back(ev(sg::event_kind::reverted, from, sg::revert_reason::recall));
         back.note = "the recall goes back to the fallback that does not load";
@@ -627,10 +626,11 @@ class model {
         out.push_back(kept);
       }
       if (servable(s, s.fallback)) {
-        // Back to the fallback, which becomes the floor; the recalled content
-        // stays as the (quarantined) fallback or is dropped.
+        // Back to the fallback; the recalled content stays as the
+        // (quarantined) fallback or is dropped. The floor stays where it is:
+        // a recall is not an operator's command, and only those lower the
+        // committed sequence (DESIGN.md, invariant 4).
         s.active = s.fallback;
-        s.floor = s.active->seq;
         s.served = serve(s);
         o.expect.events.push_back(ev(sg::event_kind::reverted, from, sg::revert_reason::recall));
         outcome kept = o;
