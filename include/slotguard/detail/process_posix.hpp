@@ -264,6 +264,10 @@ struct plan {
   bool nproc = false;
   bool pid_namespace = false;  // this child is the namespace's init; the probe is its child
   bool user_namespace = false;
+  // Made by fork() (no clone3, or ThreadSanitizer): this child tries to
+  // unshare the namespaces itself, and its own child becomes their init.
+  bool unshare_namespaces = false;
+  bool use_fork = false;
   char uid_map[64] = {0};
   char gid_map[64] = {0};
   char pid_max[24] = {0};
@@ -455,7 +459,7 @@ inline bool write_file(const char* path, const char* text) noexcept {
   // cannot make the count at its end read another /proc.
   const int proc_dir =
       (bits & isolation_proc) ? ::open("/proc", O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
-  const long child = clone3_fork(0, nullptr);
+  const long child = p.use_fork ? static_cast<long>(::fork()) : clone3_fork(0, nullptr);
   if (child < 0) fail(child_step_clone);
   if (child == 0) exec_probe(p);
   for (;;) {
@@ -503,6 +507,33 @@ inline bool write_file(const char* path, const char* text) noexcept {
   if (::setsid() < 0) fail(child_step_setsid);
 #if defined(__linux__)
   if (p.pid_namespace) namespace_init(p);
+  if (p.unshare_namespaces) {
+    plan q = p;
+    q.unshare_namespaces = false;
+    q.nproc = false;
+    if (::unshare(static_cast<int>(clone_newuser | clone_newnet | clone_newns | clone_newpid)) == 0) {
+      // This process stays outside the new pid namespace; its child is the
+      // namespace's init (and relays the probe's end); this one only waits.
+      send_record(3, static_cast<std::int32_t>(isolation_userns | isolation_netns | isolation_mntns |
+                                               isolation_pidns),
+                  0);
+      q.pid_namespace = true;
+      q.user_namespace = true;
+      q.nproc = true;
+      struct sigaction dfl;
+      std::memset(&dfl, 0, sizeof dfl);
+      dfl.sa_handler = SIG_DFL;
+      (void)::sigaction(SIGCHLD, &dfl, nullptr);
+      const pid_t init = ::fork();
+      if (init < 0) fail(child_step_clone);
+      if (init == 0) namespace_init(q);
+      int st = 0;
+      while (::waitpid(init, &st, 0) < 0 && errno == EINTR) {
+      }
+      ::_exit(0);
+    }
+    exec_probe(q);  // the kernel refused them: without
+  }
 #endif
   exec_probe(p);
 }
@@ -695,7 +726,7 @@ inline result<child_status> run_child_once(const child_spec& spec, bool namespac
   int start_errno = 0;
 #if defined(__linux__)
   // ThreadSanitizer keeps its own state across fork() only: under it, the
-  // child is made by fork() (and runs without namespaces).
+  // child is made by fork() (and unshares the namespaces itself).
   bool have_clone3 = !pc::thread_sanitizer;
   if (namespaces && have_clone3) {
     p.pid_namespace = true;
@@ -732,6 +763,10 @@ inline result<child_status> run_child_once(const child_spec& spec, bool namespac
   if (pid < 0 && !have_clone3)
 #endif
   {
+#if defined(__linux__)
+    p.unshare_namespaces = namespaces;
+    p.use_fork = true;
+#endif
     pid = ::fork();
     if (pid == 0) pc::start(p);
     if (pid < 0) {
