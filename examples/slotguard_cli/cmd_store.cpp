@@ -11,6 +11,7 @@
 #include <slotguard/schema.hpp>
 #include <slotguard/storage.hpp>
 
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <memory>
@@ -26,10 +27,12 @@ const char store_help[] =
     "usage: slotguard apply --store DIR [--channel C] BUNDLE --trust KEY.pub...\n"
     "                       [--threshold K] [--schema-file F] [--device-id ID]\n"
     "                       [--host-version V] [--start-budget N]\n"
+    "                       [--probe-timeout S] [--probe-env NAME]... [--probe CMD [ARG...]]\n"
     "       slotguard status --store DIR [--channel C] [--trust KEY.pub]... [--json]\n"
     "       slotguard confirm --store DIR [--channel C] [--trust KEY.pub]...\n"
     "       slotguard revert --store DIR [--channel C] [--trust KEY.pub]...\n"
     "       slotguard rollback --store DIR [--channel C] [--trust KEY.pub]...\n"
+    "       slotguard release --store DIR [--channel C] SEQ\n"
     "\n"
     "Operates one channel's store directory as an operator: never counts a\n"
     "process start against a trial and runs no watchdog.\n"
@@ -48,15 +51,30 @@ const char store_help[] =
     "            is given) and begin its trial; the sensor's next start runs the\n"
     "            trial. A bundle for another channel is refused\n"
     "            (channel_mismatch)\n"
+    "  --probe CMD [ARG...]  (apply, last: everything after it is the command)\n"
+    "            run the candidate through the host's own loader first, isolated\n"
+    "            (own session and namespaces where the kernel allows, only the\n"
+    "            three standard descriptors, resource limits, killed as a group\n"
+    "            at the time limit); an ARG '{}' stands for the candidate's payload\n"
+    "            file (else it is the last argument). A crash, a non-zero exit, a\n"
+    "            timeout or an exceeded limit rejects and quarantines it\n"
+    "  --probe-timeout S  the probe's time limit in seconds (10)\n"
+    "  --probe-env NAME   pass the host's NAME to the probe (no other variable is)\n"
     "  status    the store's state; --json prints one object with state (empty,\n"
     "            trial, committed), channel, active and fallback (null or {slot,\n"
     "            sequence, payload_sha256, version}), trial_starts, start_budget,\n"
     "            floor, quarantine (a list of sequences), load_error (null or\n"
-    "            why the active content is not served) and trust_checked\n"
-    "            (whether --trust was given)\n"
-    "  confirm   commit the running trial\n"
+    "            why the active content is not served), trust_checked\n"
+    "            (whether --trust was given), served (the sequence readers get, or\n"
+    "            0), and breaker {mode, streak, safe_sequence}: the crash-streak\n"
+    "            breaker's mode (normal, safe, no_content, not_content), the starts\n"
+    "            since the last healthy run, the last known-safe sequence\n"
+    "  confirm   commit the running trial; with no trial, end the crash-streak\n"
+    "            breaker's safe or no-content mode\n"
     "  revert    end the running trial with failure (its sequence is quarantined)\n"
     "  rollback  go back to the previously committed content (lowers the floor)\n"
+    "  release   lift the quarantine of sequence SEQ (the way back from a false\n"
+    "            revert or recall); it activates nothing by itself\n"
     "\n"
     "Text output escapes control and invisible characters in what the store\n"
     "holds (a version is untrusted text).\n"
@@ -93,8 +111,25 @@ int cmd_store(int argc, char** argv) {
   const bool is_confirm = std::strcmp(cmd, "confirm") == 0;
   const bool is_revert = std::strcmp(cmd, "revert") == 0;
   const bool is_rollback = std::strcmp(cmd, "rollback") == 0;
-  if (!(is_apply || is_status || is_confirm || is_revert || is_rollback))
-    return sgcli::usage_error(cmd, "not a store subcommand (apply, status, confirm, revert, rollback)");
+  const bool is_release = std::strcmp(cmd, "release") == 0;
+  if (!(is_apply || is_status || is_confirm || is_revert || is_rollback || is_release))
+    return sgcli::usage_error(cmd, "not a store subcommand (apply, status, confirm, revert, rollback, release)");
+
+  // apply's --probe takes the rest of the command line as the probe's command.
+  std::vector<std::string> probe_command;
+  bool has_probe = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0) break;
+    if (std::strcmp(argv[i], "--probe") == 0) {
+      if (!is_apply) return sgcli::usage_error(cmd, "--probe is for apply only");
+      has_probe = true;
+      for (int k = i + 1; k < argc; ++k) probe_command.emplace_back(argv[k]);
+      argc = i;
+      break;
+    }
+  }
+  if (has_probe && (probe_command.empty() || probe_command[0].empty()))
+    return sgcli::usage_error(cmd, "--probe needs a command");
 
   const sgcli::arg_parser args(argc, argv,
                                {{{"--store"}},
@@ -105,6 +140,8 @@ int cmd_store(int argc, char** argv) {
                                 {{"--device-id"}},
                                 {{"--host-version"}},
                                 {{"--start-budget"}},
+                                {{"--probe-timeout"}},
+                                {{"--probe-env"}, true, true},
                                 {{"--json"}, false}});
   if (args.help()) {
     std::fputs(store_help, stdout);
@@ -114,11 +151,20 @@ int cmd_store(int argc, char** argv) {
   const auto store = args.value("--store");
   if (!store || store->empty()) return sgcli::usage_error(cmd, "--store DIR is required");
   if (!is_apply) {
-    for (const char* only_apply : {"--schema-file", "--device-id", "--start-budget"})
+    for (const char* only_apply : {"--schema-file", "--device-id", "--start-budget", "--probe-timeout", "--probe-env"})
       if (args.has(only_apply))
         return sgcli::usage_error(cmd, std::string(only_apply) + " is for apply only");
-    if (!args.positional().empty()) return sgcli::usage_error(cmd, "unexpected argument");
+    if (!is_release && !args.positional().empty()) return sgcli::usage_error(cmd, "unexpected argument");
   }
+  std::uint64_t release_seq = 0;
+  if (is_release) {
+    if (args.positional().size() != 1) return sgcli::usage_error(cmd, "exactly one SEQ is required");
+    const auto n = sgcli::parse_u64(args.positional()[0]);
+    if (!n || *n == 0) return sgcli::usage_error(cmd, "SEQ needs a sequence number >= 1");
+    release_seq = *n;
+  }
+  if ((args.has("--probe-timeout") || args.has("--probe-env")) && !has_probe)
+    return sgcli::usage_error(cmd, "--probe-timeout and --probe-env need --probe CMD");
   if (args.has("--json") && !is_status) return sgcli::usage_error(cmd, "--json is for status only");
 
   sg::native_storage disk;
@@ -207,6 +253,17 @@ int cmd_store(int argc, char** argv) {
       }
       o.check = sg::content_check(std::move(*s));
     }
+    if (has_probe) {
+      sg::probe_options po;
+      if (const auto v = args.value("--probe-timeout")) {
+        const auto secs = sgcli::parse_u64(*v);
+        if (!secs || *secs == 0 || *secs > 86400)
+          return sgcli::usage_error(cmd, "--probe-timeout needs a number of seconds, 1 to 86400");
+        po.time_limit = std::chrono::milliseconds(*secs * 1000);
+      }
+      po.pass_env = args.values("--probe-env");
+      o.candidate_probe = sg::probe::isolated(probe_command, std::move(po));
+    }
     auto bytes = sgcli::read_file(bundle_path, o.limits.max_bundle_size);
     if (!bytes) return sgcli::fail(cmd, bytes.error(), bundle_path);
     bundle = std::move(*bytes);
@@ -217,17 +274,37 @@ int cmd_store(int argc, char** argv) {
   sg::guard& g = **opened;
 
   if (is_apply) {
+    std::string why;
+    const auto sub = g.on_event([&](const sg::event& e) {
+      if ((e.kind == sg::event_kind::probe_failed || e.kind == sg::event_kind::rejected) && !e.detail.empty() &&
+          why.empty())
+        why = e.detail;
+    });
     const auto r = g.apply(sg::byte_view(bundle));
-    if (!r) return sgcli::fail(cmd, r.error(), bundle_path);
+    (void)g.unsubscribe(sub);
+    if (!r) return sgcli::fail(cmd, r.error(), why.empty() ? bundle_path : bundle_path + ": " + why);
     const auto st = g.status();
-    std::printf("trial: %s; the sensor's next start runs it (or 'slotguard confirm')\n",
-                text_slot(st.active).c_str());
+    if (st.state == sg::guard_state::trial) {
+      std::printf("trial: %s; the sensor's next start runs it (or 'slotguard confirm')\n",
+                  text_slot(st.active).c_str());
+    } else {
+      // A recall: nothing is on trial.
+      std::printf("recall applied; active: %s\n", text_slot(st.active).c_str());
+    }
     return sgcli::exit_ok;
   }
   if (is_confirm) {
+    const bool trial = g.status().state == sg::guard_state::trial;
     const auto r = g.confirm();
     if (!r) return sgcli::fail(cmd, r.error(), *store);
-    std::printf("committed: %s\n", text_slot(g.status().active).c_str());
+    if (trial) std::printf("committed: %s\n", text_slot(g.status().active).c_str());
+    else std::printf("crash-streak breaker back to normal; active: %s\n", text_slot(g.status().active).c_str());
+    return sgcli::exit_ok;
+  }
+  if (is_release) {
+    const auto r = g.release(release_seq);
+    if (!r) return sgcli::fail(cmd, r.error(), *store);
+    std::printf("sequence %llu is not quarantined\n", static_cast<unsigned long long>(release_seq));
     return sgcli::exit_ok;
   }
   if (is_revert) {
@@ -259,12 +336,14 @@ int cmd_store(int argc, char** argv) {
     q += "]";
     std::printf(
         "{\"state\":\"%s\",\"channel\":%s,\"active\":%s,\"fallback\":%s,\"trial_starts\":%u,"
-        "\"start_budget\":%u,\"floor\":%llu,\"quarantine\":%s,\"load_error\":%s,\"trust_checked\":%s}\n",
+        "\"start_budget\":%u,\"floor\":%llu,\"quarantine\":%s,\"load_error\":%s,\"trust_checked\":%s,"
+        "\"served\":%llu,\"breaker\":{\"mode\":\"%s\",\"streak\":%u,\"safe_sequence\":%llu}}\n",
         sg::to_string(st.state), channel.empty() ? "null" : sgcli::json_string(channel).c_str(),
         json_slot(st.active).c_str(), json_slot(st.fallback).c_str(), st.trial_starts, st.start_budget,
         static_cast<unsigned long long>(st.floor), q.c_str(),
         st.load_error == sg::errc::ok ? "null" : sgcli::json_string(sg::to_string(st.load_error)).c_str(),
-        trusted.empty() ? "false" : "true");
+        trusted.empty() ? "false" : "true", static_cast<unsigned long long>(st.served), sg::to_string(st.mode),
+        st.streak, static_cast<unsigned long long>(st.safe_sequence));
     return sgcli::exit_ok;
   }
   std::printf("state:        %s\n", sg::to_string(st.state));
@@ -279,6 +358,10 @@ int cmd_store(int argc, char** argv) {
   for (std::size_t i = 0; i < st.quarantine.size(); ++i)
     std::printf("%s%llu", i ? " " : "", static_cast<unsigned long long>(st.quarantine[i]));
   std::printf("\n");
+  std::printf("served:       %s\n", st.served ? ("sequence " + std::to_string(st.served)).c_str() : "nothing");
+  std::printf("breaker:      %s, %u start%s since the last healthy run, last known-safe %s\n",
+              sg::to_string(st.mode), st.streak, st.streak == 1 ? "" : "s",
+              st.safe_sequence ? ("sequence " + std::to_string(st.safe_sequence)).c_str() : "none");
   if (st.load_error != sg::errc::ok) {
     std::printf("load error:   %s: %s\n", sg::to_string(st.load_error), sg::describe(st.load_error));
     if (trusted.empty() && (st.load_error == sg::errc::unknown_key || st.load_error == sg::errc::below_threshold))

@@ -32,6 +32,7 @@ const command commands[] = {
     {"confirm", cmd_store, "commit the running trial"},
     {"revert", cmd_store, "end the running trial with failure (its sequence is quarantined)"},
     {"rollback", cmd_store, "go back to the previously committed content (lowers the floor)"},
+    {"release", cmd_store, "lift a sequence's quarantine"},
 #endif
 };
 

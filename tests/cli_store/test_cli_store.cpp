@@ -412,3 +412,62 @@ TEST_CASE("a failed write to the standard output exits 1", "[cli.store.stdout]")
   CHECK(json_value(t.status_json(), "state") == "\"committed\"");
 }
 #endif
+
+TEST_CASE("release lifts a quarantine; status shows what is served and the crash-streak breaker",
+          "[cli.store.release]") {
+  setup s;
+  const auto b1 = s.pack(1);
+  const auto b2 = s.pack(2);
+  REQUIRE(s.apply(b1).status == 0);
+  REQUIRE(s.run("revert").status == 0);  // 1 is quarantined
+  std::string j = s.status_json();
+  CHECK(json_value(j, "quarantine") == "[1]");
+  CHECK(json_value(j, "served") == "0");
+  CHECK(json_value(j, "breaker") == "{\"mode\":\"normal\",\"streak\":0,\"safe_sequence\":0}");
+  CHECK(s.apply(b1).status == 1);  // quarantined
+  CHECK(tool(s.dir, "release --store " + q(s.store)).status == 2);      // no SEQ
+  CHECK(tool(s.dir, "release --store " + q(s.store) + " x").status == 2);
+  const auto r = tool(s.dir, "release --store " + q(s.store) + " 1");
+  INFO(r.err);
+  REQUIRE(r.status == 0);
+  CHECK(json_value(s.status_json(), "quarantine") == "[]");
+  REQUIRE(s.apply(b1).status == 0);
+  REQUIRE(s.run("confirm").status == 0);
+  j = s.status_json();
+  CHECK(json_value(j, "served") == "0");  // the tool is given no keys: nothing passes at rest
+  (void)b2;
+  const auto text = s.run("status");
+  CHECK(text.out.find("breaker:      normal") != std::string::npos);
+}
+
+#if !defined(_WIN32)
+TEST_CASE("apply runs an isolated probe: its verdict, its output and only the environment it is given",
+          "[cli.store.probe]") {
+  setup s;
+  const auto b1 = s.pack(1);
+  const auto b2 = s.pack(2);
+  ::setenv("SLOTGUARD_PROBE_SECRET", "leaked", 1);
+  ::setenv("SLOTGUARD_PROBE_GIVEN", "given", 1);
+  // Fails when it sees the secret, or when the candidate file is not the payload.
+  const std::string probe =
+      "--probe-env SLOTGUARD_PROBE_GIVEN --probe-timeout 20 --probe /bin/sh -c "
+      "'echo probe-ran $SLOTGUARD_PROBE_GIVEN; test -z \"$SLOTGUARD_PROBE_SECRET\" && grep -q \"content 1\" \"$0\"' {}";
+  const auto ok = s.apply(b1, probe);
+  INFO(ok.out << ok.err);
+  CHECK(ok.status == 0);
+  CHECK(json_value(s.status_json(), "state") == "\"trial\"");
+  // Content 2 is not what the probe wants: rejected with the probe's words.
+  const auto bad = s.apply(b2, probe);
+  CHECK(bad.status == 1);
+  CHECK(bad.err.find("probe_failed") != std::string::npos);
+  CHECK(bad.err.find("exited 1") != std::string::npos);
+  CHECK(bad.err.find("probe-ran given") != std::string::npos);
+  CHECK(json_value(s.status_json(), "quarantine") == "[2]");
+  // Usage: --probe needs a command, and its options need --probe.
+  CHECK(s.apply(b1, "--probe").status == 2);
+  CHECK(s.apply(b1, "--probe-timeout 5").status == 2);
+  CHECK(tool(s.dir, "status --store " + q(s.store) + " --probe true").status == 2);
+  ::unsetenv("SLOTGUARD_PROBE_SECRET");
+  ::unsetenv("SLOTGUARD_PROBE_GIVEN");
+}
+#endif
