@@ -287,6 +287,7 @@ struct observation {
   bool has_result = false;
   sg::errc result = sg::errc::ok;
   std::string serial_problem;
+  std::string reader_problem;
 };
 
 class real_guard {
@@ -296,7 +297,7 @@ class real_guard {
   real_guard& operator=(const real_guard&) = delete;
 
   void open_guard() {
-    g_.reset();
+    drop_guard();
     serial_ = 0;
     auto r = sg::guard::open(options());
     if (r) {
@@ -335,7 +336,7 @@ class real_guard {
           const auto& s = a.damage == role::active ? st.active : st.fallback;
           if (s) victim = s->slot;
         }
-        g_.reset();  // the process dies: no shutdown
+        drop_guard();  // the process dies: no shutdown
         if (a.toggle_key1) key1_ = !key1_;
         if (a.toggle_host) host_ = host_ == 1 ? 2 : 1;
         if (a.toggle_read_only) disk_.set_read_only(!disk_.read_only());
@@ -355,7 +356,7 @@ class real_guard {
             cut_and_reboot(a);
           }
         }
-        g_.reset();
+        drop_guard();
         has_result_ = false;
         open_guard();
         return;
@@ -399,6 +400,12 @@ class real_guard {
     o.open = true;
     auto c = g_->current();
     if (c) o.served = c->sequence();
+    // The hot path's reader (one per guard, kept across steps) sees the same.
+    if (!reader_) reader_.emplace(g_->reader());
+    const sg::active_content* hot = reader_->get();
+    if ((hot != nullptr) != static_cast<bool>(c) || (hot != nullptr && hot->sequence() != c->sequence()))
+      o.reader_problem = "reader().get() sees " + (hot != nullptr ? std::to_string(hot->sequence()) : "none") +
+                         ", current() " + (c ? std::to_string(c->sequence()) : "none");
     const sg::guard_status st = g_->status();
     o.st = st.state;
     if (st.active) o.active = st.active->sequence;
@@ -451,6 +458,11 @@ class real_guard {
     return o;
   }
 
+  void drop_guard() {
+    reader_.reset();
+    g_.reset();
+  }
+
   void set_result(sg::result<void> r) { set_result(r ? sg::errc::ok : r.error()); }
   void set_result(sg::errc e) {
     has_result_ = true;
@@ -476,7 +488,7 @@ class real_guard {
 
   void cut_and_reboot(const action& a) {
     disk_.cut_power();
-    g_.reset();
+    drop_guard();
     sg::sim_power_cut cut;
     cut.keep = sg::sim_power_cut::keep_mode::random;
     cut.seed = a.cut_seed;
@@ -513,6 +525,7 @@ class real_guard {
   sg::sim_storage disk_;
   sg::manual_clock clock_{run_start_unix};
   std::unique_ptr<sg::guard> g_;
+  std::optional<sg::content_reader> reader_;  // destroyed before the guard it reads
   bool key1_ = true;
   std::uint32_t host_ = 1;
   std::vector<sg::event> events_;
@@ -629,6 +642,7 @@ inline std::vector<std::string> differences(const outcome& x, const observation&
       if (!told) d.push_back("events: model a load_failed(" + std::to_string(seq) + "), guard none");
     }
   if (!o.serial_problem.empty()) d.push_back("events: " + o.serial_problem);
+  if (!o.reader_problem.empty()) d.push_back("readers: " + o.reader_problem);
   return d;
 }
 
