@@ -282,6 +282,8 @@ struct observation {
   std::optional<std::uint64_t> active, fallback;
   std::uint64_t floor = 0;
   std::uint32_t starts = 0;
+  std::uint32_t budget = 0;
+  bool read_only = false;
   std::vector<std::uint64_t> quarantine;  // sorted
   std::vector<sg::event> events;
   bool has_result = false;
@@ -412,6 +414,8 @@ class real_guard {
     if (st.fallback) o.fallback = st.fallback->sequence;
     o.floor = st.floor;
     o.starts = st.trial_starts;
+    o.budget = st.start_budget;
+    o.read_only = st.read_only;
     o.quarantine = st.quarantine;
     std::sort(o.quarantine.begin(), o.quarantine.end());
     return o;
@@ -596,6 +600,8 @@ inline std::vector<std::string> differences(const outcome& x, const observation&
          seq_text(o.fallback));
     diff("floor", std::to_string(s.floor), std::to_string(o.floor));
     diff("trial_starts", std::to_string(s.starts_used), std::to_string(o.starts));
+    diff("start_budget", std::to_string(s.start_budget), std::to_string(o.budget));
+    diff("read_only", s.read_only ? "yes" : "no", o.read_only ? "yes" : "no");
     std::vector<std::uint64_t> q = s.quarantine;
     std::sort(q.begin(), q.end());
     if (q != o.quarantine) diff("quarantine", quarantine_text(q), quarantine_text(o.quarantine));
