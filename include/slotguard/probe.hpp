@@ -478,6 +478,14 @@ class probe {
     return r;
   }
 
+  // Runs the probe on in.content. For an isolated probe the content is
+  // first written to a fresh workspace under parent_dir (empty: the
+  // temporary directory; see make_probe_workspace), in.path names its file,
+  // and the workspace is removed when the probe is done. A workspace that
+  // cannot be made is the report's code (io_error, no_space, not_found,
+  // permission_denied: not a verdict).
+  probe_report run_with_workspace(probe_input in, const std::string& parent_dir) const;
+
   // The verdict only.
   result<void> run(const probe_input& in) const {
     const probe_report r = run_with_report(in);
@@ -711,6 +719,20 @@ inline result<probe_workspace> make_probe_workspace(const std::string& parent_di
   if (::fchmod(fd, 0600) != 0 || ::close(fd) != 0) return errc::io_error;
 #endif
   return ws;
+}
+
+inline probe_report probe::run_with_workspace(probe_input in, const std::string& parent_dir) const {
+  if (!needs_file()) return run_with_report(in);
+  auto ws = make_probe_workspace(parent_dir, in.content);
+  if (!ws) {
+    probe_report r;
+    r.how = probe_report::ending::not_started;
+    r.code = ws.error();
+    r.start_error = std::string("the candidate's file: ") + describe(ws.error());
+    return r;
+  }
+  in.path = ws->file();
+  return run_with_report(in);  // the workspace goes when ws does
 }
 
 // Removes workspaces a host that died left in parent_dir (empty: the

@@ -205,7 +205,55 @@ TEST_CASE("a probe workspace is private, exclusive, and gone afterwards", "[prob
   CHECK(missing.error() == sg::errc::not_found);
 }
 
+TEST_CASE("a probe run with a workspace sees the content in a private file that goes afterwards",
+          "[probe.workspace]") {
+  slotguard_test::temp_dir dir("probe");
+  const std::string content = "good";
+  sg::probe_input in;
+  in.content = sg::byte_view(content);
+  auto p = sg::probe::isolated(slotguard_test::probe_child_command("expect", "good"), std::chrono::seconds(30));
+  auto r = p.run_with_workspace(in, slotguard_test::utf8_path(dir.path()));
+  CAPTURE(r.summary());
+  CHECK(r.code == sg::errc::ok);
+  CHECK(std::filesystem::is_empty(dir.path()));
+  const std::string bad = "bad";
+  in.content = sg::byte_view(bad);
+  CHECK(p.run_with_workspace(in, slotguard_test::utf8_path(dir.path())).code == sg::errc::probe_failed);
+  CHECK(std::filesystem::is_empty(dir.path()));
+  // No place for the file: not a verdict.
+  auto nowhere = p.run_with_workspace(in, slotguard_test::utf8_path(dir.path() / "missing"));
+  CHECK(nowhere.code == sg::errc::not_found);
+  CHECK_FALSE(sg::is_probe_verdict(nowhere.code));
+  // An in-process probe needs no file.
+  auto inproc = sg::probe::in_process([](const sg::probe_input& i) -> sg::result<void> {
+    if (i.path.empty() && i.content.size() == 3) return sg::ok();
+    return sg::errc::invalid_argument;
+  });
+  CHECK(inproc.run_with_workspace(in, slotguard_test::utf8_path(dir.path() / "missing")).code ==
+        sg::errc::ok);
+}
+
 #if !SLOTGUARD_OS_WINDOWS
+TEST_CASE("the probe's file is owner-only in an owner-only directory", "[probe.workspace]") {
+  slotguard_test::temp_dir dir("probe");
+  const std::string content = "x";
+  sg::probe_input in;
+  in.content = sg::byte_view(content);
+  for (const bool ns : {false, true}) {
+    sg::probe_options o;
+    o.time_limit = std::chrono::seconds(30);
+    o.namespaces = ns;
+    // stat as the probe sees it: modes of its file and of the file's folder.
+    auto p = sg::probe::isolated(
+        {"/bin/sh", "-c", "stat -c %a \"$1\" \"$(dirname \"$1\")\"", "probe"}, o);
+    auto r = p.run_with_workspace(in, slotguard_test::utf8_path(dir.path()));
+    CAPTURE(ns, r.summary());
+    CHECK(r.code == sg::errc::ok);
+    CHECK(r.output_tail == "600\n700\n");
+    CHECK(std::filesystem::is_empty(dir.path()));
+  }
+}
+
 TEST_CASE("a probe workspace stays private under a permissive umask", "[probe.workspace]") {
   slotguard_test::temp_dir dir("probe");
   const mode_t old = ::umask(0);
