@@ -30,6 +30,7 @@
 #include <slotguard/detail/process_posix.hpp>
 #endif
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -639,7 +640,7 @@ inline result<probe_workspace> make_probe_workspace(const std::string& parent_di
 #if SLOTGUARD_OS_WINDOWS
   auto wparent = detail::widen_utf8(parent);
   if (!wparent) return wparent.error();
-  static std::uint32_t counter = 0;
+  static std::atomic<std::uint32_t> counter{0};
   for (int attempt = 0;; ++attempt) {
     if (attempt == 100) return errc::already_exists;
     LARGE_INTEGER t;
@@ -647,7 +648,7 @@ inline result<probe_workspace> make_probe_workspace(const std::string& parent_di
     char rnd[32];
     std::snprintf(rnd, sizeof rnd, "%08lx%04x",
                   static_cast<unsigned long>(static_cast<std::uint64_t>(t.QuadPart) * 2654435761u),
-                  static_cast<unsigned>(++counter & 0xffff));
+                  static_cast<unsigned>((counter.fetch_add(1) + 1) & 0xffff));
     const std::string name = std::string(probe_workspace_prefix) +
                              std::to_string(::GetCurrentProcessId()) + "-" + rnd;
     const std::string dir = parent + "\\" + name;
