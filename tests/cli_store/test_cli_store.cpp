@@ -413,7 +413,7 @@ TEST_CASE("a failed write to the standard output exits 1", "[cli.store.stdout]")
 }
 #endif
 
-TEST_CASE("release lifts a quarantine; status shows what is served and the crash-streak breaker",
+TEST_CASE("release lifts a quarantine, and status shows what is served and the crash-streak breaker",
           "[cli.store.release]") {
   setup s;
   const auto b1 = s.pack(1);
