@@ -1063,6 +1063,30 @@ std::string table(const params& p, const std::vector<column>& cols) {
   return t + "\n" + rule + "\n" + crashed + "\n" + down + "\n" + whole + "\n";
 }
 
+// Devices down at a few moments (minutes after the push), per run: the
+// chart's curves in figures.
+std::string over_time(const std::vector<column>& cols) {
+  static const std::int64_t marks[] = {60, 75, 90, 105, 120, 180, 360, 1440, 2880, 5760, 8640};
+  std::string t = "| devices down at minute |";
+  std::string rule = "|---|";
+  for (const std::int64_t m : marks) {
+    t += " " + with_commas(static_cast<std::uint64_t>(m)) + " |";
+    rule += "---:|";
+  }
+  t += "\n" + rule + "\n";
+  for (const column& c : cols) {
+    t += "| " + c.name + " |";
+    for (const std::int64_t m : marks) {
+      std::uint64_t n = 0;
+      for (const fleet::down_interval& d : c.o->down)
+        if (d.start <= m * 60 && m * 60 < d.end) ++n;
+      t += " " + with_commas(n) + " |";
+    }
+    t += "\n";
+  }
+  return t;
+}
+
 bool write_file(const std::string& path, const std::string& text) {
   {
     std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -1196,6 +1220,7 @@ int main(int argc, char** argv) {
     out += "# fleet_sim: a bad content update, unprotected and through slotguard\n\n";
   out += preamble(p);
   out += table(p, cols);
+  if (latent) out += "\n" + over_time(cols);
   for (std::size_t i = 0; i < streaks.size(); ++i) {
     out += "\n";
     if (latent)
