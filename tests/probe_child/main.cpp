@@ -14,8 +14,8 @@
 //                              exit 4 when an allocation fails, else 0
 //   spawn FILE                 starts 16 hanging copies of itself: exit 5 when
 //                              one cannot be started, else 0
-//   handle VALUE FILE          exit 0 when VALUE (decimal) is not an open handle
-//                              in this process, 1 when it is
+//   handle VALUE FILE          exit 1 when VALUE (decimal) is a handle of a pipe
+//                              that holds "slotguard-secret" (inherited), else 0
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -147,8 +147,11 @@ int main(int argc, char** argv) {
   }
   if (mode == "handle" && argc == 4) {
     const auto value = static_cast<std::uintptr_t>(std::strtoull(argv[2], nullptr, 10));
-    DWORD flags = 0;
-    return ::GetHandleInformation(reinterpret_cast<HANDLE>(value), &flags) ? 1 : 0;
+    char buf[16];
+    DWORD got = 0;
+    if (!::PeekNamedPipe(reinterpret_cast<HANDLE>(value), buf, sizeof buf, &got, nullptr, nullptr))
+      return 0;
+    return got == sizeof buf && std::memcmp(buf, "slotguard-secret", sizeof buf) == 0 ? 1 : 0;
   }
   if (mode == "spawn") {
     for (int i = 0; i < 16; ++i)

@@ -772,7 +772,7 @@ TEST_CASE("an argument {} stands for the candidate's path", "[probe.isolated]") 
 #endif
 
 #if SLOTGUARD_OS_WINDOWS
-TEST_CASE("Windows: only exception codes are crashes; exit(-1) is an exit", "[probe.windows]") {
+TEST_CASE("Windows: only exception codes are crashes, exit(-1) is an exit", "[probe.windows]") {
   CHECK(sg::detail::is_exception_exit_code(0xC0000005u));
   CHECK(sg::detail::is_exception_exit_code(0xC00000FDu));
   CHECK(sg::detail::is_exception_exit_code(0xC0000409u));
@@ -867,16 +867,21 @@ TEST_CASE("Windows: a probe inherits none of the host's inheritable handles", "[
   sa.nLength = sizeof sa;
   sa.lpSecurityDescriptor = nullptr;
   sa.bInheritHandle = TRUE;
-  HANDLE ev = ::CreateEventW(&sa, TRUE, FALSE, nullptr);
-  REQUIRE(ev != nullptr);
-  const std::string value = std::to_string(reinterpret_cast<std::uintptr_t>(ev));
+  // A pipe that holds a secret: only the inherited handle could read it
+  // (another handle of the same number in the child cannot).
+  HANDLE rd = nullptr, wr = nullptr;
+  REQUIRE(::CreatePipe(&rd, &wr, &sa, 0));
+  DWORD wrote = 0;
+  REQUIRE(::WriteFile(wr, "slotguard-secret", 16, &wrote, nullptr));
+  const std::string value = std::to_string(reinterpret_cast<std::uintptr_t>(rd));
   sg::probe_options o;
   o.time_limit = std::chrono::seconds(30);
   auto r = sg::run_isolated_probe_report(slotguard_test::probe_child_command("handle", value), candidate, o);
   CAPTURE(r.summary(), r.isolation);
   CHECK(r.code == sg::errc::ok);
   CHECK(r.isolation.find("handles") != std::string::npos);
-  ::CloseHandle(ev);
+  ::CloseHandle(rd);
+  ::CloseHandle(wr);
 }
 
 TEST_CASE("Windows: a probe's program is never looked up in the current directory",
