@@ -107,7 +107,7 @@ struct setup {
 
 }  // namespace
 
-TEST_CASE("store subcommands have --help; usage errors exit 2", "[cli.store.usage]") {
+TEST_CASE("store subcommands have --help, usage errors exit 2", "[cli.store.usage]") {
   slotguard_test::temp_dir d("cli-store");
   for (const char* sub : {"apply", "status", "confirm", "revert", "rollback"}) {
     INFO(sub);

@@ -1597,7 +1597,7 @@ TEST_CASE("a healthy run ends the streak: heartbeats for healthy_uptime, or a cl
   CHECK(g->status().streak == 0);
 }
 
-TEST_CASE("an operator's confirm ends a breaker mode; a new commit does too", "[guard.breaker]") {
+TEST_CASE("an operator's confirm ends a breaker mode, a new commit does too", "[guard.breaker]") {
   fixture f;
   {
     auto g = f.open();

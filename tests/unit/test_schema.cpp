@@ -1890,7 +1890,7 @@ TEST_CASE("keywords are not reserved: any identifier names a record, field or en
   CHECK(compile_code(s, "schema: schema") == sg::errc::field_type_mismatch);  // a bool takes true or false
 }
 
-TEST_CASE("comments may hold any bytes; the last line needs no newline; CRLF reads as LF", "[schema.doc]") {
+TEST_CASE("comments may hold any bytes, the last line needs no newline, CRLF reads as LF", "[schema.doc]") {
   const std::string lf = "# caf\xC3\xA9 \xFF\xFE bytes that are not UTF-8\n"
                          "schema \"c\" version 1   # \xE2\x82\xAC\n"
                          "record r = 1 {\n"

@@ -503,7 +503,7 @@ TEMPLATE_TEST_CASE("a corrupt active slot falls back to the good one", "[store.c
   CHECK(s.load_active()->bytes == content(1));
 }
 
-TEMPLATE_TEST_CASE("rollback refuses a corrupt fallback; both corrupt is slot_corrupt", "[store.corrupt]",
+TEMPLATE_TEST_CASE("rollback refuses a corrupt fallback, both corrupt is slot_corrupt", "[store.corrupt]",
                    sim_env, native_env) {
   TestType env;
   auto s = open_ok(env.storage(), env.dir);

@@ -57,7 +57,7 @@ TEST_CASE("an armed watchdog expires once at its deadline when polled", "[watchd
   CHECK(fired.size() == 1);
 }
 
-TEST_CASE("feed pushes the deadline forward; disarm cancels it", "[watchdog.poll]") {
+TEST_CASE("feed pushes the deadline forward, disarm cancels it", "[watchdog.poll]") {
   sg::manual_clock c;
   int fired = 0;
   sg::watchdog w(c, 10s, [&](std::uint64_t) { ++fired; });
