@@ -416,6 +416,7 @@ struct protected_stats {
   std::uint64_t reverted_recall = 0;
   std::uint64_t reverted_other = 0;
   std::uint64_t requarantine_ok = 0;   // re-applying the bad bundle after the revert: quarantined
+  std::uint64_t requarantine_floor = 0; // ... refused below the floor (the sequence quarantined too)
   std::uint64_t requarantine_bad = 0;
   std::uint64_t boots = 0;
   std::uint64_t replayed = 0;          // admitted beyond --real-limit
@@ -974,8 +975,10 @@ class protected_fleet {
     auto again = dev.g->apply(sg::byte_view(b_.bad));
     const auto q = dev.g->status().quarantine;
     const bool held = std::find(q.begin(), q.end(), bad_sequence) != q.end();
-    if (!again && held && (again.error() == sg::errc::quarantined || again.error() == sg::errc::sequence_rollback))
+    if (!again && held && again.error() == sg::errc::quarantined)
       ++stats_.requarantine_ok;
+    else if (!again && held && again.error() == sg::errc::sequence_rollback)
+      ++stats_.requarantine_floor;
     else
       ++stats_.requarantine_bad;
     live_.erase(d);
@@ -1137,8 +1140,14 @@ std::string describe(const params& p, const protected_stats& st) {
   out += "Reverts: " + with_commas(st.reverted_start_budget) + " at the next start after a crash, " +
          with_commas(st.reverted_recall) + " by the recall, " + with_commas(st.reverted_other) + " other";
   if (p.latent_minutes <= 0) out += "; " + with_commas(st.boots) + " boots after a crash";
-  out += ". Re-offered the bad bundle, " + with_commas(st.requarantine_ok) +
-         " devices refused it as quarantined, " + with_commas(st.requarantine_bad) + " did not.\n";
+  if (st.requarantine_floor == 0)
+    out += ". Re-offered the bad bundle, " + with_commas(st.requarantine_ok) +
+           " devices refused it as quarantined, " + with_commas(st.requarantine_bad) + " did not.\n";
+  else
+    out += ". Re-offered the bad bundle, " + with_commas(st.requarantine_ok + st.requarantine_floor) +
+           " devices refused it (" + with_commas(st.requarantine_ok) + " as quarantined, " +
+           with_commas(st.requarantine_floor) + " as below the floor, its sequence quarantined), " +
+           with_commas(st.requarantine_bad) + " did not.\n";
   if (st.recall_decided >= 0)
     out += "Recall: decided at " + fixed1(static_cast<double>(st.recall_decided) / 60.0) + " min (" +
            (st.recall_why == "revert reports" ? "report " + std::to_string(p.recall_threshold)
