@@ -579,6 +579,21 @@ inline std::string event_text(const expected_event& e) {
   return o.str();
 }
 
+inline bool same(const std::optional<content>& x, const std::optional<content>& y) {
+  if (!x || !y) return !x && !y;
+  return x->seq == y->seq && x->key == y->key && x->host_capped == y->host_capped && x->damaged == y->damaged;
+}
+
+// Two model states that behave alike from here on.
+inline bool same(const state& x, const state& y) {
+  return same(x.active, y.active) && same(x.fallback, y.fallback) && x.trial == y.trial &&
+         x.starts_used == y.starts_used && x.start_budget == y.start_budget && x.floor == y.floor &&
+         x.quarantine == y.quarantine && x.key1_trusted == y.key1_trusted && x.host_major == y.host_major &&
+         x.storage_read_only == y.storage_read_only && x.open == y.open && x.read_only == y.read_only &&
+         x.served == y.served && x.now == y.now && x.trial_start == y.trial_start && x.deadline == y.deadline &&
+         x.max_seq == y.max_seq;
+}
+
 inline sg::guard_state state_of(const state& s) {
   return !s.active ? sg::guard_state::empty : s.trial ? sg::guard_state::trial : sg::guard_state::committed;
 }
@@ -707,19 +722,28 @@ inline run_report run_sequence(const std::vector<op>& ops, const run_options& ro
       return rep;
     }
   }
+  // Every model state the guard's behaviour so far is consistent with:
+  // where the semantics allow several outcomes that look the same from
+  // outside (a storage error that did or did not hit a write), all are kept
+  // until a later step tells them apart.
+  std::vector<state> states{s};
   for (std::size_t i = 0; i < ops.size(); ++i) {
-    const action a = resolve(ops[i], s);
+    const action a = resolve(ops[i], states.front());
     if (want_text) trace.push_back(describe(a));
-    const std::vector<outcome> outs = m.step(s, a);
     real.run(a, ro.cfg);
     const observation o = real.observe();
     ++rep.steps;
-    bool matched = false;
-    for (const outcome& x : outs) {
-      if (differences(x, o).empty()) {
-        s = x.next;
-        matched = true;
-        if (cov != nullptr) {
+    std::vector<outcome> first_outs;
+    std::vector<state> next;
+    bool counted = false;
+    for (const state& st : states) {
+      std::vector<outcome> outs = m.step(st, a);
+      for (const outcome& x : outs) {
+        if (!differences(x, o).empty()) continue;
+        if (std::find_if(next.begin(), next.end(), [&](const state& y) { return same(x.next, y); }) == next.end())
+          next.push_back(x.next);
+        if (cov != nullptr && !counted) {
+          counted = true;
           for (const expected_event& e : x.expect.events) {
             std::string k = std::string("event ") + sg::to_string(e.kind);
             if (e.reason) k += std::string(" ") + sg::to_string(*e.reason);
@@ -731,13 +755,16 @@ inline run_report run_sequence(const std::vector<op>& ops, const run_options& ro
           if (a.cut_n != 0) ++(*cov)["power cut"];
           if (!x.expect.load_failed.empty()) ++(*cov)["event load_failed required"];
         }
-        break;
       }
+      if (first_outs.empty()) first_outs = std::move(outs);
     }
-    if (!matched) {
-      fail(i, outs, o);
+    if (next.empty()) {
+      fail(i, first_outs, o);
       return rep;
     }
+    if (cov != nullptr && next.size() > 1) ++(*cov)["steps after which several model states remained"];
+    if (next.size() > 8) next.resize(8);
+    states = std::move(next);
   }
   return rep;
 }

@@ -203,6 +203,8 @@ TEST_CASE("storage errors on every call of a transition, and stale trust, agree 
     all.push_back(builder("a read error after a recall: call " + std::to_string(n)).apply().recall(8).fault(n).done());
     all.push_back(builder("a storage error in a revert: call " + std::to_string(n)).commit().apply().then(K::revert).fault(n).done());
     all.push_back(builder("a storage error while a trial's start opens: call " + std::to_string(n)).apply().crash().fault(n).done());
+    all.push_back(builder("a passed deadline whose revert met a storage error, polled again: call " + std::to_string(n))
+                      .apply().wait(30).then(K::poll).fault(n).then(K::poll).done());
     all.push_back(builder("a storage error in an apply over a damaged active slot: call " + std::to_string(n))
                       .commit().commit().crash(false, false, role::active).apply().fault(n).done());
   }
