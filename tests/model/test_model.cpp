@@ -3,12 +3,15 @@
 // random operation sequences (SLOTGUARD_MODEL_OPS operations in all, 50,000
 // by default, from SLOTGUARD_MODEL_SEED) and every sequence up to
 // SLOTGUARD_MODEL_DEPTH operations (4 by default, in both watchdog modes)
+// (SLOTGUARD_MODEL_WITHOUT leaves parts of the random mix out: see
+// generation_filter)
 // over a reduced alphabet, each compared step by step; a divergence is
 // shrunk and printed. model_check runs the same for longer.
 #include "driver.hpp"
 
 #include <catch2/catch.hpp>
 
+#include <cstdlib>
 #include <iostream>
 #include <sstream>
 
@@ -50,6 +53,7 @@ TEST_CASE("random operation sequences: the guard agrees with the model", "[model
   co.ops = sm::env_u64("SLOTGUARD_MODEL_OPS", 50000);
   co.seed = sm::env_u64("SLOTGUARD_MODEL_SEED", 1);
   co.length = static_cast<std::size_t>(sm::env_u64("SLOTGUARD_MODEL_LEN", 100));
+  if (const char* w = std::getenv("SLOTGUARD_MODEL_WITHOUT")) co.filter = sm::generation_filter::parse(w);
   std::ostringstream log;
   const sm::campaign_result r = sm::run_campaign(co, log);
   std::cout << "model checker: " << r.ops << " operations in " << r.sequences << " sequences (seed " << co.seed
