@@ -21,9 +21,9 @@ set(_svg "${OUT_DIR}/fleet.svg")
 set(_md "${OUT_DIR}/fleet.md")
 set(_args --devices 20000 --seed 7)
 if(LATENT)
-  # The first 500 admitted devices run real guards, the rest replay them:
+  # The first 200 admitted devices run real guards, the rest replay them:
   # the same table as with all 20,000 real (checked), in a few seconds.
-  list(APPEND _args --latent-after-minutes "${LATENT}" --real-limit 500)
+  list(APPEND _args --latent-after-minutes "${LATENT}" --real-limit 200)
 endif()
 execute_process(
   COMMAND ${_emulator} "${FLEET_SIM}" ${_args} --svg "${_svg}" --markdown "${_md}"
