@@ -84,7 +84,8 @@ void usage() {
       "                         the latent case: the content crashes the sensor M minutes\n"
       "                         after it first loads (after probation), then at every start;\n"
       "                         runs unprotected, slotguard without and with the breaker\n"
-      "  --safe-streak N        latent case: the breaker run's safe_streak (3; null_streak 2N)\n"
+      "  --safe-streak N        the guards' safe_streak (3; null_streak 2N); in the latent\n"
+      "                         case, the breaker run's\n"
       "  --boot-minutes M       a crash and reboot keeps a device down M minutes (3)\n"
       "  --pull-minutes M       unprotected: the publisher withdraws the file after M minutes (78)\n"
       "  --fix-start-minutes M  unprotected: manual remediation starts after M minutes (120)\n"
@@ -202,8 +203,9 @@ bool parse_args(int argc, char** argv, params& p) {
     const sg::guard_options defaults;
     const auto after = std::chrono::seconds(secs(p.latent_minutes));
     if (after <= defaults.probation || after <= defaults.healthy_uptime) {
+      const auto probation = std::chrono::duration_cast<std::chrono::seconds>(defaults.probation);
       std::fprintf(stderr, "fleet_sim: --latent-after-minutes must exceed the probation (%lld s)\n",
-                   static_cast<long long>(std::chrono::duration_cast<std::chrono::seconds>(defaults.probation).count()));
+                   static_cast<long long>(probation.count()));
       return false;
     }
     // Remediation applies the publisher's recall by hand: it must exist.
@@ -491,8 +493,6 @@ class protected_fleet {
   }
 
   const protected_stats& stats() const { return stats_; }
-  std::uint32_t safe_streak() const { return safe_streak_; }
-
   // The latent case: a device that has crashed this many times in a row,
   // its guard publishing the same crashing content at every start, is taken
   // to be in a boot loop that no further start ends (more starts than every
@@ -1125,12 +1125,14 @@ std::string describe(const params& p, const protected_stats& st) {
   if (p.latent_minutes > 0) {
     out += "Trials of the bad content committed after probation on " + with_commas(st.committed_bad) +
            " real devices; the recall reached " + with_commas(st.recalled_in_time) + " real (and " +
-           with_commas(st.replay_recalled) + " replayed) devices before their crash. Of the real devices that crashed, " +
+           with_commas(st.replay_recalled) +
+           " replayed) devices before their crash. Of the real devices that crashed, " +
            with_commas(st.breaker_fallbacks) + " were put back on the last known-safe content by the breaker, " +
            with_commas(st.boot_loops) + " were left in a boot loop and " + with_commas(st.fixed_by_hand) +
            " were fixed by hand (the operator applied the recall); at most " + std::to_string(st.max_crashes) +
-           " crashes on one device; " + with_commas(st.boots) + " boots after a crash. Real devices up again on sequence " +
-           std::to_string(good_sequence) + " (the last known-safe): " + with_commas(st.up_on_good) + ", on the recall's " +
+           " crashes on one device; " + with_commas(st.boots) +
+           " boots after a crash. Real devices up again on sequence " + std::to_string(good_sequence) +
+           " (the last known-safe): " + with_commas(st.up_on_good) + ", on the recall's " +
            std::to_string(recall_sequence) + ": " + with_commas(st.up_on_recall) + ", on no content: " +
            with_commas(st.up_on_nothing) + ".";
     if (st.replay_deferred != 0)
@@ -1281,7 +1283,8 @@ int main(int argc, char** argv) {
   }
 
   bool library_ok = true;
-  for (const protected_stats& st : stats) library_ok = library_ok && st.apply_refused == 0 && st.requarantine_bad == 0;
+  for (const protected_stats& st : stats)
+    library_ok = library_ok && st.apply_refused == 0 && st.requarantine_bad == 0;
   bool better = false;
   if (latent) {
     // The breaker must shorten the outage; what it is measured against is
