@@ -695,6 +695,10 @@ class guard {
       }
     }
     reload_active_locked();
+    // The storage failed while reading content, not the content: open fails
+    // with that error and judges nothing (the start stays counted; the host
+    // opens again).
+    if (storage_failed_) return storage_failed_error_;
     if (trial_running_locked() && load_error_now_locked() != errc::ok && !opts_.operator_mode) {
       // The trial's own content does not load: take it back now.
       return revert_locked(revert_reason::unhealthy, "the trial content does not load");
@@ -756,6 +760,14 @@ class guard {
     return ok();
   }
 
+  // An error of the storage or the machine, which says nothing about the
+  // content that was being read.
+  static constexpr bool is_storage_error(errc e) noexcept {
+    return e == errc::io_error || e == errc::permission_denied || e == errc::no_space ||
+           e == errc::out_of_memory || e == errc::timeout || e == errc::busy || e == errc::internal ||
+           e == errc::read_only_store || e == errc::sharing_violation || e == errc::unsupported;
+  }
+
   errc load_error_now_locked() const SLOTGUARD_REQUIRES(io_mu_) {
     detail::scoped_lock lock(mu_);
     return load_error_;
@@ -768,6 +780,13 @@ class guard {
   // (it cannot count the trial's starts). In the breaker's no-content mode
   // only a trial's content is served.
   void reload_active_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    reload_serving_locked();
+    reload_due_.store(storage_failed_ && !read_only_ && !opts_.operator_mode, std::memory_order_release);
+  }
+
+  void reload_serving_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    storage_failed_ = false;
+    forget_stale_locked();
     refresh_view_locked();
     const store_state& s = store_->state();
     errc why = errc::ok;
@@ -812,14 +831,44 @@ class guard {
     publish_locked(nullptr);
   }
 
+  // A slot's content, checked as "Trust at rest" says. Content this process
+  // has loaded (or applied) already is taken from memory while the slot
+  // still holds the same file: its bytes passed every check then, the
+  // trust, channel and host of a guard do not change, and a revert or a
+  // recall then never depends on a read that may fail.
   result<content_handle> load_slot_locked(slot_id slot) SLOTGUARD_REQUIRES(io_mu_) {
-    if (store_->is_quarantined(store_->state().slot(slot).sequence)) return errc::quarantined;
+    const slot_info& info = store_->state().slot(slot);
+    if (store_->is_quarantined(info.sequence)) return errc::quarantined;
+    loaded_slot& cached = loaded_[static_cast<std::size_t>(slot)];
+    if (cached.content && cached.file_number == info.file_number && info.present) return cached.content;
     auto bytes = store_->load(slot);
-    if (!bytes) return bytes.error();
+    if (!bytes) {
+      if (is_storage_error(bytes.error()) && !storage_failed_) {
+        storage_failed_ = true;
+        storage_failed_error_ = bytes.error();
+      }
+      return bytes.error();
+    }
     auto c = detail_guard_access::make(std::move(*bytes), slot, opts_.limits, opts_.check);
     if (!c) return c.error();
     SLOTGUARD_TRY(detail_guard_access::check_at_rest(**c, opts_.trust, opts_.channel, opts_.host));
-    return content_handle(std::move(*c));
+    content_handle h(std::move(*c));
+    remember_locked(slot, h);
+    return h;
+  }
+
+  void remember_locked(slot_id slot, content_handle h) SLOTGUARD_REQUIRES(io_mu_) {
+    loaded_slot& l = loaded_[static_cast<std::size_t>(slot)];
+    l.file_number = store_->state().slot(slot).file_number;
+    l.content = std::move(h);
+  }
+  // Drops cached contents whose slot no longer holds their file.
+  void forget_stale_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    for (int i = 0; i < 2; ++i) {
+      const slot_info& info = store_->state().slot(static_cast<slot_id>(i));
+      loaded_slot& l = loaded_[static_cast<std::size_t>(i)];
+      if (l.content && (!info.present || info.file_number != l.file_number)) l = loaded_slot{};
+    }
   }
 
   // --- trial ------------------------------------------------------------------
@@ -842,7 +891,8 @@ class guard {
     if (opts_.operator_mode || read_only_) return;
     const bool trial = trial_live_.load(std::memory_order_acquire);
     const bool need_mark = !healthy_.load(std::memory_order_acquire) && opts_.safe_streak != 0;
-    if (!trial && !need_mark) return;
+    const bool due = revert_due_.load(std::memory_order_acquire) || reload_due_.load(std::memory_order_acquire);
+    if (!trial && !need_mark && !due) return;
     if (blocking) {
       io_mu_.lock();
     } else if (!io_mu_.try_lock()) {
@@ -854,6 +904,16 @@ class guard {
   }
 
   void maintain_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    if (reload_due_.load(std::memory_order_acquire)) {
+      // A read failed while what readers are served changed: try again.
+      reload_active_locked();
+    }
+    if (revert_due_.load(std::memory_order_acquire)) {
+      if (!trial_running_locked() ||
+          revert_locked(revert_reason::watchdog_timeout, "no heartbeat within the watchdog timeout"))
+        revert_due_.store(false, std::memory_order_release);
+      return;
+    }
     const auto now = opts_.time->now();
     const auto beat = clock::time_point(duration(last_heartbeat_.load(std::memory_order_acquire)));
     const bool beating = now - beat < opts_.watchdog_timeout;
@@ -915,10 +975,11 @@ class guard {
       detail::scoped_lock lock(io_mu_);
       // A stale expiry (the trial it armed for has ended or was replaced).
       if (id != arm_id_ || !trial_running_locked()) return;
-      auto r = revert_locked(revert_reason::watchdog_timeout, "no heartbeat within the watchdog timeout");
-      // The revert could not be written (a storage error): keep watching,
-      // so it is tried again a timeout later rather than never.
-      if (!r) arm_id_ = wd_.arm();
+      // The revert could not be written (a storage error): it stays due,
+      // and every poll() and watchdog tick tries it again; the trial is
+      // never committed meanwhile (the watchdog is disarmed).
+      if (!revert_locked(revert_reason::watchdog_timeout, "no heartbeat within the watchdog timeout"))
+        revert_due_.store(true, std::memory_order_release);
     }
     deliver();
   }
@@ -1036,22 +1097,14 @@ class guard {
     const bool replacing_trial = before.trial;
     {
       // Committed content that does not load, with readers on the fallback:
-      // make that durable first, so the candidate goes over the damaged
-      // slot and never over the content readers are served.
+      // the candidate goes over the damaged slot, never over the content
+      // readers are served (one record: a failure changes nothing).
       const std::uint64_t served = served_sequence_locked();
-      if (!before.trial && before.active && before.fallback && served != 0 &&
-          served == before.slot(*before.fallback).sequence) {
-        auto d = store_->drop_active();
-        if (!d) {
-          post_locked(make_event_locked(event_kind::rejected, seq, d.error(), "could not set the damaged slot aside"));
-          return d.error();
-        }
-        refresh_view_locked();
-      }
-    }
-    {
-      auto s = store_->stage_trial(c->bundle_bytes(), seq, opts_.start_budget,
-                                   opts_.operator_mode ? 0u : 1u);
+      const bool over_active = !before.trial && before.active && before.fallback && served != 0 &&
+                               served == before.slot(*before.fallback).sequence;
+      const std::uint32_t first = opts_.operator_mode ? 0u : 1u;
+      auto s = over_active ? store_->stage_trial_over_active(c->bundle_bytes(), seq, opts_.start_budget, first)
+                           : store_->stage_trial(c->bundle_bytes(), seq, opts_.start_budget, first);
       if (!s) {
         post_locked(make_event_locked(event_kind::rejected, seq, s.error(), "staging failed"));
         return s.error();
@@ -1065,6 +1118,8 @@ class guard {
       detail::scoped_lock l(mu_);
       load_error_ = errc::ok;
     }
+    forget_stale_locked();
+    remember_locked(*st.active, c);
     publish_locked(content_handle(c));
     start_released_ = false;  // this process is the new trial's first start
     stopped_ = false;
@@ -1121,8 +1176,12 @@ class guard {
     if (was_trial && !trial_running_locked()) wd_.disarm();
     reload_active_locked();
     const std::uint64_t served_after = served_sequence_locked();
-    if (served_after != served_before || active_sequence_locked() != active_before) {
-      const std::uint64_t gone = list.contains(active_before) ? active_before : served_before;
+    // Only content the recall names is taken back (a read that failed
+    // meanwhile is a load_failed, not a recall).
+    std::uint64_t gone = 0;
+    if (active_before != 0 && list.contains(active_before)) gone = active_before;
+    else if (served_before != 0 && list.contains(served_before)) gone = served_before;
+    if (gone != 0 && (served_after != served_before || active_sequence_locked() != active_before)) {
       event e = make_event_locked(event_kind::reverted, gone, errc::ok,
                                   served_after != 0 ? "recalled by its publisher"
                                                     : "recalled by its publisher; nothing left to serve");
@@ -1136,6 +1195,13 @@ class guard {
   // moved to it, and the reverted event that says why.
   result<void> rollback_locked(std::uint64_t from, revert_reason why, const char* detail)
       SLOTGUARD_REQUIRES(io_mu_) {
+    // Never make active what would not be served: the fallback must pass
+    // every check at rest, not only its hash.
+    const store_state& st = store_->state();
+    if (!st.trial && st.fallback && !store_->is_quarantined(st.slot(*st.fallback).sequence)) {
+      auto f = load_slot_locked(*st.fallback);
+      if (!f) return f.error();
+    }
     SLOTGUARD_TRY(store_->rollback());
     reload_active_locked();
     event ev = make_event_locked(event_kind::reverted, from, errc::ok, detail);
@@ -1157,6 +1223,14 @@ class guard {
   // or apply() began the trial with it).
   bool start_released_ SLOTGUARD_GUARDED_BY(io_mu_) = false;
   bool stopped_ SLOTGUARD_GUARDED_BY(io_mu_) = false;
+  struct loaded_slot {
+    std::uint64_t file_number = 0;
+    content_handle content;
+  };
+  std::array<loaded_slot, 2> loaded_ SLOTGUARD_GUARDED_BY(io_mu_){};
+  // The last reload met a storage error (not a content one).
+  bool storage_failed_ SLOTGUARD_GUARDED_BY(io_mu_) = false;
+  errc storage_failed_error_ SLOTGUARD_GUARDED_BY(io_mu_) = errc::ok;
 
   mutable detail::annotated_mutex mu_ SLOTGUARD_ACQUIRED_AFTER(io_mu_);
   store_state view_ SLOTGUARD_GUARDED_BY(mu_);
@@ -1169,6 +1243,11 @@ class guard {
   std::atomic<bool> trial_live_{false};
   std::atomic<clock::duration::rep> last_heartbeat_{0};
   std::atomic<bool> healthy_{false};
+  // A passed deadline's revert could not be written: retried by poll() and
+  // the watchdog's ticks.
+  std::atomic<bool> revert_due_{false};
+  // A reload met a storage error: retried by poll() and the watchdog's ticks.
+  std::atomic<bool> reload_due_{false};
 
   mutable detail::annotated_mutex ev_mu_;
   std::deque<event> queue_ SLOTGUARD_GUARDED_BY(ev_mu_);

@@ -398,6 +398,13 @@ class slot_store {
   // Fails as stage() and begin_trial() do; changes nothing then.
   result<void> stage_trial(byte_view content, std::uint64_t sequence, std::uint32_t start_budget,
                            std::uint32_t starts_used = 0);
+  // stage_trial() for a store whose committed active content is damaged
+  // while the fallback is what readers are served: the candidate goes into
+  // the damaged active slot and the fallback becomes the trial's last
+  // known-good, in the same one record. Fails as stage_trial() does, and with
+  // no_fallback when there is no committed active and fallback.
+  result<void> stage_trial_over_active(byte_view content, std::uint64_t sequence, std::uint32_t start_budget,
+                                       std::uint32_t starts_used = 0);
   // Activates the staged slot on trial; the last known-good becomes the
   // fallback. start_budget >= 1 is how many process starts the trial may
   // use. Fails with trial_active, no_content (nothing staged), quarantined,
@@ -450,11 +457,6 @@ class slot_store {
   // Operator command: lifts the quarantine of sequence. Writes nothing when
   // it is not quarantined.
   result<void> release(std::uint64_t sequence);
-  // The active committed content is damaged and the fallback is what readers
-  // get: makes that durable (fallback becomes active, the damaged slot is
-  // emptied) so that the next stage writes over the damaged slot, never the
-  // fallback. Fails with trial_active, no_fallback.
-  result<void> drop_active();
   // The crash-streak breaker's escalation: quarantines the crashing
   // sequence and serves the fallback in its place when it is present and not
   // quarantined, else nothing (the floor stays); mode := safe. One durable
@@ -525,6 +527,7 @@ class slot_store {
   struct trial_request {
     std::uint32_t start_budget;
     std::uint32_t starts_used;
+    bool over_active;  // into the (damaged) committed active slot; the fallback becomes the last known-good
   };
   result<void> stage_impl(byte_view content, std::uint64_t sequence, const trial_request* trial);
   result<void> write_new_file(const std::string& p, byte_view content);
@@ -732,7 +735,16 @@ inline result<void> slot_store::stage(byte_view content, std::uint64_t sequence)
 inline result<void> slot_store::stage_trial(byte_view content, std::uint64_t sequence,
                                             std::uint32_t start_budget, std::uint32_t starts_used) {
   if (start_budget == 0 || starts_used > start_budget) return errc::invalid_argument;
-  const trial_request t{start_budget, starts_used};
+  const trial_request t{start_budget, starts_used, false};
+  return stage_impl(content, sequence, &t);
+}
+
+inline result<void> slot_store::stage_trial_over_active(byte_view content, std::uint64_t sequence,
+                                                        std::uint32_t start_budget, std::uint32_t starts_used) {
+  if (start_budget == 0 || starts_used > start_budget) return errc::invalid_argument;
+  if (st_.trial) return errc::trial_active;
+  if (!st_.active || !st_.fallback) return errc::no_fallback;
+  const trial_request t{start_budget, starts_used, true};
   return stage_impl(content, sequence, &t);
 }
 
@@ -744,9 +756,15 @@ inline result<void> slot_store::stage_impl(byte_view content, std::uint64_t sequ
   if (sequence <= st_.floor) return errc::sequence_rollback;
   if (content.size() > opts_.max_slot_size) return errc::too_large;
 
-  const slot_id target = st_.trial ? *st_.active : (st_.active ? other_slot(*st_.active) : slot_id::a);
+  const bool over_active = trial != nullptr && trial->over_active;
+  const slot_id target = st_.trial || over_active ? *st_.active
+                                                  : (st_.active ? other_slot(*st_.active) : slot_id::a);
   store_state next = st_;
-  if (st_.trial) {
+  if (over_active) {
+    // The damaged active gives way: the fallback is the last known-good.
+    next.active = st_.fallback;
+    next.fallback.reset();
+  } else if (st_.trial) {
     // The trial's content is replaced: the last known-good runs again.
     next.active = st_.fallback;
     next.fallback.reset();
@@ -933,14 +951,20 @@ inline result<void> slot_store::recall(const std::vector<std::uint64_t>& sequenc
     next.trial = false;
     next.starts_used = 0;
     next.start_budget = 0;
-    if (listed(next.active)) empty_slot(next, *next.active);
+    if (next.active && next.is_quarantined(next.slot(*next.active).sequence)) empty_slot(next, *next.active);
   } else {
     if (listed(next.fallback)) empty_slot(next, *next.fallback);
     if (listed(next.staged)) empty_slot(next, *next.staged);
     if (!next.trial && listed(next.active)) {
       const slot_id gone = *next.active;
-      const std::optional<slot_id> back = next.fallback;
+      std::optional<slot_id> back = next.fallback;
       empty_slot(next, gone);
+      // Never back to content quarantined before (by an earlier recall or
+      // revert): nothing is served then.
+      if (back && next.is_quarantined(next.slot(*back).sequence)) {
+        empty_slot(next, *back);
+        back.reset();
+      }
       if (back) {
         // The floor stays: the recalled sequence is quarantined anyway, and
         // the committed sequence only goes down by an operator's rollback.
@@ -957,17 +981,6 @@ inline result<void> slot_store::release(std::uint64_t sequence) {
   store_state next = st_;
   next.quarantine.erase(std::find(next.quarantine.begin(), next.quarantine.end(), sequence));
   return write_state(std::move(next));
-}
-
-inline result<void> slot_store::drop_active() {
-  if (st_.trial) return errc::trial_active;
-  if (!st_.active || !st_.fallback) return errc::no_fallback;
-  store_state next = st_;
-  const slot_id damaged = *st_.active;
-  next.active = st_.fallback;
-  next.fallback.reset();
-  empty_slot(next, damaged);
-  return write_state_and_forget(std::move(next));
 }
 
 inline result<void> slot_store::enter_safe_mode(std::uint64_t crashing_sequence) {

@@ -101,7 +101,14 @@ struct state {
   // Bookkeeping for choosing operations (not semantics): the highest
   // content sequence used so far.
   std::uint64_t max_seq = 0;
+  // Contents this process has loaded (or applied) whole: the guard keeps
+  // them in memory, so damage to their files afterwards does not stop this
+  // process from serving them (the next process reads the files again).
+  std::vector<std::uint64_t> memory;
 
+  bool in_memory(std::uint64_t seq) const {
+    return std::find(memory.begin(), memory.end(), seq) != memory.end();
+  }
   bool quarantined(std::uint64_t seq) const {
     return std::find(quarantine.begin(), quarantine.end(), seq) != quarantine.end();
   }
@@ -195,7 +202,7 @@ class model {
   bool trusted(const state& s, int key) const { return key == 0 || (key == 1 && s.key1_trusted); }
   // Content loads: intact, signed by a currently trusted key, for this host.
   bool loads(const state& s, const content& c) const {
-    return !c.damaged && trusted(s, c.key) && !(c.host_capped && s.host_major > 1);
+    return (!c.damaged || s.in_memory(c.seq)) && trusted(s, c.key) && !(c.host_capped && s.host_major > 1);
   }
   bool servable(const state& s, const std::optional<content>& c) const {
     return c && loads(s, *c) && !s.quarantined(c->seq);
@@ -222,6 +229,20 @@ class model {
   // --- one action ---------------------------------------------------------
 
   std::vector<outcome> step(const state& s0, const action& a) const {
+    std::vector<outcome> out = step_impl(s0, a);
+    for (outcome& o : out) {
+      state& n = o.next;
+      if (!n.open) {
+        n.memory.clear();
+        continue;
+      }
+      const std::optional<std::uint64_t> seq = n.served_seq();
+      if (seq && !n.in_memory(*seq)) n.memory.push_back(*seq);
+    }
+    return out;
+  }
+
+  std::vector<outcome> step_impl(const state& s0, const action& a) const {
     using K = action::kind;
     outcome o{s0, {}, {}};
     if (a.k == K::advance) {
@@ -446,6 +467,7 @@ class model {
   std::vector<outcome> open(outcome o) const {
     state& s = o.next;
     s.open = true;
+    s.memory.clear();  // a new process has read nothing yet
     s.read_only = s.storage_read_only;
     ok_result(o);
     if (s.read_only) {
@@ -745,11 +767,14 @@ class model {
       error_result(o, sg::errc::quarantined);
       return {o};
     }
+    // The store checks the fallback's file (its hash) itself, whatever this
+    // process holds in memory.
+    if (s.fallback->damaged) {
+      error_result(o, sg::errc::slot_corrupt);
+      return {o};
+    }
     if (!loads(s, *s.fallback)) {
-      if (s.fallback->damaged)
-        error_result(o, sg::errc::slot_corrupt);
-      else
-        o.expect.result = expectation::result_kind::any_error;
+      o.expect.result = expectation::result_kind::any_error;
       return {o};
     }
     const std::uint64_t from = s.active ? s.active->seq : 0;

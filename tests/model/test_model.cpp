@@ -48,7 +48,7 @@ TEST_CASE("the checker finds a wrong model and shrinks the sequence to the step 
   CHECK_FALSE(sm::run_sequence(ops, right, false).diverged);
 }
 
-TEST_CASE("random operation sequences: the guard agrees with the model", "[model][!mayfail]") {
+TEST_CASE("random operation sequences: the guard agrees with the model", "[model]") {
   sm::campaign_options co;
   co.ops = sm::env_u64("SLOTGUARD_MODEL_OPS", 50000);
   co.seed = sm::env_u64("SLOTGUARD_MODEL_SEED", 1);
@@ -63,7 +63,7 @@ TEST_CASE("random operation sequences: the guard agrees with the model", "[model
   CHECK(r.divergences.empty());
 }
 
-TEST_CASE("every sequence up to the bound: the guard agrees with the model", "[model][!mayfail]") {
+TEST_CASE("every sequence up to the bound: the guard agrees with the model", "[model]") {
   const auto depth = static_cast<std::size_t>(sm::env_u64("SLOTGUARD_MODEL_DEPTH", 4));
   const sm::exhaustive_result r = sm::run_exhaustive(depth, 3, sm::config{});
   std::cout << "model checker, exhaustive: " << r.sequences << " sequences of 1 to " << depth << " operations over "
@@ -200,7 +200,7 @@ TEST_CASE("the review's findings, as operation sequences, agree with the model",
 }
 
 TEST_CASE("storage errors on every call of a transition, and stale trust, agree with the model",
-          "[model][!mayfail]") {
+          "[model]") {
   using sm::role;
   std::vector<scenario> all;
   for (std::uint32_t n = 1; n <= 24; ++n) {

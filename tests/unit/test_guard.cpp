@@ -583,15 +583,24 @@ TEST_CASE("a watchdog revert that cannot be written is tried again", "[guard.rev
   auto g = f.open();
   f.commit(*g, 1);
   REQUIRE(g->apply(f.bundle(2)));
-  f.disk.fail_nth_call(1);
+  f.disk.set_read_only(true);  // every write fails for a while
   f.time.advance(30s);
   g->poll();
   CHECK(g->status().state == sg::guard_state::trial);  // the journal write failed
-  f.time.advance(30s);
+  // Still due: heartbeats do not feed it and probation does not commit it.
+  for (int i = 0; i < 40; ++i) {
+    f.time.advance(10s);
+    g->heartbeat();
+  }
+  CHECK(g->status().state == sg::guard_state::trial);
+  CHECK_FALSE(f.saw(sg::event_kind::committed, 2));
+  // The next poll once the storage works again reverts, at once.
+  f.disk.set_read_only(false);
   g->poll();
   CHECK(g->status().state == sg::guard_state::committed);
   CHECK(active_seq(*g) == 1);
   CHECK(quarantined(*g, 2));
+  CHECK(f.last(sg::event_kind::reverted)->reason == sg::revert_reason::watchdog_timeout);
 }
 
 TEST_CASE("content that verifies but fails validation is quarantined", "[guard.gates]") {
