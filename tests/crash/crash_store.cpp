@@ -176,13 +176,14 @@ struct model {
           fallback.reset();
           trial = false;
           starts = budget = 0;
-          if (listed(active)) active.reset();
+          if (active && quarantined(*active)) active.reset();
         } else {
           if (listed(fallback)) fallback.reset();
           if (listed(staged)) staged.reset();
           if (!trial && listed(active)) {
             active = fallback;
             fallback.reset();
+            if (active && quarantined(*active)) active.reset();  // never back to quarantined content
           }
         }
         return errc::ok;
