@@ -603,6 +603,13 @@ class guard {
     return s.active ? s.slot(*s.active).sequence : 0;
   }
   bool trial_running_locked() const SLOTGUARD_REQUIRES(io_mu_) { return store_->state().trial; }
+  // The slot whose content readers are served (two slots may hold the same
+  // sequence after an operator's rollback, so the slot, not the sequence,
+  // says which).
+  std::optional<slot_id> served_slot_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+    detail::scoped_lock lock(mu_);
+    return served_slot_;
+  }
   std::uint64_t served_sequence_locked() const SLOTGUARD_REQUIRES(io_mu_) {
     detail::scoped_lock lock(mu_);
     return served_;
@@ -670,6 +677,7 @@ class guard {
     cell_.publish(std::move(c));
     detail::scoped_lock lock(mu_);
     served_ = seq;
+    served_slot_ = seq != 0 ? std::optional<slot_id>(static_cast<slot_id>(slot)) : std::nullopt;
   }
 
   // --- open -------------------------------------------------------------------
@@ -909,10 +917,13 @@ class guard {
       reload_active_locked();
     }
     if (revert_due_.load(std::memory_order_acquire)) {
-      if (!trial_running_locked() ||
+      // Only the trial whose deadline passed; one that replaced it since has
+      // its own watchdog.
+      if (!trial_running_locked() || active_sequence_locked() != revert_due_seq_ ||
           revert_locked(revert_reason::watchdog_timeout, "no heartbeat within the watchdog timeout"))
         revert_due_.store(false, std::memory_order_release);
-      return;
+      else
+        return;
     }
     const auto now = opts_.time->now();
     const auto beat = clock::time_point(duration(last_heartbeat_.load(std::memory_order_acquire)));
@@ -925,11 +936,13 @@ class guard {
       }
       // A passed deadline reverts (through the watchdog), never commits.
       if (beating && now - started >= opts_.probation && wd_.armed() && !wd_.expired()) {
-        if (check_trial_slot_locked()) {
+        auto intact = check_trial_slot_locked();
+        if (intact) {
           (void)commit_locked();
-        } else {
+        } else if (!is_storage_error(intact.error())) {
           (void)revert_locked(revert_reason::unhealthy, "the trial's stored content is damaged");
         }
+        // (a storage error says nothing of the content: tried again next time)
       }
     }
     if (!healthy_.load(std::memory_order_acquire) && opts_.safe_streak != 0 && !stopped_ && beating &&
@@ -978,8 +991,10 @@ class guard {
       // The revert could not be written (a storage error): it stays due,
       // and every poll() and watchdog tick tries it again; the trial is
       // never committed meanwhile (the watchdog is disarmed).
-      if (!revert_locked(revert_reason::watchdog_timeout, "no heartbeat within the watchdog timeout"))
+      if (!revert_locked(revert_reason::watchdog_timeout, "no heartbeat within the watchdog timeout")) {
+        revert_due_seq_ = active_sequence_locked();
         revert_due_.store(true, std::memory_order_release);
+      }
     }
     deliver();
   }
@@ -1099,9 +1114,8 @@ class guard {
       // Committed content that does not load, with readers on the fallback:
       // the candidate goes over the damaged slot, never over the content
       // readers are served (one record: a failure changes nothing).
-      const std::uint64_t served = served_sequence_locked();
-      const bool over_active = !before.trial && before.active && before.fallback && served != 0 &&
-                               served == before.slot(*before.fallback).sequence;
+      const std::optional<slot_id> served = served_slot_locked();
+      const bool over_active = !before.trial && before.active && before.fallback && served == before.fallback;
       const std::uint32_t first = opts_.operator_mode ? 0u : 1u;
       auto s = over_active ? store_->stage_trial_over_active(c->bundle_bytes(), seq, opts_.start_budget, first)
                            : store_->stage_trial(c->bundle_bytes(), seq, opts_.start_budget, first);
@@ -1237,6 +1251,7 @@ class guard {
   std::array<std::optional<slot_summary>, 2> summaries_ SLOTGUARD_GUARDED_BY(mu_){};
   errc load_error_ SLOTGUARD_GUARDED_BY(mu_) = errc::ok;
   std::uint64_t served_ SLOTGUARD_GUARDED_BY(mu_) = 0;
+  std::optional<slot_id> served_slot_ SLOTGUARD_GUARDED_BY(mu_);
   clock::time_point trial_start_ SLOTGUARD_GUARDED_BY(mu_){};
 
   // Read by heartbeat() without any guard lock.
@@ -1244,8 +1259,9 @@ class guard {
   std::atomic<clock::duration::rep> last_heartbeat_{0};
   std::atomic<bool> healthy_{false};
   // A passed deadline's revert could not be written: retried by poll() and
-  // the watchdog's ticks.
+  // the watchdog's ticks, for the trial of revert_due_seq_.
   std::atomic<bool> revert_due_{false};
+  std::uint64_t revert_due_seq_ SLOTGUARD_GUARDED_BY(io_mu_) = 0;
   // A reload met a storage error: retried by poll() and the watchdog's ticks.
   std::atomic<bool> reload_due_{false};
 

@@ -1741,3 +1741,73 @@ TEST_CASE("a probe's verdict event says what happened, what it printed and how i
   CHECK(std::filesystem::is_empty(dir.path()));
 }
 #endif
+
+TEST_CASE("a revert that could not be written never takes back the trial that replaced it",
+          "[guard.revert][regression]") {
+  fixture f;
+  auto g = f.open();
+  REQUIRE(g->apply(f.bundle(1)));
+  f.time.advance(30s);
+  f.disk.set_read_only(true);
+  g->heartbeat();  // the deadline has passed: the revert is due, and fails
+  f.disk.set_read_only(false);
+  CHECK(g->status().state == sg::guard_state::trial);
+  REQUIRE(g->apply(f.bundle(2)));  // replaces trial 1 before the retry
+  g->poll();
+  CHECK(g->status().state == sg::guard_state::trial);
+  CHECK(active_seq(*g) == 2);
+  CHECK_FALSE(quarantined(*g, 2));
+}
+
+TEST_CASE("a storage error while checking the trial before its commit reverts nothing",
+          "[guard.commit][regression]") {
+  fixture f;
+  auto g = f.open();
+  REQUIRE(g->apply(f.bundle(1)));
+  for (int i = 0; i < 31; ++i) {
+    f.time.advance(10s);
+    g->heartbeat();
+  }
+  f.disk.fail_nth_call(1, sg::sim_call::read_file);  // the commit reads the trial's slot back first
+  g->poll();
+  CHECK(g->status().state == sg::guard_state::trial);
+  CHECK_FALSE(quarantined(*g, 1));
+  g->heartbeat();
+  g->poll();
+  CHECK(g->status().state == sg::guard_state::committed);
+}
+
+TEST_CASE("with the same sequence in both slots, apply still never writes over the served content",
+          "[guard.trial][regression]") {
+  // Found by the model checker: an operator's rollback and a release let a
+  // sequence be applied again while its older copy (damaged) is the fallback;
+  // the guard told the slots apart by sequence and staged over the content
+  // it served.
+  fixture f;
+  auto g = f.open();
+  f.commit(*g, 1);
+  f.commit(*g, 2);
+  const auto damage_slot = [&](sg::slot_id s) {
+    const std::string prefix = std::string("/store/rules/slot-") + sg::to_string(s) + ".";
+    for (const auto& file : f.disk.files())
+      if (file.compare(0, prefix.size(), prefix) == 0) f.disk.poke(file, sg::byte_view("junk"));
+  };
+  damage_slot(g->status().active->slot);  // 2's file, under the running guard
+  REQUIRE(g->rollback());
+  REQUIRE(g->apply(recall_of(f, 100, {1})));
+  REQUIRE(g->apply(f.bundle(3)));
+  REQUIRE(g->release(1));
+  REQUIRE(g->apply(f.bundle(2)));
+  REQUIRE(g->confirm());
+  const sg::slot_id served = g->current()->slot();
+  REQUIRE(g->apply(f.bundle(4)));
+  REQUIRE(g->status().fallback);
+  CHECK(g->status().fallback->slot == served);  // 4 went over the damaged copy, not over 2
+  g.reset();
+  f.time.advance(1s);
+  auto h = f.open();  // a crash: trial 4 runs on
+  g = std::move(h);
+  g.reset();
+  auto k = f.open();  // its budget is spent: back to 2, which loads
+  CHECK(active_seq(*k) == 2);
+}
