@@ -884,19 +884,32 @@ TEST_CASE("event handlers may call back into the guard", "[guard.events]") {
 }
 
 #if !SLOTGUARD_OS_WINDOWS
-TEST_CASE("a process that really crashes during its trial is reverted at the next open",
-          "[guard.crash]") {
-  slotguard_test::temp_dir dir("guard-crash");
+namespace {
+
+// A store on the real file system, for tests whose sensor is a real
+// process; the fixture gives keys and bundles (its simulated disk is unused).
+struct native_fixture {
+  explicit native_fixture(const char* tag) : dir(tag) {}
+  slotguard_test::temp_dir dir;
   sg::native_storage disk;
-  const std::string store = (dir.path() / "rules").string();
-  fixture f;  // for keys and bundles; its simulated disk is not used
-  auto options = [&] {
+  std::string store = (dir.path() / "rules").string();
+  fixture f;
+  sg::guard_options options() {
     auto o = f.options();
     o.fs = &disk;
     o.directory = store;
     o.on_event = nullptr;
     return o;
-  };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("a process that really crashes during its trial is reverted at the next open",
+          "[guard.crash]") {
+  native_fixture nf("guard-crash");
+  fixture& f = nf.f;
+  auto options = [&] { return nf.options(); };
   {
     auto g = sg::guard::open(options());
     INFO("open: " << (g ? "ok" : sg::to_string(g.error())));
@@ -1646,18 +1659,10 @@ TEST_CASE("the breaker can be turned off, and rejects thresholds out of order", 
 #if !SLOTGUARD_OS_WINDOWS
 TEST_CASE("a real process that crashes at every start on committed content is stopped by the breaker",
           "[guard.breaker][guard.crash]") {
-  slotguard_test::temp_dir dir("guard-breaker");
-  sg::native_storage disk;
-  const std::string store = (dir.path() / "rules").string();
-  const std::string seen = (dir.path() / "seen.txt").string();
-  fixture f;  // for keys and bundles; its simulated disk is not used
-  auto options = [&] {
-    auto o = f.options();
-    o.fs = &disk;
-    o.directory = store;
-    o.on_event = nullptr;
-    return o;
-  };
+  native_fixture nf("guard-breaker");
+  fixture& f = nf.f;
+  auto options = [&] { return nf.options(); };
+  const std::string seen = (nf.dir.path() / "seen.txt").string();
   {
     auto g = sg::guard::open(options());
     REQUIRE(g);
