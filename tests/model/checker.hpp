@@ -284,6 +284,10 @@ struct observation {
   std::uint32_t starts = 0;
   std::uint32_t budget = 0;
   bool read_only = false;
+  sg::breaker_mode mode = sg::breaker_mode::normal;
+  std::uint32_t streak = 0;
+  std::uint64_t safe_sequence = 0;
+  bool healthy = false;
   std::vector<std::uint64_t> quarantine;  // sorted
   std::vector<sg::event> events;
   bool has_result = false;
@@ -416,6 +420,10 @@ class real_guard {
     o.starts = st.trial_starts;
     o.budget = st.start_budget;
     o.read_only = st.read_only;
+    o.mode = st.mode;
+    o.streak = st.streak;
+    o.safe_sequence = st.safe_sequence;
+    o.healthy = st.healthy;
     o.quarantine = st.quarantine;
     std::sort(o.quarantine.begin(), o.quarantine.end());
     return o;
@@ -451,7 +459,9 @@ class real_guard {
     o.watchdog_timeout = std::chrono::seconds(cfg_.watchdog_timeout);
     o.probation = std::chrono::seconds(cfg_.probation);
     o.start_budget = cfg_.start_budget;
-    o.safe_streak = 0;  // the crash-streak breaker is not modelled
+    o.healthy_uptime = std::chrono::seconds(cfg_.healthy_uptime);
+    o.safe_streak = cfg_.safe_streak;
+    o.null_streak = cfg_.null_streak;
     o.on_event = [this](const sg::event& e) {
       const std::uint64_t s = serial_of(e);
       if (has_serial<sg::event>::value && s != serial_ + 1 && serial_problem_.empty())
@@ -566,6 +576,7 @@ inline std::string event_text(const sg::event& e) {
   o << sg::to_string(e.kind) << "(" << e.candidate_sequence;
   if (e.kind == sg::event_kind::reverted) o << ", " << sg::to_string(e.reason);
   if (e.error != sg::errc::ok) o << ", " << sg::to_string(e.error);
+  if (e.kind == sg::event_kind::crash_loop) o << ", streak " << e.streak;
   o << ")";
   return o.str();
 }
@@ -575,8 +586,19 @@ inline std::string event_text(const expected_event& e) {
   o << sg::to_string(e.kind) << "(" << (e.candidate ? std::to_string(*e.candidate) : "*");
   if (e.reason) o << ", " << sg::to_string(*e.reason);
   if (e.error) o << ", " << sg::to_string(*e.error);
+  if (e.streak) o << ", streak " << *e.streak;
   o << ")";
   return o.str();
+}
+
+inline std::string mode_text(sg::breaker_mode m) {
+  switch (m) {
+    case sg::breaker_mode::normal: return "normal";
+    case sg::breaker_mode::safe: return "safe";
+    case sg::breaker_mode::no_content: return "no_content";
+    case sg::breaker_mode::not_content: return "not_content";
+  }
+  return "?";
 }
 
 inline bool same(const std::optional<content>& x, const std::optional<content>& y) {
@@ -591,7 +613,9 @@ inline bool same(const state& x, const state& y) {
          x.quarantine == y.quarantine && x.key1_trusted == y.key1_trusted && x.host_major == y.host_major &&
          x.storage_read_only == y.storage_read_only && x.open == y.open && x.read_only == y.read_only &&
          x.served == y.served && x.now == y.now && x.trial_start == y.trial_start && x.deadline == y.deadline &&
-         x.max_seq == y.max_seq;
+         x.max_seq == y.max_seq && x.streak == y.streak && x.safe_sequence == y.safe_sequence &&
+         x.mode == y.mode && x.healthy == y.healthy && x.opened_at == y.opened_at && x.last_beat == y.last_beat &&
+         x.revert_due == y.revert_due && x.reload_due == y.reload_due;
 }
 
 inline sg::guard_state state_of(const state& s) {
@@ -617,6 +641,10 @@ inline std::vector<std::string> differences(const outcome& x, const observation&
     diff("trial_starts", std::to_string(s.starts_used), std::to_string(o.starts));
     diff("start_budget", std::to_string(s.start_budget), std::to_string(o.budget));
     diff("read_only", s.read_only ? "yes" : "no", o.read_only ? "yes" : "no");
+    diff("breaker mode", mode_text(s.mode), mode_text(o.mode));
+    diff("streak", std::to_string(s.streak), std::to_string(o.streak));
+    diff("safe_sequence", std::to_string(s.safe_sequence), std::to_string(o.safe_sequence));
+    diff("healthy", s.healthy ? "yes" : "no", o.healthy ? "yes" : "no");
     std::vector<std::uint64_t> q = s.quarantine;
     std::sort(q.begin(), q.end());
     if (q != o.quarantine) diff("quarantine", quarantine_text(q), quarantine_text(o.quarantine));
@@ -647,7 +675,8 @@ inline std::vector<std::string> differences(const outcome& x, const observation&
         const expected_event& w = e.events[i];
         const sg::event& g = real[i];
         same = w.kind == g.kind && (!w.candidate || *w.candidate == g.candidate_sequence) &&
-               (!w.reason || *w.reason == g.reason) && (!w.error || *w.error == g.error);
+               (!w.reason || *w.reason == g.reason) && (!w.error || *w.error == g.error) &&
+               (!w.streak || *w.streak == g.streak);
       }
       if (!same) {
         std::string want;
@@ -702,7 +731,9 @@ inline run_report run_sequence(const std::vector<op>& ops, const run_options& ro
     if (!want_text) return;
     std::ostringstream t;
     t << "watchdog mode " << to_string(ro.mode) << "; watchdog timeout " << ro.cfg.watchdog_timeout
-      << " s, probation " << ro.cfg.probation << " s, start budget " << ro.cfg.start_budget << "\n";
+      << " s, probation " << ro.cfg.probation << " s, start budget " << ro.cfg.start_budget
+      << ", healthy uptime " << ro.cfg.healthy_uptime << " s, safe streak " << ro.cfg.safe_streak
+      << ", null streak " << ro.cfg.null_streak << "\n";
     for (std::size_t k = 0; k < trace.size(); ++k) t << "  " << (k + 1) << ". " << trace[k] << "\n";
     t << "  after step " << trace.size() << " the guard differs from the model:\n";
     for (std::size_t k = 0; k < outs.size(); ++k) {
@@ -751,6 +782,9 @@ inline run_report run_sequence(const std::vector<op>& ops, const run_options& ro
             ++(*cov)[k];
           }
           if (!x.note.empty()) ++(*cov)["reading: " + x.note];
+          if (x.next.mode != st.mode) ++(*cov)["breaker mode " + mode_text(st.mode) + " -> " + mode_text(x.next.mode)];
+          if (x.next.healthy && !st.healthy && x.next.open && st.open) ++(*cov)["marked healthy"];
+          if (x.next.streak > st.streak && x.next.streak >= 3) ++(*cov)["streak reached " + std::to_string(std::min<std::uint32_t>(x.next.streak, 10))];
           if (a.fault_n != 0) ++(*cov)["storage error injected"];
           if (a.cut_n != 0) ++(*cov)["power cut"];
           if (!x.expect.load_failed.empty()) ++(*cov)["event load_failed required"];
@@ -901,7 +935,7 @@ inline op random_op(rng& r, const generation_filter& f = {}) {
   static const weighted table[] = {
       {24, K::apply}, {1, K::apply_garbage}, {6, K::recall}, {12, K::heartbeat}, {10, K::poll},
       {12, K::advance}, {3, K::report_unhealthy}, {4, K::confirm}, {2, K::revert}, {3, K::rollback},
-      {5, K::crash}, {3, K::shutdown}, {1, K::damage_live}, {2, K::reopen}, {1, K::release},
+      {12, K::crash}, {3, K::shutdown}, {1, K::damage_live}, {2, K::reopen}, {1, K::release},
   };
   int total = 0;
   for (const auto& t : table) total += t.w;
@@ -986,11 +1020,33 @@ inline op random_op(rng& r, const generation_filter& f = {}) {
   return o;
 }
 
+// A healthy run: heartbeats every 10 s for longer than the default
+// healthy_uptime, then a poll (which makes the crash-streak breaker's
+// healthy mark).
+constexpr std::int64_t healthy_run_seconds = 130;
+
+inline void push_healthy_run(std::vector<op>& v) {
+  op o;
+  o.k = action::kind::advance;
+  o.seconds = healthy_run_seconds;
+  o.beat_every = 10;
+  v.push_back(o);
+  o = op{};
+  o.k = action::kind::poll;
+  v.push_back(o);
+}
+
 inline std::vector<op> random_sequence(std::uint64_t seed, std::size_t length, const generation_filter& f = {}) {
   rng r(seed);
   std::vector<op> v;
-  v.reserve(length);
-  for (std::size_t i = 0; i < length; ++i) v.push_back(random_op(r, f));
+  v.reserve(length + 1);
+  while (v.size() < length) {
+    if (r.chance(3)) {
+      push_healthy_run(v);
+      continue;
+    }
+    v.push_back(random_op(r, f));
+  }
   return v;
 }
 

@@ -63,9 +63,18 @@ struct config {
   std::int64_t expiring_after = 120;  // a variant::expiring bundle expires this long after the start
   std::uint32_t start_budget = 2;
   std::size_t quarantine_capacity = 4096;
+  // The crash-streak breaker (safe_streak 0: off).
+  std::int64_t healthy_uptime = 120;
+  std::uint32_t safe_streak = 3;
+  std::uint32_t null_streak = 6;
   // A deliberate error in the model, to show that the checker finds and
   // shrinks a divergence (the checker's own test).
   bool mutant_invalid_not_quarantined = false;
+  // A divergence of the guard, allowed while it stands (see test_model's
+  // [!mayfail] case): a storage error reading content when the store opens
+  // read-only does not fail open(); the guard opens serving nothing and
+  // never reads again (a writable store's open fails with the error).
+  bool allow_read_only_open_read_error = true;
 };
 
 // Content held in a slot.
@@ -87,6 +96,10 @@ struct state {
   std::uint32_t start_budget = 0;
   std::uint64_t floor = 0;
   std::vector<std::uint64_t> quarantine;  // oldest first
+  // Durable: the crash-streak breaker.
+  std::uint32_t streak = 0;          // starts since the last healthy run
+  std::uint64_t safe_sequence = 0;   // the newest committed sequence a healthy run was served
+  sg::breaker_mode mode = sg::breaker_mode::normal;
   // The environment of the running (or next) process.
   bool key1_trusted = true;
   std::uint32_t host_major = 1;
@@ -98,6 +111,15 @@ struct state {
   std::int64_t now = 0;      // seconds since the run began (both clocks)
   std::int64_t trial_start = 0;
   std::int64_t deadline = 0;
+  bool healthy = false;         // this process was marked healthy
+  std::int64_t opened_at = 0;   // when this process opened the guard
+  std::int64_t last_beat = 0;   // the last heartbeat (open() counts as one)
+  // The watchdog's revert of this trial met a storage error: poll() tries
+  // it again; heartbeats do not (0: none).
+  std::uint64_t revert_due = 0;
+  // A read of the content to serve failed: nothing is served until poll()
+  // (or another change of what is served) reads again.
+  bool reload_due = false;
   // Bookkeeping for choosing operations (not semantics): the highest
   // content sequence used so far.
   std::uint64_t max_seq = 0;
@@ -125,6 +147,7 @@ struct expected_event {
   std::optional<std::uint64_t> candidate;
   std::optional<sg::revert_reason> reason;
   std::optional<sg::errc> error;
+  std::optional<std::uint32_t> streak;  // crash_loop: the streak it acted on
 };
 
 // What the real guard must show after the action.
@@ -210,6 +233,7 @@ class model {
   // Readers see the active content if it loads and is not quarantined, else
   // the fallback under the same conditions, else nothing.
   role serve(const state& s) const {
+    if (s.mode == sg::breaker_mode::no_content && !s.trial) return role::none;
     if (servable(s, s.active)) return role::active;
     if (s.active && servable(s, s.fallback)) return role::fallback;
     return role::none;
@@ -306,6 +330,15 @@ class model {
         const bool fault_on_open = a.k != K::shutdown;
         std::vector<outcome> opened =
             fallible(p, [&](outcome& x) { return open(x); }, fault_on_open && a.fault_n != 0);
+        if (fault_on_open && a.fault_n != 0 && p.next.storage_read_only &&
+            cfg_.allow_read_only_open_read_error) {
+          for (outcome q : open(p)) {
+            if (q.next.served == role::none) continue;
+            q.next.served = role::none;
+            q.note = "KNOWN DIVERGENCE: a read error at a read-only open serves nothing";
+            opened.push_back(std::move(q));
+          }
+        }
         if (fault_on_open && a.fault_n != 0) opened = with_start_counted(p, std::move(opened));
         if (fault_on_open && a.cut_n != 0) {
           // The power failed during open: it reboots and opens again, from
@@ -357,7 +390,45 @@ class model {
         default: return {x};
       }
     };
+    // A heartbeat is stored whatever happens after it.
+    if (a.k == K::heartbeat && !o.next.read_only) o.next.last_beat = o.next.now;
     after = fallible(o, body, a.fault_n != 0);
+    if (a.fault_n != 0) {
+      // The storage error hit the read of content this process had not
+      // read yet, after the operation's write: nothing is served until it
+      // is read again.
+      const std::size_t n = after.size();
+      for (std::size_t i = 1; i < n; ++i) {
+        const std::optional<std::uint64_t> q = after[i].next.served_seq();
+        if (!q || o.next.in_memory(*q) || after[i].next.read_only) continue;
+        outcome x = after[i];
+        x.next.served = role::none;
+        x.next.reload_due = true;
+        x.note = "a read error after the write: nothing is served until poll() reads again";
+        after.push_back(std::move(x));
+      }
+    }
+    if (a.fault_n != 0 && (a.k == K::heartbeat || a.k == K::poll)) {
+      // The failed outcome: a watchdog revert that failed stays due.
+      state& f = after.front().next;
+      if (f.trial && f.now >= f.deadline && !f.read_only) f.revert_due = f.active->seq;
+    }
+    if (a.k == K::poll && !o.next.read_only && (a.fault_n != 0 || a.cut_n != 0)) {
+      // poll() writes twice at most: the watchdog's revert or the commit,
+      // then the healthy mark. A storage error or a power cut may stop
+      // either; the other may still happen.
+      for (outcome& x : poll(o, false)) {
+        x.note = "poll's first write only";
+        after.push_back(std::move(x));
+      }
+      if (a.fault_n != 0) {
+        outcome m = o;
+        if (healthy_mark(m.next)) {
+          m.note = "poll's healthy mark only";
+          after.push_back(std::move(m));
+        }
+      }
+    }
     if (a.cut_n == 0) return after;
     // The power fails during the call: reboot and open from the state
     // before or one after.
@@ -417,14 +488,26 @@ class model {
   // open() writes twice when a trial must be reverted: the start is counted,
   // then the revert. A power cut or a storage error between the two leaves
   // the start counted (a start that died is a start).
+  // The same holds for the crash-streak breaker's writes after the start:
+  // the first of its two steps may be written and the second not.
   std::vector<outcome> with_start_counted(const outcome& before, std::vector<outcome> outs) const {
-    if (!before.next.trial || before.next.storage_read_only) return outs;
+    if (before.next.storage_read_only) return outs;
     outcome c = before;
-    if (c.next.starts_used < UINT32_MAX) ++c.next.starts_used;
-    c.note = "the start was counted, the revert after it was not";
+    const std::uint32_t crashes = c.next.streak;
+    if (c.next.streak < UINT32_MAX) ++c.next.streak;
+    if (c.next.trial && c.next.starts_used < UINT32_MAX) ++c.next.starts_used;
+    c.note = "the start was counted, what open() wrote after it was not";
     c.expect.lenient_events = true;
     c.expect.result = expectation::result_kind::unchecked;
-    outs.push_back(std::move(c));
+    outs.push_back(c);
+    if (!c.next.trial && cfg_.safe_streak != 0) {
+      outcome d = c;
+      if (breaker_first_step(d.next, crashes)) {
+        d.next.served = role::none;
+        d.note = "the start and the breaker's first step were written, its second was not";
+        outs.push_back(std::move(d));
+      }
+    }
     return outs;
   }
 
@@ -452,8 +535,10 @@ class model {
     o.expect.error = e;
   }
 
+  // Starting a trial's clock counts as a heartbeat.
   void arm(state& s) const {
     s.trial_start = s.now;
+    s.last_beat = s.now;
     s.deadline = s.now + cfg_.watchdog_timeout;
   }
   void end_trial(state& s) const {
@@ -469,16 +554,29 @@ class model {
     s.open = true;
     s.memory.clear();  // a new process has read nothing yet
     s.read_only = s.storage_read_only;
+    s.healthy = false;
+    s.revert_due = 0;
+    s.reload_due = false;
+    s.opened_at = s.now;
+    s.last_beat = s.now;
     ok_result(o);
     if (s.read_only) {
       // Read-only: the committed content is served (never a trial's), no
-      // start is counted, nothing is written.
+      // start is counted, nothing is written. In the breaker's no-content
+      // mode nothing is served.
       o.expect.events.push_back(ev(sg::event_kind::read_only, 0));
+      if (s.mode == sg::breaker_mode::no_content && !s.trial) {
+        s.served = role::none;
+        return {o};
+      }
       const std::optional<content>& lkg = s.trial ? s.fallback : s.active;
       s.served = servable(s, lkg) ? (s.trial ? role::fallback : role::active) : role::none;
       if (lkg && !servable(s, lkg)) o.expect.load_failed.push_back(lkg->seq);
       return {o};
     }
+    // One record counts the start in the crash streak (and against a trial).
+    const std::uint32_t crashes = s.streak;
+    if (s.streak < UINT32_MAX) ++s.streak;
     if (s.trial) {
       if (s.starts_used < UINT32_MAX) ++s.starts_used;
       if (s.starts_used > s.start_budget) return revert(o, sg::revert_reason::start_budget_spent);
@@ -489,11 +587,80 @@ class model {
       arm(s);
     }
     s.served = serve(s);
-    if (s.active && !servable(s, s.active)) {
+    const bool no_content = s.mode == sg::breaker_mode::no_content && !s.trial;
+    if (!no_content && s.active && !servable(s, s.active)) {
       o.expect.load_failed.push_back(s.active->seq);
       if (s.fallback && !servable(s, s.fallback)) o.expect.load_failed.push_back(s.fallback->seq);
     }
+    if (!s.trial) breaker(o, crashes);
     return {o};
+  }
+
+  // The breaker's first step: in normal mode, a streak of safe_streak
+  // crashes quarantines the content they crashed on (what is served, else
+  // the active content) and enters safe mode. Returns the crasher (0: none)
+  // when it acted.
+  std::optional<std::uint64_t> breaker_first_step(state& s, std::uint32_t crashes) const {
+    if (cfg_.safe_streak == 0 || s.mode != sg::breaker_mode::normal || crashes < cfg_.safe_streak)
+      return std::nullopt;
+    std::uint64_t crasher = s.served_seq().value_or(s.active ? s.active->seq : 0);
+    if (crasher != 0) {
+      quarantine(s, crasher);
+      if (s.active && s.active->seq == crasher) {
+        const std::optional<content> back = s.fallback;
+        s.active.reset();
+        if (back && !s.quarantined(back->seq)) {
+          s.active = back;
+          s.fallback.reset();
+        }
+      }
+    }
+    s.mode = sg::breaker_mode::safe;
+    return crasher;
+  }
+
+  // The crash-streak breaker at a start that found `crashes` starts before
+  // it that never became healthy (no trial runs).
+  void breaker(outcome& o, std::uint32_t crashes) const {
+    state& s = o.next;
+    if (cfg_.safe_streak == 0) return;
+    if (const std::optional<std::uint64_t> crasher = breaker_first_step(s, crashes)) {
+      s.served = serve(s);
+      expected_event e = ev(sg::event_kind::crash_loop, *crasher, sg::revert_reason::crash_loop);
+      e.streak = crashes;
+      o.expect.events.push_back(e);
+    }
+    const std::uint32_t safe = cfg_.safe_streak;
+    const std::uint32_t none = cfg_.null_streak;
+    if ((s.mode == sg::breaker_mode::normal || s.mode == sg::breaker_mode::safe) && crashes >= none) {
+      s.mode = sg::breaker_mode::no_content;
+    } else if (s.mode == sg::breaker_mode::no_content && crashes >= none + safe) {
+      s.mode = sg::breaker_mode::not_content;
+    } else {
+      return;
+    }
+    s.served = serve(s);
+    expected_event e = ev(sg::event_kind::crash_loop, 0);
+    e.streak = crashes;
+    o.expect.events.push_back(e);
+  }
+
+  // The healthy mark (poll() once heartbeats have flowed for healthy_uptime
+  // since open): the streak ends, the served committed content is known
+  // safe, safe and not-content modes end. Returns whether it was made.
+  bool healthy_mark(state& s) const {
+    if (s.healthy || cfg_.safe_streak == 0 || s.read_only || !s.open) return false;
+    if (s.now - s.last_beat >= cfg_.watchdog_timeout || s.now - s.opened_at < cfg_.healthy_uptime) return false;
+    mark(s);
+    return true;
+  }
+  void mark(state& s) const {
+    s.streak = 0;
+    if (!s.trial) {
+      if (const std::optional<std::uint64_t> q = s.served_seq()) s.safe_sequence = *q;
+    }
+    if (s.mode == sg::breaker_mode::safe || s.mode == sg::breaker_mode::not_content) s.mode = sg::breaker_mode::normal;
+    s.healthy = true;
   }
 
   // release(): the quarantine of seq is lifted; nothing else changes.
@@ -512,14 +679,19 @@ class model {
     state& s = o.next;
     ok_result(o);
     if (s.trial && s.starts_used > 0) --s.starts_used;
+    mark(s);
     return {o};
   }
 
   // A trial ends with failure: its sequence is quarantined, the fallback
   // runs again if it can be served, else nothing does.
+  // Every revert but a recall's ends the crash streak but for this start
+  // (the crashes were the trial's).
   std::vector<outcome> revert(outcome o, sg::revert_reason why) const {
     state& s = o.next;
     const std::uint64_t seq = s.active->seq;
+    if (why != sg::revert_reason::recall) s.streak = std::min<std::uint32_t>(s.streak, 1);
+    s.reload_due = false;
     quarantine(s, seq);
     end_trial(s);
     std::optional<content> fb = s.fallback;
@@ -546,6 +718,7 @@ class model {
     state& s = o.next;
     const std::uint64_t seq = s.active->seq;
     s.floor = std::max(s.floor, seq);
+    s.mode = sg::breaker_mode::normal;
     end_trial(s);
     o.expect.events.push_back(ev(sg::event_kind::committed, seq));
     return {o};
@@ -622,6 +795,7 @@ class model {
       return c && std::binary_search(list.begin(), list.end(), c->seq);
     };
     const std::optional<std::uint64_t> served_before = s.served_seq();
+    s.reload_due = false;
     for (std::uint64_t q : list) quarantine(s, q);
     ok_result(o);
     std::vector<outcome> out;
@@ -710,17 +884,38 @@ class model {
 
   std::vector<outcome> heartbeat(outcome o) const {
     state& s = o.next;
+    s.last_beat = s.now;
     if (!s.trial) return {o};
+    if (s.revert_due == s.active->seq) return {o};  // the watchdog fired already
     if (s.now >= s.deadline) return revert(o, sg::revert_reason::watchdog_timeout);
     s.deadline = s.now + cfg_.watchdog_timeout;
     return {o};
   }
 
-  std::vector<outcome> poll(outcome o) const {
+  // poll(): the watchdog (a passed deadline reverts), the commit after
+  // probation, then the healthy mark.
+  std::vector<outcome> poll(outcome o, bool with_mark = true) const {
+    if (o.next.reload_due) {
+      o.next.reload_due = false;
+      o.next.served = serve(o.next);
+    }
+    std::vector<outcome> out = poll_trial(o);
+    if (with_mark && !o.next.read_only)
+      for (outcome& x : out) healthy_mark(x.next);
+    return out;
+  }
+  std::vector<outcome> poll_trial(outcome o) const {
     state& s = o.next;
+    if (s.revert_due != 0) {
+      // A due revert is tried again (only for the trial it was due for).
+      const bool same_trial = s.trial && s.active->seq == s.revert_due;
+      s.revert_due = 0;
+      if (same_trial) return revert(o, sg::revert_reason::watchdog_timeout);
+    }
     if (!s.trial) return {o};
     if (s.now >= s.deadline) return revert(o, sg::revert_reason::watchdog_timeout);
     if (s.now - s.trial_start < cfg_.probation) return {o};
+    if (s.now - s.last_beat >= cfg_.watchdog_timeout) return {o};
     if (!s.active->damaged) return commit(o);
     // The trial's file was damaged under it: committing it, reverting it,
     // or waiting are all readings the semantics leave open.
@@ -742,7 +937,18 @@ class model {
 
   std::vector<outcome> confirm(outcome o) const {
     if (!o.next.trial) {
-      error_result(o, sg::errc::no_trial);
+      state& s = o.next;
+      if (s.mode == sg::breaker_mode::normal) {
+        error_result(o, sg::errc::no_trial);
+        return {o};
+      }
+      // The operator ends the breaker's mode.
+      s.mode = sg::breaker_mode::normal;
+      s.streak = 0;
+      s.reload_due = false;
+      s.served = serve(s);
+      ok_result(o);
+      o.expect.events.push_back(ev(sg::event_kind::released, s.served_seq().value_or(0)));
       return {o};
     }
     if (o.next.active->damaged) {
@@ -780,6 +986,7 @@ class model {
     const std::uint64_t from = s.active ? s.active->seq : 0;
     std::swap(s.active, s.fallback);
     s.floor = s.active->seq;
+    s.reload_due = false;
     s.served = serve(s);
     ok_result(o);
     o.expect.events.push_back(ev(sg::event_kind::reverted, from, sg::revert_reason::operator_request));
