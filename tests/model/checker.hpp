@@ -708,6 +708,7 @@ struct run_report {
   std::size_t steps = 0;  // operations run
   std::size_t at = 0;     // the diverging operation's index
   std::string text;       // the trace and the difference
+  observation last;       // what the guard showed after the last step run
 };
 
 inline const char* to_string(sg::watchdog_mode m) { return m == sg::watchdog_mode::poll ? "poll" : "thread"; }
@@ -763,6 +764,7 @@ inline run_report run_sequence(const std::vector<op>& ops, const run_options& ro
     if (want_text) trace.push_back(describe(a));
     real.run(a, ro.cfg);
     const observation o = real.observe();
+    rep.last = o;
     ++rep.steps;
     std::vector<outcome> first_outs;
     std::vector<state> next;

@@ -11,8 +11,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 namespace sm = slotguard_model;
@@ -69,6 +71,21 @@ TEST_CASE("every sequence up to the bound: the guard agrees with the model", "[m
   std::cout << "model checker, exhaustive: " << r.sequences << " sequences of 1 to " << depth << " operations over "
             << sm::exhaustive_alphabet().size() << " in both watchdog modes (" << r.ops << " operations) in "
             << r.seconds << " s\n";
+  INFO(r.divergence);
+  CHECK(r.divergence.empty());
+}
+
+TEST_CASE("every sequence up to the bound, with a breaker that acts within it", "[model]") {
+  // safe_streak 1 and null_streak 2: one crashed restart enters safe mode,
+  // two no-content mode, three not-content mode (all within the bound).
+  const auto depth = static_cast<std::size_t>(sm::env_u64("SLOTGUARD_MODEL_DEPTH_BREAKER", 4));
+  sm::config cfg;
+  cfg.safe_streak = 1;
+  cfg.null_streak = 2;
+  const sm::exhaustive_result r = sm::run_exhaustive(depth, 3, cfg);
+  std::cout << "model checker, exhaustive (safe streak 1, null streak 2): " << r.sequences << " sequences of 1 to "
+            << depth << " operations over " << sm::exhaustive_alphabet().size() << " in both watchdog modes ("
+            << r.ops << " operations) in " << r.seconds << " s\n";
   INFO(r.divergence);
   CHECK(r.divergence.empty());
 }
@@ -131,6 +148,16 @@ class builder {
     s_.ops.back().cut_seed = seed;
     return *this;
   }
+  builder& crashes(int n) {
+    for (int i = 0; i < n; ++i) crash();
+    return *this;
+  }
+  // Heartbeats every 10 s for longer than healthy_uptime, then poll.
+  builder& healthy() {
+    wait(sm::healthy_run_seconds);
+    s_.ops.back().beat_every = 10;
+    return then(K::poll);
+  }
   builder& index(std::uint32_t i) {
     s_.ops.back().index = i;
     return *this;
@@ -140,6 +167,16 @@ class builder {
  private:
   scenario s_;
 };
+
+// Runs a scenario in poll mode (checked against the model); returns what
+// the guard showed at its end.
+sm::observation run_checked(const scenario& s) {
+  sm::run_options ro;
+  const sm::run_report r = sm::run_sequence(s.ops, ro, true);
+  INFO(s.name << "\n" << r.text);
+  CHECK_FALSE(r.diverged);
+  return r.last;
+}
 
 void check_all(const std::vector<scenario>& all) {
   for (const scenario& s : all) {
@@ -216,4 +253,103 @@ TEST_CASE("storage errors on every call of a transition, and stale trust, agree 
   all.push_back(builder("a recall going back to a quarantined fallback")
                     .commit().commit().then(K::rollback).apply(sm::variant::invalid, sm::pick::fallback).recall(1).done());
   check_all(all);
+}
+
+TEST_CASE("the crash-streak breaker: crashed restarts, healthy runs, failed bookkeeping writes", "[model][breaker]") {
+  using slotguard::breaker_mode;
+  // safe_streak 3, null_streak 6, healthy_uptime 120 s (sm::config's).
+  auto two_committed = [](const std::string& name) { return builder(name).commit().commit(); };
+  {
+    const sm::observation o = run_checked(two_committed("3 crashed restarts").crashes(3).done());
+    CHECK(o.mode == breaker_mode::safe);
+    CHECK(o.served == std::optional<std::uint64_t>(1));  // 2 quarantined, back to 1
+    CHECK(std::find(o.quarantine.begin(), o.quarantine.end(), 2u) != o.quarantine.end());
+    CHECK(o.streak == 4);
+  }
+  {
+    const sm::observation o = run_checked(two_committed("6 crashed restarts").crashes(6).done());
+    CHECK(o.mode == breaker_mode::no_content);
+    CHECK_FALSE(o.served);
+  }
+  {
+    const sm::observation o = run_checked(two_committed("9 crashed restarts").crashes(9).done());
+    CHECK(o.mode == breaker_mode::not_content);
+    CHECK(o.served == std::optional<std::uint64_t>(1));
+  }
+  {
+    const sm::observation o =
+        run_checked(two_committed("2 crashes, a healthy run, 3 crashes").crashes(2).healthy().crashes(3).done());
+    CHECK(o.mode == breaker_mode::normal);
+    CHECK(o.served == std::optional<std::uint64_t>(2));
+    CHECK(o.safe_sequence == 2);
+    CHECK(o.streak == 3);
+  }
+  {
+    const sm::observation o = run_checked(two_committed("2 crashes, a healthy run").crashes(2).healthy().done());
+    CHECK(o.healthy);
+    CHECK(o.streak == 0);
+  }
+  {
+    const sm::observation o =
+        run_checked(two_committed("3 crashes, a healthy run ends safe mode").crashes(3).healthy().done());
+    CHECK(o.mode == breaker_mode::normal);
+    CHECK(o.safe_sequence == 1);
+  }
+  {
+    const sm::observation o =
+        run_checked(two_committed("2 crashes, a clean shutdown, 2 crashes").crashes(2).then(K::shutdown).crashes(2).done());
+    CHECK(o.mode == breaker_mode::normal);
+    CHECK(o.streak == 3);
+  }
+  {
+    const sm::observation o = run_checked(two_committed("6 crashes, confirm ends no-content mode").crashes(6).then(K::confirm).done());
+    CHECK(o.mode == breaker_mode::normal);
+    CHECK(o.streak == 0);
+    CHECK(o.served == std::optional<std::uint64_t>(1));
+  }
+  {
+    const sm::observation o = run_checked(two_committed("6 crashes, a trial is served in no-content mode, committed")
+                                              .crashes(6).apply().then(K::confirm).done());
+    CHECK(o.mode == breaker_mode::normal);
+    CHECK(o.served == std::optional<std::uint64_t>(3));
+  }
+  // A storage error on every call, and a power cut after every call, of
+  // each bookkeeping write: begin_run and enter_safe_mode at open, set_mode
+  // at open, mark_healthy in poll and in shutdown, set_mode in confirm.
+  std::vector<scenario> all;
+  for (std::uint32_t n = 1; n <= 16; ++n) {
+    const std::string c = ": call " + std::to_string(n);
+    all.push_back(two_committed("the 3rd crashed open, storage error" + c).crashes(3).fault(n).crashes(1).done());
+    all.push_back(two_committed("the 3rd crashed open, power cut" + c).crashes(3).cut(n, n * 7919u).crashes(1).done());
+    all.push_back(two_committed("the 6th crashed open, storage error" + c).crashes(6).fault(n).crashes(1).done());
+    all.push_back(two_committed("the 6th crashed open, power cut" + c).crashes(6).cut(n, n * 104729u).done());
+    all.push_back(two_committed("the 9th crashed open, storage error" + c).crashes(9).fault(n).done());
+    all.push_back(two_committed("the healthy mark in poll, storage error" + c).crashes(3).healthy().fault(n).then(K::poll).crashes(1).done());
+    all.push_back(two_committed("the healthy mark in poll, power cut" + c).crashes(3).healthy().cut(n, n * 31u).crashes(1).done());
+    all.push_back(two_committed("shutdown's mark, storage error" + c).crashes(2).then(K::shutdown).fault(n).crashes(1).done());
+    all.push_back(two_committed("shutdown's mark, power cut" + c).crashes(2).then(K::shutdown).cut(n, n * 17u).crashes(1).done());
+    all.push_back(two_committed("confirm ending safe mode, storage error" + c).crashes(3).then(K::confirm).fault(n).crashes(1).done());
+    all.push_back(builder("a trial's crashed opens, storage error" + c).commit().apply().crashes(2).fault(n).crashes(1).done());
+  }
+  check_all(all);
+}
+
+// A divergence of the guard (the model allows it only while
+// config::allow_read_only_open_read_error is set): a storage error while a
+// read-only store's content is read at open does not fail open(); the guard
+// opens serving nothing and never reads again, where a writable store's
+// open() fails with the error (and the host opens again).
+TEST_CASE("a read error at a read-only open: open fails as on a writable store", "[model][!mayfail]") {
+  sm::run_options ro;
+  ro.cfg.allow_read_only_open_read_error = false;
+  const std::vector<sm::op> ops = builder("read-only open, read error")
+                                      .commit()
+                                      .crash(false, false, sm::role::none, true)
+                                      .then(K::reopen)
+                                      .fault(5)
+                                      .done()
+                                      .ops;
+  const sm::run_report r = sm::run_sequence(ops, ro, true);
+  INFO(r.text);
+  CHECK_FALSE(r.diverged);
 }
