@@ -1071,6 +1071,10 @@ inline std::vector<op> exhaustive_alphabet() {
   o.k = K::advance;  // past the watchdog timeout
   o.seconds = 31;
   a.push_back(o);
+  o.seconds = healthy_run_seconds;  // heartbeats for the healthy uptime (a poll marks the start healthy)
+  o.beat_every = 10;
+  a.push_back(o);
+  o.beat_every = 0;
   o = op{};
   o.k = K::poll;
   a.push_back(o);
