@@ -2,8 +2,10 @@
 // The reference model of one channel's guard and store: what they must do,
 // written for clarity rather than speed, with no storage, no bytes and no
 // threads. A state holds the roles (active, fallback), the trial, the starts
-// it used, the floor, the quarantine, the environment of the process (which
-// keys are trusted, the host's version) and what readers are served. step()
+// it used, the floor, the quarantine, the crash-streak breaker (the streak,
+// the safe sequence, the mode; whether this process was marked healthy), the
+// environment of the process (which keys are trusted, the host's version)
+// and what readers are served. step()
 // returns every outcome the semantics allow for one action: usually one,
 // several where the real guard may legitimately differ (a power cut keeps or
 // loses the operation's last write, a storage error fails the operation or

@@ -2,6 +2,7 @@
 // The model checker as a program, for long local runs:
 //   model_check [--ops N] [--seed S] [--len L] [--depth D] [--modes poll|thread|both]
 //               [--divergences K] [--out FILE] [--keep-going] [--without LIST]
+//               [--safe-streak S] [--null-streak N] [--healthy-uptime SECONDS]
 // Defaults come from SLOTGUARD_MODEL_OPS (1,000,000), SLOTGUARD_MODEL_SEED (1),
 // SLOTGUARD_MODEL_LEN (100) and SLOTGUARD_MODEL_DEPTH (5; 0 skips the
 // enumeration). Prints totals and operations per second; exits 1 when the
@@ -10,7 +11,9 @@
 // the sequences that diverge (the first is shrunk and printed). --without
 // leaves parts of the random operation mix out (a comma-separated list of
 // expiry, trust, long, cut, fault, damage, recall, read_only), to look past a
-// divergence whose fix is not in yet.
+// divergence whose fix is not in yet. --safe-streak, --null-streak and
+// --healthy-uptime set the crash-streak breaker of every run (defaults 3, 6
+// and 120 s; --safe-streak 0 turns it off).
 #include "driver.hpp"
 
 #include <cstdlib>
@@ -39,15 +42,25 @@ int main(int argc, char** argv) {
     else if (a == "--out") co.out = v, ++i;
     else if (a == "--keep-going") keep_going = true;
     else if (a == "--without") co.filter = sm::generation_filter::parse(v), ++i;
+    else if (a == "--safe-streak") co.cfg.safe_streak = static_cast<std::uint32_t>(std::strtoul(v, nullptr, 10)), ++i;
+    else if (a == "--null-streak") co.cfg.null_streak = static_cast<std::uint32_t>(std::strtoul(v, nullptr, 10)), ++i;
+    else if (a == "--healthy-uptime") co.cfg.healthy_uptime = static_cast<std::int64_t>(std::strtoll(v, nullptr, 10)), ++i;
     else if (a == "--modes") {
       co.modes = std::strcmp(v, "poll") == 0 ? 1 : std::strcmp(v, "thread") == 0 ? 2 : 3;
       ++i;
     } else {
       std::cerr << "usage: model_check [--ops N] [--seed S] [--len L] [--depth D] [--modes poll|thread|both] "
-                   "[--divergences K] [--out FILE] [--keep-going] [--without LIST]\n";
+                   "[--divergences K] [--out FILE] [--keep-going] [--without LIST] [--safe-streak S] "
+                   "[--null-streak N] [--healthy-uptime SECONDS]\n";
       return 2;
     }
   }
+  if (co.cfg.safe_streak != 0 && co.cfg.null_streak <= co.cfg.safe_streak) {
+    std::cerr << "model_check: --null-streak must be above --safe-streak (the guard refuses it)\n";
+    return 2;
+  }
+  std::cout << "crash-streak breaker: safe streak " << co.cfg.safe_streak << ", null streak " << co.cfg.null_streak
+            << ", healthy uptime " << co.cfg.healthy_uptime << " s\n";
   bool bad = false;
   const sm::campaign_result r = sm::run_campaign(co, std::cout);
   std::cout << "random: " << r.ops << " operations in " << r.sequences << " sequences of up to " << co.length
