@@ -163,10 +163,12 @@ TEST_CASE("readers always see one whole, live snapshot while a writer swaps cont
     std::atomic<int> bad{0};
     std::atomic<std::uint64_t> reads{0};
 
+    std::atomic<int> ready{0};
     auto reader_loop = [&] {
       auto r = cell.make_reader();
       std::uint64_t last = 0;
       std::uint64_t n = 0;
+      ready.fetch_add(1);
       while (!done.load(std::memory_order_acquire)) {
         const content* c = r.get();
         if (c == nullptr || !c->whole() || c->a < last) bad.fetch_add(1);
@@ -177,6 +179,7 @@ TEST_CASE("readers always see one whole, live snapshot while a writer swaps cont
     };
     auto handle_loop = [&] {
       std::uint64_t last = 0;
+      ready.fetch_add(1);
       while (!done.load(std::memory_order_acquire)) {
         auto h = cell.current();
         if (!h || !h->whole() || h->a < last) bad.fetch_add(1);
@@ -188,6 +191,9 @@ TEST_CASE("readers always see one whole, live snapshot while a writer swaps cont
     threads.emplace_back(reader_loop);
     threads.emplace_back(reader_loop);
     threads.emplace_back(handle_loop);
+    // The swaps start once every reader runs (on a loaded machine a thread
+    // may otherwise start after the writer is done).
+    while (ready.load() < 3) std::this_thread::yield();
     for (std::uint64_t i = 1; i <= swaps; ++i) cell.publish(make(i));
     done.store(true, std::memory_order_release);
     for (auto& t : threads) t.join();
