@@ -687,6 +687,10 @@ class guard {
       post_locked(make_event_locked(event_kind::read_only, 0, errc::read_only_store,
                                     "the store is read-only: committed content is served, nothing is written"));
       reload_active_locked();
+      // As on a writable store: a storage error while reading the content
+      // fails open() (the host opens again), rather than serving nothing
+      // for the life of the process.
+      if (storage_failed_) return storage_failed_error_;
       return ok();
     }
     std::uint32_t crashes = 0;

@@ -72,11 +72,6 @@ struct config {
   // A deliberate error in the model, to show that the checker finds and
   // shrinks a divergence (the checker's own test).
   bool mutant_invalid_not_quarantined = false;
-  // A divergence of the guard, allowed while it stands (see test_model's
-  // [!mayfail] case): a storage error reading content when the store opens
-  // read-only does not fail open(); the guard opens serving nothing and
-  // never reads again (a writable store's open fails with the error).
-  bool allow_read_only_open_read_error = true;
 };
 
 // Content held in a slot.
@@ -332,15 +327,6 @@ class model {
         const bool fault_on_open = a.k != K::shutdown;
         std::vector<outcome> opened =
             fallible(p, [&](outcome& x) { return open(x); }, fault_on_open && a.fault_n != 0);
-        if (fault_on_open && a.fault_n != 0 && p.next.storage_read_only &&
-            cfg_.allow_read_only_open_read_error) {
-          for (outcome q : open(p)) {
-            if (q.next.served == role::none) continue;
-            q.next.served = role::none;
-            q.note = "KNOWN DIVERGENCE: a read error at a read-only open serves nothing";
-            opened.push_back(std::move(q));
-          }
-        }
         if (fault_on_open && a.fault_n != 0) opened = with_start_counted(p, std::move(opened));
         if (fault_on_open && a.cut_n != 0) {
           // The power failed during open: it reboots and opens again, from
