@@ -102,6 +102,14 @@ struct fixture {
     REQUIRE(g.confirm());
   }
 
+  // Damages every file of a slot on the simulated disk (under a running
+  // guard, or between starts).
+  void damage_slot(sg::slot_id s) {
+    const std::string prefix = std::string("/store/rules/slot-") + sg::to_string(s) + ".";
+    for (const auto& file : disk.files())
+      if (file.compare(0, prefix.size(), prefix) == 0) disk.poke(file, sg::byte_view("junk"));
+  }
+
   bool saw(sg::event_kind k, std::uint64_t seq) const {
     for (const auto& e : events)
       if (e.kind == k && e.candidate_sequence == seq) return true;
@@ -1064,18 +1072,11 @@ TEST_CASE("a recall of content served from the fallback stops serving it", "[gua
     f.commit(*g, 6);
     REQUIRE(g->shutdown());
   }
-  const std::string active_file = [&] {
+  {
     auto g = f.open();
-    const auto st = g->status();
+    f.damage_slot(g->status().active->slot);
     REQUIRE(g->shutdown());
-    for (const auto& path : f.disk.files())
-      if (path.find(std::string("/slot-") + (st.active->slot == sg::slot_id::a ? "a" : "b")) !=
-          std::string::npos)
-        return path;
-    return std::string();
-  }();
-  REQUIRE_FALSE(active_file.empty());
-  f.disk.poke(active_file, sg::byte_view("junk"));
+  }
   auto g = f.open();
   REQUIRE(active_seq(*g) == 5);  // 6 is damaged; readers get the fallback
   REQUIRE(g->apply(recall_of(f, 100, {5})));
@@ -1238,16 +1239,7 @@ TEST_CASE("confirm refuses a trial whose stored content is damaged", "[guard.com
   auto g = f.open();
   f.commit(*g, 1);
   REQUIRE(g->apply(f.bundle(2)));
-  const std::string trial_file = [&] {
-    const auto st = g->status();
-    for (const auto& path : f.disk.files())
-      if (path.find(std::string("/slot-") + (st.active->slot == sg::slot_id::a ? "a" : "b")) !=
-          std::string::npos)
-        return path;
-    return std::string();
-  }();
-  REQUIRE_FALSE(trial_file.empty());
-  f.disk.poke(trial_file, sg::byte_view("junk"));
+  f.damage_slot(g->status().active->slot);
   auto r = g->confirm();
   REQUIRE_FALSE(r);
   CHECK(r.error() == sg::errc::slot_corrupt);
@@ -1264,17 +1256,11 @@ TEST_CASE("apply never overwrites the fallback that readers are served while the
     f.commit(*g, 2);
     REQUIRE(g->shutdown());
   }
-  std::string active_file;
   {
     auto g = f.open();
-    const auto st = g->status();
+    f.damage_slot(g->status().active->slot);
     REQUIRE(g->shutdown());
-    for (const auto& path : f.disk.files())
-      if (path.find(std::string("/slot-") + (st.active->slot == sg::slot_id::a ? "a" : "b")) !=
-          std::string::npos)
-        active_file = path;
   }
-  f.disk.poke(active_file, sg::byte_view("junk"));
   auto g = f.open();
   REQUIRE(active_seq(*g) == 1);
   REQUIRE(g->apply(f.bundle(3)));
@@ -1792,12 +1778,7 @@ TEST_CASE("with the same sequence in both slots, apply still never writes over t
   auto g = f.open();
   f.commit(*g, 1);
   f.commit(*g, 2);
-  const auto damage_slot = [&](sg::slot_id s) {
-    const std::string prefix = std::string("/store/rules/slot-") + sg::to_string(s) + ".";
-    for (const auto& file : f.disk.files())
-      if (file.compare(0, prefix.size(), prefix) == 0) f.disk.poke(file, sg::byte_view("junk"));
-  };
-  damage_slot(g->status().active->slot);  // 2's file, under the running guard
+  f.damage_slot(g->status().active->slot);  // 2's file, under the running guard
   REQUIRE(g->rollback());
   REQUIRE(g->apply(recall_of(f, 100, {1})));
   REQUIRE(g->apply(f.bundle(3)));
