@@ -990,7 +990,9 @@ inline result<void> slot_store::enter_safe_mode(std::uint64_t crashing_sequence)
   if (next.active && next.slot(*next.active).sequence == crashing_sequence) {
     const std::optional<slot_id> back = next.fallback;
     empty_slot(next, *next.active);
-    if (back && !next.is_quarantined(next.slot(*back).sequence)) {
+    if (back && next.is_quarantined(next.slot(*back).sequence)) {
+      empty_slot(next, *back);  // quarantined content never comes back
+    } else if (back) {
       next.active = back;
       next.fallback.reset();
     }

@@ -197,6 +197,8 @@ struct model {
         if (fallback && !quarantined(*fallback)) {
           active = fallback;
           fallback.reset();
+        } else {
+          fallback.reset();  // quarantined content never comes back
         }
         mode = sg::breaker_mode::safe;
         return errc::ok;
