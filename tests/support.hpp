@@ -125,7 +125,16 @@ inline int run_command_line(const std::string& cmdline) {
 #if defined(_WIN32)
   // cmd /c drops the first and the last quote of a line that starts with
   // one: one more pair around the whole line keeps the line's own quotes.
-  return std::system(("\"" + cmdline + "\"").c_str());
+  // Status 9009 is cmd.exe's "not recognized as a command": under wine on
+  // a loaded machine it comes now and then for a program that is there
+  // (seen once in a full CI run). The tool never exits with it, so a
+  // retry cannot hide one of its answers.
+  int rc = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    rc = std::system(("\"" + cmdline + "\"").c_str());
+    if (rc != 9009) break;
+  }
+  return rc;
 #else
   const int rc = std::system(cmdline.c_str());
   return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
