@@ -23,6 +23,7 @@
 #include <slotguard/bytes.hpp>
 #include <slotguard/config.hpp>
 #include <slotguard/error.hpp>
+#include <slotguard/detail/posix_lfs.hpp>
 
 #if SLOTGUARD_OS_WINDOWS
 #include <slotguard/detail/process_win32.hpp>
@@ -573,10 +574,10 @@ inline void remove_tree_at(int dir, int depth) noexcept {
     ::close(fd);
     return;
   }
-  while (const dirent* e = ::readdir(d)) {
+  while (const dirent_t* e = sys_readdir(d)) {
     if (std::strcmp(e->d_name, ".") == 0 || std::strcmp(e->d_name, "..") == 0) continue;
-    struct stat sb;
-    if (::fstatat(dir, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    stat_buf sb;
+    if (sys_fstatat(dir, e->d_name, &sb) != 0) continue;
     if (S_ISDIR(sb.st_mode)) {
       const int sub = ::openat(dir, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
       if (sub >= 0) {
@@ -784,13 +785,13 @@ inline std::size_t remove_stale_probe_workspaces(const std::string& parent_dir) 
     return 0;
   }
   std::vector<std::string> names;
-  while (const dirent* e = ::readdir(d)) names.emplace_back(e->d_name);
+  while (const detail::dirent_t* e = detail::sys_readdir(d)) names.emplace_back(e->d_name);
   ::closedir(d);
   for (const auto& name : names) {
     unsigned long pid = 0;
     if (!stale_pid(name, pid)) continue;
-    struct stat sb;
-    if (::fstatat(pd, name.c_str(), &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;
+    detail::stat_buf sb;
+    if (detail::sys_fstatat(pd, name.c_str(), &sb) != 0) continue;
     if (!S_ISDIR(sb.st_mode) || sb.st_uid != ::geteuid()) continue;
     const int sub = ::openat(pd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
     if (sub < 0) continue;

@@ -16,6 +16,7 @@
 
 #include <slotguard/bytes.hpp>
 #include <slotguard/error.hpp>
+#include <slotguard/detail/posix_lfs.hpp>
 
 #include <algorithm>
 #include <cstddef>
@@ -183,32 +184,6 @@ inline errc errno_to_errc(int e) noexcept {
   }
 }
 
-// On 32-bit glibc without _FILE_OFFSET_BITS=64 (which a header cannot choose
-// for its host), stat() and readdir() fail with EOVERFLOW on file systems
-// with 64-bit inode numbers: use the explicit 64-bit calls there.
-#if defined(__GLIBC__) && defined(__USE_LARGEFILE64)
-using stat_buf = struct stat64;
-using dirent_t = struct dirent64;
-inline int sys_stat(const char* p, stat_buf* st) noexcept { return ::stat64(p, st); }
-inline int sys_lstat(const char* p, stat_buf* st) noexcept { return ::lstat64(p, st); }
-inline int sys_fstat(int fd, stat_buf* st) noexcept { return ::fstat64(fd, st); }
-inline int sys_fstatat(int dfd, const char* name, stat_buf* st) noexcept {
-  return ::fstatat64(dfd, name, st, AT_SYMLINK_NOFOLLOW);
-}
-inline dirent_t* sys_readdir(DIR* d) noexcept { return ::readdir64(d); }
-inline constexpr int large_file_flag = O_LARGEFILE;
-#else
-using stat_buf = struct stat;
-using dirent_t = struct dirent;
-inline int sys_stat(const char* p, stat_buf* st) noexcept { return ::stat(p, st); }
-inline int sys_lstat(const char* p, stat_buf* st) noexcept { return ::lstat(p, st); }
-inline int sys_fstat(int fd, stat_buf* st) noexcept { return ::fstat(fd, st); }
-inline int sys_fstatat(int dfd, const char* name, stat_buf* st) noexcept {
-  return ::fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW);
-}
-inline dirent_t* sys_readdir(DIR* d) noexcept { return ::readdir(d); }
-inline constexpr int large_file_flag = 0;
-#endif
 
 inline int posix_open(const char* path, int flags, mode_t mode) noexcept {
   for (;;) {

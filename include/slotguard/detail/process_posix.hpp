@@ -17,6 +17,7 @@
 #define SLOTGUARD_DETAIL_PROCESS_POSIX_HPP
 
 #include <slotguard/config.hpp>
+#include <slotguard/detail/posix_lfs.hpp>
 #include <slotguard/error.hpp>
 
 // Compiles to nothing on the other family of systems, so that every header
@@ -549,8 +550,8 @@ inline std::string resolve(const std::string& name, const std::string& path) {
     i = j + 1;
     if (dir.empty()) continue;  // never the current directory
     std::string candidate = dir + "/" + name;
-    struct stat sb;
-    if (::stat(candidate.c_str(), &sb) == 0 && S_ISREG(sb.st_mode) &&
+    stat_buf sb;
+    if (sys_stat(candidate.c_str(), &sb) == 0 && S_ISREG(sb.st_mode) &&
         ::access(candidate.c_str(), X_OK) == 0)
       return candidate;
   }
@@ -604,7 +605,7 @@ inline group_count count_group(pid_t pgid, std::size_t cap) {
 #if defined(__linux__)
   DIR* d = ::opendir("/proc");
   if (!d) return c;
-  while (const dirent* e = ::readdir(d)) {
+  while (const dirent_t* e = sys_readdir(d)) {
     if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
     if (std::strlen(e->d_name) > 20) continue;
     char path[300];

@@ -1,0 +1,52 @@
+// SPDX-License-Identifier: Apache-2.0
+// The POSIX stat and readdir calls, 64-bit where it matters. On 32-bit glibc
+// without _FILE_OFFSET_BITS=64 (which a header cannot choose for its host),
+// stat() and readdir() fail with EOVERFLOW on file systems with 64-bit inode
+// numbers: the explicit 64-bit calls are used there. Shared by the storage
+// backend and the probe's workspace code.
+#ifndef SLOTGUARD_DETAIL_POSIX_LFS_HPP
+#define SLOTGUARD_DETAIL_POSIX_LFS_HPP
+
+#include <slotguard/config.hpp>
+
+#if !SLOTGUARD_OS_WINDOWS
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+namespace slotguard {
+inline namespace v1 {
+namespace detail {
+
+#if defined(__GLIBC__) && defined(__USE_LARGEFILE64)
+using stat_buf = struct stat64;
+using dirent_t = struct dirent64;
+inline int sys_stat(const char* p, stat_buf* st) noexcept { return ::stat64(p, st); }
+inline int sys_lstat(const char* p, stat_buf* st) noexcept { return ::lstat64(p, st); }
+inline int sys_fstat(int fd, stat_buf* st) noexcept { return ::fstat64(fd, st); }
+inline int sys_fstatat(int dfd, const char* name, stat_buf* st) noexcept {
+  return ::fstatat64(dfd, name, st, AT_SYMLINK_NOFOLLOW);
+}
+inline dirent_t* sys_readdir(DIR* d) noexcept { return ::readdir64(d); }
+inline constexpr int large_file_flag = O_LARGEFILE;
+#else
+using stat_buf = struct stat;
+using dirent_t = struct dirent;
+inline int sys_stat(const char* p, stat_buf* st) noexcept { return ::stat(p, st); }
+inline int sys_lstat(const char* p, stat_buf* st) noexcept { return ::lstat(p, st); }
+inline int sys_fstat(int fd, stat_buf* st) noexcept { return ::fstat(fd, st); }
+inline int sys_fstatat(int dfd, const char* name, stat_buf* st) noexcept {
+  return ::fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW);
+}
+inline dirent_t* sys_readdir(DIR* d) noexcept { return ::readdir(d); }
+inline constexpr int large_file_flag = 0;
+#endif
+
+}  // namespace detail
+}  // namespace v1
+}  // namespace slotguard
+
+#endif  // !SLOTGUARD_OS_WINDOWS
+#endif  // SLOTGUARD_DETAIL_POSIX_LFS_HPP
