@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <map>
 #include <optional>
@@ -44,7 +45,10 @@ enum class sim_call : std::uint8_t {
   exists,
   lock,
   unlock,
-  mkdir
+  mkdir,
+  open_read,
+  read_at,
+  remove_dir
 };
 
 // What survives a power cut besides what was durable.
@@ -368,6 +372,7 @@ class sim_storage final : public storage {
     if (d == current_.end()) return fail(errc::not_found);
     std::vector<std::string> names;
     for (const auto& e : d->second) names.push_back(e.first);
+    for (const std::string& sub : subdirs(dir)) names.push_back(sub);
     return done(std::move(names));
   }
 
@@ -396,13 +401,59 @@ class sim_storage final : public storage {
     return done_ok();
   }
 
+  // Reads see the current (not necessarily durable) content, as read_file.
+  result<file_handle> open_read(const std::string& path) override {
+    SLOTGUARD_TRY(enter(sim_call::open_read));
+    auto id = lookup(current_, path);
+    if (!id) return fail(current_.count(path) != 0 ? errc::not_regular_file : errc::not_found);
+    const file_handle h = next_handle_++;
+    handles_[h] = open_file{*id, path};
+    return done(h);
+  }
+
+  result<std::size_t> read_at(file_handle f, std::uint64_t offset, std::uint8_t* out,
+                              std::size_t n) override {
+    SLOTGUARD_TRY(enter(sim_call::read_at));
+    auto it = handles_.find(f);
+    if (it == handles_.end()) return fail(errc::io_error);
+    const auto& v = inodes_.at(it->second.inode).data;
+    if (offset >= v.size()) return done(std::size_t{0});
+    const std::size_t at = static_cast<std::size_t>(offset);
+    const std::size_t k = std::min(n, v.size() - at);
+    if (k != 0) std::memcpy(out, v.data() + at, k);
+    return done(k);
+  }
+
+  result<std::uint64_t> file_size(file_handle f) override {
+    auto it = handles_.find(f);
+    if (it == handles_.end()) return errc::io_error;
+    return static_cast<std::uint64_t>(inodes_.at(it->second.inode).data.size());
+  }
+
+  // Like mkdir, durable at once; busy when the directory holds anything.
+  result<void> remove_dir(const std::string& path) override {
+    SLOTGUARD_TRY(enter(sim_call::remove_dir));
+    auto d = current_.find(path);
+    if (d == current_.end()) return fail(lookup(current_, path) ? errc::io_error : errc::not_found);
+    if (!d->second.empty() || !subdirs(path).empty()) return fail(errc::busy);
+    current_.erase(d);
+    durable_.erase(path);
+    return done_ok();
+  }
+
   // Directories are created durably at once (the store's directory exists
   // before any of its files matter).
   result<void> mkdir(const std::string& path) override {
     SLOTGUARD_TRY(enter(sim_call::mkdir));
     if (lookup(current_, path)) return fail(errc::already_exists);
-    current_[path];
-    durable_[path];
+    // Missing parents too, as the real backends make them.
+    for (std::string p = path; !p.empty() && current_.count(p) == 0;) {
+      current_[p];
+      durable_[p];
+      const auto pos = p.find_last_of('/');
+      if (pos == std::string::npos || pos == 0) break;
+      p = p.substr(0, pos);
+    }
     return done_ok();
   }
 
@@ -435,6 +486,18 @@ class sim_storage final : public storage {
     const auto pos = path.find_last_of('/');
     if (pos == std::string::npos) return {".", path};
     return {pos == 0 ? std::string("/") : path.substr(0, pos), path.substr(pos + 1)};
+  }
+
+  // The names of the directories directly under dir.
+  std::vector<std::string> subdirs(const std::string& dir) const {
+    std::vector<std::string> out;
+    const std::string prefix = dir == "/" ? dir : dir + "/";
+    for (auto it = current_.lower_bound(prefix); it != current_.end(); ++it) {
+      if (it->first.compare(0, prefix.size(), prefix) != 0) break;
+      const std::string rest = it->first.substr(prefix.size());
+      if (!rest.empty() && rest.find('/') == std::string::npos) out.push_back(rest);
+    }
+    return out;
   }
 
   static std::optional<std::uint64_t> lookup(const dir_map& m, const std::string& path) {

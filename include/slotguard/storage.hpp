@@ -22,7 +22,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #if SLOTGUARD_OS_WINDOWS
@@ -43,6 +45,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
@@ -54,6 +57,37 @@ inline namespace v1 {
 // An open file or a held lock, as the backend names it.
 using file_handle = std::uint64_t;
 using lock_handle = std::uint64_t;
+
+// A read-only view of a whole file's bytes (a memory map, or a copy in memory
+// for backends that cannot map), valid while the object lives. What a map
+// shows is what the file held when it was mapped, provided nobody writes to
+// the file meanwhile: the store never writes to a file it has finished.
+class mapped_file {
+ public:
+  mapped_file(const mapped_file&) = delete;
+  mapped_file& operator=(const mapped_file&) = delete;
+  virtual ~mapped_file() = default;
+  byte_view bytes() const noexcept { return byte_view(data_, size_); }
+
+ protected:
+  mapped_file() = default;
+  const std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+};
+
+namespace detail {
+// A mapped_file that owns a copy of the bytes.
+class copied_file final : public mapped_file {
+ public:
+  explicit copied_file(std::vector<std::uint8_t> bytes) noexcept : bytes_(std::move(bytes)) {
+    data_ = bytes_.data();
+    size_ = bytes_.size();
+  }
+
+ private:
+  std::vector<std::uint8_t> bytes_;
+};
+}  // namespace detail
 
 // The primitives. Durability contract (what the store relies on, and what
 // sim_storage models): a file's data is durable only after flush() returned
@@ -112,6 +146,44 @@ class storage {
   virtual result<void> check_private(const std::string& dir) {
     (void)dir;
     return ok();
+  }
+
+  // Streaming reads, for content too big to hold in memory. The defaults
+  // say unsupported (a backend written before them keeps working for
+  // everything else).
+  // Opens a regular file for reading; the same refusals as read_file
+  // (not_regular_file for a FIFO, device, directory or link, never
+  // followed). Close the handle with close().
+  virtual result<file_handle> open_read(const std::string& path) {
+    (void)path;
+    return errc::unsupported;
+  }
+  // Reads up to n bytes at offset into out: fewer only at the end of the
+  // file (0 at or past it).
+  virtual result<std::size_t> read_at(file_handle f, std::uint64_t offset, std::uint8_t* out,
+                                      std::size_t n) {
+    (void)f, (void)offset, (void)out, (void)n;
+    return errc::unsupported;
+  }
+  // The size of an open file.
+  virtual result<std::uint64_t> file_size(file_handle f) {
+    (void)f;
+    return errc::unsupported;
+  }
+  // Removes an empty directory: not_found when there is none, busy (or the
+  // OS's error) when it is not empty. Durable after sync_dir() of its parent.
+  virtual result<void> remove_dir(const std::string& path) {
+    (void)path;
+    return errc::unsupported;
+  }
+  // The whole regular file at path, read-only: a memory map where the
+  // backend has one, else a copy (this default reads the file). too_large
+  // above max_size or what the address space can map.
+  virtual result<std::shared_ptr<const mapped_file>> map(const std::string& path,
+                                                         std::uint64_t max_size) {
+    auto bytes = read_file(path, max_size);
+    if (!bytes) return bytes.error();
+    return std::shared_ptr<const mapped_file>(std::make_shared<detail::copied_file>(std::move(*bytes)));
   }
 };
 
@@ -277,6 +349,18 @@ inline bool is_would_block(int e) noexcept { return e == EWOULDBLOCK || e == EAG
 // that group. Store files are never opened through a symbolic link, and only
 // regular files are read or locked.
 class posix_storage : public storage {
+  class posix_map final : public mapped_file {
+   public:
+    posix_map() = default;
+    ~posix_map() override {
+      if (size_ != 0) ::munmap(const_cast<std::uint8_t*>(data_), size_);
+    }
+    void set(void* p, std::size_t n) noexcept {
+      data_ = static_cast<const std::uint8_t*>(p);
+      size_ = n;
+    }
+  };
+
  public:
   posix_storage() = default;
   explicit posix_storage(bool group_readable) noexcept : group_readable_(group_readable) {}
@@ -409,6 +493,64 @@ class posix_storage : public storage {
     ::closedir(d);
     if (err != 0) return detail::errno_to_errc(err);
     return names;
+  }
+
+  result<file_handle> open_read(const std::string& path) override {
+    auto opened = detail::open_regular_for_reading(path);
+    if (!opened) return opened.error();
+    return static_cast<file_handle>(*opened);
+  }
+
+  result<std::size_t> read_at(file_handle f, std::uint64_t offset, std::uint8_t* out,
+                              std::size_t n) override {
+    std::size_t got = 0;
+    while (got < n) {
+      if (offset > detail::max_file_offset - got) break;  // past what off_t can name: end of file
+      const std::size_t want = std::min<std::size_t>(n - got, std::size_t{1} << 30);
+      const ssize_t r = detail::sys_pread(detail::posix_fd(f), out + got, want, offset + got);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        return detail::errno_to_errc(errno);
+      }
+      if (r == 0) break;
+      got += static_cast<std::size_t>(r);
+    }
+    return got;
+  }
+
+  result<std::uint64_t> file_size(file_handle f) override {
+    detail::stat_buf st{};
+    if (detail::sys_fstat(detail::posix_fd(f), &st) != 0) return detail::errno_to_errc(errno);
+    if (st.st_size < 0) return errc::io_error;
+    return static_cast<std::uint64_t>(st.st_size);
+  }
+
+  result<void> remove_dir(const std::string& path) override {
+    if (::rmdir(path.c_str()) != 0) {
+      if (errno == ENOTEMPTY || errno == EEXIST) return errc::busy;
+      return detail::errno_to_errc(errno);
+    }
+    return ok();
+  }
+
+  // A shared read-only map (the page cache's pages: no copy). The file is
+  // closed once mapped; the map stays valid after the name is removed.
+  result<std::shared_ptr<const mapped_file>> map(const std::string& path,
+                                                 std::uint64_t max_size) override {
+    auto opened = detail::open_regular_for_reading(path);
+    if (!opened) return opened.error();
+    detail::fd_closer closer{*opened};
+    detail::stat_buf st{};
+    if (detail::sys_fstat(*opened, &st) != 0) return detail::errno_to_errc(errno);
+    if (st.st_size < 0) return errc::io_error;
+    const auto size = static_cast<std::uint64_t>(st.st_size);
+    if (size > max_size || size > static_cast<std::uint64_t>(SIZE_MAX / 2)) return errc::too_large;
+    auto m = std::make_shared<posix_map>();
+    if (size == 0) return std::shared_ptr<const mapped_file>(std::move(m));
+    void* p = ::mmap(nullptr, static_cast<std::size_t>(size), PROT_READ, MAP_SHARED, *opened, 0);
+    if (p == MAP_FAILED) return errno == ENOMEM ? errc::too_large : detail::errno_to_errc(errno);
+    m->set(p, static_cast<std::size_t>(size));
+    return std::shared_ptr<const mapped_file>(std::move(m));
   }
 
   // Whether a name exists at path; a symbolic link counts, dangling or not,
@@ -869,6 +1011,18 @@ class win32_private_descriptor {
 // access list of their own (this user and SYSTEM, nothing inherited from
 // the parent), which the files created in them inherit.
 class win32_storage final : public storage {
+  class win32_map final : public mapped_file {
+   public:
+    win32_map() = default;
+    ~win32_map() override {
+      if (size_ != 0) ::UnmapViewOfFile(data_);
+    }
+    void set(void* p, std::size_t n) noexcept {
+      data_ = static_cast<const std::uint8_t*>(p);
+      size_ = n;
+    }
+  };
+
  public:
   result<file_handle> create(const std::string& path) override {
     auto w = detail::win32_path(path);
@@ -1010,6 +1164,82 @@ class win32_storage final : public storage {
     const DWORD e = ::GetLastError();
     if (e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND) return false;
     return detail::win32_to_errc(e);
+  }
+
+  result<file_handle> open_read(const std::string& path) override {
+    auto w = detail::win32_path(path);
+    if (!w) return w.error();
+    const HANDLE h = ::CreateFileW(w->c_str(), GENERIC_READ,
+                                   FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, nullptr,
+                                   OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT,
+                                   nullptr);
+    if (h == INVALID_HANDLE_VALUE) return detail::last_errc();
+    detail::win32_closer closer{h};
+    SLOTGUARD_TRY(detail::win32_require_regular(h));
+    closer.h = INVALID_HANDLE_VALUE;
+    return detail::from_win32_handle(h);
+  }
+
+  result<std::size_t> read_at(file_handle f, std::uint64_t offset, std::uint8_t* out,
+                              std::size_t n) override {
+    std::size_t got = 0;
+    while (got < n) {
+      const std::size_t want = n - got;
+      const DWORD chunk = want < (std::size_t{1} << 30) ? static_cast<DWORD>(want) : (DWORD{1} << 30);
+      const std::uint64_t at = offset + got;
+      OVERLAPPED ov{};
+      ov.Offset = static_cast<DWORD>(at & 0xffffffffu);
+      ov.OffsetHigh = static_cast<DWORD>(at >> 32);
+      DWORD done = 0;
+      if (!::ReadFile(detail::win32_handle(f), out + got, chunk, &done, &ov)) {
+        if (::GetLastError() == ERROR_HANDLE_EOF) break;
+        return detail::last_errc();
+      }
+      if (done == 0) break;
+      got += done;
+    }
+    return got;
+  }
+
+  result<std::uint64_t> file_size(file_handle f) override {
+    LARGE_INTEGER size{};
+    if (!::GetFileSizeEx(detail::win32_handle(f), &size)) return detail::last_errc();
+    if (size.QuadPart < 0) return errc::io_error;
+    return static_cast<std::uint64_t>(size.QuadPart);
+  }
+
+  result<void> remove_dir(const std::string& path) override {
+    auto w = detail::win32_path(path);
+    if (!w) return w.error();
+    if (::RemoveDirectoryW(w->c_str())) return ok();
+    const DWORD e = ::GetLastError();
+    if (e == ERROR_DIR_NOT_EMPTY) return errc::busy;
+    return detail::win32_to_errc(e);
+  }
+
+  // A read-only view of a file mapping. While it exists the file cannot be
+  // removed (the store defers removing a slot until no reader holds it).
+  result<std::shared_ptr<const mapped_file>> map(const std::string& path,
+                                                 std::uint64_t max_size) override {
+    auto opened = open_read(path);
+    if (!opened) return opened.error();
+    const HANDLE h = detail::win32_handle(*opened);
+    detail::win32_closer closer{h};
+    LARGE_INTEGER size{};
+    if (!::GetFileSizeEx(h, &size)) return detail::last_errc();
+    if (size.QuadPart < 0) return errc::io_error;
+    const auto n = static_cast<std::uint64_t>(size.QuadPart);
+    if (n > max_size || n > static_cast<std::uint64_t>(SIZE_MAX / 2)) return errc::too_large;
+    auto m = std::make_shared<win32_map>();
+    if (n == 0) return std::shared_ptr<const mapped_file>(std::move(m));
+    const HANDLE mapping = ::CreateFileMappingW(h, nullptr, PAGE_READONLY, 0, 0, nullptr);
+    if (mapping == nullptr) return detail::last_errc();
+    void* p = ::MapViewOfFile(mapping, FILE_MAP_READ, 0, 0, static_cast<SIZE_T>(n));
+    const DWORD e = ::GetLastError();
+    ::CloseHandle(mapping);  // the view keeps the mapping alive
+    if (p == nullptr) return e == ERROR_NOT_ENOUGH_MEMORY ? errc::too_large : detail::win32_to_errc(e);
+    m->set(p, static_cast<std::size_t>(n));
+    return std::shared_ptr<const mapped_file>(std::move(m));
   }
 
   // The lock file is opened with no sharing at all: while it is held no

@@ -135,6 +135,76 @@ TEMPLATE_TEST_CASE("rename replaces, remove removes, list and exists see both", 
   CHECK(env.fs.list(sg::detail::join_path(env.dir, "nope")).error() == errc::not_found);
 }
 
+TEMPLATE_TEST_CASE("streaming reads: open_read, read_at, file_size and map see the file's bytes",
+                   "[storage.stream]", sim_env, native_env) {
+  TestType env;
+  const std::string p = sg::detail::join_path(env.dir, "s");
+  const auto data = bytes_of((std::size_t{1} << 20) + 123, 5);
+  write_file(env, p, data);
+  auto f = env.fs.open_read(p);
+  REQUIRE(f);
+  CHECK(env.fs.file_size(*f).value() == data.size());
+  std::vector<std::uint8_t> got(4096);
+  // A read in the middle, one that crosses the end, one past it.
+  CHECK(env.fs.read_at(*f, 1000, got.data(), got.size()).value() == got.size());
+  CHECK(std::equal(got.begin(), got.end(), data.begin() + 1000));
+  CHECK(env.fs.read_at(*f, data.size() - 10, got.data(), got.size()).value() == 10u);
+  CHECK(std::equal(got.begin(), got.begin() + 10, data.end() - 10));
+  CHECK(env.fs.read_at(*f, data.size(), got.data(), got.size()).value() == 0u);
+  CHECK(env.fs.read_at(*f, UINT64_MAX - 5, got.data(), got.size()).value() == 0u);
+  REQUIRE(env.fs.close(*f));
+
+  auto m = env.fs.map(p, data.size());
+  REQUIRE(m);
+  CHECK(std::equal(data.begin(), data.end(), (*m)->bytes().begin(), (*m)->bytes().end()));
+  CHECK(error_of(env.fs.map(p, data.size() - 1)) == errc::too_large);
+  CHECK(error_of(env.fs.open_read(sg::detail::join_path(env.dir, "missing"))) == errc::not_found);
+  CHECK(error_of(env.fs.map(sg::detail::join_path(env.dir, "missing"), 10)) == errc::not_found);
+  // An empty file maps as empty.
+  const std::string e = sg::detail::join_path(env.dir, "empty");
+  write_file(env, e, {});
+  CHECK(env.fs.map(e, 0).value()->bytes().empty());
+  // A directory is not a file to read.
+  const std::string sub = sg::detail::join_path(env.dir, "sub");
+  REQUIRE(env.fs.mkdir(sub));
+  CHECK(error_of(env.fs.open_read(sub)) != errc::ok);
+}
+
+TEMPLATE_TEST_CASE("remove_dir removes an empty directory only; list names subdirectories",
+                   "[storage.names]", sim_env, native_env) {
+  TestType env;
+  const std::string sub = sg::detail::join_path(env.dir, "tree");
+  const std::string deep = sg::detail::join_path(sub, "inner");
+  REQUIRE(env.fs.mkdir(deep));
+  write_file(env, sg::detail::join_path(deep, "x"), bytes_of(3, 1));
+  auto names = env.fs.list(env.dir);
+  REQUIRE(names);
+  CHECK(*names == std::vector<std::string>{"tree"});
+  CHECK(env.fs.list(sub).value() == std::vector<std::string>{"inner"});
+  CHECK(error_of(env.fs.remove_dir(sub)) == errc::busy);
+  CHECK(error_of(env.fs.remove_dir(deep)) == errc::busy);
+  REQUIRE(env.fs.remove(sg::detail::join_path(deep, "x")));
+  CHECK(env.fs.remove_dir(deep));
+  CHECK(env.fs.remove_dir(sub));
+  REQUIRE(env.fs.sync_dir(env.dir));
+  CHECK_FALSE(env.fs.exists(sub).value());
+  CHECK(error_of(env.fs.remove_dir(sub)) == errc::not_found);
+  CHECK(env.fs.list(env.dir).value().empty());
+}
+
+#if !SLOTGUARD_OS_WINDOWS
+TEST_CASE("a map stays valid after its file is removed", "[storage.stream]") {
+  native_env env;
+  const std::string p = sg::detail::join_path(env.dir, "m");
+  const auto data = bytes_of(100000, 9);
+  write_file(env, p, data);
+  auto m = env.fs.map(p, data.size());
+  REQUIRE(m);
+  REQUIRE(env.fs.remove(p));
+  CHECK(std::equal(data.begin(), data.end(), (*m)->bytes().begin(), (*m)->bytes().end()));
+}
+#endif
+
 TEMPLATE_TEST_CASE("mkdir is idempotent for directories and refuses files", "[storage.names]", sim_env,
                    native_env) {
   TestType env;

@@ -10,6 +10,8 @@
 #include <slotguard/config.hpp>
 
 #if !SLOTGUARD_OS_WINDOWS
+#include <cstddef>
+#include <cstdint>
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -30,6 +32,10 @@ inline int sys_fstatat(int dfd, const char* name, stat_buf* st) noexcept {
   return ::fstatat64(dfd, name, st, AT_SYMLINK_NOFOLLOW);
 }
 inline dirent_t* sys_readdir(DIR* d) noexcept { return ::readdir64(d); }
+inline ssize_t sys_pread(int fd, void* out, std::size_t n, std::uint64_t offset) noexcept {
+  return ::pread64(fd, out, n, static_cast<off64_t>(offset));
+}
+inline constexpr std::uint64_t max_file_offset = static_cast<std::uint64_t>(INT64_MAX);
 inline constexpr int large_file_flag = O_LARGEFILE;
 #else
 using stat_buf = struct stat;
@@ -41,6 +47,12 @@ inline int sys_fstatat(int dfd, const char* name, stat_buf* st) noexcept {
   return ::fstatat(dfd, name, st, AT_SYMLINK_NOFOLLOW);
 }
 inline dirent_t* sys_readdir(DIR* d) noexcept { return ::readdir(d); }
+inline ssize_t sys_pread(int fd, void* out, std::size_t n, std::uint64_t offset) noexcept {
+  return ::pread(fd, out, n, static_cast<off_t>(offset));
+}
+// The largest offset off_t holds (2^31 - 1 where it is 32 bits wide).
+inline constexpr std::uint64_t max_file_offset =
+    sizeof(off_t) >= 8 ? static_cast<std::uint64_t>(INT64_MAX) : static_cast<std::uint64_t>(INT32_MAX);
 inline constexpr int large_file_flag = 0;
 #endif
 
