@@ -17,6 +17,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <new>
 
 #if SLOTGUARD_OS_WINDOWS
 // <windows.h> would otherwise define min and max as macros, which breaks
@@ -47,6 +48,72 @@ using ed25519_seed = std::array<std::uint8_t, 32>;
 using ed25519_public_key = std::array<std::uint8_t, 32>;
 using ed25519_signature = std::array<std::uint8_t, 64>;
 
+// Overwrites `n` bytes at `p` with zeros in a way the optimizer may not
+// drop: for key material (a seed, a private key's PEM text read from a file)
+// before its memory is released or reused.
+inline void secure_wipe(void* p, std::size_t n) noexcept { detail::secure_wipe(p, n); }
+
+// A heap buffer for key material. Its capacity is fixed when it is made, so
+// it never grows and never leaves a copy behind in a block it gave back;
+// its bytes are wiped before its memory is released (destruction, clear(),
+// assignment). Move-only. A failed allocation leaves it with capacity 0,
+// which callers check (out_of_memory), since the library does not throw.
+class secret_buffer {
+ public:
+  secret_buffer() noexcept = default;
+  explicit secret_buffer(std::size_t capacity) noexcept
+      : data_(capacity == 0 ? nullptr : new (std::nothrow) std::uint8_t[capacity]()),
+        capacity_(data_ == nullptr ? 0 : capacity) {}
+  secret_buffer(secret_buffer&& o) noexcept
+      : data_(o.data_), size_(o.size_), capacity_(o.capacity_) {
+    o.data_ = nullptr;
+    o.size_ = o.capacity_ = 0;
+  }
+  secret_buffer& operator=(secret_buffer&& o) noexcept {
+    if (this != &o) {
+      clear();
+      data_ = o.data_;
+      size_ = o.size_;
+      capacity_ = o.capacity_;
+      o.data_ = nullptr;
+      o.size_ = o.capacity_ = 0;
+    }
+    return *this;
+  }
+  secret_buffer(const secret_buffer&) = delete;
+  secret_buffer& operator=(const secret_buffer&) = delete;
+  ~secret_buffer() { clear(); }
+
+  std::uint8_t* data() noexcept { return data_; }
+  const std::uint8_t* data() const noexcept { return data_; }
+  std::size_t size() const noexcept { return size_; }
+  std::size_t capacity() const noexcept { return capacity_; }
+  bool empty() const noexcept { return size_ == 0; }
+  byte_view view() const noexcept { return byte_view(data_, size_); }
+  operator byte_view() const noexcept { return view(); }
+
+  // Appends one byte; false (and nothing written) when the buffer is full.
+  bool push_back(std::uint8_t b) noexcept {
+    if (size_ == capacity_) return false;
+    data_[size_++] = b;
+    return true;
+  }
+  // Wipes the whole capacity and releases it.
+  void clear() noexcept {
+    if (data_ != nullptr) {
+      detail::secure_wipe(data_, capacity_);
+      delete[] data_;
+    }
+    data_ = nullptr;
+    size_ = capacity_ = 0;
+  }
+
+ private:
+  std::uint8_t* data_ = nullptr;
+  std::size_t size_ = 0;
+  std::size_t capacity_ = 0;
+};
+
 namespace detail {
 
 // The secret scalar a (clamped) and the nonce prefix from a seed.
@@ -76,39 +143,46 @@ inline ed25519_public_key ed25519_public_key_from_seed(const ed25519_seed& seed)
   detail::ge25519 a = detail::ge_scalarmult_base_ct(e.a);
   detail::ge_tobytes(pk.data(), a);
   detail::secure_wipe(&a, sizeof a);  // projective coordinates can leak scalar bits
+  detail::burn_stack();               // and so do the multiplication's temporaries
   return pk;
 }
 
 // Signs `message` with the key of `seed` (RFC 8032 5.1.6). Deterministic.
+// Every secret temporary (the expanded key, the nonce and its hash, the
+// points computed from them, SHA-512's state and message schedule) is wiped
+// before it returns, and the stack its callees used is zeroed.
 inline ed25519_signature ed25519_sign(const ed25519_seed& seed, byte_view message) noexcept {
-  detail::ed25519_expanded e;
-  detail::ed25519_expand(e, seed);
-  std::uint8_t pk[32];
-  detail::ge25519 point = detail::ge_scalarmult_base_ct(e.a);
-  detail::ge_tobytes(pk, point);
-
-  sha512 h;
-  h.update(e.prefix, 32);
-  h.update(message);
-  sha512_digest digest = h.finish();
-  std::uint8_t r[32];
-  detail::sc_reduce64(r, digest.data());
-  detail::secure_wipe(digest.data(), digest.size());
-
   ed25519_signature sig;
-  point = detail::ge_scalarmult_base_ct(r);
-  detail::ge_tobytes(sig.data(), point);
-  detail::secure_wipe(&point, sizeof point);  // projective coordinates can leak scalar bits
+  {
+    detail::ed25519_expanded e;
+    detail::ed25519_expand(e, seed);
+    std::uint8_t pk[32];
+    detail::ge25519 point = detail::ge_scalarmult_base_ct(e.a);
+    detail::scoped_wipe wipe_point(&point, sizeof point);  // projective coordinates leak scalar bits
+    detail::ge_tobytes(pk, point);
 
-  h.update(sig.data(), 32);
-  h.update(pk, 32);
-  h.update(message);
-  const sha512_digest kd = h.finish();
-  std::uint8_t k[32];
-  detail::sc_reduce64(k, kd.data());
+    sha512 h;  // wipes its state on destruction
+    h.update(e.prefix, 32);
+    h.update(message);
+    sha512_digest digest = h.finish();
+    detail::scoped_wipe wipe_digest(digest.data(), digest.size());
+    std::uint8_t r[32];
+    detail::scoped_wipe wipe_r(r, sizeof r);  // the nonce: with it, S reveals the key
+    detail::sc_reduce64(r, digest.data());
 
-  detail::sc_muladd(sig.data() + 32, k, e.a, r);
-  detail::secure_wipe(r, sizeof r);  // the nonce: with it, S reveals the key
+    point = detail::ge_scalarmult_base_ct(r);
+    detail::ge_tobytes(sig.data(), point);
+
+    h.update(sig.data(), 32);
+    h.update(pk, 32);
+    h.update(message);
+    const sha512_digest kd = h.finish();
+    std::uint8_t k[32];
+    detail::sc_reduce64(k, kd.data());
+
+    detail::sc_muladd(sig.data() + 32, k, e.a, r);
+  }
+  detail::burn_stack();
   return sig;
 }
 
@@ -151,11 +225,13 @@ inline result<void> ed25519_verify(const ed25519_public_key& key, byte_view mess
 inline result<ed25519_seed> ed25519_generate_seed() noexcept {
   ed25519_seed seed{};
 #if SLOTGUARD_OS_WINDOWS
+  detail::scoped_wipe wipe_seed(seed.data(), seed.size());  // the result holds the copy
   if (BCryptGenRandom(nullptr, seed.data(), static_cast<ULONG>(seed.size()),
                       BCRYPT_USE_SYSTEM_PREFERRED_RNG) != 0)
     return errc::io_error;
-  return seed;
+  return result<ed25519_seed>(seed);
 #else
+  detail::scoped_wipe wipe_seed(seed.data(), seed.size());  // the result holds the copy
   std::size_t got = 0;
 #if defined(__linux__)
   while (got < seed.size()) {
@@ -168,7 +244,7 @@ inline result<ed25519_seed> ed25519_generate_seed() noexcept {
       break;  // e.g. ENOSYS on an old kernel: fall back to the device
     }
   }
-  if (got == seed.size()) return seed;
+  if (got == seed.size()) return result<ed25519_seed>(seed);
   got = 0;
 #endif
   int fd;
@@ -187,11 +263,8 @@ inline result<ed25519_seed> ed25519_generate_seed() noexcept {
     }
   }
   ::close(fd);
-  if (got != seed.size()) {
-    detail::secure_wipe(seed.data(), seed.size());
-    return errc::io_error;
-  }
-  return seed;
+  if (got != seed.size()) return errc::io_error;
+  return result<ed25519_seed>(seed);
 #endif
 }
 

@@ -19,7 +19,6 @@
 #include <cstring>
 #include <string>
 #include <string_view>
-#include <vector>
 
 namespace slotguard {
 inline namespace v1 {
@@ -42,57 +41,70 @@ inline int base64_value(char c) noexcept {
   return -1;
 }
 
-// Strict base64 (RFC 4648 with padding), skipping whitespace: returns false
-// for any other character, a bad length, misplaced padding or non-zero
-// unused bits.
-inline bool base64_decode(std::string_view text, std::vector<std::uint8_t>& out) {
-  out.clear();
+// Strict base64 (RFC 4648 with padding), skipping whitespace: returns
+// pem_invalid for any other character, a bad length, misplaced padding or
+// non-zero unused bits. `out` is made once with room for the longest result
+// the text can give (3 bytes per 4 characters), so the decoded key is never
+// copied into a grown buffer and left in the old one; on failure it still
+// holds what was decoded, which its destructor wipes. out_of_memory when
+// that buffer cannot be had.
+inline result<void> base64_decode(std::string_view text, secret_buffer& out) noexcept {
+  std::size_t chars = 0;
+  for (char c : text) chars += pem_is_space(c) ? 0 : 1;
+  out = secret_buffer(chars / 4 * 3);
+  if (out.capacity() < chars / 4 * 3) return errc::out_of_memory;
+  if (chars % 4 != 0) return errc::pem_invalid;
   std::uint32_t acc = 0;
   int nchars = 0;   // characters in the current quantum
   int padding = 0;  // '=' seen
+  // The pushes cannot fail: `chars` counted every character that adds to out.
+  bool fits = true;
   for (char c : text) {
     if (pem_is_space(c)) continue;
     if (c == '=') {
-      if (nchars < 2) return false;
+      if (nchars < 2) return errc::pem_invalid;
       ++padding;
       ++nchars;
       acc <<= 6;
       if (nchars == 4) {
         // "xx==" carries one byte, "xxx=" two; the bits past them must be zero.
         if (padding == 2) {
-          if ((acc & 0xFFFFu) != 0) return false;
-          out.push_back(static_cast<std::uint8_t>(acc >> 16));
+          if ((acc & 0xFFFFu) != 0) return errc::pem_invalid;
+          fits = fits && out.push_back(static_cast<std::uint8_t>(acc >> 16));
         } else {
-          if ((acc & 0xFFu) != 0) return false;
-          out.push_back(static_cast<std::uint8_t>(acc >> 16));
-          out.push_back(static_cast<std::uint8_t>(acc >> 8));
+          if ((acc & 0xFFu) != 0) return errc::pem_invalid;
+          fits = fits && out.push_back(static_cast<std::uint8_t>(acc >> 16));
+          fits = fits && out.push_back(static_cast<std::uint8_t>(acc >> 8));
         }
         nchars = 0;
         acc = 0;
       }
       continue;
     }
-    if (padding != 0) return false;  // data after padding
+    if (padding != 0) return errc::pem_invalid;  // data after padding
     const int v = base64_value(c);
-    if (v < 0) return false;
+    if (v < 0) return errc::pem_invalid;
     acc = (acc << 6) | static_cast<std::uint32_t>(v);
     if (++nchars == 4) {
-      out.push_back(static_cast<std::uint8_t>(acc >> 16));
-      out.push_back(static_cast<std::uint8_t>(acc >> 8));
-      out.push_back(static_cast<std::uint8_t>(acc));
+      fits = fits && out.push_back(static_cast<std::uint8_t>(acc >> 16));
+      fits = fits && out.push_back(static_cast<std::uint8_t>(acc >> 8));
+      fits = fits && out.push_back(static_cast<std::uint8_t>(acc));
       nchars = 0;
       acc = 0;
     }
   }
-  if (nchars != 0) return false;
-  return true;
+  acc = 0;
+  if (nchars != 0 || !fits) return errc::pem_invalid;
+  return ok();
 }
 
-inline std::string base64_encode(const std::uint8_t* data, std::size_t size) {
+inline constexpr std::size_t base64_size(std::size_t size) noexcept { return (size + 2) / 3 * 4; }
+
+// Appends the base64 of data to `out`, which the caller has reserved room
+// for, so that no partial copy is left in a block given back on growth.
+inline void base64_append(std::string& out, const std::uint8_t* data, std::size_t size) {
   static constexpr char alphabet[] =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((size + 2) / 3 * 4);
   std::size_t i = 0;
   for (; i + 3 <= size; i += 3) {
     const std::uint32_t v = (std::uint32_t{data[i]} << 16) | (std::uint32_t{data[i + 1]} << 8) | data[i + 2];
@@ -110,14 +122,20 @@ inline std::string base64_encode(const std::uint8_t* data, std::size_t size) {
     out.push_back(alphabet[(v >> 6) & 63]);
     out.push_back('=');
   }
+}
+
+inline std::string base64_encode(const std::uint8_t* data, std::size_t size) {
+  std::string out;
+  out.reserve(base64_size(size));
+  base64_append(out, data, size);
   return out;
 }
 
 // One PEM block, alone in the text but for surrounding whitespace. On
 // success, label holds the text between "BEGIN " and "-----", der the
-// decoded body. Returns pem_invalid for anything malformed.
-inline result<void> pem_decode(std::string_view text, std::string& label,
-                               std::vector<std::uint8_t>& der) {
+// decoded body. Returns pem_invalid for anything malformed, out_of_memory
+// when der's buffer cannot be had.
+inline result<void> pem_decode(std::string_view text, std::string& label, secret_buffer& der) {
   if (text.size() > pem_max_text) return errc::pem_invalid;
   std::size_t b = 0;
   while (b < text.size() && pem_is_space(text[b])) ++b;
@@ -139,17 +157,18 @@ inline result<void> pem_decode(std::string_view text, std::string& label,
   const std::size_t body_begin = label_end + dashes.size();
   // The body ends at the first "-----END "; it must be followed by the same
   // label and the closing dashes, and then nothing (trailing whitespace was
-  // already trimmed).
+  // already trimmed). Compared in place: no copy of the key's text is made.
   const std::size_t end_pos = text.find(end, body_begin);
   if (end_pos == std::string_view::npos) return errc::pem_invalid;
-  std::string closing(end);
-  closing.append(lab.data(), lab.size());
-  closing.append(dashes.data(), dashes.size());
-  if (text.substr(end_pos) != closing) return errc::pem_invalid;
+  const std::string_view closing = text.substr(end_pos);
+  if (closing.size() != end.size() + lab.size() + dashes.size() ||
+      closing.substr(end.size(), lab.size()) != lab ||
+      closing.substr(end.size() + lab.size()) != dashes)
+    return errc::pem_invalid;
   const std::string_view body = text.substr(body_begin, end_pos - body_begin);
   // The BEGIN line must end with a line break before the base64.
   if (!body.empty() && body.front() != '\n' && body.front() != '\r') return errc::pem_invalid;
-  if (!base64_decode(body, der)) return errc::pem_invalid;
+  SLOTGUARD_TRY(base64_decode(body, der));
   if (der.empty()) return errc::pem_invalid;
   label.assign(lab.data(), lab.size());
   return ok();
@@ -218,20 +237,19 @@ inline result<void> check_ed25519_algorithm(byte_view alg) noexcept {
 // an Ed25519 key. Returns pem_invalid when the framing, base64 or DER is
 // malformed (including text after the block); key_invalid when it is
 // well-formed but not an Ed25519 private key (another label or algorithm, a
-// wrong length, or a v2 public key that does not match the seed).
+// wrong length, or a v2 public key that does not match the seed);
+// out_of_memory when the decoding buffer (at most 12 KiB) cannot be had.
+// Every copy of the key it makes (base64 decoded, DER, seed) is wiped before
+// it returns, on success and on failure; the text itself is the caller's.
 inline result<ed25519_seed> parse_private_key_pem(std::string_view pem) {
   std::string label;
-  std::vector<std::uint8_t> der;
+  secret_buffer der;  // wiped when it goes, on every path
   SLOTGUARD_TRY(detail::pem_decode(pem, label, der));
-  struct wiper {
-    std::vector<std::uint8_t>& v;
-    ~wiper() { detail::secure_wipe(v.data(), v.size()); }
-  } wipe{der};
   // Another key type's block (RSA, EC, a public key...) is well-formed text
   // holding the wrong kind of key.
   if (label != "PRIVATE KEY") return errc::key_invalid;
 
-  detail::der_reader outer(der);
+  detail::der_reader outer(der.view());
   byte_view info;
   if (!outer.expect(0x30, info) || !outer.empty()) return errc::pem_invalid;
   detail::der_reader r(info);
@@ -256,18 +274,16 @@ inline result<ed25519_seed> parse_private_key_pem(std::string_view pem) {
   if (!kr.expect(0x04, seed_bytes) || !kr.empty()) return errc::key_invalid;
   if (seed_bytes.size() != 32) return errc::key_invalid;
   ed25519_seed seed;
+  detail::scoped_wipe wipe_seed(seed.data(), seed.size());  // the result holds the copy
   std::memcpy(seed.data(), seed_bytes.data(), 32);
   if (has_public) {
     // BIT STRING: no unused bits, then the 32-byte key, which must be the
     // seed's own.
     if (public_key.size() != 33 || public_key[0] != 0) return errc::key_invalid;
     const ed25519_public_key derived = ed25519_public_key_from_seed(seed);
-    if (std::memcmp(derived.data(), public_key.data() + 1, 32) != 0) {
-      detail::secure_wipe(seed.data(), seed.size());
-      return errc::key_invalid;
-    }
+    if (std::memcmp(derived.data(), public_key.data() + 1, 32) != 0) return errc::key_invalid;
   }
-  return seed;
+  return result<ed25519_seed>(seed);
 }
 
 // Parses "-----BEGIN PUBLIC KEY-----" PEM (SubjectPublicKeyInfo, RFC 8410)
@@ -276,10 +292,10 @@ inline result<ed25519_seed> parse_private_key_pem(std::string_view pem) {
 // bytes that are not a valid, non-small-order point encoding.
 inline result<ed25519_public_key> parse_public_key_pem(std::string_view pem) {
   std::string label;
-  std::vector<std::uint8_t> der;
+  secret_buffer der;
   SLOTGUARD_TRY(detail::pem_decode(pem, label, der));
   if (label != "PUBLIC KEY") return errc::key_invalid;
-  detail::der_reader outer(der);
+  detail::der_reader outer(der.view());
   byte_view spki;
   if (!outer.expect(0x30, spki) || !outer.empty()) return errc::pem_invalid;
   detail::der_reader r(spki);
@@ -298,24 +314,35 @@ inline result<ed25519_public_key> parse_public_key_pem(std::string_view pem) {
 
 namespace detail {
 
+// The PEM text of `der`. Its size is computed first and reserved, so a
+// private key's text is written once into its final buffer and no partial
+// copy is left in a block released by growth.
 inline std::string pem_encode(std::string_view label, const std::uint8_t* der, std::size_t size) {
-  const std::string b64 = base64_encode(der, size);
-  std::string out = "-----BEGIN ";
+  constexpr std::string_view begin = "-----BEGIN ";
+  constexpr std::string_view end = "-----END ";
+  constexpr std::string_view dashes_nl = "-----\n";
+  const std::size_t b64 = base64_size(size);
+  const std::size_t lines = (b64 + 63) / 64;
+  std::string out;
+  out.reserve(begin.size() + end.size() + 2 * (label.size() + dashes_nl.size()) + b64 + lines);
+  out.append(begin.data(), begin.size());
   out.append(label.data(), label.size());
-  out += "-----\n";
-  for (std::size_t i = 0; i < b64.size(); i += 64) {
-    out.append(b64, i, 64);
+  out.append(dashes_nl.data(), dashes_nl.size());
+  for (std::size_t i = 0; i < size; i += 48) {  // 48 bytes make a 64-character line
+    base64_append(out, der + i, size - i < 48 ? size - i : 48);
     out += '\n';
   }
-  out += "-----END ";
+  out.append(end.data(), end.size());
   out.append(label.data(), label.size());
-  out += "-----\n";
+  out.append(dashes_nl.data(), dashes_nl.size());
   return out;
 }
 
 }  // namespace detail
 
 // The PKCS#8 "PRIVATE KEY" PEM of `seed`, byte for byte what openssl writes.
+// The text is key material: it is made without leaving copies behind, and
+// the caller should secure_wipe() it when done.
 inline std::string private_key_pem(const ed25519_seed& seed) {
   std::uint8_t der[48] = {0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70,
                           0x04, 0x22, 0x04, 0x20};

@@ -5,6 +5,7 @@
 #define SLOTGUARD_SHA512_HPP
 
 #include <slotguard/bytes.hpp>
+#include <slotguard/detail/ed25519_core.hpp>
 #include <slotguard/detail/sha256_common.hpp>
 
 #include <array>
@@ -49,10 +50,13 @@ inline constexpr std::uint64_t rotr64(std::uint64_t x, unsigned n) noexcept {
   return (x >> n) | (x << (64 - n));
 }
 
+// The message schedule holds the input (an Ed25519 seed or nonce prefix) and
+// words derived from it, so it is wiped before returning.
 inline void sha512_compress(std::uint64_t* state, const std::uint8_t* data,
                             std::size_t blocks) noexcept {
+  std::uint64_t w[80];
+  scoped_wipe wipe_w(w, sizeof w);
   while (blocks-- > 0) {
-    std::uint64_t w[80];
     for (int i = 0; i < 16; ++i) w[i] = load_be64(data + 8 * i);
     for (int i = 16; i < 80; ++i) {
       const std::uint64_t s0 = rotr64(w[i - 15], 1) ^ rotr64(w[i - 15], 8) ^ (w[i - 15] >> 7);
@@ -84,9 +88,17 @@ inline void sha512_compress(std::uint64_t* state, const std::uint8_t* data,
 }  // namespace detail
 
 // Incremental SHA-512; finish() returns the digest and resets for reuse.
+// Its state and buffered input are wiped on reset and on destruction, since
+// Ed25519 hashes secrets with it.
 class sha512 {
  public:
   sha512() noexcept { reset(); }
+  sha512(const sha512&) = default;
+  sha512& operator=(const sha512&) = default;
+  ~sha512() {
+    detail::secure_wipe(state_, sizeof state_);
+    detail::secure_wipe(buf_, sizeof buf_);
+  }
 
   void update(byte_view data) noexcept { update(data.data(), data.size()); }
   void update(const void* data, std::size_t size) noexcept {
@@ -136,9 +148,9 @@ class sha512 {
 
   // Also clears the buffered input, which may be secret (Ed25519 nonces).
   void reset() noexcept {
+    detail::secure_wipe(state_, sizeof state_);
     for (int i = 0; i < 8; ++i) state_[i] = detail::sha512_h0[i];
-    volatile std::uint8_t* b = buf_;
-    for (std::size_t i = 0; i < sizeof buf_; ++i) b[i] = 0;
+    detail::secure_wipe(buf_, sizeof buf_);
     buffered_ = 0;
     total_ = 0;
   }

@@ -9,11 +9,13 @@
 
 #include "support.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <new>
 #include <random>
 #include <string>
 #include <vector>
@@ -670,4 +672,242 @@ TEST_CASE("openssl interop: keys, signatures both ways", "[ed25519.interop]") {
   write_file(our_sig, corrupted);
   CHECK(run("openssl pkeyutl -verify -rawin -pubin -inkey " + q(our_pub) + " -in " + q(msg) +
             " -sigfile " + q(our_sig)) != 0);
+}
+
+// ---- Secrets in freed memory ----
+//
+// This executable replaces the global operator new and delete. While a
+// recording is on, every block freed is copied (before it goes back to the
+// allocator) into an arena; afterwards the copies are searched for 16
+// consecutive bytes of the seed, or 16 consecutive characters of the seed's
+// base64 text in a PEM. A freed block that holds either is key material the
+// next allocation of the process could read.
+
+namespace {
+
+struct freed_blocks {
+  static constexpr std::size_t arena_size = 8u << 20;
+  unsigned char* arena = nullptr;  // [size_t length][bytes] ...
+  std::size_t used = 0;
+  std::size_t count = 0;
+  bool overflow = false;
+  std::atomic<bool> recording{false};
+};
+
+freed_blocks& recorder() {
+  static freed_blocks r;
+  return r;
+}
+
+constexpr std::size_t alloc_header = 16;  // keeps malloc's alignment for the user's block
+
+void* counted_alloc(std::size_t n) noexcept {
+  auto* base = static_cast<unsigned char*>(std::malloc(n + alloc_header));
+  if (base == nullptr) return nullptr;
+  std::memcpy(base, &n, sizeof n);
+  return base + alloc_header;
+}
+
+void counted_free(void* p) noexcept {
+  if (p == nullptr) return;
+  unsigned char* base = static_cast<unsigned char*>(p) - alloc_header;
+  std::size_t n = 0;
+  std::memcpy(&n, base, sizeof n);
+  freed_blocks& r = recorder();
+  if (r.recording.load(std::memory_order_relaxed)) {
+    if (r.arena == nullptr) r.arena = static_cast<unsigned char*>(std::malloc(freed_blocks::arena_size));
+    if (r.arena == nullptr || freed_blocks::arena_size - r.used < n + sizeof n) {
+      r.overflow = true;
+    } else {
+      std::memcpy(r.arena + r.used, &n, sizeof n);
+      std::memcpy(r.arena + r.used + sizeof n, p, n);
+      r.used += sizeof n + n;
+      ++r.count;
+    }
+  }
+  std::free(base);
+}
+
+// Records the blocks freed while it lives.
+class freed_recording {
+ public:
+  freed_recording() {
+    recorder().used = 0;
+    recorder().count = 0;
+    recorder().overflow = false;
+    recorder().recording = true;
+  }
+  ~freed_recording() { stop(); }
+  void stop() { recorder().recording = false; }
+  freed_recording(const freed_recording&) = delete;
+  freed_recording& operator=(const freed_recording&) = delete;
+};
+
+bool holds_window(const unsigned char* block, std::size_t n, const unsigned char* secret,
+                  std::size_t secret_size, std::size_t window) {
+  if (n < window || secret_size < window) return false;
+  for (std::size_t i = 0; i + window <= n; ++i)
+    for (std::size_t j = 0; j + window <= secret_size; ++j)
+      if (block[i] == secret[j] && std::memcmp(block + i, secret + j, window) == 0) return true;
+  return false;
+}
+
+// How many of the recorded blocks hold 16 consecutive bytes of the seed or
+// 16 consecutive characters of its base64 in a PKCS#8 PEM.
+std::size_t freed_blocks_holding(const ed25519_seed& seed) {
+  std::uint8_t der[48] = {0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70,
+                          0x04, 0x22, 0x04, 0x20};
+  std::memcpy(der + 16, seed.data(), 32);
+  unsigned char b64[64];
+  {
+    const bool was = recorder().recording.exchange(false);
+    const std::string text = detail::base64_encode(der, sizeof der);
+    std::memcpy(b64, text.data(), sizeof b64);
+    recorder().recording = was;
+  }
+  // Characters 24..63 encode bytes 18..47, all seed bytes.
+  const freed_blocks& r = recorder();
+  std::size_t found = 0;
+  for (std::size_t off = 0; off < r.used;) {
+    std::size_t n = 0;
+    std::memcpy(&n, r.arena + off, sizeof n);
+    const unsigned char* block = r.arena + off + sizeof n;
+    if (holds_window(block, n, seed.data(), seed.size(), 16) ||
+        holds_window(block, n, b64 + 24, 40, 16))
+      ++found;
+    off += sizeof n + n;
+  }
+  return found;
+}
+
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new[](std::size_t n) {
+  if (void* p = counted_alloc(n)) return p;
+  throw std::bad_alloc();
+}
+void* operator new(std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void* operator new[](std::size_t n, const std::nothrow_t&) noexcept { return counted_alloc(n); }
+void operator delete(void* p) noexcept { counted_free(p); }
+void operator delete[](void* p) noexcept { counted_free(p); }
+void operator delete(void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete[](void* p, std::size_t) noexcept { counted_free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { counted_free(p); }
+
+TEST_CASE("The recording allocator sees a freed block that holds seed bytes",
+          "[pem.secrets]") {
+  // The checker itself: a vector grown by push_back leaves the seed behind.
+  const auto seed = hex_array<32>(rfc_vectors[1].seed);
+  std::size_t found = 0;
+  {
+    freed_recording rec;
+    {
+      std::vector<std::uint8_t> v;
+      for (std::uint8_t b : seed) v.push_back(b);
+    }
+    rec.stop();
+    found = freed_blocks_holding(seed);
+  }
+  CHECK_FALSE(recorder().overflow);
+  CHECK(found >= 1);
+}
+
+TEST_CASE("No freed block holds seed bytes after PEM decoding, on success and on every error",
+          "[pem.secrets]") {
+  const auto seed = hex_array<32>(rfc_vectors[0].seed);
+  const auto pk = ed25519_public_key_from_seed(seed);
+  const std::string good = private_key_pem(seed);
+  std::vector<std::uint8_t> der = {0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03,
+                                   0x2B, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
+  der.insert(der.end(), seed.begin(), seed.end());
+  const std::string b64 = detail::base64_encode(der.data(), der.size());
+  std::vector<std::uint8_t> v2 = der;
+  v2[1] = 0x51;
+  v2[4] = 0x01;
+  v2.insert(v2.end(), {0x81, 0x21, 0x00});
+  v2.insert(v2.end(), pk.begin(), pk.end());
+  std::vector<std::uint8_t> v2_bad = v2;
+  v2_bad.back() ^= 1;
+  std::vector<std::uint8_t> der_junk = der;
+  der_junk.insert(der_junk.end(), {0x05, 0x00});
+  std::vector<std::uint8_t> der_v3 = der;
+  der_v3[4] = 0x03;
+  std::vector<std::uint8_t> der_x25519 = der;
+  der_x25519[11] = 0x6E;
+  struct text_case {
+    const char* what;
+    std::string text;
+    bool ok;
+  };
+  const std::vector<text_case> cases = {
+      {"a good key", good, true},
+      {"a good key, PKCS#8 v2", wrap("PRIVATE KEY", detail::base64_encode(v2.data(), v2.size())), true},
+      {"bad base64 after the seed", wrap("PRIVATE KEY", b64 + "!"), false},
+      {"a base64 length that is not 4k", wrap("PRIVATE KEY", b64 + "QQ"), false},
+      {"padding inside", wrap("PRIVATE KEY", b64.substr(0, 60) + "=" + b64.substr(61)), false},
+      {"DER with trailing bytes", wrap("PRIVATE KEY", detail::base64_encode(der_junk.data(), der_junk.size())), false},
+      {"DER of version 3", wrap("PRIVATE KEY", detail::base64_encode(der_v3.data(), der_v3.size())), false},
+      {"X25519's OID", wrap("PRIVATE KEY", detail::base64_encode(der_x25519.data(), der_x25519.size())), false},
+      {"v2 with another public key", wrap("PRIVATE KEY", detail::base64_encode(v2_bad.data(), v2_bad.size())), false},
+      {"another label", wrap("EC PRIVATE KEY", b64), false},
+      {"trailing junk after the block", good + "junk\n", false},
+      {"text after END on its line", good.substr(0, good.size() - 1) + "x\n", false},
+  };
+  for (const text_case& c : cases) {
+    INFO(c.what);
+    std::size_t found = 0;
+    bool parsed = false;
+    bool right_seed = false;
+    {
+      freed_recording rec;
+      {
+        const auto r = parse_private_key_pem(c.text);
+        parsed = r.has_value();
+        right_seed = parsed && *r == seed;
+      }
+      rec.stop();
+      found = freed_blocks_holding(seed);
+    }
+    REQUIRE_FALSE(recorder().overflow);
+    CHECK(parsed == c.ok);
+    CHECK(right_seed == c.ok);
+    CHECK(found == 0);
+  }
+}
+
+TEST_CASE("No freed block holds seed bytes after key generation, PEM writing and signing",
+          "[pem.secrets]") {
+  for (int round = 0; round < 8; ++round) {
+    std::size_t found = 0;
+    ed25519_seed seed{};
+    {
+      freed_recording rec;
+      const auto generated = ed25519_generate_seed();
+      REQUIRE(generated.has_value());
+      seed = *generated;
+      const ed25519_public_key pk = ed25519_public_key_from_seed(seed);
+      {
+        std::string pem = private_key_pem(seed);
+        const auto back = parse_private_key_pem(pem);
+        REQUIRE(back.has_value());
+        CHECK(*back == seed);
+        // The caller owns the text; wiping it is its part.
+        detail::secure_wipe(&pem[0], pem.size());
+      }
+      const std::string pub = public_key_pem(pk);
+      const std::vector<std::uint8_t> message(300, 0x6D);
+      const ed25519_signature sig = ed25519_sign(seed, message);
+      CHECK(ed25519_verify(pk, message, sig).has_value());
+      rec.stop();
+      found = freed_blocks_holding(seed);
+    }
+    REQUIRE_FALSE(recorder().overflow);
+    CHECK(recorder().count > 0);
+    CHECK(found == 0);
+  }
 }
