@@ -911,3 +911,71 @@ TEST_CASE("No freed block holds seed bytes after key generation, PEM writing and
     CHECK(found == 0);
   }
 }
+
+// ---- Secrets left on the stack ----
+//
+// Paints the stack below the caller, signs, then searches the same region
+// for the expanded key (the secret scalar and the nonce prefix) and the seed.
+// Sanitizers move frames elsewhere, so there it is not meaningful.
+
+#if defined(__SANITIZE_ADDRESS__)
+#define SLOTGUARD_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(memory_sanitizer)
+#define SLOTGUARD_TEST_ASAN 1
+#endif
+#endif
+
+#if !defined(SLOTGUARD_TEST_ASAN) && (defined(__GNUC__) || defined(__clang__))
+namespace {
+
+constexpr std::size_t stack_probe = 32 * 1024;
+
+__attribute__((noinline)) void paint_stack() {
+  volatile std::uint8_t buf[stack_probe];
+  for (std::size_t i = 0; i < stack_probe; ++i) buf[i] = 0xA5;
+  __asm__ __volatile__("" : : "r"(&buf[0]) : "memory");
+}
+
+// How many bytes of the region were written since it was painted, and
+// whether a 16-byte window of any secret is in it.
+__attribute__((noinline)) void scan_stack(const std::vector<std::vector<std::uint8_t>>& secrets,
+                                          std::size_t& touched, bool& found) {
+  volatile std::uint8_t buf[stack_probe];
+  __asm__ __volatile__("" : : "r"(&buf[0]) : "memory");
+  std::vector<std::uint8_t> copy(stack_probe);
+  for (std::size_t i = 0; i < stack_probe; ++i) copy[i] = buf[i];
+  touched = 0;
+  for (std::size_t i = 0; i < stack_probe; ++i) touched += copy[i] != 0xA5 ? 1 : 0;
+  found = false;
+  for (const auto& s : secrets) found = found || holds_window(copy.data(), copy.size(), s.data(), s.size(), 16);
+}
+
+__attribute__((noinline)) ed25519_signature sign_here(const ed25519_seed& seed, byte_view msg) {
+  return ed25519_sign(seed, msg);
+}
+
+}  // namespace
+
+TEST_CASE("Signing leaves no secret in the stack it used", "[ed25519.secrets]") {
+  const auto seed = hex_array<32>(rfc_vectors[2].seed);
+  const sha512_digest expanded = sha512_of(seed);
+  std::vector<std::uint8_t> a(expanded.begin(), expanded.begin() + 32);
+  a[0] &= 248;
+  a[31] &= 127;
+  a[31] |= 64;
+  const std::vector<std::vector<std::uint8_t>> secrets = {
+      std::vector<std::uint8_t>(seed.begin(), seed.end()), a,
+      std::vector<std::uint8_t>(expanded.begin() + 32, expanded.end())};
+  const std::vector<std::uint8_t> message(200, 0x42);
+  paint_stack();
+  const ed25519_signature sig = sign_here(seed, message);
+  std::size_t touched = 0;
+  bool found = true;
+  scan_stack(secrets, touched, found);
+  CHECK(ed25519_verify(ed25519_public_key_from_seed(seed), message, sig).has_value());
+  INFO("bytes of stack written by signing: " << touched);
+  CHECK(touched > 0);
+  CHECK_FALSE(found);
+}
+#endif
