@@ -25,12 +25,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+// read_at_fn and chunk_fn, when another header of the library declares them.
+#if defined(__has_include)
+#if __has_include(<slotguard/io_fn.hpp>)
+#include <slotguard/io_fn.hpp>
+#define SLOTGUARD_BUNDLE_HAVE_IO_FN 1
+#endif
+#endif
 
 namespace slotguard {
 inline namespace v1 {
@@ -71,6 +80,16 @@ enum class manifest_field_id : std::uint16_t {
   payload_sha256 = 12,
   rollout = 13,
   recalls = 14,
+  payload_kind = 15,
+};
+
+// What the payload is (manifest field 15). Absent means bytes; an encoder
+// writes the field only for a value other than bytes, and then marks it
+// critical, so that a reader that does not know the field refuses the bundle
+// instead of taking a tree archive for plain bytes.
+enum class payload_kind : std::uint8_t {
+  bytes = 0,  // opaque bytes, given to the host as they are
+  tree = 1,   // a tree archive (docs/FORMAT.md, "Tree payloads")
 };
 
 // Manifest field value types.
@@ -91,7 +110,8 @@ inline constexpr std::size_t max_channel_length = 64;
 // Hard limits on everything input-controlled. The defaults suit a sensor;
 // a host may lower them (or raise them, knowing what it costs).
 struct bundle_limits {
-  std::uint64_t max_bundle_size = std::uint64_t{512} << 20;  // too_large
+  std::uint64_t max_bundle_size = (std::uint64_t{4} << 30) + (std::uint64_t{1} << 20);  // too_large
+  std::uint64_t max_payload_size = std::uint64_t{4} << 30;                             // too_large
   std::uint32_t max_manifest_size = 64u << 10;                // too_large
   std::uint32_t max_field_size = 16u << 10;                   // field_too_large
   std::uint32_t max_fields = 64;                              // too_many_fields
@@ -204,7 +224,8 @@ class sequence_list_view {
 struct bundle_manifest {
   std::string_view channel;
   std::uint64_t sequence = 0;
-  std::string_view version;  // display only; empty when absent
+  std::string_view version;  // display only; empty when absent or empty
+  bool has_version = false;  // the field is present (its value may be empty)
   std::string_view schema_id;
   std::uint32_t schema_version = 0;
   std::optional<host_version> host_min;  // absent: no lower bound
@@ -216,6 +237,7 @@ struct bundle_manifest {
   sha256_digest payload_sha256{};
   rollout_view rollout;         // empty when absent
   sequence_list_view recalls;   // empty when absent
+  payload_kind kind = payload_kind::bytes;  // bytes when absent
   std::uint32_t field_count = 0;          // all fields, known or not
   std::uint32_t unknown_field_count = 0;  // skipped non-critical fields
 };
@@ -290,6 +312,61 @@ result<void> check_eligibility(const bundle_manifest& m, const verify_options& o
 // signature check per signature by a trusted key.
 result<void> verify_bundle(const bundle_view& b, const trust_set& trust, const verify_options& options = {});
 
+// ---------------------------------------------------------------------------
+// Streaming: bundles of any size read through a caller's read function, with
+// memory bounded by the limits on the manifest and the signature block (no
+// OS call here; the caller reads a file, a mapping or a socket's buffer).
+
+#ifndef SLOTGUARD_BUNDLE_HAVE_IO_FN
+// Reads n bytes at offset into out; returns the count read, short only at
+// the end of the input (0 at or past it), or the error of the read.
+using read_at_fn = std::function<result<std::size_t>(std::uint64_t offset, std::uint8_t* out, std::size_t n)>;
+// Takes one chunk of a stream; an error stops the stream and is returned.
+using chunk_fn = std::function<result<void>(byte_view chunk)>;
+#endif
+
+// Header, manifest and signature block of a bundle of file_size bytes, read
+// with `read` and checked exactly as parse_bundle checks them (same errc, same
+// order, for the same bytes). The header is read first and its sizes are
+// checked against the limits and file_size before anything else is read, so
+// memory stays within max_manifest_size + the signature block's limit
+// whatever file_size says. The payload is not read. A read that fails returns
+// its error; one that comes back short (the input shrank) returns truncated.
+// The object owns its bytes and `view` points into them: it can be moved, not
+// copied.
+struct bundle_head {
+  std::vector<std::uint8_t> header_and_manifest;  // the first 40 + manifest_size bytes
+  std::vector<std::uint8_t> signature_block;
+  // header, manifest_bytes, signature_block and manifest filled; payload and
+  // bytes empty.
+  bundle_view view;
+  std::uint64_t payload_offset = 0;  // 40 + manifest_size
+  std::uint64_t payload_size = 0;    // the header's
+  std::uint64_t file_size = 0;
+
+  bundle_head() = default;
+  bundle_head(const bundle_head&) = delete;
+  bundle_head& operator=(const bundle_head&) = delete;
+  // A vector's move keeps its buffer, so the views stay valid.
+  bundle_head(bundle_head&&) noexcept = default;
+  bundle_head& operator=(bundle_head&&) noexcept = default;
+};
+result<bundle_head> read_bundle_head(const read_at_fn& read, std::uint64_t file_size,
+                                     const bundle_limits& limits = {});
+
+// verify_signatures over a head (the signed message is header and manifest).
+result<void> verify_signatures(const bundle_head& h, const trust_set& trust);
+
+// Streams the payload in chunks of at most `chunk` bytes (invalid_argument
+// for 0): checks first that the manifest's payload_size equals the header's
+// (payload_size_mismatch, as verify_payload), then reads, hashes and gives
+// each chunk to `sink` (may be empty; its error stops the stream), and at the
+// end compares the SHA-256 with the manifest's (payload_hash_mismatch). The
+// chunks are unverified until this returns success: a sink must not act on
+// them before. A short read is truncated. Memory: one chunk.
+result<void> stream_payload(const read_at_fn& read, const bundle_head& h, const chunk_fn& sink,
+                            std::size_t chunk = std::size_t{1} << 20);
+
 // The message a bundle's signatures sign: bundle_signature_context, header
 // bytes [0, 32), then the manifest.
 std::vector<std::uint8_t> bundle_signed_message(const bundle_view& b);
@@ -312,6 +389,7 @@ class bundle_builder {
     sequence_ = s;
     return *this;
   }
+  // Written when set, even empty (an empty version is not an absent one).
   bundle_builder& version(std::string_view v) {
     version_ = std::string(v);
     return *this;
@@ -353,10 +431,24 @@ class bundle_builder {
   // Copies the bytes.
   bundle_builder& payload(byte_view p) {
     payload_ = p.to_vector();
+    payload_digest_.reset();
     return *this;
   }
   bundle_builder& payload(std::vector<std::uint8_t>&& p) noexcept {
     payload_ = std::move(p);
+    payload_digest_.reset();
+    return *this;
+  }
+  // For a payload the caller writes itself (build_parts): its size and
+  // SHA-256 instead of its bytes. Replaces any payload set before.
+  bundle_builder& payload_digest(std::uint64_t size, const sha256_digest& sha256) {
+    payload_.clear();
+    payload_digest_ = std::make_pair(size, sha256);
+    return *this;
+  }
+  // Manifest field 15; bytes (the default) is not written.
+  bundle_builder& set_payload_kind(payload_kind k) noexcept {
+    kind_ = k;
     return *this;
   }
   // A field this library does not interpret, written after the known ones in
@@ -382,6 +474,18 @@ class bundle_builder {
   // twice.
   result<std::vector<std::uint8_t>> build(const bundle_limits& limits = {}) const;
 
+  // A bundle without its payload's bytes, for a payload given by
+  // payload_digest and streamed by the caller: the bundle is head, then the
+  // payload, then tail. head is the header and the manifest, tail the signed
+  // signature block. Checked as build() checks (read_bundle_head over the
+  // parts, whose error it returns). invalid_argument without payload_digest;
+  // otherwise the errors of build().
+  struct parts {
+    std::vector<std::uint8_t> head;
+    std::vector<std::uint8_t> tail;
+  };
+  result<parts> build_parts(const bundle_limits& limits = {}) const;
+
  private:
   struct extra {
     std::uint16_t id;
@@ -391,7 +495,7 @@ class bundle_builder {
   };
   std::string channel_;
   std::optional<std::uint64_t> sequence_;
-  std::string version_;
+  std::optional<std::string> version_;
   std::optional<std::string> schema_id_;
   std::uint32_t schema_version_ = 0;
   std::optional<host_version> host_min_, host_max_;
@@ -399,6 +503,8 @@ class bundle_builder {
   std::vector<rollout_step> rollout_;
   std::vector<std::uint64_t> recalls_;
   std::vector<std::uint8_t> payload_;
+  std::optional<std::pair<std::uint64_t, sha256_digest>> payload_digest_;
+  payload_kind kind_ = payload_kind::bytes;
   std::vector<extra> extra_;
   std::vector<ed25519_seed> seeds_;
 };
@@ -621,53 +727,185 @@ inline std::string to_string(const host_version& v) {
   return std::to_string(v.major) + "." + std::to_string(v.minor) + "." + std::to_string(v.patch);
 }
 
-inline result<bundle_view> parse_bundle(byte_view in, const bundle_limits& limits) noexcept {
-  using detail::load_le16;
-  using detail::load_le32;
-  using detail::load_le64;
-  const std::size_t n = in.size();
-  const std::size_t magic_len = n < bundle_magic.size() ? n : bundle_magic.size();
-  if (magic_len > 0 && std::memcmp(in.data(), bundle_magic.data(), magic_len) != 0) return errc::bad_magic;
-  if (n < bundle_magic.size() + 2) return errc::truncated;
-  const std::uint8_t* h = in.data();
-  bundle_view b;
-  b.format_version = load_le16(h + 8);
+namespace detail {
+
+// What the header says (docs/FORMAT.md, "Header").
+struct bundle_header_fields {
+  std::uint16_t format_version = 0;
+  std::uint32_t manifest_size = 0;
+  std::uint64_t payload_size = 0;
+  std::uint32_t signature_block_size = 0;
+};
+
+// Parsing, steps 1 to 5 (the header): `first` is the first min(40, size)
+// bytes of an input of `size` bytes.
+inline result<bundle_header_fields> bundle_check_header(byte_view first, std::uint64_t size) noexcept {
+  const std::size_t magic_len = first.size() < bundle_magic.size() ? first.size() : bundle_magic.size();
+  if (magic_len > 0 && std::memcmp(first.data(), bundle_magic.data(), magic_len) != 0) return errc::bad_magic;
+  if (size < bundle_magic.size() + 2) return errc::truncated;
+  const std::uint8_t* h = first.data();
+  bundle_header_fields f;
+  f.format_version = load_le16(h + 8);
   // The version is checked before anything else in the header, whose layout
   // a later version may change.
-  if (b.format_version != bundle_format_version) return errc::unsupported_format_version;
-  if (n < bundle_header_size) return errc::truncated;
-  if (crc32c(in.sub(0, 36)) != load_le32(h + 36)) return errc::checksum_mismatch;
+  if (f.format_version != bundle_format_version) return errc::unsupported_format_version;
+  if (size < bundle_header_size) return errc::truncated;
+  if (crc32c(first.sub(0, 36)) != load_le32(h + 36)) return errc::checksum_mismatch;
   if (load_le16(h + 10) != 0 || load_le32(h + 12) != bundle_header_size || load_le32(h + 20) != 0)
     return errc::bad_header;
-  const std::uint64_t msize = load_le32(h + 16);
-  const std::uint64_t psize = load_le64(h + 24);
-  const std::uint64_t ssize = load_le32(h + 32);
-  if (static_cast<std::uint64_t>(n) > limits.max_bundle_size || msize > limits.max_manifest_size ||
-      psize > limits.max_bundle_size)
+  f.manifest_size = load_le32(h + 16);
+  f.payload_size = load_le64(h + 24);
+  f.signature_block_size = load_le32(h + 32);
+  return f;
+}
+
+// Parsing, steps 6 and 7: the header's sizes against the limits, then
+// against the input's size.
+inline result<void> bundle_check_limits(const bundle_header_fields& f, std::uint64_t size,
+                                        const bundle_limits& limits) noexcept {
+  const std::uint64_t msize = f.manifest_size;
+  const std::uint64_t psize = f.payload_size;
+  const std::uint64_t ssize = f.signature_block_size;
+  if (size > limits.max_bundle_size || msize > limits.max_manifest_size || psize > limits.max_bundle_size ||
+      psize > limits.max_payload_size)
     return errc::too_large;
   if (ssize > 4 + std::uint64_t{limits.max_signatures} * bundle_signature_entry_size)
     return errc::too_many_signatures;
-  // Every size is now below n or a u32, so none of this overflows.
-  const std::uint64_t rest = static_cast<std::uint64_t>(n) - bundle_header_size;
+  // size >= 40 here (bundle_check_header), and msize and ssize are u32s:
+  // none of this overflows.
+  const std::uint64_t rest = size - bundle_header_size;
   if (msize > rest || psize > rest - msize || ssize > rest - msize - psize) return errc::truncated;
   if (ssize < rest - msize - psize) return errc::trailing_bytes;
-  const auto msize_z = static_cast<std::size_t>(msize);
-  const auto psize_z = static_cast<std::size_t>(psize);
-  b.bytes = in;
-  b.header = in.sub(0, bundle_header_size);
-  b.manifest_bytes = in.sub(bundle_header_size, msize_z);
-  b.payload = in.sub(bundle_header_size + msize_z, psize_z);
-  b.signature_block = in.sub(bundle_header_size + msize_z + psize_z);
-  if (ssize < 4) return errc::bad_header;
-  const std::uint32_t count = load_le32(b.signature_block.data());
-  if (count > limits.max_signatures) return errc::too_many_signatures;
-  if (ssize != 4 + std::uint64_t{count} * bundle_signature_entry_size) return errc::bad_header;
+  return ok();
+}
 
-  // The manifest.
-  bundle_manifest& m = b.manifest;
-  detail::le_reader r(b.manifest_bytes);
+// Parsing, step 8: the signature block (count, then 72-byte entries).
+inline result<void> bundle_check_signature_block(byte_view block, const bundle_limits& limits) noexcept {
+  if (block.size() < 4) return errc::bad_header;
+  const std::uint32_t count = load_le32(block.data());
+  if (count > limits.max_signatures) return errc::too_many_signatures;
+  if (static_cast<std::uint64_t>(block.size()) != 4 + std::uint64_t{count} * bundle_signature_entry_size)
+    return errc::bad_header;
+  return ok();
+}
+
+// One known field's type, length and value rules (docs/FORMAT.md, "Manifest
+// fields"), stored into m.
+inline result<void> bundle_parse_known_field(manifest_field_id id, std::uint8_t flags, std::uint8_t type,
+                                             byte_view v, const bundle_limits& limits,
+                                             bundle_manifest& m) noexcept {
+  const auto want = [&](manifest_field_type t, std::size_t size) {
+    return type == static_cast<std::uint8_t>(t) && (size == 0 || v.size() == size);
+  };
+  const auto as_string = [&]() { return v.as_chars(); };
+  switch (id) {
+    case manifest_field_id::channel:
+      if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
+      if (!bundle_valid_utf8(v)) return errc::invalid_utf8;
+      if (!bundle_valid_channel(as_string())) return errc::malformed_field;
+      m.channel = as_string();
+      break;
+    case manifest_field_id::sequence:
+      if (!want(manifest_field_type::u64, 8)) return errc::malformed_field;
+      m.sequence = load_le64(v.data());
+      break;
+    case manifest_field_id::version:
+      if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
+      if (!bundle_valid_utf8(v)) return errc::invalid_utf8;
+      m.version = as_string();
+      m.has_version = true;
+      break;
+    case manifest_field_id::schema_id:
+      if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
+      if (!bundle_valid_utf8(v)) return errc::invalid_utf8;
+      if (v.empty()) return errc::malformed_field;
+      m.schema_id = as_string();
+      break;
+    case manifest_field_id::schema_version:
+      if (!want(manifest_field_type::u32, 4)) return errc::malformed_field;
+      m.schema_version = load_le32(v.data());
+      break;
+    case manifest_field_id::host_min:
+    case manifest_field_id::host_max: {
+      if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
+      // A string field: UTF-8 first, as for every string, then the syntax.
+      if (!bundle_valid_utf8(v)) return errc::invalid_utf8;
+      const result<host_version> hv = parse_host_version(as_string());
+      if (!hv) return errc::malformed_field;
+      (id == manifest_field_id::host_min ? m.host_min : m.host_max) = *hv;
+      break;
+    }
+    case manifest_field_id::created:
+      if (!want(manifest_field_type::i64, 8)) return errc::malformed_field;
+      m.created = static_cast<std::int64_t>(load_le64(v.data()));
+      break;
+    case manifest_field_id::not_before:
+      if (!want(manifest_field_type::i64, 8)) return errc::malformed_field;
+      m.not_before = static_cast<std::int64_t>(load_le64(v.data()));
+      break;
+    case manifest_field_id::expires:
+      if (!want(manifest_field_type::i64, 8)) return errc::malformed_field;
+      m.expires = static_cast<std::int64_t>(load_le64(v.data()));
+      break;
+    case manifest_field_id::payload_size:
+      if (!want(manifest_field_type::u64, 8)) return errc::malformed_field;
+      m.payload_size = load_le64(v.data());
+      break;
+    case manifest_field_id::payload_sha256:
+      if (!want(manifest_field_type::bytes, 32)) return errc::malformed_field;
+      std::memcpy(m.payload_sha256.data(), v.data(), 32);
+      break;
+    case manifest_field_id::rollout: {
+      // The shape (type, not empty, whole steps) before the count, the count
+      // before the steps' values.
+      if (!want(manifest_field_type::rollout, 0) || v.empty() || v.size() % rollout_view::step_size != 0)
+        return errc::malformed_field;
+      const rollout_view ramp(v);
+      if (ramp.size() > limits.max_rollout_steps) return errc::field_too_large;
+      for (std::size_t i = 0; i < ramp.size(); ++i) {
+        const rollout_step s = ramp[i];
+        if (s.percent > 100) return errc::malformed_field;
+        if (i > 0) {
+          const rollout_step prev = ramp[i - 1];
+          if (s.offset <= prev.offset || s.percent < prev.percent) return errc::malformed_field;
+        }
+      }
+      m.rollout = ramp;
+      break;
+    }
+    case manifest_field_id::recalls: {
+      if (!want(manifest_field_type::u64_list, 0) || v.empty() || v.size() % 8 != 0)
+        return errc::malformed_field;
+      const sequence_list_view list(v);
+      if (list.size() > limits.max_recalls) return errc::field_too_large;
+      for (std::size_t i = 1; i < list.size(); ++i)
+        if (list[i] <= list[i - 1]) return errc::malformed_field;
+      m.recalls = list;
+      break;
+    }
+    case manifest_field_id::payload_kind: {
+      if (!want(manifest_field_type::u32, 4)) return errc::malformed_field;
+      const std::uint32_t k = load_le32(v.data());
+      if (k > static_cast<std::uint32_t>(payload_kind::tree)) return errc::malformed_field;
+      // A kind other than bytes must be critical: a reader that ignored it
+      // would take the payload for plain bytes.
+      if (k != 0 && (flags & manifest_flag_critical) == 0) return errc::malformed_field;
+      m.kind = static_cast<payload_kind>(k);
+      break;
+    }
+  }
+  return ok();
+}
+
+// Parsing, steps 9 and 10: the manifest's fields, the required ones, and the
+// rules between fields.
+inline result<void> bundle_parse_manifest(byte_view bytes, const bundle_limits& limits,
+                                          bundle_manifest& m) noexcept {
+  detail::le_reader r(bytes);
   std::uint32_t seen = 0;  // bit i: field id i was present
   while (r.remaining() > 0) {
+    // At most max_fields fields, known or not: the check comes before the
+    // field is read, against the number read so far.
     if (m.field_count >= limits.max_fields) return errc::too_many_fields;
     ++m.field_count;
     std::uint16_t id = 0;
@@ -678,7 +916,7 @@ inline result<bundle_view> parse_bundle(byte_view in, const bundle_limits& limit
     byte_view v;
     if (!r.bytes(len, v)) return errc::truncated;
     if ((flags & ~manifest_flag_critical) != 0 || id == 0) return errc::malformed_field;
-    if (id > static_cast<std::uint16_t>(manifest_field_id::recalls)) {
+    if (id > static_cast<std::uint16_t>(manifest_field_id::payload_kind)) {
       if (flags & manifest_flag_critical) return errc::unknown_critical_field;
       ++m.unknown_field_count;
       continue;
@@ -686,91 +924,7 @@ inline result<bundle_view> parse_bundle(byte_view in, const bundle_limits& limit
     const std::uint32_t bit = std::uint32_t{1} << id;
     if (seen & bit) return errc::duplicate_field;
     seen |= bit;
-    const auto want = [&](manifest_field_type t, std::size_t size) {
-      return type == static_cast<std::uint8_t>(t) && (size == 0 || v.size() == size);
-    };
-    const auto as_string = [&]() { return v.as_chars(); };
-    switch (static_cast<manifest_field_id>(id)) {
-      case manifest_field_id::channel:
-        if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
-        if (!detail::bundle_valid_utf8(v)) return errc::invalid_utf8;
-        if (!detail::bundle_valid_channel(as_string())) return errc::malformed_field;
-        m.channel = as_string();
-        break;
-      case manifest_field_id::sequence:
-        if (!want(manifest_field_type::u64, 8)) return errc::malformed_field;
-        m.sequence = load_le64(v.data());
-        break;
-      case manifest_field_id::version:
-        if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
-        if (!detail::bundle_valid_utf8(v)) return errc::invalid_utf8;
-        m.version = as_string();
-        break;
-      case manifest_field_id::schema_id:
-        if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
-        if (!detail::bundle_valid_utf8(v)) return errc::invalid_utf8;
-        if (v.empty()) return errc::malformed_field;
-        m.schema_id = as_string();
-        break;
-      case manifest_field_id::schema_version:
-        if (!want(manifest_field_type::u32, 4)) return errc::malformed_field;
-        m.schema_version = load_le32(v.data());
-        break;
-      case manifest_field_id::host_min:
-      case manifest_field_id::host_max: {
-        if (!want(manifest_field_type::string, 0)) return errc::malformed_field;
-        const result<host_version> hv = parse_host_version(as_string());
-        if (!hv) return errc::malformed_field;
-        (id == static_cast<std::uint16_t>(manifest_field_id::host_min) ? m.host_min : m.host_max) = *hv;
-        break;
-      }
-      case manifest_field_id::created:
-        if (!want(manifest_field_type::i64, 8)) return errc::malformed_field;
-        m.created = static_cast<std::int64_t>(load_le64(v.data()));
-        break;
-      case manifest_field_id::not_before:
-        if (!want(manifest_field_type::i64, 8)) return errc::malformed_field;
-        m.not_before = static_cast<std::int64_t>(load_le64(v.data()));
-        break;
-      case manifest_field_id::expires:
-        if (!want(manifest_field_type::i64, 8)) return errc::malformed_field;
-        m.expires = static_cast<std::int64_t>(load_le64(v.data()));
-        break;
-      case manifest_field_id::payload_size:
-        if (!want(manifest_field_type::u64, 8)) return errc::malformed_field;
-        m.payload_size = load_le64(v.data());
-        break;
-      case manifest_field_id::payload_sha256:
-        if (!want(manifest_field_type::bytes, 32)) return errc::malformed_field;
-        std::memcpy(m.payload_sha256.data(), v.data(), 32);
-        break;
-      case manifest_field_id::rollout: {
-        if (!want(manifest_field_type::rollout, 0) || v.empty() || v.size() % rollout_view::step_size != 0)
-          return errc::malformed_field;
-        const rollout_view ramp(v);
-        if (ramp.size() > limits.max_rollout_steps) return errc::field_too_large;
-        for (std::size_t i = 0; i < ramp.size(); ++i) {
-          const rollout_step s = ramp[i];
-          if (s.percent > 100) return errc::malformed_field;
-          if (i > 0) {
-            const rollout_step prev = ramp[i - 1];
-            if (s.offset <= prev.offset || s.percent < prev.percent) return errc::malformed_field;
-          }
-        }
-        m.rollout = ramp;
-        break;
-      }
-      case manifest_field_id::recalls: {
-        if (!want(manifest_field_type::u64_list, 0) || v.empty() || v.size() % 8 != 0)
-          return errc::malformed_field;
-        const sequence_list_view list(v);
-        if (list.size() > limits.max_recalls) return errc::field_too_large;
-        for (std::size_t i = 1; i < list.size(); ++i)
-          if (list[i] <= list[i - 1]) return errc::malformed_field;
-        m.recalls = list;
-        break;
-      }
-    }
+    SLOTGUARD_TRY(bundle_parse_known_field(static_cast<manifest_field_id>(id), flags, type, v, limits, m));
   }
   constexpr std::uint32_t required =
       (1u << static_cast<unsigned>(manifest_field_id::channel)) |
@@ -785,7 +939,101 @@ inline result<bundle_view> parse_bundle(byte_view in, const bundle_limits& limit
   // than on every device.
   if (m.host_min && m.host_max && *m.host_max < *m.host_min) return errc::malformed_field;
   if (m.not_before && m.expires && *m.expires <= *m.not_before) return errc::malformed_field;
+  return ok();
+}
+
+// Reads exactly n bytes at off: the read's error, or truncated when it comes
+// back short (the input is shorter than its size said).
+inline result<void> bundle_read_exact(const read_at_fn& read, std::uint64_t off, std::uint8_t* out,
+                                      std::size_t n) {
+  std::size_t done = 0;
+  while (done < n) {
+    const result<std::size_t> got = read(off + done, out + done, n - done);
+    if (!got) return got.error();
+    if (*got == 0 || *got > n - done) return errc::truncated;
+    done += *got;
+  }
+  return ok();
+}
+
+}  // namespace detail
+
+inline result<bundle_view> parse_bundle(byte_view in, const bundle_limits& limits) noexcept {
+  const std::uint64_t n = in.size();
+  const result<detail::bundle_header_fields> f = detail::bundle_check_header(in.sub(0, bundle_header_size), n);
+  if (!f) return f.error();
+  SLOTGUARD_TRY(detail::bundle_check_limits(*f, n, limits));
+  // The sizes add up to n, a size_t.
+  const auto msize = static_cast<std::size_t>(f->manifest_size);
+  const auto psize = static_cast<std::size_t>(f->payload_size);
+  bundle_view b;
+  b.format_version = f->format_version;
+  b.bytes = in;
+  b.header = in.sub(0, bundle_header_size);
+  b.manifest_bytes = in.sub(bundle_header_size, msize);
+  b.payload = in.sub(bundle_header_size + msize, psize);
+  b.signature_block = in.sub(bundle_header_size + msize + psize);
+  SLOTGUARD_TRY(detail::bundle_check_signature_block(b.signature_block, limits));
+  SLOTGUARD_TRY(detail::bundle_parse_manifest(b.manifest_bytes, limits, b.manifest));
   return b;
+}
+
+inline result<bundle_head> read_bundle_head(const read_at_fn& read, std::uint64_t file_size,
+                                            const bundle_limits& limits) {
+  std::uint8_t first[bundle_header_size];
+  const std::size_t first_size =
+      file_size < bundle_header_size ? static_cast<std::size_t>(file_size) : bundle_header_size;
+  SLOTGUARD_TRY(detail::bundle_read_exact(read, 0, first, first_size));
+  const result<detail::bundle_header_fields> f = detail::bundle_check_header(byte_view(first, first_size), file_size);
+  if (!f) return f.error();
+  SLOTGUARD_TRY(detail::bundle_check_limits(*f, file_size, limits));
+  // Both are u32s, bounded by the limits; on a 32-bit host with limits
+  // raised past what memory can hold, refuse rather than wrap.
+  const std::uint64_t head_size = bundle_header_size + std::uint64_t{f->manifest_size};
+  if (head_size > (std::numeric_limits<std::size_t>::max)() / 2 ||
+      f->signature_block_size > (std::numeric_limits<std::size_t>::max)() / 2)
+    return errc::too_large;
+  bundle_head h;
+  h.file_size = file_size;
+  h.payload_offset = head_size;
+  h.payload_size = f->payload_size;
+  h.header_and_manifest.resize(static_cast<std::size_t>(head_size));
+  std::memcpy(h.header_and_manifest.data(), first, bundle_header_size);
+  h.signature_block.resize(static_cast<std::size_t>(f->signature_block_size));
+  // parse_bundle's order: the signature block before the manifest.
+  SLOTGUARD_TRY(detail::bundle_read_exact(read, head_size + f->payload_size, h.signature_block.data(),
+                                          h.signature_block.size()));
+  SLOTGUARD_TRY(detail::bundle_check_signature_block(h.signature_block, limits));
+  SLOTGUARD_TRY(detail::bundle_read_exact(read, bundle_header_size, h.header_and_manifest.data() + bundle_header_size,
+                                          h.header_and_manifest.size() - bundle_header_size));
+  bundle_view& b = h.view;
+  b.format_version = f->format_version;
+  const byte_view all(h.header_and_manifest);
+  b.header = all.sub(0, bundle_header_size);
+  b.manifest_bytes = all.sub(bundle_header_size);
+  b.signature_block = byte_view(h.signature_block);
+  SLOTGUARD_TRY(detail::bundle_parse_manifest(b.manifest_bytes, limits, b.manifest));
+  return h;
+}
+
+inline result<void> stream_payload(const read_at_fn& read, const bundle_head& h, const chunk_fn& sink,
+                                   std::size_t chunk) {
+  if (chunk == 0) return errc::invalid_argument;
+  if (h.view.manifest.payload_size != h.payload_size) return errc::payload_size_mismatch;
+  const std::uint64_t buf_size = h.payload_size < chunk ? h.payload_size : std::uint64_t{chunk};
+  std::vector<std::uint8_t> buf(static_cast<std::size_t>(buf_size));
+  sha256 hash;
+  std::uint64_t done = 0;
+  while (done < h.payload_size) {
+    const std::uint64_t left = h.payload_size - done;
+    const std::size_t n = left < buf.size() ? static_cast<std::size_t>(left) : buf.size();
+    SLOTGUARD_TRY(detail::bundle_read_exact(read, h.payload_offset + done, buf.data(), n));
+    hash.update(buf.data(), n);
+    if (sink) SLOTGUARD_TRY(sink(byte_view(buf.data(), n)));
+    done += n;
+  }
+  if (hash.finish() != h.view.manifest.payload_sha256) return errc::payload_hash_mismatch;
+  return ok();
 }
 
 inline result<void> verify_payload(const bundle_view& b) noexcept {
@@ -821,6 +1069,10 @@ inline result<void> verify_signatures(const bundle_view& b, const trust_set& tru
   }
   if (distinct < trust.threshold()) return errc::below_threshold;
   return ok();
+}
+
+inline result<void> verify_signatures(const bundle_head& h, const trust_set& trust) {
+  return verify_signatures(h.view, trust);
 }
 
 inline result<void> check_eligibility(const bundle_manifest& m, const verify_options& o) noexcept {
@@ -866,7 +1118,7 @@ inline result<std::vector<std::uint8_t>> bundle_builder::manifest() const {
   detail::manifest_writer w;
   w.string(id::channel, true, channel_);
   w.u64(id::sequence, true, *sequence_);
-  if (!version_.empty()) w.string(id::version, false, version_);
+  if (version_) w.string(id::version, false, *version_);
   w.string(id::schema_id, true, *schema_id_);
   w.u32(id::schema_version, true, schema_version_);
   if (host_min_) w.string(id::host_min, true, to_string(*host_min_));
@@ -874,8 +1126,13 @@ inline result<std::vector<std::uint8_t>> bundle_builder::manifest() const {
   w.i64(id::created, true, *created_);
   if (not_before_) w.i64(id::not_before, true, *not_before_);
   if (expires_) w.i64(id::expires, true, *expires_);
-  w.u64(id::payload_size, true, static_cast<std::uint64_t>(payload_.size()));
-  w.field(id::payload_sha256, true, manifest_field_type::bytes, byte_view(sha256_of(payload_)));
+  if (payload_digest_) {
+    w.u64(id::payload_size, true, payload_digest_->first);
+    w.field(id::payload_sha256, true, manifest_field_type::bytes, byte_view(payload_digest_->second));
+  } else {
+    w.u64(id::payload_size, true, static_cast<std::uint64_t>(payload_.size()));
+    w.field(id::payload_sha256, true, manifest_field_type::bytes, byte_view(sha256_of(payload_)));
+  }
   if (!rollout_.empty()) {
     std::vector<std::uint8_t> v;
     v.reserve(rollout_.size() * rollout_view::step_size);
@@ -894,12 +1151,14 @@ inline result<std::vector<std::uint8_t>> bundle_builder::manifest() const {
     for (std::uint64_t s : sorted) detail::append_le64(v, s);
     w.field(id::recalls, true, manifest_field_type::u64_list, v);
   }
+  if (kind_ != payload_kind::bytes) w.u32(id::payload_kind, true, static_cast<std::uint32_t>(kind_));
   for (const extra& e : extra_)
     w.field(e.id, e.critical ? manifest_flag_critical : std::uint8_t{0}, e.type, e.value);
   return std::move(w).bytes();
 }
 
 inline result<std::vector<std::uint8_t>> bundle_builder::build(const bundle_limits& limits) const {
+  if (payload_digest_) return errc::invalid_argument;  // no bytes to put in: build_parts
   result<std::vector<std::uint8_t>> man = manifest();
   if (!man) return man.error();
   std::vector<key_id> ids;
@@ -912,6 +1171,59 @@ inline result<std::vector<std::uint8_t>> bundle_builder::build(const bundle_limi
   if (!out) return out.error();
   for (const ed25519_seed& s : seeds_) SLOTGUARD_TRY(detail::bundle_append_signature(*out, s));
   const result<bundle_view> check = parse_bundle(*out, limits);
+  if (!check) return check.error();
+  return out;
+}
+
+inline result<bundle_builder::parts> bundle_builder::build_parts(const bundle_limits& limits) const {
+  if (!payload_digest_) return errc::invalid_argument;
+  result<std::vector<std::uint8_t>> man = manifest();
+  if (!man) return man.error();
+  if (man->size() > (std::numeric_limits<std::uint32_t>::max)() - bundle_header_size) return errc::too_large;
+  const std::uint64_t psize = payload_digest_->first;
+  const std::uint64_t ssize = 4 + std::uint64_t{bundle_signature_entry_size} * seeds_.size();
+  if (ssize > (std::numeric_limits<std::uint32_t>::max)()) return errc::too_many_signatures;
+  parts out;
+  out.head.resize(bundle_header_size);
+  out.head.insert(out.head.end(), man->begin(), man->end());
+  // Header bytes [0, 32), the signed ones, do not depend on the signature
+  // block's size: the final header is written once.
+  detail::bundle_store_header(out.head.data(), static_cast<std::uint32_t>(man->size()), psize,
+                              static_cast<std::uint32_t>(ssize));
+  const std::vector<std::uint8_t> msg = detail::bundle_message(
+      byte_view(out.head.data(), bundle_header_size), byte_view(out.head.data() + bundle_header_size, man->size()));
+  detail::append_le32(out.tail, static_cast<std::uint32_t>(seeds_.size()));
+  std::vector<key_id> ids;
+  for (const ed25519_seed& s : seeds_) {
+    const key_id id = key_id_of(ed25519_public_key_from_seed(s));
+    if (std::find(ids.begin(), ids.end(), id) != ids.end()) return errc::already_exists;
+    ids.push_back(id);
+    const ed25519_signature sig = ed25519_sign(s, msg);
+    out.tail.insert(out.tail.end(), id.begin(), id.end());
+    out.tail.insert(out.tail.end(), sig.begin(), sig.end());
+  }
+  const std::uint64_t head_size = out.head.size();
+  const std::uint64_t tail_size = out.tail.size();
+  if (psize > (std::numeric_limits<std::uint64_t>::max)() - head_size - tail_size) return errc::too_large;
+  const std::uint64_t tail_at = head_size + psize;
+  // The same checks as a reader's; the payload's bytes are never read.
+  const read_at_fn read = [&](std::uint64_t off, std::uint8_t* o, std::size_t n) -> result<std::size_t> {
+    std::size_t done = 0;
+    while (done < n) {
+      const std::uint64_t at = off + done;
+      if (at < head_size) {
+        o[done++] = out.head[static_cast<std::size_t>(at)];
+      } else if (at >= tail_at && at - tail_at < tail_size) {
+        o[done++] = out.tail[static_cast<std::size_t>(at - tail_at)];
+      } else if (at < tail_at) {
+        return errc::internal;
+      } else {
+        break;
+      }
+    }
+    return done;
+  };
+  const result<bundle_head> check = read_bundle_head(read, tail_at + tail_size, limits);
   if (!check) return check.error();
   return out;
 }

@@ -9,7 +9,10 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <random>
@@ -111,15 +114,48 @@ std::vector<std::uint8_t> build(const sg::bundle_builder& b, const sg::bundle_li
   return std::move(*r);
 }
 
+// A read function over bytes in memory that counts what it was asked for.
+struct memory_reader {
+  sg::byte_view bytes;
+  std::uint64_t bytes_read = 0;
+  std::uint64_t highest_end = 0;
+  sg::read_at_fn fn() {
+    return [this](std::uint64_t off, std::uint8_t* out, std::size_t n) -> sg::result<std::size_t> {
+      if (off >= bytes.size()) return std::size_t{0};
+      const auto at = static_cast<std::size_t>(off);
+      const std::size_t k = std::min(n, bytes.size() - at);
+      std::memcpy(out, bytes.data() + at, k);
+      bytes_read += k;
+      highest_end = std::max<std::uint64_t>(highest_end, off + k);
+      return k;
+    };
+  }
+};
+
+// read_bundle_head over the same bytes.
+errc head_error(sg::byte_view bytes, const sg::bundle_limits& limits = {}) {
+  memory_reader m{bytes};
+  const auto r = sg::read_bundle_head(m.fn(), bytes.size(), limits);
+  return r ? errc::ok : r.error();
+}
+
+// parse_bundle's verdict, checked against read_bundle_head's on the same
+// bytes: every rejection test in this file runs through here, so the two
+// readers are held to the same errc and the same order of checks.
 errc parse_error(sg::byte_view bytes, const sg::bundle_limits& limits = {}) {
   const auto r = sg::parse_bundle(bytes, limits);
-  return r ? errc::ok : r.error();
+  const errc e = r ? errc::ok : r.error();
+  const errc h = head_error(bytes, limits);
+  if (h != e) CHECK(h == e);  // one assertion per disagreement, not per call
+  return e;
 }
 
 // Parse and verify; ok when both pass.
 errc check(sg::byte_view bytes, const sg::trust_set& trust, const sg::verify_options& opts = {},
            const sg::bundle_limits& limits = {}) {
   const auto r = sg::parse_bundle(bytes, limits);
+  const errc h = head_error(bytes, limits);
+  if (h != (r ? errc::ok : r.error())) CHECK(h == (r ? errc::ok : r.error()));
   if (!r) return r.error();
   const auto v = sg::verify_bundle(*r, trust, opts);
   return v ? errc::ok : v.error();
@@ -492,6 +528,8 @@ TEST_CASE("every single-bit flip in the header and manifest is rejected", "[bund
       auto bad = good;
       bad[i] = static_cast<std::uint8_t>(bad[i] ^ (1u << bit));
       const auto r = sg::parse_bundle(bad);
+      const errc h = head_error(bad);
+      if (h != (r ? errc::ok : r.error())) CHECK(h == (r ? errc::ok : r.error()));
       if (!r) {
         ++rejected_by_parse;
         continue;
@@ -594,6 +632,7 @@ TEST_CASE("header rejections", "[bundle.reject.header]") {
     fix_crc(bad);
     sg::bundle_limits huge;
     huge.max_bundle_size = ~std::uint64_t{0};
+    huge.max_payload_size = ~std::uint64_t{0};
     CHECK(parse_error(bad, huge) == errc::truncated);
   }
 }
@@ -636,6 +675,15 @@ TEST_CASE("limits: each has its own errc", "[bundle.reject.limits]") {
     sg::bundle_builder b = minimal_builder();
     for (std::uint16_t i = 0; i < 64; ++i) b.extra_field(static_cast<std::uint16_t>(1000 + i), 1, false, {});
     CHECK(b.build().error() == errc::too_many_fields);
+    // max_fields counts every field, known or not: the minimal manifest's 7
+    // and 57 unknown ones are 64, accepted; one more is refused.
+    sg::bundle_builder at_limit = minimal_builder();
+    for (std::uint16_t i = 0; i < 57; ++i) at_limit.extra_field(static_cast<std::uint16_t>(1000 + i), 1, false, {});
+    const auto ok64 = at_limit.build();
+    REQUIRE(ok64);
+    CHECK(sg::parse_bundle(*ok64)->manifest.field_count == 64);
+    at_limit.extra_field(2000, 1, false, {});
+    CHECK(at_limit.build().error() == errc::too_many_fields);
   }
   SECTION("signatures") {
     sg::bundle_limits lim;
@@ -688,7 +736,7 @@ TEST_CASE("unknown fields: critical rejected, non-critical skipped", "[bundle.re
   const std::vector<std::uint8_t> payload = bytes_of("x");
   sg::detail::manifest_writer w;
   required_fields(w, payload);
-  w.field(15, sg::manifest_flag_critical, 1, bytes_of("abcd"));
+  w.field(16, sg::manifest_flag_critical, 1, bytes_of("abcd"));  // the first id v1 does not know
   CHECK(parse_error(craft(w.bytes(), payload)) == errc::unknown_critical_field);
 }
 
@@ -783,6 +831,10 @@ TEST_CASE("malformed field values", "[bundle.reject.manifest]") {
       {"host_min not a version", id::host_min, 1, ty::string, bytes_of("7.1"), errc::malformed_field},
       {"host_max leading zero", id::host_max, 1, ty::string, bytes_of("7.01.0"), errc::malformed_field},
       {"host_max too big", id::host_max, 1, ty::string, bytes_of("4294967296.0.0"), errc::malformed_field},
+      // A string field: UTF-8 is checked before the version syntax.
+      {"host_min not UTF-8", id::host_min, 1, ty::string, {0x37, 0x2E, 0xFF, 0x2E, 0x30}, errc::invalid_utf8},
+      {"host_max with NUL", id::host_max, 1, ty::string, {0x37, 0x2E, 0x00, 0x2E, 0x30}, errc::invalid_utf8},
+      {"host_max overlong", id::host_max, 1, ty::string, {0xC0, 0xAF}, errc::invalid_utf8},
       {"rollout empty", id::rollout, 1, ty::rollout, {}, errc::malformed_field},
       {"rollout partial step", id::rollout, 1, ty::rollout, {0, 0, 0, 0, 0, 0, 0, 0, 10, 1}, errc::malformed_field},
       {"rollout percent over 100", id::rollout, 1, ty::rollout, steps({{0, 101}}), errc::malformed_field},
@@ -792,6 +844,21 @@ TEST_CASE("malformed field values", "[bundle.reject.manifest]") {
       {"recalls not increasing", id::recalls, 1, ty::u64_list, seqs({5, 5}), errc::malformed_field},
       {"recalls partial", id::recalls, 1, ty::u64_list, {1, 2, 3}, errc::malformed_field},
       {"recalls empty", id::recalls, 1, ty::u64_list, {}, errc::malformed_field},
+      // Shape before count: a list over its limit and not whole steps or
+      // items is malformed_field, not field_too_large.
+      {"rollout over the step limit and partial", id::rollout, 1, ty::rollout,
+       std::vector<std::uint8_t>(33 * 9 + 1), errc::malformed_field},
+      {"recalls over the limit and partial", id::recalls, 1, ty::u64_list, std::vector<std::uint8_t>(1025 * 8 + 1),
+       errc::malformed_field},
+      // Count before values: over the limit with bad values is field_too_large.
+      {"rollout over the step limit with bad steps", id::rollout, 1, ty::rollout, std::vector<std::uint8_t>(33 * 9),
+       errc::field_too_large},
+      {"recalls over the limit, not increasing", id::recalls, 1, ty::u64_list, std::vector<std::uint8_t>(1025 * 8),
+       errc::field_too_large},
+      {"payload_kind as u64", id::payload_kind, 1, ty::u64, u64v(1), errc::malformed_field},
+      {"payload_kind of 2 bytes", id::payload_kind, 1, ty::u32, {1, 0}, errc::malformed_field},
+      {"payload_kind unknown value", id::payload_kind, 1, ty::u32, {2, 0, 0, 0}, errc::malformed_field},
+      {"payload_kind tree not critical", id::payload_kind, 0, ty::u32, {1, 0, 0, 0}, errc::malformed_field},
   };
   SECTION("wrong types, lengths and values") {
     for (const auto& c : cases) {
@@ -1072,4 +1139,240 @@ TEST_CASE("RFC 3339 times", "[bundle.time]") {
     REQUIRE(back);
     CHECK(*back == t);
   }
+}
+
+// ---------------------------------------------------------------------------
+// Format findings: present but empty version, payload kind
+
+TEST_CASE("an empty version is present, distinct from an absent one, and re-encodes", "[bundle.manifest.version]") {
+  auto with_empty = minimal_builder();
+  with_empty.version("");
+  const auto e = build(with_empty);
+  const auto pe = sg::parse_bundle(e);
+  REQUIRE(pe);
+  CHECK(pe->manifest.has_version);
+  CHECK(pe->manifest.version.empty());
+  const auto a = build(minimal_builder());
+  const auto pa = sg::parse_bundle(a);
+  REQUIRE(pa);
+  CHECK_FALSE(pa->manifest.has_version);
+  // The empty field is 8 bytes of field header: the bundles differ.
+  CHECK(e.size() == a.size() + 8);
+  // Re-encoding from what was parsed gives the same bytes.
+  auto again = minimal_builder();
+  if (pe->manifest.has_version) again.version(pe->manifest.version);
+  CHECK(build(again) == e);
+}
+
+TEST_CASE("payload_kind: tree is written critical, bytes is never written", "[bundle.manifest.kind]") {
+  const auto plain = sg::parse_bundle(build(minimal_builder()));
+  REQUIRE(plain);
+  CHECK(plain->manifest.kind == sg::payload_kind::bytes);
+  auto explicit_bytes = minimal_builder();
+  explicit_bytes.set_payload_kind(sg::payload_kind::bytes);
+  CHECK(build(explicit_bytes) == build(minimal_builder()));
+
+  auto tree = minimal_builder();
+  tree.set_payload_kind(sg::payload_kind::tree);
+  const auto t = build(tree);
+  const auto pt = sg::parse_bundle(t);
+  REQUIRE(pt);
+  CHECK(pt->manifest.kind == sg::payload_kind::tree);
+  // The last field: id 15, critical, u32, 1.
+  const auto mb = pt->manifest_bytes;
+  const std::vector<std::uint8_t> field = {15, 0, 1, 1, 4, 0, 0, 0, 1, 0, 0, 0};
+  REQUIRE(mb.size() >= field.size());
+  CHECK(mb.sub(mb.size() - field.size()).to_vector() == field);
+  CHECK(check(t, trust_of({&seed_a()})) == errc::ok);
+}
+
+// ---------------------------------------------------------------------------
+// Streaming: read_bundle_head, stream_payload, build_parts
+
+namespace {
+
+std::vector<std::string> bundle_files() {
+  std::vector<std::string> out;
+  for (const std::string& dir : {std::string(SLOTGUARD_TEST_DATA_DIR) + "/bundle",
+                                std::string(SLOTGUARD_TEST_SOURCE_DIR) + "/tests/fuzz/corpus/bundle"}) {
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+      if (e.is_regular_file()) out.push_back(e.path().string());
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("read_bundle_head agrees with parse_bundle on every golden and corpus file", "[bundle.stream]") {
+  const auto files = bundle_files();
+  REQUIRE(files.size() >= 10);
+  for (const std::string& f : files) {
+    const auto bytes = read_all(f);
+    INFO(f);
+    const auto p = sg::parse_bundle(bytes);
+    memory_reader m{bytes};
+    const auto h = sg::read_bundle_head(m.fn(), bytes.size());
+    CHECK((h ? errc::ok : h.error()) == (p ? errc::ok : p.error()));
+    if (!p || !h) continue;
+    const sg::bundle_view& v = h->view;
+    CHECK(v.header.to_vector() == p->header.to_vector());
+    CHECK(v.manifest_bytes.to_vector() == p->manifest_bytes.to_vector());
+    CHECK(v.signature_block.to_vector() == p->signature_block.to_vector());
+    CHECK(v.manifest.channel == p->manifest.channel);
+    CHECK(v.manifest.sequence == p->manifest.sequence);
+    CHECK(v.manifest.payload_sha256 == p->manifest.payload_sha256);
+    CHECK(v.manifest.field_count == p->manifest.field_count);
+    CHECK(v.payload.empty());
+    CHECK(h->payload_offset == sg::bundle_header_size + p->manifest_bytes.size());
+    CHECK(h->payload_size == p->payload.size());
+    // The payload is never read by the head.
+    CHECK(m.bytes_read == bytes.size() - p->payload.size());
+    // The stream gives verify_payload's verdict, and the signatures verify_bundle's.
+    const auto vp = sg::verify_payload(*p);
+    const auto sp = sg::stream_payload(m.fn(), *h, {}, 7);
+    CHECK((sp ? errc::ok : sp.error()) == (vp ? errc::ok : vp.error()));
+    const auto trust = trust_of({&seed_a()});
+    const auto s1 = sg::verify_signatures(*p, trust);
+    const auto s2 = sg::verify_signatures(*h, trust);
+    CHECK((s1 ? errc::ok : s1.error()) == (s2 ? errc::ok : s2.error()));
+  }
+}
+
+TEST_CASE("read_bundle_head checks the header's sizes before reading anything else", "[bundle.stream]") {
+  auto good = build(minimal_builder());
+  // A header that claims a payload over the limit: only the header is read.
+  auto big = good;
+  sg::detail::store_le64(big.data() + 24, (std::uint64_t{4} << 30) + 1);
+  fix_crc(big);
+  memory_reader m{big};
+  const std::uint64_t claimed = (std::uint64_t{5} << 30);
+  const auto h = sg::read_bundle_head(m.fn(), claimed);
+  REQUIRE_FALSE(h);
+  CHECK(h.error() == errc::too_large);
+  CHECK(m.highest_end == sg::bundle_header_size);
+  // A file over max_bundle_size whose header is not a bundle's: bad_magic,
+  // the magic first whatever the size.
+  std::vector<std::uint8_t> junk(40, 'x');
+  memory_reader j{junk};
+  const auto hj = sg::read_bundle_head(j.fn(), claimed);
+  REQUIRE_FALSE(hj);
+  CHECK(hj.error() == errc::bad_magic);
+  // A valid header whose sizes add up to more than the file: truncated, the
+  // manifest unread.
+  memory_reader t{good};
+  const auto ht = sg::read_bundle_head(t.fn(), good.size() - 1);
+  REQUIRE_FALSE(ht);
+  CHECK(ht.error() == errc::truncated);
+  CHECK(t.highest_end == sg::bundle_header_size);
+  // A file that shrinks under the reader: truncated.
+  const std::vector<std::uint8_t> cut(good.begin(), good.begin() + 60);
+  memory_reader c{cut};
+  const auto hc = sg::read_bundle_head(c.fn(), good.size());
+  REQUIRE_FALSE(hc);
+  CHECK(hc.error() == errc::truncated);
+  // A read error is returned as it is.
+  const sg::read_at_fn failing = [](std::uint64_t, std::uint8_t*, std::size_t) -> sg::result<std::size_t> {
+    return errc::io_error;
+  };
+  CHECK(sg::read_bundle_head(failing, good.size()).error() == errc::io_error);
+}
+
+TEST_CASE("the payload limit is its own, the bundle limit leaves room for the head", "[bundle.stream][bundle.reject.limits]") {
+  const sg::bundle_limits def;
+  CHECK(def.max_payload_size == std::uint64_t{4} << 30);
+  CHECK(def.max_bundle_size == (std::uint64_t{4} << 30) + (std::uint64_t{1} << 20));
+  const auto good = build(minimal_builder());
+  sg::bundle_limits lim;
+  lim.max_payload_size = 13;  // the payload is 14 bytes
+  CHECK(parse_error(good, lim) == errc::too_large);
+  lim.max_payload_size = 14;
+  CHECK(parse_error(good, lim) == errc::ok);
+}
+
+TEST_CASE("stream_payload: chunks, sink, size and hash", "[bundle.stream]") {
+  auto fb = full_builder();
+  const auto good = build(fb);
+  const auto p = sg::parse_bundle(good);
+  REQUIRE(p);
+  memory_reader m{good};
+  auto h = sg::read_bundle_head(m.fn(), good.size());
+  REQUIRE(h);
+  // Moving the head keeps its views valid.
+  sg::bundle_head moved = std::move(*h);
+  CHECK(moved.view.manifest.channel == "prod.rules-x86_64");
+  for (std::size_t chunk : {std::size_t{1}, std::size_t{7}, std::size_t{64}, std::size_t{300}, std::size_t{1} << 20}) {
+    std::vector<std::uint8_t> got;
+    std::size_t calls = 0, largest = 0;
+    const auto r = sg::stream_payload(m.fn(), moved, [&](sg::byte_view c) -> sg::result<void> {
+      got.insert(got.end(), c.begin(), c.end());
+      ++calls;
+      largest = std::max(largest, c.size());
+      return sg::ok();
+    }, chunk);
+    INFO("chunk " << chunk);
+    CHECK(r);
+    CHECK(got == p->payload.to_vector());
+    CHECK(largest <= chunk);
+    CHECK(calls == (p->payload.size() + chunk - 1) / chunk);
+  }
+  CHECK(sg::stream_payload(m.fn(), moved, {}, 0).error() == errc::invalid_argument);
+  // The sink's error stops the stream.
+  std::size_t calls = 0;
+  const auto stopped = sg::stream_payload(m.fn(), moved, [&](sg::byte_view) -> sg::result<void> {
+    ++calls;
+    return errc::no_space;
+  }, 10);
+  CHECK(stopped.error() == errc::no_space);
+  CHECK(calls == 1);
+  // One flipped payload byte: payload_hash_mismatch at the end.
+  auto bad = good;
+  bad[moved.payload_offset + 5] ^= 1;
+  memory_reader mb{bad};
+  CHECK(sg::stream_payload(mb.fn(), moved, {}).error() == errc::payload_hash_mismatch);
+  // A short read (the file shrank): truncated.
+  const std::vector<std::uint8_t> cut(good.begin(), good.begin() + static_cast<std::ptrdiff_t>(moved.payload_offset + 10));
+  memory_reader mc{cut};
+  CHECK(sg::stream_payload(mc.fn(), moved, {}).error() == errc::truncated);
+  // Manifest size differs from the header's: payload_size_mismatch before any read.
+  const std::vector<std::uint8_t> payload = bytes_of("the real payload");
+  sg::detail::manifest_writer w;
+  required_fields(w, payload, static_cast<std::uint16_t>(manifest_field_id::payload_size));
+  w.u64(manifest_field_id::payload_size, true, payload.size() + 1);
+  const auto sized = craft(w.bytes(), payload);
+  memory_reader ms{sized};
+  const auto hs = sg::read_bundle_head(ms.fn(), sized.size());
+  REQUIRE(hs);
+  const std::uint64_t before = ms.bytes_read;
+  CHECK(sg::stream_payload(ms.fn(), *hs, {}).error() == errc::payload_size_mismatch);
+  CHECK(ms.bytes_read == before);
+}
+
+TEST_CASE("build_parts gives build()'s bytes around a streamed payload", "[bundle.stream][bundle.builder]") {
+  for (auto b : {minimal_builder(), full_builder()}) {
+    const auto whole = build(b);
+    const auto p = sg::parse_bundle(whole);
+    REQUIRE(p);
+    const auto payload = p->payload.to_vector();
+    b.payload_digest(payload.size(), sg::sha256_of(payload));
+    CHECK(b.build().error() == errc::invalid_argument);
+    const auto parts = b.build_parts();
+    REQUIRE(parts);
+    std::vector<std::uint8_t> joined = parts->head;
+    joined.insert(joined.end(), payload.begin(), payload.end());
+    joined.insert(joined.end(), parts->tail.begin(), parts->tail.end());
+    CHECK(joined == whole);
+  }
+  // Its checks are the reader's: a payload over the limit.
+  auto big = minimal_builder();
+  big.payload_digest((std::uint64_t{4} << 30) + 1, sg::sha256_digest{});
+  CHECK(big.build_parts().error() == errc::too_large);
+  sg::bundle_limits raised;
+  raised.max_payload_size = raised.max_bundle_size = std::uint64_t{8} << 30;
+  CHECK(big.build_parts(raised));
+  auto twice = minimal_builder();
+  twice.sign_with(seed_a()).payload_digest(1, sg::sha256_digest{});
+  CHECK(twice.build_parts().error() == errc::already_exists);
+  CHECK(minimal_builder().build_parts().error() == errc::invalid_argument);
 }
