@@ -4,6 +4,17 @@
 // as std::error_code, and result<T>, a value-or-error return type in the
 // spirit of std::expected. No exception crosses the library's API; every
 // fallible call returns a [[nodiscard]] result.
+//
+// One story for the error types: errc is the reason, and the only one. Most
+// calls return result<T> (error type errc). A few parts return a richer
+// error that wraps an errc with where it happened: schema_error (a schema
+// declaration's line and column), records_error (a records text's line and
+// column) and validation_error (the record and field index of a payload).
+// Each has a member `code` of type errc, and code_of(e) returns it for any of
+// them (and for an errc itself), so r.transform_error(code_of) turns any
+// result into a result<T>; make_error_code(code_of(e)) gives the
+// std::error_code. SLOTGUARD_TRY and SLOTGUARD_TRY_ASSIGN pass an error on to
+// any result whose error type can be made from it.
 #ifndef SLOTGUARD_ERROR_HPP
 #define SLOTGUARD_ERROR_HPP
 
@@ -167,9 +178,44 @@ struct failure {
 template <class E>
 failure(E) -> failure<E>;
 
+template <class T, class E = errc>
+class result;
+
+namespace detail {
+template <class T>
+using remove_cvref_t = std::remove_cv_t<std::remove_reference_t<T>>;
+template <class R>
+struct is_result : std::false_type {};
+template <class T, class E>
+struct is_result<result<T, E>> : std::true_type {};
+}  // namespace detail
+
+// The errc of any of the library's error types: an errc itself, or the
+// `code` member that every detailed error (schema_error, records_error,
+// validation_error) carries. A function object, so that it can be handed to
+// transform_error: `validate(...).transform_error(slotguard::code_of)`.
+struct code_of_fn {
+  constexpr errc operator()(errc e) const noexcept { return e; }
+  template <class E, class = std::enable_if_t<std::is_same<
+                         std::remove_cv_t<decltype(std::declval<const E&>().code)>, errc>::value>>
+  constexpr errc operator()(const E& e) const noexcept {
+    return e.code;
+  }
+};
+inline constexpr code_of_fn code_of{};
+
 // A value of T or an error of E (errc unless the part needs more detail, as
 // schema validation does). Reading value() of an error is a programmer error.
-template <class T, class E = errc>
+//
+// The monadic operations are those of C++23's std::expected, with a callable
+// invoked as f(args) (so not a pointer to member):
+//   and_then(f)         f(value) -> result<U, E>; an error passes through.
+//   transform(f)        f(value) -> U, giving result<U, E> (U may be void).
+//   or_else(f)          f(error) -> result<T, G>; a value passes through.
+//   transform_error(f)  f(error) -> G, giving result<T, G>.
+// Each has &, const&, && and const&& forms: on an rvalue the value or error
+// is moved into f.
+template <class T, class E>
 class [[nodiscard]] result {
   static_assert(!std::is_reference<T>::value, "result<T&> is not supported");
   static_assert(!std::is_same<std::decay_t<T>, E>::value, "T and E must differ");
@@ -259,17 +305,107 @@ class [[nodiscard]] result {
   const T* operator->() const noexcept { return &value(); }
 
   // Requires !has_value().
-  const E& error() const noexcept {
+  const E& error() const& noexcept {
     SLOTGUARD_ASSERT(!has_);
     return err_;
+  }
+  E& error() & noexcept {
+    SLOTGUARD_ASSERT(!has_);
+    return err_;
+  }
+  E&& error() && noexcept {
+    SLOTGUARD_ASSERT(!has_);
+    return std::move(err_);
   }
 
   template <class U>
   T value_or(U&& fallback) const& {
     return has_ ? val_ : static_cast<T>(std::forward<U>(fallback));
   }
+  template <class U>
+  T value_or(U&& fallback) && {
+    return has_ ? std::move(val_) : static_cast<T>(std::forward<U>(fallback));
+  }
+
+  template <class F>
+  auto and_then(F&& f) & { return and_then_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto and_then(F&& f) const& { return and_then_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto and_then(F&& f) && { return and_then_(std::move(*this), std::forward<F>(f)); }
+  template <class F>
+  auto and_then(F&& f) const&& { return and_then_(std::move(*this), std::forward<F>(f)); }
+
+  template <class F>
+  auto transform(F&& f) & { return transform_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto transform(F&& f) const& { return transform_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto transform(F&& f) && { return transform_(std::move(*this), std::forward<F>(f)); }
+  template <class F>
+  auto transform(F&& f) const&& { return transform_(std::move(*this), std::forward<F>(f)); }
+
+  template <class F>
+  auto or_else(F&& f) & { return or_else_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto or_else(F&& f) const& { return or_else_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto or_else(F&& f) && { return or_else_(std::move(*this), std::forward<F>(f)); }
+  template <class F>
+  auto or_else(F&& f) const&& { return or_else_(std::move(*this), std::forward<F>(f)); }
+
+  template <class F>
+  auto transform_error(F&& f) & { return transform_error_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto transform_error(F&& f) const& { return transform_error_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto transform_error(F&& f) && { return transform_error_(std::move(*this), std::forward<F>(f)); }
+  template <class F>
+  auto transform_error(F&& f) const&& {
+    return transform_error_(std::move(*this), std::forward<F>(f));
+  }
 
  private:
+  // Self is this result as the overload saw it (const or not, lvalue or
+  // rvalue); forwarding it forwards its value or error the same way.
+  template <class Self, class F>
+  static auto and_then_(Self&& self, F&& f) {
+    using R = detail::remove_cvref_t<decltype(std::forward<F>(f)(std::forward<Self>(self).val_))>;
+    static_assert(detail::is_result<R>::value, "and_then: the function must return a result");
+    static_assert(std::is_same<typename R::error_type, E>::value,
+                  "and_then: the function's result must have the same error type");
+    if (self.has_) return std::forward<F>(f)(std::forward<Self>(self).val_);
+    return R(failure<E>{std::forward<Self>(self).err_});
+  }
+  template <class Self, class F>
+  static auto transform_(Self&& self, F&& f) {
+    using U = std::remove_cv_t<decltype(std::forward<F>(f)(std::forward<Self>(self).val_))>;
+    using R = result<U, E>;
+    if (!self.has_) return R(failure<E>{std::forward<Self>(self).err_});
+    if constexpr (std::is_void<U>::value) {
+      std::forward<F>(f)(std::forward<Self>(self).val_);
+      return R();
+    } else {
+      return R(std::forward<F>(f)(std::forward<Self>(self).val_));
+    }
+  }
+  template <class Self, class F>
+  static auto or_else_(Self&& self, F&& f) {
+    using R = detail::remove_cvref_t<decltype(std::forward<F>(f)(std::forward<Self>(self).err_))>;
+    static_assert(detail::is_result<R>::value, "or_else: the function must return a result");
+    static_assert(std::is_same<typename R::value_type, T>::value,
+                  "or_else: the function's result must have the same value type");
+    if (self.has_) return R(std::forward<Self>(self).val_);
+    return std::forward<F>(f)(std::forward<Self>(self).err_);
+  }
+  template <class Self, class F>
+  static auto transform_error_(Self&& self, F&& f) {
+    using G = std::remove_cv_t<decltype(std::forward<F>(f)(std::forward<Self>(self).err_))>;
+    using R = result<T, G>;
+    if (self.has_) return R(std::forward<Self>(self).val_);
+    return R(failure<G>{std::forward<F>(f)(std::forward<Self>(self).err_)});
+  }
+
   void destroy() noexcept {
     if (has_)
       val_.~T();
@@ -298,12 +434,77 @@ class [[nodiscard]] result<void, E> {
   bool has_value() const noexcept { return has_; }
   explicit operator bool() const noexcept { return has_; }
   void value() const noexcept { SLOTGUARD_ASSERT(has_); }
-  const E& error() const noexcept {
+  const E& error() const& noexcept {
     SLOTGUARD_ASSERT(!has_);
     return err_;
   }
+  E& error() & noexcept {
+    SLOTGUARD_ASSERT(!has_);
+    return err_;
+  }
+  E&& error() && noexcept {
+    SLOTGUARD_ASSERT(!has_);
+    return std::move(err_);
+  }
+
+  // As result<T, E>'s, with f taking no argument where it would take the
+  // value.
+  template <class F>
+  auto and_then(F&& f) const& { return and_then_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto and_then(F&& f) && { return and_then_(std::move(*this), std::forward<F>(f)); }
+  template <class F>
+  auto transform(F&& f) const& { return transform_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto transform(F&& f) && { return transform_(std::move(*this), std::forward<F>(f)); }
+  template <class F>
+  auto or_else(F&& f) const& { return or_else_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto or_else(F&& f) && { return or_else_(std::move(*this), std::forward<F>(f)); }
+  template <class F>
+  auto transform_error(F&& f) const& { return transform_error_(*this, std::forward<F>(f)); }
+  template <class F>
+  auto transform_error(F&& f) && { return transform_error_(std::move(*this), std::forward<F>(f)); }
 
  private:
+  template <class Self, class F>
+  static auto and_then_(Self&& self, F&& f) {
+    using R = detail::remove_cvref_t<decltype(std::forward<F>(f)())>;
+    static_assert(detail::is_result<R>::value, "and_then: the function must return a result");
+    static_assert(std::is_same<typename R::error_type, E>::value,
+                  "and_then: the function's result must have the same error type");
+    if (self.has_) return std::forward<F>(f)();
+    return R(failure<E>{std::forward<Self>(self).err_});
+  }
+  template <class Self, class F>
+  static auto transform_(Self&& self, F&& f) {
+    using U = std::remove_cv_t<decltype(std::forward<F>(f)())>;
+    using R = result<U, E>;
+    if (!self.has_) return R(failure<E>{std::forward<Self>(self).err_});
+    if constexpr (std::is_void<U>::value) {
+      std::forward<F>(f)();
+      return R();
+    } else {
+      return R(std::forward<F>(f)());
+    }
+  }
+  template <class Self, class F>
+  static auto or_else_(Self&& self, F&& f) {
+    using R = detail::remove_cvref_t<decltype(std::forward<F>(f)(std::forward<Self>(self).err_))>;
+    static_assert(detail::is_result<R>::value, "or_else: the function must return a result");
+    static_assert(std::is_void<typename R::value_type>::value,
+                  "or_else: the function's result must be a result<void, G>");
+    if (self.has_) return R();
+    return std::forward<F>(f)(std::forward<Self>(self).err_);
+  }
+  template <class Self, class F>
+  static auto transform_error_(Self&& self, F&& f) {
+    using G = std::remove_cv_t<decltype(std::forward<F>(f)(std::forward<Self>(self).err_))>;
+    using R = result<void, G>;
+    if (self.has_) return R();
+    return R(failure<G>{std::forward<F>(f)(std::forward<Self>(self).err_)});
+  }
+
   E err_;
   bool has_;
 };
@@ -326,5 +527,23 @@ struct is_error_code_enum<::slotguard::errc> : true_type {};
     if (SLOTGUARD_UNLIKELY(!slotguard_try_r_.has_value()))   \
       return ::slotguard::failure{slotguard_try_r_.error()}; \
   } while (0)
+
+// Evaluates `expr` (a result<T, E>); on an error returns it from the
+// enclosing function (whose result's error type must be constructible from
+// E), otherwise assigns the value to `lhs`, which may declare a variable:
+//   SLOTGUARD_TRY_ASSIGN(auto seed, parse_private_key_pem(text));
+//   SLOTGUARD_TRY_ASSIGN(view, reader.active());
+// A prvalue result's value is moved, an lvalue's copied. It expands to two
+// statements (so it is no single statement after an unbraced `if`) and
+// names its temporary after the line: one use per line.
+#define SLOTGUARD_TRY_ASSIGN(lhs, expr) \
+  SLOTGUARD_TRY_ASSIGN_IMPL_(SLOTGUARD_TRY_CONCAT_(slotguard_try_, __LINE__), lhs, expr)
+#define SLOTGUARD_TRY_CONCAT_(a, b) SLOTGUARD_TRY_CONCAT2_(a, b)
+#define SLOTGUARD_TRY_CONCAT2_(a, b) a##b
+#define SLOTGUARD_TRY_ASSIGN_IMPL_(tmp, lhs, expr)                        \
+  auto&& tmp = (expr);                                                     \
+  if (SLOTGUARD_UNLIKELY(!tmp.has_value()))                                \
+    return ::slotguard::failure{std::forward<decltype(tmp)>(tmp).error()}; \
+  lhs = std::forward<decltype(tmp)>(tmp).value()
 
 #endif  // SLOTGUARD_ERROR_HPP
