@@ -23,6 +23,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -103,9 +105,11 @@ struct store_state {
 };
 
 struct store_options {
-  // The largest content stage() accepts and load() reads; bounds every
-  // allocation the store makes from what it finds on disk.
-  std::uint64_t max_slot_size = std::uint64_t{256} << 20;
+  // The largest content stage() and receive() accept and load() reads;
+  // bounds every allocation the store makes from what it finds on disk. The
+  // guard sets it to its bundle limit (bundle_limits::max_bundle_size), so
+  // that a bundle too big for the store is refused before any gate runs.
+  std::uint64_t max_slot_size = (std::uint64_t{4} << 30) + (std::uint64_t{1} << 20);
   // stage() hashes content of at least this size on a helper thread while
   // the bytes go to disk, so that the hash costs no extra time (a flush is
   // mostly waiting). Only when exceptions are enabled, since std::thread
@@ -117,6 +121,24 @@ struct store_options {
   // it. Empty: no check (the recorded channel is kept as it is).
   std::string channel;
 };
+
+// A file received into the store's directory by receive(): durable, its
+// size and SHA-256 known, named by no record until a stage adopts it (the
+// next open() removes it otherwise).
+struct received_file {
+  std::string path;
+  std::uint64_t size = 0;
+  sha256_digest sha256{};
+};
+
+// Produces content for receive(): calls write with every chunk, in order.
+using content_writer = std::function<result<void>(const std::function<result<void>(byte_view)>& write)>;
+
+// Runs while a stage is in progress, after the slot's file is durable and
+// before the record that names it: may fill slot_dir (which does not exist
+// yet) durably, e.g. with a tree payload unpacked. A failure abandons the
+// stage: the file and the directory are removed and nothing is recorded.
+using stage_hook = std::function<result<void>(const std::string& slot_file, const std::string& slot_dir)>;
 
 // Content read back from a slot, its hash checked again.
 struct loaded_content {
@@ -332,6 +354,34 @@ inline std::string slot_file_name(slot_id s, std::uint64_t number) {
   return std::string("slot-") + to_string(s) + "." + std::to_string(number);
 }
 
+// A slot's directory is its file's name with ".d"; a received file is
+// "incoming." and a number.
+inline bool is_slot_dir_name(const std::string& name) noexcept {
+  return name.size() > 2 && name.compare(name.size() - 2, 2, ".d") == 0 &&
+         parse_slot_file_number(name.substr(0, name.size() - 2)) != 0;
+}
+inline bool is_incoming_name(const std::string& name) noexcept {
+  return name.size() > 9 && name.compare(0, 9, "incoming.") == 0;
+}
+
+// Removes path and everything under it (files and directories; a link is
+// removed, never followed). Success when nothing is there.
+inline result<void> remove_all(storage& fs, const std::string& path, int depth = 0) {
+  auto names = fs.list(path);
+  if (!names) return names.error() == errc::not_found ? ok() : result<void>(names.error());
+  for (const std::string& name : *names) {
+    const std::string child = join_path(path, name);
+    auto r = fs.remove(child);
+    if (!r && r.error() != errc::not_found) {
+      if (depth >= 64) return r.error();
+      SLOTGUARD_TRY(remove_all(fs, child, depth + 1));
+    }
+  }
+  auto r = fs.remove_dir(path);
+  if (!r && r.error() != errc::not_found) return r.error();
+  return ok();
+}
+
 }  // namespace detail
 
 // What begin_run() found and recorded.
@@ -382,6 +432,16 @@ class slot_store {
   bool read_only() const noexcept { return read_only_; }
   // The path of the slot's current file; empty when the slot holds nothing.
   std::string slot_path(slot_id s) const;
+  // The directory a stage_hook filled for the slot (it may not exist);
+  // empty when the slot holds nothing.
+  std::string slot_dir(slot_id s) const;
+  // Files a reader still uses: when held(path of a slot file) is true, the
+  // store leaves that file and its directory in place when the slot moves
+  // on; sweep() removes them once they are no longer held.
+  void set_hold(std::function<bool(const std::string& slot_file)> held) { held_ = std::move(held); }
+  // Removes slot files, slot directories and received files that no record
+  // names, no reader holds and no stage is about to adopt. Best effort.
+  result<void> sweep();
 
   // Writes content into the slot that is not the last known-good one (the
   // trial's slot when a trial runs, which ends that trial without
@@ -389,7 +449,10 @@ class slot_store {
   // not quarantined. Fails with invalid_argument (sequence 0), quarantined,
   // sequence_rollback, too_large, counter_exhausted, or the storage's error;
   // changes nothing then.
-  result<void> stage(byte_view content, std::uint64_t sequence);
+  result<void> stage(byte_view content, std::uint64_t sequence, const stage_hook* hook = nullptr);
+  // stage() of a received file: it is renamed into the slot (no copy). The
+  // file is consumed whatever the outcome (removed on failure).
+  result<void> stage(received_file&& file, std::uint64_t sequence, const stage_hook* hook = nullptr);
   // stage() and begin_trial(start_budget) in one durable record, with
   // starts_used (at most start_budget) process starts already counted: 1
   // when the process that applies is the trial's first start. What applying
@@ -397,14 +460,28 @@ class slot_store {
   // After a crash the store holds either the state before or the trial.
   // Fails as stage() and begin_trial() do; changes nothing then.
   result<void> stage_trial(byte_view content, std::uint64_t sequence, std::uint32_t start_budget,
-                           std::uint32_t starts_used = 0);
+                           std::uint32_t starts_used = 0, const stage_hook* hook = nullptr);
+  result<void> stage_trial(received_file&& file, std::uint64_t sequence, std::uint32_t start_budget,
+                           std::uint32_t starts_used = 0, const stage_hook* hook = nullptr);
   // stage_trial() for a store whose committed active content is damaged
   // while the fallback is what readers are served: the candidate goes into
   // the damaged active slot and the fallback becomes the trial's last
   // known-good, in the same one record. Fails as stage_trial() does, and with
   // no_fallback when there is no committed active and fallback.
   result<void> stage_trial_over_active(byte_view content, std::uint64_t sequence, std::uint32_t start_budget,
-                                       std::uint32_t starts_used = 0);
+                                       std::uint32_t starts_used = 0, const stage_hook* hook = nullptr);
+  result<void> stage_trial_over_active(received_file&& file, std::uint64_t sequence,
+                                       std::uint32_t start_budget, std::uint32_t starts_used = 0,
+                                       const stage_hook* hook = nullptr);
+  // Content too big for memory: writes size bytes, as produce gives them,
+  // into a new file in the store's directory, durably, hashing them on the
+  // way (on a helper thread for big chunks). Fails with too_large (above
+  // max_slot_size, checked first), invalid_argument (produce gave another
+  // number of bytes), produce's own error, or the storage's; nothing is
+  // left behind then. Changes no state.
+  result<received_file> receive(std::uint64_t size, const content_writer& produce);
+  // Removes a received file that no stage will adopt.
+  void discard(received_file&& file) noexcept;
   // Activates the staged slot on trial; the last known-good becomes the
   // fallback. start_budget >= 1 is how many process starts the trial may
   // use. Fails with trial_active, no_content (nothing staged), quarantined,
@@ -475,6 +552,9 @@ class slot_store {
   // One slot's content, checked. Fails with no_content, slot_corrupt,
   // too_large (beyond max_slot_size) or the storage's error.
   result<std::vector<std::uint8_t>> load(slot_id s) const;
+  // One slot's content as a read-only map of its file, size and SHA-256
+  // checked. Fails as load() does.
+  result<std::shared_ptr<const mapped_file>> map(slot_id s) const;
 
   // How many sequences the quarantine holds. When a new entry would exceed
   // it, entries at or below the floor go first (stage() refuses them anyway
@@ -497,6 +577,8 @@ class slot_store {
     st_ = std::move(o.st_);
     journal_file_ = o.journal_file_;
     next_number_ = o.next_number_;
+    held_ = std::move(o.held_);
+    receiving_ = std::move(o.receiving_);
     o.locked_ = false;
   }
   void release() noexcept {
@@ -529,7 +611,19 @@ class slot_store {
     std::uint32_t starts_used;
     bool over_active;  // into the (damaged) committed active slot; the fallback becomes the last known-good
   };
-  result<void> stage_impl(byte_view content, std::uint64_t sequence, const trial_request* trial);
+  struct stage_input {
+    byte_view bytes;
+    received_file* file = nullptr;  // instead of bytes
+    const stage_hook* hook = nullptr;
+  };
+  result<void> stage_impl(stage_input in, std::uint64_t sequence, const trial_request* trial);
+  // Removes a slot's file and directory unless a reader holds them.
+  void forget_slot(const std::string& file) noexcept {
+    if (held_ && held_(file)) return;
+    (void)fs_->remove(file);
+    (void)detail::remove_all(*fs_, file + ".d");
+  }
+  bool is_leftover(const std::string& name) const;
   result<void> write_new_file(const std::string& p, byte_view content);
   void forget(const std::string& p) noexcept { (void)fs_->remove(p); }
   result<void> read_journals();
@@ -544,6 +638,8 @@ class slot_store {
   store_state st_;
   int journal_file_ = -1;          // which journal file holds st_ (-1: none yet)
   std::uint64_t next_number_ = 1;  // next generation / slot file number
+  std::function<bool(const std::string&)> held_;
+  std::vector<std::string> receiving_;  // received files not yet adopted or discarded
 };
 
 inline result<slot_store> slot_store::open(storage& fs, std::string dir, store_options opts) {
@@ -624,6 +720,15 @@ inline result<void> slot_store::recover() {
   if (!names) return names.error();
   for (const std::string& name : *names) {
     if (name == "lock" || name == "journal.0" || name == "journal.1") continue;
+    if (detail::is_slot_dir_name(name) || detail::is_incoming_name(name)) {
+      // A slot's directory lives while its file does; a received file was
+      // never adopted by the process that received it.
+      if (is_leftover(name)) {
+        (void)fs_->remove(path(name));
+        (void)detail::remove_all(*fs_, path(name));
+      }
+      continue;
+    }
     const std::uint64_t n = detail::parse_slot_file_number(name);
     const bool journal_tmp = name == "journal.0.new" || name == "journal.1.new";
     if (n == 0 && !journal_tmp) continue;  // not ours
@@ -651,6 +756,100 @@ inline std::string slot_store::slot_path(slot_id s) const {
   const slot_info& si = st_.slot(s);
   if (!si.present) return std::string();
   return path(detail::slot_file_name(s, si.file_number));
+}
+
+inline std::string slot_store::slot_dir(slot_id s) const {
+  const std::string f = slot_path(s);
+  return f.empty() ? f : f + ".d";
+}
+
+// Whether name (a slot file, slot directory or received file) is named by
+// no record, held by no reader and adopted by no stage in progress.
+inline bool slot_store::is_leftover(const std::string& name) const {
+  if (detail::is_incoming_name(name))
+    return std::find(receiving_.begin(), receiving_.end(), path(name)) == receiving_.end();
+  const std::string file = detail::is_slot_dir_name(name) ? name.substr(0, name.size() - 2) : name;
+  if (detail::parse_slot_file_number(file) == 0) return false;  // not ours
+  for (int i = 0; i < 2; ++i) {
+    const slot_info& si = st_.slots[static_cast<std::size_t>(i)];
+    if (si.present && file == detail::slot_file_name(static_cast<slot_id>(i), si.file_number)) return false;
+  }
+  return !(held_ && held_(path(file)));
+}
+
+inline result<void> slot_store::sweep() {
+  if (read_only_) return ok();
+  auto names = fs_->list(dir_);
+  if (!names) return names.error();
+  for (const std::string& name : *names) {
+    if (!is_leftover(name)) continue;
+    (void)fs_->remove(path(name));
+    if (!detail::parse_slot_file_number(name)) (void)detail::remove_all(*fs_, path(name));
+  }
+  return ok();
+}
+
+inline result<received_file> slot_store::receive(std::uint64_t size, const content_writer& produce) {
+  if (read_only_) return errc::read_only_store;
+  if (size > opts_.max_slot_size) return errc::too_large;
+  auto number = take_number();
+  if (!number) return number.error();
+  received_file out;
+  out.path = path("incoming." + std::to_string(*number));
+  auto f = fs_->create(out.path);
+  if (!f) {
+    if (f.error() == errc::already_exists) forget(out.path);
+    return f.error();
+  }
+  receiving_.push_back(out.path);
+  sha256 h;
+  std::uint64_t written = 0;
+  const bool parallel = size >= opts_.parallel_hash_min_size;
+  auto write = [&](byte_view chunk) -> result<void> {
+    if (chunk.size() > size - written) return errc::invalid_argument;  // more than announced
+    written += chunk.size();
+    bool threaded = false;
+#if !SLOTGUARD_CONFIG_NO_EXCEPTIONS
+    std::thread hasher;
+    if (parallel && chunk.size() >= (std::size_t{256} << 10)) {
+      try {
+        hasher = std::thread([&h, chunk] { h.update(chunk); });
+        threaded = true;
+      } catch (...) {
+        threaded = false;
+      }
+    }
+#else
+    (void)parallel;
+#endif
+    if (!threaded) h.update(chunk);
+    auto w = fs_->write(*f, chunk);
+#if !SLOTGUARD_CONFIG_NO_EXCEPTIONS
+    if (threaded) hasher.join();
+#endif
+    return w;
+  };
+  auto r = produce(write);
+  if (r && written != size) r = errc::invalid_argument;
+  if (r) r = fs_->flush(*f);
+  auto c = fs_->close(*f);
+  if (r && !c) r = c;
+  if (r) r = fs_->sync_dir(dir_);
+  if (!r) {
+    received_file gone = std::move(out);
+    discard(std::move(gone));
+    return r.error();
+  }
+  out.size = size;
+  out.sha256 = h.finish();
+  return out;
+}
+
+inline void slot_store::discard(received_file&& file) noexcept {
+  if (file.path.empty()) return;
+  forget(file.path);
+  receiving_.erase(std::remove(receiving_.begin(), receiving_.end(), file.path), receiving_.end());
+  file.path.clear();
 }
 
 // Creates a new file holding content, durably, entry included. On failure
@@ -715,7 +914,7 @@ inline result<void> slot_store::write_state_and_forget(store_state next) {
     if (st_.slot(s).present && next.slot(s) != st_.slot(s)) gone.push_back(slot_path(s));
   }
   SLOTGUARD_TRY(write_state(std::move(next)));
-  for (const std::string& f : gone) forget(f);
+  for (const std::string& f : gone) forget_slot(f);
   return ok();
 }
 
@@ -728,33 +927,76 @@ inline void slot_store::add_quarantine(store_state& st, std::uint64_t sequence) 
   st.quarantine.erase(inert != st.quarantine.end() ? inert : st.quarantine.begin());
 }
 
-inline result<void> slot_store::stage(byte_view content, std::uint64_t sequence) {
-  return stage_impl(content, sequence, nullptr);
+inline result<void> slot_store::stage(byte_view content, std::uint64_t sequence, const stage_hook* hook) {
+  return stage_impl(stage_input{content, nullptr, hook}, sequence, nullptr);
+}
+
+inline result<void> slot_store::stage(received_file&& file, std::uint64_t sequence, const stage_hook* hook) {
+  return stage_impl(stage_input{byte_view(), &file, hook}, sequence, nullptr);
 }
 
 inline result<void> slot_store::stage_trial(byte_view content, std::uint64_t sequence,
-                                            std::uint32_t start_budget, std::uint32_t starts_used) {
+                                            std::uint32_t start_budget, std::uint32_t starts_used,
+                                            const stage_hook* hook) {
   if (start_budget == 0 || starts_used > start_budget) return errc::invalid_argument;
   const trial_request t{start_budget, starts_used, false};
-  return stage_impl(content, sequence, &t);
+  return stage_impl(stage_input{content, nullptr, hook}, sequence, &t);
+}
+
+inline result<void> slot_store::stage_trial(received_file&& file, std::uint64_t sequence,
+                                            std::uint32_t start_budget, std::uint32_t starts_used,
+                                            const stage_hook* hook) {
+  if (start_budget == 0 || starts_used > start_budget) {
+    discard(std::move(file));
+    return errc::invalid_argument;
+  }
+  const trial_request t{start_budget, starts_used, false};
+  return stage_impl(stage_input{byte_view(), &file, hook}, sequence, &t);
 }
 
 inline result<void> slot_store::stage_trial_over_active(byte_view content, std::uint64_t sequence,
-                                                        std::uint32_t start_budget, std::uint32_t starts_used) {
+                                                        std::uint32_t start_budget, std::uint32_t starts_used,
+                                                        const stage_hook* hook) {
   if (start_budget == 0 || starts_used > start_budget) return errc::invalid_argument;
   if (st_.trial) return errc::trial_active;
   if (!st_.active || !st_.fallback) return errc::no_fallback;
   const trial_request t{start_budget, starts_used, true};
-  return stage_impl(content, sequence, &t);
+  return stage_impl(stage_input{content, nullptr, hook}, sequence, &t);
 }
 
-inline result<void> slot_store::stage_impl(byte_view content, std::uint64_t sequence,
-                                           const trial_request* trial) {
-  if (read_only_) return errc::read_only_store;
-  if (sequence == 0) return errc::invalid_argument;
-  if (is_quarantined(sequence)) return errc::quarantined;
-  if (sequence <= st_.floor) return errc::sequence_rollback;
-  if (content.size() > opts_.max_slot_size) return errc::too_large;
+inline result<void> slot_store::stage_trial_over_active(received_file&& file, std::uint64_t sequence,
+                                                        std::uint32_t start_budget, std::uint32_t starts_used,
+                                                        const stage_hook* hook) {
+  errc e = errc::ok;
+  if (start_budget == 0 || starts_used > start_budget) e = errc::invalid_argument;
+  else if (st_.trial) e = errc::trial_active;
+  else if (!st_.active || !st_.fallback) e = errc::no_fallback;
+  if (e != errc::ok) {
+    discard(std::move(file));
+    return e;
+  }
+  const trial_request t{start_budget, starts_used, true};
+  return stage_impl(stage_input{byte_view(), &file, hook}, sequence, &t);
+}
+
+inline result<void> slot_store::stage_impl(stage_input in, std::uint64_t sequence, const trial_request* trial) {
+  // A received file is consumed whatever happens: adopted, or removed.
+  struct consume {
+    slot_store* s;
+    received_file* f;
+    ~consume() {
+      if (f != nullptr) s->discard(std::move(*f));
+    }
+  } consumed{this, in.file};
+  errc e = errc::ok;
+  const std::uint64_t size = in.file != nullptr ? in.file->size : in.bytes.size();
+  if (read_only_) e = errc::read_only_store;
+  else if (sequence == 0) e = errc::invalid_argument;
+  else if (is_quarantined(sequence)) e = errc::quarantined;
+  else if (sequence <= st_.floor) e = errc::sequence_rollback;
+  else if (size > opts_.max_slot_size) e = errc::too_large;
+  if (e != errc::ok) return e;
+  const byte_view content = in.bytes;
 
   const bool over_active = trial != nullptr && trial->over_active;
   const slot_id target = st_.trial || over_active ? *st_.active
@@ -781,7 +1023,7 @@ inline result<void> slot_store::stage_impl(byte_view content, std::uint64_t sequ
   slot_info& si = next.slot(target);
   si.present = true;
   si.sequence = sequence;
-  si.size = content.size();
+  si.size = size;
   si.file_number = *number;
   next.staged = target;
   if (trial != nullptr) {
@@ -797,6 +1039,18 @@ inline result<void> slot_store::stage_impl(byte_view content, std::uint64_t sequ
   const std::string file = path(detail::slot_file_name(target, si.file_number));
   const std::string replaced = slot_path(target);
   sha256_digest digest{};
+  if (in.file != nullptr) {
+    // Adopted by a rename in the same directory: no copy.
+    auto moved = fs_->rename(in.file->path, file);
+    if (!moved) {
+      forget(file);
+      return moved.error();
+    }
+    receiving_.erase(std::remove(receiving_.begin(), receiving_.end(), in.file->path), receiving_.end());
+    digest = in.file->sha256;
+    consumed.f = nullptr;
+    in.file->path.clear();
+  } else {
   bool threaded = false;
 #if !SLOTGUARD_CONFIG_NO_EXCEPTIONS
   std::thread hasher;
@@ -815,17 +1069,21 @@ inline result<void> slot_store::stage_impl(byte_view content, std::uint64_t sequ
   if (threaded) hasher.join();
 #endif
   if (!written) return written;
+  }
   si.sha256 = digest;
-  // The slot file's entry must be durable before a record names it.
+  // The slot file's entry must be durable before a record names it, and so
+  // must what the hook puts in the slot's directory.
   auto r = fs_->sync_dir(dir_);
+  if (r && in.hook != nullptr && *in.hook) r = (*in.hook)(file, file + ".d");
   if (r) r = write_state(std::move(next));
   if (!r) {
     forget(file);
+    (void)detail::remove_all(*fs_, file + ".d");
     return r;
   }
   // The durable state no longer names the replaced file; a crash before
   // this removal leaves garbage that the next open() removes.
-  if (!replaced.empty()) forget(replaced);
+  if (!replaced.empty()) forget_slot(replaced);
   return ok();
 }
 
@@ -1022,6 +1280,21 @@ inline result<std::vector<std::uint8_t>> slot_store::load(slot_id s) const {
   if (bytes->size() != si.size || sha256_of(byte_view(*bytes)) != si.sha256)
     return errc::slot_corrupt;
   return bytes;
+}
+
+inline result<std::shared_ptr<const mapped_file>> slot_store::map(slot_id s) const {
+  const slot_info& si = st_.slot(s);
+  if (!si.present) return errc::no_content;
+  if (si.size > opts_.max_slot_size) return errc::too_large;
+  auto m = fs_->map(slot_path(s), si.size);
+  if (!m) {
+    if (m.error() == errc::not_found || m.error() == errc::too_large || m.error() == errc::not_regular_file)
+      return errc::slot_corrupt;
+    return m.error();
+  }
+  const byte_view b = (*m)->bytes();
+  if (b.size() != si.size || sha256_of(b) != si.sha256) return errc::slot_corrupt;
+  return m;
 }
 
 inline result<loaded_content> slot_store::load_active() const {
