@@ -18,8 +18,11 @@
 #include <slotguard/config.hpp>
 #include <slotguard/error.hpp>
 #include <slotguard/events.hpp>
+#include <slotguard/history.hpp>
+#include <slotguard/log.hpp>
 #include <slotguard/policy.hpp>
 #include <slotguard/probe.hpp>
+#include <slotguard/requests.hpp>
 #include <slotguard/schema.hpp>
 #include <slotguard/slot_store.hpp>
 #include <slotguard/snapshot.hpp>
@@ -189,6 +192,17 @@ struct guard_options {
   event_handler on_event;
   bundle_limits limits;
   store_options store;
+  // Requests from the operator's tool (docs/GUARD.md, "Requests from the
+  // operator's tool"): a writable guard outside operator mode carries out
+  // the requests left in <directory>/requests at its watchdog ticks and
+  // poll() calls, looking at most every request_interval.
+  bool serve_requests = true;
+  clock::duration request_interval = std::chrono::milliseconds(100);
+  // The store's history (history.hpp): every event delivered is recorded
+  // durably in the store (one write per decision), the last history_capacity
+  // of them kept; read it with read_history(). Not by a read-only guard.
+  bool keep_history = true;
+  std::size_t history_capacity = history_default_capacity;
 };
 
 struct detail_guard_access {
@@ -459,6 +473,7 @@ class guard {
   void poll() SLOTGUARD_EXCLUDES(io_mu_) {
     (void)wd_.poll();
     maintain(true);
+    serve_operator_requests();
   }
 
   // A shared handle to the active content (null when there is none).
@@ -514,7 +529,10 @@ class guard {
         read_only_(read_only),
         store_(std::move(st)),
         wd_(*opts_.time, opts_.watchdog_timeout, [this](std::uint64_t id) { on_expire(id); },
-            [this] { maintain(false); }) {
+            [this] {
+              maintain(false);
+              serve_operator_requests();
+            }) {
     if (opts_.on_event) (void)bus_.subscribe(opts_.on_event);
     opened_at_ = opts_.time->now();
     last_heartbeat_.store(opened_at_.time_since_epoch().count(), std::memory_order_relaxed);
@@ -592,6 +610,7 @@ class guard {
         batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
         queue_.clear();
       }
+      for (const auto& e : batch) record_decision(e);
       for (const auto& e : batch) bus_.emit(e);
     }
   }
@@ -1279,6 +1298,141 @@ class guard {
   // Last: its thread calls back into the members above, so it stops (in
   // its destructor) before they are destroyed.
   watchdog wd_;
+
+  // --- operator requests
+  // (requests.hpp). Never from heartbeat(): a heartbeat never waits for
+  // storage. On the watchdog's thread a request runs there (an apply's
+  // probe included); heartbeat() still reverts a trial whose deadline
+  // passes meanwhile.
+  void serve_operator_requests() SLOTGUARD_EXCLUDES(io_mu_) {
+    if (!opts_.serve_requests || opts_.operator_mode || read_only_) return;
+    std::unique_lock<std::mutex> pass(requests_mu_, std::try_to_lock);
+    if (!pass.owns_lock()) return;  // another thread is serving them
+    const auto now = opts_.time->now();
+    if (requests_scanned_ && now - last_request_scan_ < opts_.request_interval) return;
+    requests_scanned_ = true;
+    last_request_scan_ = now;
+    (void)slotguard::serve_requests(
+        *opts_.fs, opts_.directory, [this](const operator_request& r) { return carry_out_request(r); },
+        [this] { return request_state_now(); });
+  }
+
+  request_outcome carry_out_request(const operator_request& r) SLOTGUARD_EXCLUDES(io_mu_) {
+    struct captured {
+      std::mutex mu;
+      std::string why;
+    };
+    auto cap = std::make_shared<captured>();
+    const auto sub = on_event([cap](const event& e) {
+      if ((e.kind == event_kind::rejected || e.kind == event_kind::probe_failed) && !e.detail.empty()) {
+        std::lock_guard<std::mutex> l(cap->mu);
+        if (cap->why.empty()) cap->why = e.detail;
+      }
+    });
+    const bool was_trial = status().state == guard_state::trial;
+    bool recall = false;
+    result<void> res;
+    switch (r.kind) {
+      case request_kind::apply: {
+        auto parsed = parse_bundle(byte_view(r.bundle), opts_.limits);
+        recall = parsed && !parsed->manifest.recalls.empty();
+        res = apply(byte_view(r.bundle));
+        break;
+      }
+      case request_kind::confirm:
+        res = confirm();
+        break;
+      case request_kind::revert:
+        res = revert();
+        break;
+      case request_kind::rollback:
+        res = rollback();
+        break;
+      case request_kind::release:
+        res = r.sequence == 0 ? result<void>(errc::invalid_argument) : release(r.sequence);
+        break;
+    }
+    (void)unsubscribe(sub);
+    request_outcome o = request_state_now();
+    o.code = res ? errc::ok : res.error();
+    auto slot_text = [](const std::optional<request_slot>& s) {
+      if (!s) return std::string("none");
+      return "sequence " + std::to_string(s->sequence) + " (slot " + s->slot +
+             (s->version.empty() ? "" : ", version " + s->version) + ", payload sha256 " + s->payload_sha256 + ")";
+    };
+    if (!res) {
+      std::lock_guard<std::mutex> l(cap->mu);
+      o.sentence = std::string(describe(res.error())) + (cap->why.empty() ? "" : ": " + cap->why);
+    } else if (r.kind == request_kind::apply) {
+      o.sentence = recall ? "recall applied; active: " + slot_text(o.active)
+                          : "trial: " + slot_text(o.active) +
+                                "; the sensor runs it now (its probation commits it, or 'slotguard confirm')";
+    } else if (r.kind == request_kind::confirm) {
+      o.sentence = (was_trial ? "committed: " : "crash-streak breaker back to normal; active: ") + slot_text(o.active);
+    } else if (r.kind == request_kind::revert) {
+      o.sentence = "reverted; active: " + slot_text(o.active);
+    } else if (r.kind == request_kind::rollback) {
+      o.sentence = "rolled back; active: " + slot_text(o.active);
+    } else {
+      o.sentence = "sequence " + std::to_string(r.sequence) + " is not quarantined";
+    }
+    return o;
+  }
+
+  request_outcome request_state_now() const {
+    const guard_status st = status();
+    request_outcome o;
+    o.state = to_string(st.state);
+    auto conv = [](const std::optional<slot_summary>& s) -> std::optional<request_slot> {
+      if (!s) return std::nullopt;
+      request_slot x;
+      x.slot = to_string(s->slot);
+      x.sequence = s->sequence;
+      x.payload_sha256 = to_hex(byte_view(s->payload_sha256));
+      x.version = s->version;
+      return x;
+    };
+    o.active = conv(st.active);
+    o.fallback = conv(st.fallback);
+    o.served = st.served;
+    o.floor = st.floor;
+    o.quarantine = st.quarantine;
+    o.mode = to_string(st.mode);
+    return o;
+  }
+
+  std::mutex requests_mu_;
+  bool requests_scanned_ = false;                 // guarded by requests_mu_
+  clock::time_point last_request_scan_{};         // guarded by requests_mu_
+
+  // --- history
+  // Every delivered event goes to the log sink and, durably, to the store's
+  // history. Runs in deliver(), on one thread at a time, with no guard lock
+  // held; a record that cannot be written is logged, never an error of the
+  // operation (which is already durable in the journal).
+  void record_decision(const event& e) {
+    if (log_enabled()) {
+      const log_level level = e.kind == event_kind::reverted || e.kind == event_kind::load_failed ||
+                                      e.kind == event_kind::crash_loop || e.kind == event_kind::read_only
+                                  ? log_level::warning
+                                  : e.kind == event_kind::rejected || e.kind == event_kind::probe_failed
+                                        ? log_level::info
+                                        : log_level::info;
+      std::string m = std::string(to_string(e.kind)) + ": channel " + e.channel + ", sequence " +
+                      std::to_string(e.candidate_sequence) + ", served " + std::to_string(e.active_sequence);
+      if (e.reason != revert_reason::none) m += std::string(", reason ") + to_string(e.reason);
+      if (e.error != errc::ok) m += std::string(", error ") + to_string(e.error);
+      if (!e.detail.empty()) m += ": " + e.detail;
+      log(level, m);
+    }
+    if (!opts_.keep_history || read_only_) return;
+    if (!history_) history_.emplace(*opts_.fs, opts_.directory, opts_.history_capacity);
+    auto w = history_->append(history_from_event(e));
+    if (!w) log(log_level::error, std::string("the store's history could not record ") + to_string(e.kind) + ": " +
+                                      to_string(w.error()));
+  }
+
+  std::optional<history_log> history_;  // used by the delivering thread only
 };
 
 }  // namespace v1
