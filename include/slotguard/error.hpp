@@ -111,7 +111,27 @@ inline namespace v1 {
   X(sharing_violation, "another program holds the file open and the retries ran out")   \
   /* probe verdicts */                                                                  \
   X(probe_limit_exceeded, "the host's probe exceeded a resource limit")                 \
-  X(probe_start_failed, "the host's probe could not be started")
+  X(probe_start_failed, "the host's probe could not be started")                      \
+  /* tree payloads (docs/FORMAT.md, "Tree payloads") */                                 \
+  X(tree_path_absolute, "a tree path is absolute or starts with a drive letter")        \
+  X(tree_path_dotdot, "a tree path has a '..' component")                               \
+  X(tree_path_empty, "a tree path, or one of its components, is empty or '.'")          \
+  X(tree_path_bad_char, "a tree path holds a control character, a backslash or a character Windows forbids in names") \
+  X(tree_reserved_name, "a tree path component is a device name Windows reserves, or ends in a dot or a space") \
+  X(tree_duplicate_path, "a tree lists the same path twice")                            \
+  X(tree_case_collision, "two tree paths differ only in the case of ASCII letters")     \
+  X(tree_too_many_entries, "the tree holds more entries than the limit")                \
+  X(tree_path_too_long, "a tree path is longer than the limit")                         \
+  X(tree_component_too_long, "a tree path component is longer than the limit")          \
+  X(tree_too_deep, "a tree path has more components than the limit")                   \
+  X(tree_bad_kind, "a tree entry is neither a directory nor a regular file")            \
+  X(tree_not_canonical, "the tree's entries are not in canonical order")                \
+  X(tree_bad_mode, "a tree entry's mode has bits outside 0777")                         \
+  X(tree_missing_parent, "a tree entry's parent directory is not listed before it")     \
+  X(tree_size_mismatch, "the tree's file sizes do not add up to the payload's size")    \
+  X(tree_directory_data, "a tree directory entry has a size or a SHA-256")              \
+  X(tree_not_regular, "a tree source holds a symbolic link, device, FIFO or socket")    \
+  X(tree_unexpected_entry, "an unpacked tree holds an entry its index does not list")
 
 enum class errc : int {
   ok = 0,
