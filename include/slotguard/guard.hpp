@@ -1425,11 +1425,32 @@ class guard {
       if (!e.detail.empty()) m += ": " + e.detail;
       log(level, m);
     }
-    if (!opts_.keep_history || read_only_) return;
+    if (!opts_.keep_history || read_only_ || !worth_recording(e)) return;
     if (!history_) history_.emplace(*opts_.fs, opts_.directory, opts_.history_capacity);
     auto w = history_->append(history_from_event(e));
     if (!w) log(log_level::error, std::string("the store's history could not record ") + to_string(e.kind) + ": " +
                                       to_string(w.error()));
+  }
+
+  // The decisions that changed the store or what is served. Not a
+  // rejection that left the store as it was (a rejected bundle writes
+  // nothing: junk sent to a sensor costs it no disk writes), nor staged
+  // (trial_started follows it), nor read_only (nothing can be written).
+  bool worth_recording(const event& e) const {
+    switch (e.kind) {
+      case event_kind::staged:
+      case event_kind::read_only:
+        return false;
+      case event_kind::rejected:
+      case event_kind::probe_failed: {
+        // Content that verified and was found bad is quarantined.
+        if (e.candidate_sequence == 0 || e.error == errc::quarantined) return false;
+        const auto q = status().quarantine;
+        return std::find(q.begin(), q.end(), e.candidate_sequence) != q.end();
+      }
+      default:
+        return true;
+    }
   }
 
   std::optional<history_log> history_;  // used by the delivering thread only
