@@ -26,7 +26,6 @@
 #include <limits>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -304,28 +303,11 @@ inline result<void> tree_hash_range(const read_at_fn& read, std::uint64_t offset
   return ok();
 }
 
-// The storage calls that storage.hpp gains for content of any size; used
-// when the interface has them (detected, so this header builds either way).
-template <class S, class = void>
-struct tree_has_streaming_reads : std::false_type {};
-template <class S>
-struct tree_has_streaming_reads<
-    S, std::void_t<decltype(std::declval<S&>().open_read(std::string())),
-                   decltype(std::declval<S&>().read_at(file_handle{}, std::uint64_t{},
-                                                       static_cast<std::uint8_t*>(nullptr), std::size_t{})),
-                   decltype(std::declval<S&>().file_size(file_handle{}))>> : std::true_type {};
-template <class S, class = void>
-struct tree_has_remove_dir : std::false_type {};
-template <class S>
-struct tree_has_remove_dir<S, std::void_t<decltype(std::declval<S&>().remove_dir(std::string()))>>
-    : std::true_type {};
-
-// A file's size and SHA-256 against an entry's: chunked reads where the
-// storage has them, else one read_file of at most size bytes.
-template <class S>
-result<void> tree_check_file(S& fs, const std::string& path, const tree_entry& e,
-                             std::vector<std::uint8_t>& buf) {
-  if constexpr (tree_has_streaming_reads<S>::value) {
+// A file's size and SHA-256 against an entry's: read in chunks, or with one
+// read_file of at most size bytes from a backend without streaming reads.
+inline result<void> tree_check_file(storage& fs, const std::string& path, const tree_entry& e,
+                                    std::vector<std::uint8_t>& buf) {
+  {
     result<file_handle> f = fs.open_read(path);
     if (f) {
       const file_handle h = *f;
@@ -359,18 +341,6 @@ result<void> tree_check_file(S& fs, const std::string& path, const tree_entry& e
   if (bytes->size() != e.size) return errc::payload_size_mismatch;
   if (sha256_of(*bytes) != e.sha256) return errc::payload_hash_mismatch;
   return ok();
-}
-
-// Removes an empty directory where the storage can.
-template <class S>
-result<void> tree_remove_dir(S& fs, const std::string& path) {
-  if constexpr (tree_has_remove_dir<S>::value) {
-    return fs.remove_dir(path);
-  } else {
-    (void)fs;
-    (void)path;
-    return errc::unsupported;
-  }
 }
 
 }  // namespace detail
@@ -673,9 +643,11 @@ inline result<void> verify_unpacked_tree(storage& fs, const std::string& dest, c
   SLOTGUARD_TRY(check_dir(std::string()));
   std::vector<std::uint8_t> buf;
   for (const tree_entry& e : index.entries) {
-    const result<void> r = e.kind == tree_kind::directory
-                               ? check_dir(e.path)
-                               : detail::tree_check_file(fs, detail::tree_join(dest, e.path), e, buf);
+    if (e.kind == tree_kind::directory) {
+      SLOTGUARD_TRY(check_dir(e.path));  // names the entry at fault itself
+      continue;
+    }
+    const result<void> r = detail::tree_check_file(fs, detail::tree_join(dest, e.path), e, buf);
     if (!r) {
       detail::tree_set_problem(problem_path, e.path);
       return r;
@@ -726,7 +698,7 @@ inline result<void> remove_tree(storage& fs, const std::string& dest) {
     const std::string dir = stack[top].path;
     stack.pop_back();
     SLOTGUARD_TRY(fs.sync_dir(dir));
-    const result<void> gone = detail::tree_remove_dir(fs, dir);
+    const result<void> gone = fs.remove_dir(dir);
     if (!gone && gone.error() != errc::not_found) return gone;
   }
   return fs.sync_dir(detail::parent_dir(dest));
