@@ -9,12 +9,30 @@
 #include <slotguard/schema.hpp>
 #endif
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <optional>
 #include <system_error>
 #include <string>
 #include <vector>
+
+#if defined(_WIN32)
+#ifndef NOMINMAX
+#define NOMINMAX
+#endif
+#include <process.h>
+#include <windows.h>
+#else
+#include <cerrno>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
+#endif
 
 namespace sg = slotguard;
 using sgcli::exit_ok;
@@ -115,6 +133,341 @@ int report_validation(const char* cmd, const sg::validation_error& e) {
 }
 #endif
 
+// ---------------------------------------------------------------------------
+// Files of any size, in bounded memory: a bundle is read by its parts (the
+// header first, checked before anything else is read), a payload in chunks of
+// io_chunk bytes, and an output is written to a temporary file in the target's
+// directory, flushed, and renamed over the target.
+
+constexpr std::size_t io_chunk = std::size_t{1} << 20;
+
+#if defined(_WIN32)
+sg::errc errc_from_win32(DWORD e) {
+  switch (e) {
+    case ERROR_FILE_NOT_FOUND:
+    case ERROR_PATH_NOT_FOUND:
+      return sg::errc::not_found;
+    case ERROR_ACCESS_DENIED:
+      return sg::errc::permission_denied;
+    case ERROR_FILE_EXISTS:
+    case ERROR_ALREADY_EXISTS:
+      return sg::errc::already_exists;
+    case ERROR_DISK_FULL:
+    case ERROR_HANDLE_DISK_FULL:
+      return sg::errc::no_space;
+    default:
+      return sg::errc::io_error;
+  }
+}
+#else
+sg::errc errc_from_errno(int e) {
+  switch (e) {
+    case ENOENT:
+      return sg::errc::not_found;
+    case EACCES:
+    case EPERM:
+      return sg::errc::permission_denied;
+    case EEXIST:
+      return sg::errc::already_exists;
+    case ENOSPC:
+      return sg::errc::no_space;
+    case EFBIG:
+      return sg::errc::too_large;
+    default:
+      return sg::errc::io_error;
+  }
+}
+#endif
+
+// A regular file open for reading, read at offsets.
+class input_file {
+ public:
+  input_file() = default;
+  input_file(const input_file&) = delete;
+  input_file& operator=(const input_file&) = delete;
+  ~input_file() { close(); }
+
+  // not_found, permission_denied, io_error; invalid_argument for anything
+  // that is not a regular file (a FIFO would block, a directory has no bytes).
+  sg::result<void> open(const std::string& path) {
+#if defined(_WIN32)
+    const std::wstring w = std::filesystem::path(path).wstring();
+    h_ = ::CreateFileW(w.c_str(), GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_DELETE, nullptr, OPEN_EXISTING,
+                       FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, nullptr);
+    if (h_ == INVALID_HANDLE_VALUE) return errc_from_win32(::GetLastError());
+    if (::GetFileType(h_) != FILE_TYPE_DISK) return sg::errc::invalid_argument;
+    LARGE_INTEGER size{};
+    if (!::GetFileSizeEx(h_, &size) || size.QuadPart < 0) return errc_from_win32(::GetLastError());
+    size_ = static_cast<std::uint64_t>(size.QuadPart);
+#else
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd_ < 0) return errc_from_errno(errno);
+    struct stat st {};
+    if (::fstat(fd_, &st) != 0) return errc_from_errno(errno);
+    if (!S_ISREG(st.st_mode)) return sg::errc::invalid_argument;
+    size_ = static_cast<std::uint64_t>(st.st_size);
+#if defined(POSIX_FADV_SEQUENTIAL)
+    (void)::posix_fadvise(fd_, 0, 0, POSIX_FADV_SEQUENTIAL);
+#endif
+#endif
+    return sg::ok();
+  }
+
+  std::uint64_t size() const noexcept { return size_; }
+
+  // Up to n bytes at off; 0 at the end.
+  sg::result<std::size_t> read_at(std::uint64_t off, std::uint8_t* out, std::size_t n) {
+#if defined(_WIN32)
+    OVERLAPPED ov{};
+    ov.Offset = static_cast<DWORD>(off & 0xFFFFFFFFu);
+    ov.OffsetHigh = static_cast<DWORD>(off >> 32);
+    DWORD got = 0;
+    const DWORD want = static_cast<DWORD>(std::min<std::size_t>(n, std::size_t{1} << 30));
+    if (!::ReadFile(h_, out, want, &got, &ov)) {
+      const DWORD e = ::GetLastError();
+      if (e == ERROR_HANDLE_EOF) return std::size_t{0};
+      return errc_from_win32(e);
+    }
+    return static_cast<std::size_t>(got);
+#else
+    if (off > static_cast<std::uint64_t>((std::numeric_limits<off_t>::max)())) return std::size_t{0};
+    while (true) {
+      const ssize_t got = ::pread(fd_, out, std::min<std::size_t>(n, std::size_t{1} << 30), static_cast<off_t>(off));
+      if (got >= 0) return static_cast<std::size_t>(got);
+      if (errno != EINTR) return errc_from_errno(errno);
+    }
+#endif
+  }
+
+  sg::read_at_fn reader() {
+    return [this](std::uint64_t off, std::uint8_t* out, std::size_t n) { return read_at(off, out, n); };
+  }
+
+#if !defined(_WIN32)
+  int fd() const noexcept { return fd_; }
+#endif
+
+ private:
+  void close() noexcept {
+#if defined(_WIN32)
+    if (h_ != INVALID_HANDLE_VALUE) ::CloseHandle(h_);
+    h_ = INVALID_HANDLE_VALUE;
+#else
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+#endif
+  }
+#if defined(_WIN32)
+  HANDLE h_ = INVALID_HANDLE_VALUE;
+#else
+  int fd_ = -1;
+#endif
+  std::uint64_t size_ = 0;
+};
+
+// A new file in the target's directory that takes the target's name on
+// commit(): created exclusively (never through a link), written, flushed,
+// renamed over the target (a symbolic link there is replaced, not followed),
+// and the directory synced (POSIX). Removed if never committed.
+class output_file {
+ public:
+  output_file() = default;
+  output_file(const output_file&) = delete;
+  output_file& operator=(const output_file&) = delete;
+  ~output_file() {
+    close();
+    if (!tmp_.empty() && !committed_) {
+#if defined(_WIN32)
+      (void)::DeleteFileW(std::filesystem::path(tmp_).wstring().c_str());
+#else
+      (void)::unlink(tmp_.c_str());
+#endif
+    }
+  }
+
+  sg::result<void> create(const std::string& target, unsigned mode) {
+    static unsigned counter = 0;
+    target_ = target;
+#if defined(_WIN32)
+    tmp_ = target + ".tmp-" + std::to_string(_getpid()) + "-" + std::to_string(counter++);
+    (void)mode;
+    h_ = ::CreateFileW(std::filesystem::path(tmp_).wstring().c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW,
+                       FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, nullptr);
+    if (h_ == INVALID_HANDLE_VALUE) {
+      const DWORD e = ::GetLastError();
+      tmp_.clear();
+      return errc_from_win32(e);
+    }
+#else
+    tmp_ = target + ".tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + std::to_string(counter++);
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode));
+    if (fd_ < 0) {
+      const int e = errno;
+      tmp_.clear();
+      return errc_from_errno(e);
+    }
+#endif
+    return sg::ok();
+  }
+
+  // Writes all of `bytes` at offset `off`.
+  sg::result<void> write_at(std::uint64_t off, sg::byte_view bytes) {
+    std::size_t done = 0;
+    while (done < bytes.size()) {
+      const std::size_t n = std::min<std::size_t>(bytes.size() - done, std::size_t{1} << 30);
+      const std::uint64_t at = off + done;
+#if defined(_WIN32)
+      OVERLAPPED ov{};
+      ov.Offset = static_cast<DWORD>(at & 0xFFFFFFFFu);
+      ov.OffsetHigh = static_cast<DWORD>(at >> 32);
+      DWORD put = 0;
+      if (!::WriteFile(h_, bytes.data() + done, static_cast<DWORD>(n), &put, &ov))
+        return errc_from_win32(::GetLastError());
+      done += put;
+#else
+      if (at > static_cast<std::uint64_t>((std::numeric_limits<off_t>::max)())) return sg::errc::too_large;
+      const ssize_t put = ::pwrite(fd_, bytes.data() + done, n, static_cast<off_t>(at));
+      if (put < 0) {
+        if (errno == EINTR) continue;
+        return errc_from_errno(errno);
+      }
+      if (put == 0) return sg::errc::io_error;
+      done += static_cast<std::size_t>(put);
+#endif
+    }
+    return sg::ok();
+  }
+
+  // Copies len bytes of `in` from in_off to out_off: copy_file_range where the
+  // kernel has it (no copy through this process; a reflink on file systems
+  // that share extents), else through one buffer.
+  sg::result<void> copy_from(input_file& in, std::uint64_t in_off, std::uint64_t out_off, std::uint64_t len) {
+#if defined(__linux__) && defined(SYS_copy_file_range)
+    if (len > 0 && in_off <= static_cast<std::uint64_t>((std::numeric_limits<loff_t>::max)()) - len &&
+        out_off <= static_cast<std::uint64_t>((std::numeric_limits<loff_t>::max)()) - len) {
+      auto src = static_cast<loff_t>(in_off);
+      auto dst = static_cast<loff_t>(out_off);
+      std::uint64_t left = len;
+      bool usable = true;
+      while (left > 0) {
+        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, std::uint64_t{1} << 30));
+        const long got = ::syscall(SYS_copy_file_range, in.fd(), &src, fd_, &dst, want, 0u);
+        if (got < 0) {
+          if (errno == EINTR) continue;
+          // Not on this kernel or between these file systems: copy by hand
+          // from where it stopped.
+          if (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == EBADF) {
+            usable = false;
+            break;
+          }
+          return errc_from_errno(errno);
+        }
+        if (got == 0) return sg::errc::truncated;  // the input shrank
+        left -= static_cast<std::uint64_t>(got);
+      }
+      if (usable) return sg::ok();
+      const std::uint64_t copied = len - left;
+      in_off += copied;
+      out_off += copied;
+      len = left;
+    }
+#endif
+    std::vector<std::uint8_t> buf(static_cast<std::size_t>(std::min<std::uint64_t>(len, io_chunk)));
+    std::uint64_t done = 0;
+    while (done < len) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(len - done, buf.size()));
+      const auto got = in.read_at(in_off + done, buf.data(), want);
+      if (!got) return got.error();
+      if (*got == 0) return sg::errc::truncated;
+      SLOTGUARD_TRY(write_at(out_off + done, sg::byte_view(buf.data(), *got)));
+      done += *got;
+    }
+    return sg::ok();
+  }
+
+  // Flushes, closes, renames over the target, syncs the directory.
+  sg::result<void> commit() {
+#if defined(_WIN32)
+    if (!::FlushFileBuffers(h_)) return errc_from_win32(::GetLastError());
+    close();
+    if (!::MoveFileExW(std::filesystem::path(tmp_).wstring().c_str(),
+                       std::filesystem::path(target_).wstring().c_str(),
+                       MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+      return errc_from_win32(::GetLastError());
+    committed_ = true;
+#else
+    if (::fsync(fd_) != 0) return errc_from_errno(errno);
+    const int fd = fd_;
+    fd_ = -1;
+    if (::close(fd) != 0) return errc_from_errno(errno);
+    if (::rename(tmp_.c_str(), target_.c_str()) != 0) return errc_from_errno(errno);
+    committed_ = true;
+    std::string dir = std::filesystem::path(target_).parent_path().string();
+    if (dir.empty()) dir = ".";
+    const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0) return errc_from_errno(errno);
+    const int synced = ::fsync(d);
+    const int e = errno;
+    ::close(d);
+    if (synced != 0 && e != EINVAL) return errc_from_errno(e);
+#endif
+    return sg::ok();
+  }
+
+ private:
+  void close() noexcept {
+#if defined(_WIN32)
+    if (h_ != INVALID_HANDLE_VALUE) ::CloseHandle(h_);
+    h_ = INVALID_HANDLE_VALUE;
+#else
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+#endif
+  }
+  std::string target_, tmp_;
+  bool committed_ = false;
+#if defined(_WIN32)
+  HANDLE h_ = INVALID_HANDLE_VALUE;
+#else
+  int fd_ = -1;
+#endif
+};
+
+// Opens a bundle and reads its head (header first, then the manifest and
+// the signature block); prints the failure and returns nullopt.
+std::optional<sg::bundle_head> open_bundle(const char* cmd, input_file& f, const std::string& path,
+                                           const sg::bundle_limits& limits, int& status) {
+  const auto opened = f.open(path);
+  if (!opened) {
+    status = sgcli::fail(cmd, opened.error(), opened.error() == sg::errc::invalid_argument
+                                                  ? path + " is not a regular file"
+                                                  : path);
+    return std::nullopt;
+  }
+  auto head = sg::read_bundle_head(f.reader(), f.size(), limits);
+  if (!head) {
+    status = sgcli::fail(cmd, head.error(), path);
+    return std::nullopt;
+  }
+  return std::move(*head);
+}
+
+// SHA-256 of `len` bytes of f from `off`, read in chunks.
+sg::result<sg::sha256_digest> hash_range(input_file& f, std::uint64_t off, std::uint64_t len) {
+  std::vector<std::uint8_t> buf(static_cast<std::size_t>(std::min<std::uint64_t>(len, io_chunk)));
+  sg::sha256 h;
+  std::uint64_t done = 0;
+  while (done < len) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(len - done, buf.size()));
+    const auto got = f.read_at(off + done, buf.data(), want);
+    if (!got) return got.error();
+    if (*got == 0) return sg::errc::truncated;
+    h.update(buf.data(), *got);
+    done += *got;
+  }
+  return h.finish();
+}
+
 const char pack_help[] =
     "usage: slotguard pack --channel C --sequence N --schema ID@VER --payload FILE -o OUT\n"
     "                      [--version S] [--host-min V] [--host-max V] [--created T]\n"
@@ -133,7 +486,8 @@ const char pack_help[] =
     "                     unless --schema-file gives them)\n"
     "  --payload FILE     the content (required unless --records)\n"
     "  -o, --out OUT      where to write the bundle (required)\n"
-    "  --version S        display version (UTF-8 text)\n"
+    "  --version S        display version (UTF-8 text); --version \"\" writes a\n"
+    "                     present, empty version (absent when not given)\n"
     "  --host-min V       lowest host version it is for, major.minor.patch\n"
     "  --host-max V       highest host version it is for, major.minor.patch\n"
     "  --created T        creation time (default: now)\n"
@@ -211,9 +565,97 @@ const char verify_help[] =
     "exit status: 0 accepted, 1 rejected (the reason's name and a sentence on\n"
     "stderr), 2 usage error\n";
 
+// pack without a schema: the payload is read once, in chunks, hashed and
+// written into the temporary output file at its place after the head (whose
+// size does not depend on the hash); then the head and the signature block
+// are written around it, the file flushed and renamed. Memory: one chunk.
+int pack_streamed(const char* cmd, sg::bundle_builder& b, const std::string& schema_id, std::uint32_t schema_version,
+                  const std::string& payload_path, const std::vector<std::string>& keys, const std::string& out_path,
+                  const std::string& channel, std::uint64_t seq, const sg::bundle_limits& limits) {
+  input_file in;
+  const auto opened = in.open(payload_path);
+  if (!opened)
+    return sgcli::fail(cmd, opened.error(),
+                       opened.error() == sg::errc::invalid_argument ? payload_path + " is not a regular file"
+                                                                    : payload_path);
+  const std::uint64_t size = in.size();
+  if (size > limits.max_payload_size)
+    return sgcli::fail(cmd, sg::errc::too_large,
+                       payload_path + ": " + std::to_string(size) + " bytes, the limit is " +
+                           std::to_string(limits.max_payload_size));
+  b.schema(schema_id, schema_version);
+  for (const std::string& k : keys) {
+    const auto seed = sgcli::load_private_key(k);
+    if (!seed) return sgcli::fail(cmd, seed.error(), k);
+    b.sign_with(*seed);
+  }
+  // Everything but the hash is checked before the payload is read.
+  b.payload_digest(size, sg::sha256_digest{});
+  const auto shape = b.build_parts(limits);
+  if (!shape) return sgcli::fail(cmd, shape.error());
+  const std::uint64_t at = shape->head.size();
+  output_file out;
+  const auto created = out.create(out_path, 0644);
+  if (!created) return sgcli::fail(cmd, created.error(), out_path);
+  std::vector<std::uint8_t> buf(static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(size, 1), io_chunk)));
+  sg::sha256 hash;
+  std::uint64_t done = 0;
+  while (done < size) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size - done, buf.size()));
+    const auto got = in.read_at(done, buf.data(), want);
+    if (!got) return sgcli::fail(cmd, got.error(), payload_path);
+    if (*got == 0) return sgcli::fail(cmd, sg::errc::io_error, payload_path + " shrank while it was read");
+    hash.update(buf.data(), *got);
+    const auto w = out.write_at(at + done, sg::byte_view(buf.data(), *got));
+    if (!w) return sgcli::fail(cmd, w.error(), out_path);
+    done += *got;
+  }
+  {
+    std::uint8_t extra = 0;
+    const auto more = in.read_at(size, &extra, 1);
+    if (!more || *more != 0) return sgcli::fail(cmd, sg::errc::io_error, payload_path + " grew while it was read");
+  }
+  b.payload_digest(size, hash.finish());
+  const auto parts = b.build_parts(limits);
+  if (!parts) return sgcli::fail(cmd, parts.error());
+  if (parts->head.size() != at) return sgcli::fail(cmd, sg::errc::internal, "the manifest changed size");
+  auto w = out.write_at(0, parts->head);
+  if (w) w = out.write_at(at + size, parts->tail);
+  if (w) w = out.commit();
+  if (!w) return sgcli::fail(cmd, w.error(), out_path);
+  std::printf("wrote %s: %llu bytes, channel %s, sequence %llu, %zu signature(s)\n", sgcli::printable(out_path).c_str(),
+              static_cast<unsigned long long>(at + size + parts->tail.size()), sgcli::printable(channel).c_str(),
+              static_cast<unsigned long long>(seq), keys.size());
+  return exit_ok;
+}
+
 }  // namespace
 
 int cmd_pack(int argc, char** argv) {
+  // `--version ""` (or `--version=`) writes a present, empty version: the
+  // option parser refuses every other empty value, so this one is taken out
+  // before it runs.
+  std::vector<char*> kept_args;
+  bool empty_version = false;
+  bool options_done = false;
+  for (int i = 0; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    if (i > 0 && !options_done && a == "--version" && i + 1 < argc && argv[i + 1][0] == '\0') {
+      if (empty_version) return sgcli::usage_error("pack", "--version given more than once");
+      empty_version = true;
+      ++i;
+      continue;
+    }
+    if (i > 0 && !options_done && a == "--version=") {
+      if (empty_version) return sgcli::usage_error("pack", "--version given more than once");
+      empty_version = true;
+      continue;
+    }
+    if (a == "--") options_done = true;
+    kept_args.push_back(argv[i]);
+  }
+  argc = static_cast<int>(kept_args.size());
+  argv = kept_args.data();
   const sgcli::arg_parser args(argc, argv,
                                {{{"--channel"}},
                                 {{"--sequence"}},
@@ -267,7 +709,12 @@ int cmd_pack(int argc, char** argv) {
   if (records && payload_path) return sgcli::usage_error(cmd, "give --payload or --records, not both");
   if (!records && !payload_path) return sgcli::usage_error(cmd, "--payload FILE is required");
 
-  if (const auto v = args.value("--version")) b.version(*v);
+  if (const auto v = args.value("--version")) {
+    if (empty_version) return sgcli::usage_error(cmd, "--version given more than once");
+    b.version(*v);
+  } else if (empty_version) {
+    b.version("");
+  }
   if (const auto v = args.value("--host-min")) {
     const auto hv = sg::parse_host_version(*v);
     if (!hv) return sgcli::usage_error(cmd, "--host-min needs major.minor.patch");
@@ -315,9 +762,13 @@ int cmd_pack(int argc, char** argv) {
   if (!recalls.empty()) b.recalls(recalls);
 
   const sg::bundle_limits limits;
+  const std::vector<std::string> keys = args.values("--key");
+  if (!schema_file) return pack_streamed(cmd, b, schema_id, schema_version, *payload_path, keys, *out, *channel,
+                                         *seq, limits);
   std::vector<std::uint8_t> payload;
   if (payload_path) {
-    auto p = sgcli::read_file(*payload_path, limits.max_bundle_size);
+    // A payload checked by a schema is validated whole, in memory.
+    auto p = sgcli::read_file(*payload_path, limits.max_payload_size);
     if (!p) return sgcli::fail(cmd, p.error(), *payload_path);
     payload = std::move(*p);
   }
@@ -333,7 +784,7 @@ int cmd_pack(int argc, char** argv) {
     schema_id = std::string(schema->id());
     schema_version = schema->version();
     if (records) {
-      const auto text = sgcli::read_file(*records, limits.max_bundle_size);
+      const auto text = sgcli::read_file(*records, limits.max_payload_size);
       if (!text) return sgcli::fail(cmd, text.error(), *records);
       auto compiled = sg::compile_records_text(*schema, sg::byte_view(*text).as_chars());
       if (!compiled) {
@@ -352,7 +803,6 @@ int cmd_pack(int argc, char** argv) {
   b.schema(schema_id, schema_version);
   b.payload(std::move(payload));
 
-  const std::vector<std::string> keys = args.values("--key");
   for (const std::string& k : keys) {
     const auto seed = sgcli::load_private_key(k);
     if (!seed) return sgcli::fail(cmd, seed.error(), k);
@@ -397,17 +847,20 @@ int cmd_sign(int argc, char** argv) {
       return sgcli::fail(cmd, sg::errc::invalid_argument, path + " is not a regular file; nothing was changed");
   }
 
+  // The head is read and checked; the new file is the new head, the
+  // payload copied as it is (by the kernel where it can), and the new
+  // signature block: memory stays bounded whatever the payload's size.
   const sg::bundle_limits limits;
-  auto bytes = sgcli::read_file(path, limits.max_bundle_size);
-  if (!bytes) return sgcli::fail(cmd, bytes.error(), path);
-  std::vector<std::uint8_t> current = std::move(*bytes);
+  input_file in;
+  int status = exit_rejected;
+  auto head = open_bundle(cmd, in, path, limits, status);
+  if (!head) return status;
   std::vector<std::string> ids;
   for (const std::string& k : keys) {
     const auto seed = sgcli::load_private_key(k);
     if (!seed) return sgcli::fail(cmd, seed.error(), k);
-    auto next = sg::add_signature(current, *seed, limits);
-    if (!next) return sgcli::fail(cmd, next.error(), k);
-    current = std::move(*next);
+    const auto added = sg::add_signature(*head, *seed, limits);
+    if (!added) return sgcli::fail(cmd, added.error(), k);
     ids.push_back(sg::to_hex(sg::key_id_of(sg::ed25519_public_key_from_seed(*seed))));
   }
   // The replacement keeps the file's permission bits.
@@ -415,7 +868,12 @@ int cmd_sign(int argc, char** argv) {
   std::error_code ec;
   const auto st = std::filesystem::status(path, ec);
   if (!ec) mode = static_cast<unsigned>(st.permissions()) & 0777u;
-  const auto w = sgcli::write_file_atomic(path, current, mode);
+  output_file out;
+  auto w = out.create(path, mode);
+  if (w) w = out.write_at(0, head->header_and_manifest);
+  if (w) w = out.copy_from(in, head->payload_offset, head->payload_offset, head->payload_size);
+  if (w) w = out.write_at(head->payload_offset + head->payload_size, head->signature_block);
+  if (w) w = out.commit();
   if (!w) return sgcli::fail(cmd, w.error(), path);
   for (const std::string& id : ids)
     std::printf("signed %s with key id %s\n", sgcli::printable(path).c_str(), sgcli::printable(id).c_str());
@@ -433,22 +891,27 @@ int cmd_inspect(int argc, char** argv) {
   if (args.positional().size() != 1) return sgcli::usage_error(cmd, "exactly one BUNDLE is required");
   const std::string& path = args.positional()[0];
   const sg::bundle_limits limits;
-  const auto bytes = sgcli::read_file(path, limits.max_bundle_size);
-  if (!bytes) return sgcli::fail(cmd, bytes.error(), path);
-  const auto parsed = sg::parse_bundle(*bytes, limits);
-  if (!parsed) return sgcli::fail(cmd, parsed.error(), path);
-  const sg::bundle_view& b = *parsed;
+  input_file in;
+  int status = exit_rejected;
+  const auto head = open_bundle(cmd, in, path, limits, status);
+  if (!head) return status;
+  const sg::bundle_view& b = head->view;
   const sg::bundle_manifest& m = b.manifest;
-  const bool hash_ok = m.payload_size == b.payload.size() && sg::sha256_of(b.payload) == m.payload_sha256;
+  // Size and hash are compared apart: the payload's bytes (as many as the
+  // header says) hashed against the manifest's SHA-256 whatever the sizes.
+  const auto actual = hash_range(in, head->payload_offset, head->payload_size);
+  if (!actual) return sgcli::fail(cmd, actual.error(), path);
+  const bool size_ok = m.payload_size == head->payload_size;
+  const bool hash_ok = *actual == m.payload_sha256;
   const std::string digest = sg::to_hex(m.payload_sha256);
 
   if (args.has("--json")) {
     std::string j = "{";
     j += "\"format_version\":" + std::to_string(b.format_version);
-    j += ",\"size\":" + std::to_string(b.bytes.size());
+    j += ",\"size\":" + std::to_string(head->file_size);
     j += ",\"channel\":" + sgcli::json_string(m.channel);
     j += ",\"sequence\":" + std::to_string(m.sequence);
-    j += ",\"version\":" + (m.version.empty() ? std::string("null") : sgcli::json_string(m.version));
+    j += ",\"version\":" + (m.has_version ? sgcli::json_string(m.version) : std::string("null"));
     j += ",\"schema\":{\"id\":" + sgcli::json_string(m.schema_id) + ",\"version\":" + std::to_string(m.schema_version) + "}";
     j += ",\"host_min\":" + (m.host_min ? sgcli::json_string(sg::to_string(*m.host_min)) : std::string("null"));
     j += ",\"host_max\":" + (m.host_max ? sgcli::json_string(sg::to_string(*m.host_max)) : std::string("null"));
@@ -457,7 +920,9 @@ int cmd_inspect(int argc, char** argv) {
     j += ",\"expires\":" + json_time(m.expires);
     j += ",\"payload_size\":" + std::to_string(m.payload_size);
     j += ",\"payload_sha256\":" + sgcli::json_string(digest);
+    j += std::string(",\"payload_size_matches\":") + (size_ok ? "true" : "false");
     j += std::string(",\"payload_sha256_matches\":") + (hash_ok ? "true" : "false");
+    j += std::string(",\"payload_kind\":") + (m.kind == sg::payload_kind::tree ? "\"tree\"" : "\"bytes\"");
     j += ",\"rollout\":[";
     for (std::size_t i = 0; i < m.rollout.size(); ++i) {
       const sg::rollout_step s = m.rollout[i];
@@ -480,11 +945,12 @@ int cmd_inspect(int argc, char** argv) {
   // untrusted text, and a newline or a terminal escape in it must not forge
   // a line or hide the ones that follow.
   using sgcli::printable;
-  std::printf("bundle      %s (%zu bytes, format %u)\n", printable(path).c_str(), b.bytes.size(),
+  std::printf("bundle      %s (%llu bytes, format %u)\n", printable(path).c_str(),
+              static_cast<unsigned long long>(head->file_size),
               static_cast<unsigned>(b.format_version));
   std::printf("channel     %s\n", printable(m.channel).c_str());
   std::printf("sequence    %llu\n", static_cast<unsigned long long>(m.sequence));
-  std::printf("version     %s\n", m.version.empty() ? "-" : printable(m.version).c_str());
+  std::printf("version     %s\n", !m.has_version ? "-" : m.version.empty() ? "\"\" (present, empty)" : printable(m.version).c_str());
   std::printf("schema      %s@%u\n", printable(m.schema_id).c_str(), static_cast<unsigned>(m.schema_version));
   std::printf("host        %s .. %s\n", m.host_min ? printable(sg::to_string(*m.host_min)).c_str() : "any",
               m.host_max ? printable(sg::to_string(*m.host_max)).c_str() : "any");
@@ -493,6 +959,10 @@ int cmd_inspect(int argc, char** argv) {
   std::printf("expires     %s\n", time_or_dash(m.expires).c_str());
   std::printf("payload     %llu bytes, sha256 %s (%s)\n", static_cast<unsigned long long>(m.payload_size),
               digest.c_str(), hash_ok ? "matches" : "DOES NOT MATCH the payload");
+  if (!size_ok)
+    std::printf("            the payload holds %llu bytes: payload_size DOES NOT MATCH\n",
+                static_cast<unsigned long long>(head->payload_size));
+  std::printf("kind        %s\n", m.kind == sg::payload_kind::tree ? "tree" : "bytes");
   if (!m.rollout.empty()) {
     std::printf("rollout    ");
     for (std::size_t i = 0; i < m.rollout.size(); ++i)
@@ -574,16 +1044,38 @@ int cmd_verify(int argc, char** argv) {
 
   const std::string& path = args.positional()[0];
   const sg::bundle_limits limits;
-  const auto bytes = sgcli::read_file(path, limits.max_bundle_size);
-  if (!bytes) return sgcli::fail(cmd, bytes.error(), path);
-  const auto parsed = sg::parse_bundle(*bytes, limits);
-  if (!parsed) return sgcli::fail(cmd, parsed.error(), path);
-  const auto verified = sg::verify_bundle(*parsed, trust, opts);
-  if (!verified) return sgcli::fail(cmd, verified.error(), path);
-  const sg::bundle_manifest& m = parsed->manifest;
+  input_file in;
+  int status = exit_rejected;
+  const auto head = open_bundle(cmd, in, path, limits, status);
+  if (!head) return status;
+  const sg::bundle_manifest& m = head->view.manifest;
+  // verify_bundle's order: payload, signatures, eligibility. The payload is
+  // hashed as it is read; a schema check needs it whole, so only then is it
+  // kept (within the validator's own size limit).
+  std::vector<std::uint8_t> kept;
+  sg::chunk_fn keep;
 #if SLOTGUARD_CLI_WITH_SCHEMA
   if (schema_file) {
-    int status = exit_rejected;
+    if (head->payload_size > sg::validate_limits{}.max_bytes)
+      return sgcli::fail(cmd, sg::errc::too_large, path + ": the payload is too large to validate in memory");
+    kept.reserve(static_cast<std::size_t>(head->payload_size));
+    keep = [&kept](sg::byte_view c) -> sg::result<void> {
+      kept.insert(kept.end(), c.begin(), c.end());
+      return sg::ok();
+    };
+  }
+#endif
+  auto verified = sg::stream_payload(in.reader(), *head, keep, io_chunk);
+  if (verified) verified = sg::verify_signatures(*head, trust);
+  if (verified) verified = sg::check_eligibility(m, opts);
+  if (!verified) {
+    if (verified.error() == sg::errc::unknown_key && head->view.signature_count() == 0)
+      return sgcli::fail(cmd, verified.error(), path + ": the bundle carries no signature");
+    return sgcli::fail(cmd, verified.error(), path);
+  }
+#if SLOTGUARD_CLI_WITH_SCHEMA
+  if (schema_file) {
+    status = exit_rejected;
     const auto schema = load_schema(cmd, *schema_file, status);
     if (!schema) return status;
     if (!schema->matches(m.schema_id, m.schema_version))
@@ -591,7 +1083,7 @@ int cmd_verify(int argc, char** argv) {
                          "the bundle is for " + std::string(m.schema_id) + "@" + std::to_string(m.schema_version) +
                              ", the schema file declares " + std::string(schema->id()) + "@" +
                              std::to_string(schema->version()));
-    const auto checked = sg::validate(*schema, parsed->payload);
+    const auto checked = sg::validate(*schema, kept);
     if (!checked) return report_validation(cmd, checked.error());
   }
 #endif

@@ -17,6 +17,7 @@
 #include <slotguard/ed25519.hpp>
 #include <slotguard/error.hpp>
 #include <slotguard/hash.hpp>
+#include <slotguard/io_fn.hpp>
 #include <slotguard/trust.hpp>
 
 #include <algorithm>
@@ -32,14 +33,6 @@
 #include <string_view>
 #include <utility>
 #include <vector>
-
-// read_at_fn and chunk_fn, when another header of the library declares them.
-#if defined(__has_include)
-#if __has_include(<slotguard/io_fn.hpp>)
-#include <slotguard/io_fn.hpp>
-#define SLOTGUARD_BUNDLE_HAVE_IO_FN 1
-#endif
-#endif
 
 namespace slotguard {
 inline namespace v1 {
@@ -317,13 +310,7 @@ result<void> verify_bundle(const bundle_view& b, const trust_set& trust, const v
 // memory bounded by the limits on the manifest and the signature block (no
 // OS call here; the caller reads a file, a mapping or a socket's buffer).
 
-#ifndef SLOTGUARD_BUNDLE_HAVE_IO_FN
-// Reads n bytes at offset into out; returns the count read, short only at
-// the end of the input (0 at or past it), or the error of the read.
-using read_at_fn = std::function<result<std::size_t>(std::uint64_t offset, std::uint8_t* out, std::size_t n)>;
-// Takes one chunk of a stream; an error stops the stream and is returned.
-using chunk_fn = std::function<result<void>(byte_view chunk)>;
-#endif
+// read_at_fn and chunk_fn are io_fn.hpp's.
 
 // Header, manifest and signature block of a bundle of file_size bytes, read
 // with `read` and checked exactly as parse_bundle checks them (same errc, same
@@ -377,6 +364,15 @@ std::vector<std::uint8_t> bundle_signed_message(const bundle_view& b);
 // exceeded.
 result<std::vector<std::uint8_t>> add_signature(byte_view bundle, const ed25519_seed& seed,
                                                 const bundle_limits& limits = {});
+
+// Adds a signature by `seed` to a head read by read_bundle_head, in place:
+// the signature block gains the entry, the header its new size and CRC, and
+// file_size grows by 72 bytes; the payload is not needed (the bundle is the
+// head's header and manifest, the payload unchanged, then the new signature
+// block). already_exists when the key has signed already,
+// too_many_signatures when the limit would be exceeded; the head is
+// unchanged on failure.
+result<void> add_signature(bundle_head& h, const ed25519_seed& seed, const bundle_limits& limits = {});
 
 // Builds bundles. Set the fields, the payload and the signers, then build().
 class bundle_builder {
@@ -1110,6 +1106,27 @@ inline result<std::vector<std::uint8_t>> add_signature(byte_view bundle, const e
   std::vector<std::uint8_t> out = bundle.to_vector();
   SLOTGUARD_TRY(detail::bundle_append_signature(out, seed));
   return out;
+}
+
+inline result<void> add_signature(bundle_head& h, const ed25519_seed& seed, const bundle_limits& limits) {
+  const key_id id = key_id_of(ed25519_public_key_from_seed(seed));
+  const std::size_t count = h.view.signature_count();
+  for (std::size_t i = 0; i < count; ++i)
+    if (h.view.signature(i).id == id) return errc::already_exists;
+  if (count + 1 > limits.max_signatures) return errc::too_many_signatures;
+  const std::uint64_t ssize = h.signature_block.size() + std::uint64_t{bundle_signature_entry_size};
+  if (ssize > (std::numeric_limits<std::uint32_t>::max)() || h.header_and_manifest.size() < bundle_header_size)
+    return errc::too_many_signatures;
+  const ed25519_signature sig = ed25519_sign(seed, bundle_signed_message(h.view));
+  h.signature_block.insert(h.signature_block.end(), id.begin(), id.end());
+  h.signature_block.insert(h.signature_block.end(), sig.begin(), sig.end());
+  detail::store_le32(h.signature_block.data(), static_cast<std::uint32_t>(count + 1));
+  std::uint8_t* hdr = h.header_and_manifest.data();
+  detail::store_le32(hdr + 32, static_cast<std::uint32_t>(ssize));
+  detail::store_le32(hdr + 36, crc32c(byte_view(hdr, 36)));
+  h.view.signature_block = byte_view(h.signature_block);
+  h.file_size += bundle_signature_entry_size;
+  return ok();
 }
 
 inline result<std::vector<std::uint8_t>> bundle_builder::manifest() const {

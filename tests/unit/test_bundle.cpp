@@ -1376,3 +1376,28 @@ TEST_CASE("build_parts gives build()'s bytes around a streamed payload", "[bundl
   CHECK(twice.build_parts().error() == errc::already_exists);
   CHECK(minimal_builder().build_parts().error() == errc::invalid_argument);
 }
+
+TEST_CASE("add_signature on a head gives add_signature's bytes without the payload", "[bundle.stream][bundle.sign]") {
+  sg::bundle_builder u;
+  u.channel("rules").sequence(7).schema("demo.rules", 1).created(t_created).payload(bytes_of("hello, sensor\n"));
+  const auto unsigned_b = build(u);
+  memory_reader m{unsigned_b};
+  auto h = sg::read_bundle_head(m.fn(), unsigned_b.size());
+  REQUIRE(h);
+  REQUIRE(sg::add_signature(*h, seed_a()));
+  CHECK(h->file_size == unsigned_b.size() + 72);
+  std::vector<std::uint8_t> joined = h->header_and_manifest;
+  const auto payload = bytes_of("hello, sensor\n");
+  joined.insert(joined.end(), payload.begin(), payload.end());
+  joined.insert(joined.end(), h->signature_block.begin(), h->signature_block.end());
+  CHECK(joined == read_all(data_path("minimal.sgb")));
+  CHECK(sg::verify_signatures(*h, trust_of({&seed_a()})));
+  CHECK(sg::add_signature(*h, seed_a()).error() == errc::already_exists);
+  sg::bundle_limits one;
+  one.max_signatures = 1;
+  CHECK(sg::add_signature(*h, seed_b(), one).error() == errc::too_many_signatures);
+  CHECK(h->signature_block == std::vector<std::uint8_t>(joined.end() - 76, joined.end()));
+  REQUIRE(sg::add_signature(*h, seed_b()));
+  CHECK(h->view.signature_count() == 2);
+  CHECK(sg::verify_signatures(*h, trust_of({&seed_a(), &seed_b()}, 2)));
+}
