@@ -268,6 +268,15 @@ inline bool tree_digest_is_zero(const sha256_digest& d) noexcept {
   return true;
 }
 
+// Limits that let every path through that is safe at all: for indexes that
+// did not come from the parser, whose limits are not known.
+inline tree_limits tree_loose_limits() noexcept {
+  tree_limits l;
+  l.max_entries = l.max_path = l.max_depth = l.max_component = 0xFFFFFFFFu;
+  l.max_table_size = (std::numeric_limits<std::uint64_t>::max)();
+  return l;
+}
+
 inline void tree_set_problem(std::string* out, const std::string& path) {
   if (out != nullptr) *out = path;
 }
@@ -565,8 +574,7 @@ inline result<void> unpack_tree(storage& fs, const std::string& dest, const tree
   if (dest.empty()) return errc::invalid_argument;
   // The index may not come from parse_tree_table: its paths are checked
   // again, so none can leave dest whatever the caller hands in.
-  tree_limits loose;
-  loose.max_path = loose.max_depth = loose.max_component = 0xFFFFFFFFu;
+  const tree_limits loose = detail::tree_loose_limits();
   std::uint64_t largest = 0;
   for (const tree_entry& e : index.entries) {
     if (check_tree_path(e.path, loose) != errc::ok) return errc::invalid_argument;

@@ -7,7 +7,7 @@
 #include <slotguard/sim_storage.hpp>
 #include <slotguard/storage.hpp>
 #include <slotguard/tree.hpp>
-// tree_pack.hpp: below, with the publisher's tests
+#include <slotguard/tree_pack.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -838,3 +838,190 @@ TEST_CASE("remove_tree removes a link as a name and never what it points to", "[
   CHECK(read_text(outside / "precious") == "keep me");
 }
 #endif
+
+// ---------------------------------------------------------------------------
+// The publisher's side: scanning a directory, writing and digesting the payload
+
+namespace {
+
+void write_file(const std::filesystem::path& p, const std::string& content) {
+  std::ofstream out(p, std::ios::binary);
+  out << content;
+  REQUIRE(out);
+}
+
+// Makes the tree of specs under root.
+void make_tree(const std::filesystem::path& root, const std::vector<spec>& specs) {
+  for (const auto& sp : specs) {
+    const auto p = root / sg::detail::tree_fs_path(sp.path);
+    if (sp.kind == tree_kind::directory)
+      std::filesystem::create_directories(p);
+    else {
+      std::filesystem::create_directories(p.parent_path());
+      write_file(p, sp.content);
+    }
+  }
+}
+
+std::vector<std::uint8_t> collect(const std::string& dir, const sg::tree_index& idx, std::size_t* chunks = nullptr,
+                                  std::size_t* largest = nullptr) {
+  std::vector<std::uint8_t> out;
+  const sg::chunk_fn sink = [&](sg::byte_view c) -> sg::result<void> {
+    out.insert(out.end(), c.begin(), c.end());
+    if (chunks) ++*chunks;
+    if (largest) *largest = std::max(*largest, c.size());
+    return sg::ok();
+  };
+  REQUIRE(sg::write_tree_payload(dir, idx, sink));
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("scan a directory, write its payload, parse and unpack it as the same tree", "[tree.pack]") {
+  slotguard_test::temp_dir tmp("treepack");
+  const auto src = tmp.path() / "src";
+  make_tree(src, big_specs());
+  const std::string dir = slotguard_test::utf8_path(src);
+  std::string where;
+  auto idx = sg::scan_directory(dir, {}, &where);
+  INFO(where);
+  REQUIRE(idx);
+  // The same index as one built from the specs (modes aside: the file system's).
+  const auto want = build(big_specs());
+  REQUIRE(idx->entries.size() == want.entries.size());
+  for (std::size_t i = 0; i < want.entries.size(); ++i) {
+    CHECK(idx->entries[i].path == want.entries[i].path);
+    CHECK(idx->entries[i].kind == want.entries[i].kind);
+    CHECK(idx->entries[i].size == want.entries[i].size);
+    CHECK(idx->entries[i].sha256 == want.entries[i].sha256);
+    CHECK(idx->entries[i].data_offset == want.entries[i].data_offset);
+    CHECK((idx->entries[i].mode & ~0777u) == 0);
+  }
+  std::size_t chunks = 0, largest = 0;
+  const auto payload = collect(dir, *idx, &chunks, &largest);
+  CHECK(largest == sg::tree_chunk_size);  // the big file went in pieces
+  CHECK(payload.size() == idx->payload_size);
+  auto digest = sg::digest_tree_payload(dir, *idx);
+  REQUIRE(digest);
+  CHECK(digest->size == payload.size());
+  CHECK(digest->sha256 == sg::sha256_of(payload));
+  auto parsed = sg::parse_tree_table(payload, payload.size());
+  REQUIRE(parsed);
+  CHECK(sg::verify_tree_data(payload, *parsed));
+  sg::native_storage fs;
+  const std::string out = slotguard_test::utf8_path(tmp.path() / "out");
+  REQUIRE(sg::unpack_tree(fs, out, *parsed, sg::read_at_memory(payload)));
+  CHECK(sg::verify_unpacked_tree(fs, out, *parsed));
+  // The unpacked tree scans to the same index (modes aside).
+  auto again = sg::scan_directory(out);
+  REQUIRE(again);
+  REQUIRE(again->entries.size() == parsed->entries.size());
+  for (std::size_t i = 0; i < again->entries.size(); ++i) CHECK(again->entries[i].sha256 == parsed->entries[i].sha256);
+  CHECK(sg::remove_tree(fs, out));
+}
+
+TEST_CASE("scan the worked example: the document's bytes", "[tree.pack][tree.doc]") {
+  slotguard_test::temp_dir tmp("treepack");
+  make_tree(tmp.path(), example_specs());
+#if !defined(_WIN32)
+  std::filesystem::permissions(tmp.path() / "rules", std::filesystem::perms(0755));
+  std::filesystem::permissions(tmp.path() / "VERSION", std::filesystem::perms(0644));
+  std::filesystem::permissions(tmp.path() / "rules" / "a.yar", std::filesystem::perms(0644));
+  const std::string dir = slotguard_test::utf8_path(tmp.path());
+  auto idx = sg::scan_directory(dir);
+  REQUIRE(idx);
+  CHECK(collect(dir, *idx) == example_payload());
+#endif
+}
+
+TEST_CASE("scan refuses what a tree cannot hold, naming the path", "[tree.pack]") {
+  slotguard_test::temp_dir tmp("treepack");
+  const auto src = tmp.path() / "src";
+  make_tree(src, example_specs());
+  const std::string dir = slotguard_test::utf8_path(src);
+  std::string where;
+  REQUIRE(sg::scan_directory(dir, {}, &where));
+#if !defined(_WIN32)
+  SECTION("a symbolic link to a file (tree_not_regular)") {
+    std::filesystem::create_symlink(src / "VERSION", src / "rules" / "link");
+    CHECK(sg::scan_directory(dir, {}, &where).error() == errc::tree_not_regular);
+    CHECK(where == "rules/link");
+  }
+  SECTION("a symbolic link to a directory outside (tree_not_regular)") {
+    std::filesystem::create_directory_symlink(tmp.path(), src / "up");
+    CHECK(sg::scan_directory(dir, {}, &where).error() == errc::tree_not_regular);
+    CHECK(where == "up");
+  }
+  SECTION("a FIFO (tree_not_regular)") {
+    REQUIRE(::mkfifo((src / "rules" / "fifo").c_str(), 0600) == 0);
+    CHECK(sg::scan_directory(dir, {}, &where).error() == errc::tree_not_regular);
+    CHECK(where == "rules/fifo");
+  }
+  SECTION("a name Windows reserves (tree_reserved_name)") {
+    write_file(src / "rules" / "nul.yar", "x");
+    CHECK(sg::scan_directory(dir, {}, &where).error() == errc::tree_reserved_name);
+    CHECK(where == "rules/nul.yar");
+  }
+  SECTION("a backslash in a name (tree_path_bad_char)") {
+    write_file(src / "a\\b", "x");
+    CHECK(sg::scan_directory(dir, {}, &where).error() == errc::tree_path_bad_char);
+    CHECK(where == "a\\b");
+  }
+  SECTION("two names that fold together (tree_case_collision)") {
+    write_file(src / "rules" / "A.yar", "x");
+    write_file(src / "rules" / "a.YAR", "y");
+    CHECK(sg::scan_directory(dir, {}, &where).error() == errc::tree_case_collision);
+    CHECK((where == "rules/A.yar" || where == "rules/a.YAR"));
+  }
+#endif
+  SECTION("too deep (tree_too_deep)") {
+    sg::tree_limits l;
+    l.max_depth = 1;
+    CHECK(sg::scan_directory(dir, l, &where).error() == errc::tree_too_deep);
+    CHECK(where == "rules/a.yar");
+  }
+  SECTION("too many entries (tree_too_many_entries)") {
+    sg::tree_limits l;
+    l.max_entries = 2;
+    CHECK(sg::scan_directory(dir, l).error() == errc::tree_too_many_entries);
+  }
+  SECTION("not a directory") {
+    CHECK(sg::scan_directory(dir + "/VERSION").error() == errc::not_found);
+    CHECK(sg::scan_directory(dir + "/none").error() == errc::not_found);
+  }
+}
+
+TEST_CASE("write_tree_payload refuses a file changed since the scan, naming it", "[tree.pack]") {
+  slotguard_test::temp_dir tmp("treepack");
+  make_tree(tmp.path(), example_specs());
+  const std::string dir = slotguard_test::utf8_path(tmp.path());
+  auto idx = sg::scan_directory(dir);
+  REQUIRE(idx);
+  std::string where;
+  const sg::chunk_fn ignore = [](sg::byte_view) -> sg::result<void> { return sg::ok(); };
+  SECTION("same size, other bytes") {
+    write_file(tmp.path() / "VERSION", "8\n");
+    CHECK(sg::write_tree_payload(dir, *idx, ignore, &where).error() == errc::payload_hash_mismatch);
+    CHECK(where == "VERSION");
+    CHECK(sg::digest_tree_payload(dir, *idx).error() == errc::payload_hash_mismatch);
+  }
+  SECTION("grown") {
+    write_file(tmp.path() / "rules" / "a.yar", "rule a { condition: true }\n\n");
+    CHECK(sg::write_tree_payload(dir, *idx, ignore, &where).error() == errc::tree_size_mismatch);
+    CHECK(where == "rules/a.yar");
+  }
+  SECTION("shrunk") {
+    write_file(tmp.path() / "rules" / "a.yar", "rule");
+    CHECK(sg::write_tree_payload(dir, *idx, ignore, &where).error() == errc::tree_size_mismatch);
+  }
+  SECTION("gone") {
+    std::filesystem::remove(tmp.path() / "VERSION");
+    CHECK(sg::write_tree_payload(dir, *idx, ignore, &where).error() == errc::not_found);
+    CHECK(where == "VERSION");
+  }
+  SECTION("the sink's error stops the stream") {
+    const sg::chunk_fn full = [](sg::byte_view) -> sg::result<void> { return errc::no_space; };
+    CHECK(sg::write_tree_payload(dir, *idx, full).error() == errc::no_space);
+  }
+}
