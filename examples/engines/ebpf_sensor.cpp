@@ -416,9 +416,9 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
   po.namespaces = false;
   std::vector<std::string> probe_cmd = self;
   probe_cmd.insert(probe_cmd.end(), {"--probe", "{}"});
+  const sg::probe candidate_probe = sg::probe::isolated(probe_cmd, po);
   sg::native_storage disk;
-  sg::guard_options o =
-      sensor_options(disk, dir.path, pub, program_validator(), sg::probe::isolated(probe_cmd, po));
+  sg::guard_options o = sensor_options(disk, dir.path, pub, program_validator(), candidate_probe);
   o.on_event = events.handler();
   auto opened = sg::guard::open(std::move(o));
   if (!opened) {
@@ -451,7 +451,8 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
                  : !committed      ? events.decision(1)
                  : works           ? "committed; filter attached"
                                    : "committed; filter not working";
-    r.evidence = "sensor: the marked datagram dropped, the canary passes";
+    r.evidence = "sensor: the marked datagram dropped, the canary passes; " +
+                 accepted_words(probe_alone(candidate_probe, encode_program(good_filter()), dir.path));
     rows.push_back(r);
   }
   {
@@ -490,7 +491,8 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
     r.observed = events.decision(5);
     const bool back = wait_until([&] { return sensor.attached_sequence() == 1; }, 2000ms);
     if (!is_quarantined(g, 5) || !back) r.observed += " (not quarantined, or the old filter not back)";
-    r.evidence = "sensor: the canary does not come through; report_unhealthy; sequence 1's filter attached again";
+    r.evidence = "sensor: the canary does not come through; report_unhealthy; sequence 1's filter attached again; " +
+                 accepted_words(probe_alone(candidate_probe, encode_program(drop_everything()), dir.path));
     rows.push_back(r);
   }
 

@@ -273,6 +273,26 @@ inline std::string output_line(const std::string& detail, const std::string& nee
   return line;
 }
 
+// Runs a probe by itself on a payload (as the guard does: a private
+// workspace under dir, removed after), for what the guard's events do not
+// carry about an accepted candidate: its time and its words.
+inline sg::probe_report probe_alone(const sg::probe& p, const std::string& payload, const fs::path& dir) {
+  sg::probe_input in;
+  in.content = bytes_of(payload);
+  return p.run_with_workspace(in, dir.string());
+}
+
+// The last line of a probe's output that contains `needle` ("" if none).
+inline std::string tail_line(const sg::probe_report& r, const std::string& needle) {
+  return output_line("output: " + r.output_tail, needle);
+}
+
+// An accepted probe, in a few words: "probe accepted in 41 ms (...)".
+inline std::string accepted_words(const sg::probe_report& r) {
+  if (!r) return "probe alone: " + r.summary();
+  return "probe accepted in " + std::to_string(r.elapsed.count()) + " ms (" + tail_line(r, "probe: accepted") + ")";
+}
+
 // How a probe ended, as the event's detail starts ("exited 1", "timed out
 // after 3008 ms").
 inline std::string probe_ending(const std::string& detail) { return detail.substr(0, detail.find(';')); }

@@ -459,9 +459,9 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
   po.time_limit = 3000ms;
   std::vector<std::string> probe_cmd = self;
   probe_cmd.insert(probe_cmd.end(), {"--probe", "{}"});
+  const sg::probe candidate_probe = sg::probe::isolated(probe_cmd, po);
   sg::native_storage disk;
-  sg::guard_options o =
-      sensor_options(disk, dir.path, pub, rules_validator(), sg::probe::isolated(probe_cmd, po));
+  sg::guard_options o = sensor_options(disk, dir.path, pub, rules_validator(), candidate_probe);
   o.on_event = events.handler();
   auto opened = sg::guard::open(std::move(o));
   if (!opened) {
@@ -489,7 +489,8 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
                  : !committed      ? events.decision(1)
                  : (swapped && detects && !before) ? "committed; sensor detects"
                                                    : "committed; sensor does not detect";
-    r.evidence = "sensor: powershell_download_cradle in dropper.ps1 (none before the update)";
+    r.evidence = "sensor: powershell_download_cradle in dropper.ps1 (none before the update); " +
+                 accepted_words(probe_alone(candidate_probe, good_rules, dir.path));
     rows.push_back(r);
   }
   // 2. A syntax error.
@@ -525,7 +526,8 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
   {
     say("\nScenario 4: a rule that passes the probe and stalls the live sensor");
     outcome_row r{"stalls the live sensor", "reverted: watchdog_timeout", "", "", -1};
-    const auto e = timed_apply(g, pub.bundle(4, "macro", std::string(good_rules) + hold_rule), r.apply_ms);
+    const std::string rules = std::string(good_rules) + hold_rule;
+    const auto e = timed_apply(g, pub.bundle(4, "macro", rules), r.apply_ms);
     if (e == sg::errc::ok) {
       (void)wait_until([&] { return sensor.rules_sequence() == 4; }, 2000ms);
       say("    [replay] live traffic now brings payroll.xlsm");
@@ -535,7 +537,8 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
     r.observed = events.decision(4);
     const bool back = wait_until([&] { return serving(1); }, 6000ms);
     if (!is_quarantined(g, 4) || !back) r.observed += " (not quarantined, or the old rules not back)";
-    r.evidence = "sensor: office_macro_shell matched payroll.xlsm; its hold stalled the scan loop";
+    r.evidence = "sensor: office_macro_shell matched payroll.xlsm; its hold stalled the scan loop; " +
+                 accepted_words(probe_alone(candidate_probe, rules, dir.path));
     sensor.set_traffic(live_traffic(false));
     rows.push_back(r);
   }
@@ -543,14 +546,16 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
   {
     say("\nScenario 5: a later good update (one more rule)");
     outcome_row r{"later good rules", "committed; sensor detects", "", "", -1};
-    const auto e = timed_apply(g, pub.bundle(5, "good-2", std::string(good_rules) + extra_rule), r.apply_ms);
+    const std::string rules = std::string(good_rules) + extra_rule;
+    const auto e = timed_apply(g, pub.bundle(5, "good-2", rules), r.apply_ms);
     const bool committed = events.find(sg::event_kind::committed, 5, nullptr, 5000ms);
     const bool detects = wait_until([&] { return sensor.detections("certutil_decode") > 0; }, 3000ms);
     r.observed = e != sg::errc::ok ? std::string("rejected: ") + sg::to_string(e)
                  : !committed      ? events.decision(5)
                  : detects && serving(5) ? "committed; sensor detects"
                                          : "committed; sensor does not detect";
-    r.evidence = "sensor: certutil_decode in install.bat";
+    r.evidence = "sensor: certutil_decode in install.bat; " +
+                 accepted_words(probe_alone(candidate_probe, rules, dir.path));
     rows.push_back(r);
   }
 
