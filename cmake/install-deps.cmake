@@ -9,6 +9,18 @@ if(DEFINED PACKAGES)
   list(APPEND _wanted ${_more})
 endif()
 
+# The engines examples/engines puts slotguard in front of (docs/ENGINES.md):
+# YARA, libclamav and libbpf, as development packages, so that the three
+# replays build and run with the tests. Libraries only: the `clamav` package
+# (and its clamav-freshclam, which downloads a signature database) is not
+# installed, and nothing here runs freshclam; the replays bring their own
+# signatures. Where they cannot be installed the engines' examples are left
+# out of the build (a warning, not an error). -D ENGINES=OFF skips them.
+set(_engines)
+if(NOT DEFINED ENGINES OR ENGINES)
+  set(_engines libyara-dev libclamav-dev libbpf-dev pkg-config)
+endif()
+
 find_program(_dpkg dpkg-query)
 find_program(_apt apt-get)
 if(NOT _dpkg OR NOT _apt)
@@ -17,16 +29,24 @@ if(NOT _dpkg OR NOT _apt)
 endif()
 
 set(_missing)
-foreach(_p IN LISTS _wanted)
+set(_missing_engines)
+foreach(_p IN LISTS _wanted _engines)
   execute_process(COMMAND "${_dpkg}" -W -f=\${Status} "${_p}"
                   OUTPUT_VARIABLE _st ERROR_QUIET RESULT_VARIABLE _rc)
   if(NOT _rc EQUAL 0 OR NOT _st MATCHES "install ok installed")
-    list(APPEND _missing "${_p}")
+    list(FIND _wanted "${_p}" _core)
+    if(NOT _core EQUAL -1)
+      list(APPEND _missing "${_p}")
+    else()
+      list(APPEND _missing_engines "${_p}")
+    endif()
   endif()
 endforeach()
 
-if(NOT _missing)
-  message(STATUS "install-deps: already installed: ${_wanted}")
+if(NOT _missing AND NOT _missing_engines)
+  list(JOIN _wanted " " _have)
+  list(JOIN _engines " " _have_engines)
+  message(STATUS "install-deps: already installed: ${_have} ${_have_engines}")
   return()
 endif()
 
@@ -40,13 +60,30 @@ if(NOT _uid STREQUAL "0")
   set(_sudo "${_sudo_exe}")
 endif()
 
-message(STATUS "install-deps: installing ${_missing}")
+list(JOIN _missing " " _text)
+list(JOIN _missing_engines " " _text_engines)
+message(STATUS "install-deps: installing ${_text} ${_text_engines}")
 execute_process(COMMAND ${_sudo} "${_apt}" update -qq RESULT_VARIABLE _rc)
 if(NOT _rc EQUAL 0)
   message(FATAL_ERROR "install-deps: apt-get update failed (${_rc})")
 endif()
-execute_process(COMMAND ${_sudo} env DEBIAN_FRONTEND=noninteractive "${_apt}" install -y -qq ${_missing}
-                RESULT_VARIABLE _rc)
-if(NOT _rc EQUAL 0)
-  message(FATAL_ERROR "install-deps: apt-get install ${_missing} failed (${_rc})")
+if(_missing)
+  execute_process(COMMAND ${_sudo} env DEBIAN_FRONTEND=noninteractive "${_apt}" install -y -qq ${_missing}
+                  RESULT_VARIABLE _rc)
+  if(NOT _rc EQUAL 0)
+    message(FATAL_ERROR "install-deps: apt-get install ${_missing} failed (${_rc})")
+  endif()
+endif()
+if(_missing_engines)
+  # One at a time, so that an engine a distribution lacks leaves the others.
+  # --no-install-recommends: only what the build links.
+  foreach(_p IN LISTS _missing_engines)
+    execute_process(COMMAND ${_sudo} env DEBIAN_FRONTEND=noninteractive "${_apt}" install -y -qq
+                            --no-install-recommends "${_p}"
+                    RESULT_VARIABLE _rc)
+    if(NOT _rc EQUAL 0)
+      message(WARNING "install-deps: apt-get install ${_p} failed (${_rc}): the example of "
+                      "examples/engines that needs it will not be built")
+    endif()
+  endforeach()
 endif()
