@@ -63,6 +63,10 @@ enum class field_type : std::uint8_t {
 
 // The tag byte of a wildcard field in the binary encoding.
 inline constexpr std::uint8_t wildcard_tag = 0;
+// The tag byte of a list field in the binary encoding: a u32 count, then
+// that many elements, each encoded as a field of the element type (its tag,
+// then its value). Not a field_type: a list's field_type is its elements'.
+inline constexpr std::uint8_t list_tag = 13;
 
 // The name of a field type as the text form spells it ("u32", "string", ...).
 constexpr const char* to_string(field_type t) noexcept {
@@ -111,9 +115,15 @@ struct enum_code {
   friend constexpr bool operator!=(enum_code a, enum_code b) noexcept { return a.code != b.code; }
 };
 
+template <class T>
+class list_view;
+
 namespace detail {
 // What a field index that a record type does not declare "has" as its type.
 struct no_field {};
+// A list field's type code in the traits below: its element type's with
+// this bit set.
+inline constexpr std::uint8_t list_code_bit = 0x80;
 template <field_type T> struct cpp_type_of { using type = no_field; };
 template <> struct cpp_type_of<field_type::u8> { using type = std::uint8_t; };
 template <> struct cpp_type_of<field_type::u16> { using type = std::uint16_t; };
@@ -141,6 +151,12 @@ template <> struct field_type_of<bool> { static constexpr std::uint8_t value = 9
 template <> struct field_type_of<std::string_view> { static constexpr std::uint8_t value = 10; };
 template <> struct field_type_of<byte_view> { static constexpr std::uint8_t value = 11; };
 template <> struct field_type_of<enum_code> { static constexpr std::uint8_t value = 12; };
+template <class T> struct field_type_of<list_view<T>> {
+  static constexpr std::uint8_t value =
+      field_type_of<T>::value == 0 ? 0 : static_cast<std::uint8_t>(list_code_bit | field_type_of<T>::value);
+};
+template <class T> struct is_list_view : std::false_type {};
+template <class T> struct is_list_view<list_view<T>> : std::true_type {};
 
 // An integer literal as sign and magnitude, so that every i64 and every u64
 // value has one representation.
@@ -248,6 +264,7 @@ struct schema_limits {
   static constexpr std::size_t max_fields = 1024;
   static constexpr std::size_t max_values = 1024;  // enum values, allowed values
   static constexpr std::uint32_t max_length = 16u * 1024u * 1024u;  // string/bytes
+  static constexpr std::uint32_t max_list_count = 65535;  // elements of a list field
   static constexpr std::size_t max_text_size = 1024u * 1024u;  // schema text
 };
 
@@ -265,10 +282,16 @@ struct enum_value {
 // functions in slotguard::fields and chain the constraints:
 //   fields::u16("port").range(1, 65535).wildcard()
 // Arrays handed to allowed() or fields::enumeration() must outlive the
-// declaration (make them static constexpr).
+// declaration (make them static constexpr). A list field is a scalar field
+// made a list: fields::string("tokens", 32).list(16) holds 0 to 16 strings
+// of at most 32 bytes; its type, range, allowed set, maximum length and
+// enum values are its elements', and wildcard() lets the whole list be a
+// wildcard (an element never is one).
 struct field_decl {
   std::string_view name{};
   field_type type = field_type::u8;
+  bool is_list = false;
+  std::uint32_t list_max = 0;  // a list's most elements, 1 to schema_limits::max_list_count
   bool wildcard_ok = false;
   bool has_range = false;
   detail::int_literal min{};
@@ -281,6 +304,13 @@ struct field_decl {
   const enum_value* enum_values = nullptr;
   std::size_t enum_count = 0;
 
+  // The field is a list of 0 to max_count values of its type.
+  constexpr field_decl list(std::uint32_t max_count) const noexcept {
+    field_decl c = *this;
+    c.is_list = true;
+    c.list_max = max_count;
+    return c;
+  }
   // The field may hold a wildcard ("matches anything") instead of a value.
   constexpr field_decl wildcard() const noexcept {
     field_decl c = *this;
@@ -414,14 +444,19 @@ namespace detail {
 template <const record_decl& R, std::size_t K>
 constexpr std::uint8_t decl_type_at() noexcept {
   if constexpr (K < R.field_count()) {
-    return static_cast<std::uint8_t>(R.fields[K].type);
+    return static_cast<std::uint8_t>(static_cast<std::uint8_t>(R.fields[K].type) |
+                                     (R.fields[K].is_list ? list_code_bit : 0));
   } else {
     return 0;
   }
 }
-template <std::uint8_t T>
+template <std::uint8_t T, bool List = (T & list_code_bit) != 0>
 struct cpp_type_of_code {
   using type = typename cpp_type_of<static_cast<field_type>(T)>::type;
+};
+template <std::uint8_t T>
+struct cpp_type_of_code<T, true> {
+  using type = list_view<typename cpp_type_of<static_cast<field_type>(T & 0x7F)>::type>;
 };
 template <>
 struct cpp_type_of_code<0> {
@@ -429,7 +464,8 @@ struct cpp_type_of_code<0> {
 };
 }  // namespace detail
 
-// The C++ type field K of R reads as (detail::no_field when R has no field K).
+// The C++ type field K of R reads as (detail::no_field when R has no field K;
+// list_view<E> for a list of E).
 template <const record_decl& R, std::size_t K>
 using field_cpp_t = typename detail::cpp_type_of_code<detail::decl_type_at<R, K>()>::type;
 
@@ -487,6 +523,12 @@ constexpr decl_issue check_field(const field_decl& f, std::size_t r, std::size_t
     if (f.max_length > schema_limits::max_length) return issue("maximum length exceeds 16 MiB", r, k);
   } else if (f.max_length != 0) {
     return issue("a maximum length applies only to string and bytes fields", r, k);
+  }
+  if (f.is_list) {
+    if (f.list_max == 0 || f.list_max > schema_limits::max_list_count)
+      return issue("a list's maximum count is not 1 to 65535", r, k);
+  } else if (f.list_max != 0) {
+    return issue("a maximum count applies only to list fields", r, k);
   }
   if (f.allowed_count > schema_limits::max_values) return issue("more than 1024 allowed values", r, k);
   if (f.allowed_count > 0 || f.allowed_signed || f.allowed_unsigned || f.allowed_strings) {
@@ -627,7 +669,10 @@ struct enum_entry {
 // One field of a runtime schema.
 struct field_spec {
   std::string name;
-  field_type type = field_type::u8;
+  field_type type = field_type::u8;  // a list's: its elements' type
+  bool is_list = false;
+  std::uint32_t list_max = 0;        // a list's most elements
+  std::uint16_t list_index = 0;      // a list: its position among the record type's lists
   bool wildcard_ok = false;
   bool has_range = false;
   // Inclusive range in biased form (sign bit flipped for signed types); the
@@ -655,6 +700,7 @@ struct record_spec {
   std::uint16_t type_id = 0;
   std::string name;
   std::vector<field_spec> fields;
+  std::size_t list_count = 0;  // fields that are lists
   std::size_t field_count() const noexcept { return fields.size(); }
 };
 
@@ -679,6 +725,9 @@ struct field_check {
   bool wildcard_ok = false;
   bool small_enum = false;
   bool member_check = false;    // enum or allowed set: look the value up
+  bool is_list = false;         // the checks above apply to each element
+  std::uint16_t list_index = 0;
+  std::uint32_t list_max = 0;
 };
 // The constexpr record declarations found to be declared exactly by a
 // schema (schema::declares_exactly_static), by address: a typed view's check runs
@@ -824,6 +873,19 @@ result<std::vector<std::uint8_t>, records_error> compile_records_text(
 // Builds a payload in the binary record encoding, value by value, without
 // consulting a schema: what a content publisher's tool (and a test that
 // needs malformed content) uses. validate() is the check; this only encodes.
+// A record's fields are added in declaration order with the add_*() call of
+// each field's type; a list field is begin_list(), its elements (add_*()
+// calls of the element type), end_list():
+//   payload_writer w(decl.id, decl.version);
+//   w.begin_record(rule.type_id);
+//   w.add_string("mimikatz");                  // field 0: string(64)
+//   w.begin_list();                            // field 1: list<string(32)> max 16
+//   w.add_string("lsass"); w.add_string("sekurlsa");
+//   w.end_list();
+//   std::vector<std::uint8_t> payload = w.finish();
+// Misuse (a value with no open record, end_list() with no open list, more
+// than 65535 fields) is a programmer error (SLOTGUARD_ASSERT); nothing the
+// values hold can make it fail.
 class payload_writer {
  public:
   // Requires a schema id of 1 to 65535 bytes.
@@ -839,6 +901,27 @@ class payload_writer {
     std::memcpy(out_.data() + payload_format::header_size, schema_id.data(), schema_id.size());
     body_start_ = out_.size();
   }
+
+  // Starts a list field in the open record: the values added next are its
+  // elements, until end_list(). Requires an open record and no open list.
+  void begin_list() {
+    SLOTGUARD_ASSERT(open_ && !in_list_);
+    out_.push_back(list_tag);
+    list_at_ = out_.size();
+    detail::append_le32(out_, 0);
+    list_count_ = 0;
+    in_list_ = true;
+  }
+  // Ends the open list, fixing its element count; it counts as one field.
+  // Requires an open list.
+  void end_list() {
+    SLOTGUARD_ASSERT(in_list_);
+    SLOTGUARD_ASSERT(list_count_ <= 0xFFFFFFFFu);
+    detail::store_le32(out_.data() + list_at_, static_cast<std::uint32_t>(list_count_));
+    in_list_ = false;
+    ++fields_;
+  }
+  bool in_list() const noexcept { return in_list_; }
 
   // Starts a record; the previous one, if open, ends first.
   void begin_record(std::uint16_t type_id) {
@@ -857,7 +940,7 @@ class payload_writer {
     SLOTGUARD_ASSERT(open_ && w != 0);
     out_.push_back(static_cast<std::uint8_t>(t));
     for (std::size_t i = 0; i < w; ++i) out_.push_back(static_cast<std::uint8_t>(bits >> (8 * i)));
-    ++fields_;
+    count_value();
   }
   void add_u8(std::uint8_t v) { add(field_type::u8, v); }
   void add_u16(std::uint16_t v) { add(field_type::u16, v); }
@@ -877,25 +960,27 @@ class payload_writer {
     out_.push_back(static_cast<std::uint8_t>(t));
     detail::append_le32(out_, static_cast<std::uint32_t>(v.size()));
     out_.insert(out_.end(), v.begin(), v.end());
-    ++fields_;
+    count_value();
   }
   void add_string(std::string_view v) { add_blob(field_type::string, byte_view(v)); }
   void add_bytes(byte_view v) { add_blob(field_type::bytes, v); }
   void add_wildcard() {
     SLOTGUARD_ASSERT(open_);
     out_.push_back(wildcard_tag);
-    ++fields_;
+    count_value();
   }
-  // Raw bytes inside the open record, counted as one field (for tests of
-  // malformed encodings).
+  // Raw bytes inside the open record, counted as one field (or, in an open
+  // list, one element), for tests of malformed encodings.
   void add_raw_field(byte_view raw) {
     SLOTGUARD_ASSERT(open_);
     out_.insert(out_.end(), raw.begin(), raw.end());
-    ++fields_;
+    count_value();
   }
-  // Ends the open record (if any), fixing its field count and length.
+  // Ends the open record (if any, and its open list), fixing its field
+  // count and length.
   void end_record() {
     if (!open_) return;
+    if (in_list_) end_list();
     SLOTGUARD_ASSERT(fields_ <= 0xFFFFu);
     const std::size_t len = out_.size() - rec_start_ - payload_format::record_header_size;
     SLOTGUARD_ASSERT(len <= 0xFFFFFFFFu);
@@ -919,12 +1004,21 @@ class payload_writer {
   }
 
  private:
+  void count_value() noexcept {
+    if (in_list_)
+      ++list_count_;
+    else
+      ++fields_;
+  }
   std::vector<std::uint8_t> out_;
   std::size_t body_start_ = 0;
   std::size_t rec_start_ = 0;
   std::size_t fields_ = 0;
   std::size_t records_ = 0;
+  std::size_t list_at_ = 0;     // the open list's count
+  std::size_t list_count_ = 0;
   bool open_ = false;
+  bool in_list_ = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -978,10 +1072,12 @@ class field_value {
 // A field read without knowing its type in advance (what a generic tool
 // prints): its declared type, whether it is a wildcard, and its value.
 struct any_field {
-  field_type type = field_type::u8;
+  field_type type = field_type::u8;  // a list's: its elements' type
   bool wildcard = false;
+  bool list = false;       // a list field: count elements (record_view::element reads them)
+  std::size_t count = 0;
   std::uint64_t bits = 0;  // integers (two's complement for signed), bool, enum code
-  byte_view data{};        // string and bytes
+  byte_view data{};        // string and bytes; a list: its encoded elements
   std::int64_t as_signed() const noexcept { return static_cast<std::int64_t>(bits); }
   std::uint64_t as_unsigned() const noexcept { return bits; }
   std::string_view as_string() const noexcept { return data.as_chars(); }
@@ -1041,6 +1137,106 @@ inline field_value<T> to_typed(const any_field& f) noexcept {
   }
 }
 
+// A field's type code as the traits spell it (list_code_bit for a list).
+inline std::uint8_t type_code(const field_spec& f) noexcept {
+  return static_cast<std::uint8_t>(static_cast<std::uint8_t>(f.type) | (f.is_list ? list_code_bit : 0));
+}
+
+// Where validation's index keeps list field k of a record whose field
+// offsets are pos[0..nf]: pos[nf + 1 + list_index] is the offset, from pos,
+// of the list's table: its element count, then each element's tag offset.
+// The last element ends where the field does (pos[k + 1]).
+inline const std::uint32_t* list_table(const std::uint32_t* pos, const record_spec& r, std::size_t k) noexcept {
+  return pos + pos[r.fields.size() + 1 + r.fields[k].list_index];
+}
+}  // namespace detail
+
+// The elements of a list field, in order, each read as T (a field type's
+// C++ reading type: std::uint32_t, std::string_view, enum_code, ...). The
+// count and each element's offset and extent come from validation's index,
+// never from the bytes again, and no read aborts: at(i) past the end is
+// invalid_argument, value_or(i, x) is x. Valid while the payload's bytes and
+// the validated_payload's index live. A default-constructed list_view is
+// empty.
+template <class T>
+class list_view {
+  static_assert(detail::field_type_of<T>::value != 0 && !detail::is_list_view<T>::value,
+                "a list's elements read as a scalar field type");
+
+ public:
+  using value_type = T;
+  class iterator {
+   public:
+    using value_type = T;
+    using difference_type = std::ptrdiff_t;
+    using pointer = void;
+    using reference = T;  // elements are read by value
+    using iterator_category = std::input_iterator_tag;
+    iterator(const list_view* l, std::size_t i) noexcept : l_(l), i_(i) {}
+    T operator*() const noexcept { return l_->read(i_); }
+    iterator& operator++() noexcept {
+      ++i_;
+      return *this;
+    }
+    iterator operator++(int) noexcept {
+      iterator t = *this;
+      ++i_;
+      return t;
+    }
+    friend bool operator==(const iterator& a, const iterator& b) noexcept { return a.i_ == b.i_; }
+    friend bool operator!=(const iterator& a, const iterator& b) noexcept { return a.i_ != b.i_; }
+
+   private:
+    const list_view* l_;
+    std::size_t i_;
+  };
+
+  constexpr list_view() noexcept = default;
+  list_view(const std::uint8_t* bytes, const std::uint32_t* elems, std::size_t count, std::uint32_t end) noexcept
+      : bytes_(bytes), elems_(elems), n_(count), end_(end) {}
+
+  std::size_t count() const noexcept { return n_; }
+  std::size_t size() const noexcept { return n_; }
+  bool empty() const noexcept { return n_ == 0; }
+  // Element i, or invalid_argument if there is no element i.
+  result<T> at(std::size_t i) const noexcept {
+    if (i >= n_) return errc::invalid_argument;
+    return read(i);
+  }
+  // Element i, or fallback if there is no element i.
+  T value_or(std::size_t i, T fallback) const noexcept { return i < n_ ? read(i) : fallback; }
+  // Whether some element equals v.
+  bool contains(const T& v) const noexcept {
+    for (std::size_t i = 0; i < n_; ++i)
+      if (read(i) == v) return true;
+    return false;
+  }
+  iterator begin() const noexcept { return iterator(this, 0); }
+  iterator end() const noexcept { return iterator(this, n_); }
+
+  // Equal element by element.
+  friend bool operator==(const list_view& a, const list_view& b) noexcept {
+    if (a.n_ != b.n_) return false;
+    for (std::size_t i = 0; i < a.n_; ++i)
+      if (!(a.read(i) == b.read(i))) return false;
+    return true;
+  }
+  friend bool operator!=(const list_view& a, const list_view& b) noexcept { return !(a == b); }
+
+ private:
+  T read(std::size_t i) const noexcept {
+    const std::uint32_t extent[2] = {elems_[i], i + 1 < n_ ? elems_[i + 1] : end_};
+    return detail::to_typed<T>(
+               detail::read_indexed(bytes_, extent, 0, static_cast<field_type>(detail::field_type_of<T>::value)))
+        .value();
+  }
+  const std::uint8_t* bytes_ = nullptr;
+  const std::uint32_t* elems_ = nullptr;
+  std::size_t n_ = 0;
+  std::uint32_t end_ = 0;
+};
+
+namespace detail {
 // What differs between a runtime record type and a declaration, found
 // without allocating (records_of<R>() runs it on the reader's path).
 struct record_difference {
@@ -1057,6 +1253,7 @@ struct record_difference {
     max_length,
     allowed,
     enum_values,
+    list,          // list or not, or the list's maximum count
   };
   kind_t kind = none;
   std::size_t field = npos;
@@ -1138,6 +1335,8 @@ inline record_difference compare_record(const record_spec& s, const record_decl&
     const field_decl& g = d.fields[k];
     if (f.name != g.name) return {record_difference::field_name, k};
     if (f.type != g.type) return {record_difference::field_type_, k};
+    if (f.is_list != g.is_list || f.list_max != (g.is_list ? g.list_max : 0))
+      return {record_difference::list, k};
     if (f.wildcard_ok != g.wildcard_ok) return {record_difference::wildcard, k};
     if (is_integer(f.type) || f.type == field_type::boolean || f.type == field_type::enumeration) {
       const bool ranged = g.has_range && is_integer(g.type) && literal_fits(g.type, g.min) && literal_fits(g.type, g.max);
@@ -1182,21 +1381,46 @@ class record_view {
     return byte_view(bytes_ + pos_[0], static_cast<std::size_t>(pos_[type_->fields.size()]) - pos_[0]);
   }
 
-  // Field k read as T. Returns invalid_argument when the record type has no
-  // field k, field_type_mismatch when field k is not of a type that reads as
-  // T (see field_cpp_t).
+  // Field k read as T (list_view<E> for a list of E). Returns
+  // invalid_argument when the record type has no field k,
+  // field_type_mismatch when field k is not of a type that reads as T (see
+  // field_cpp_t).
   template <class T>
   result<field_value<T>> get(std::size_t k) const noexcept {
     if (k >= field_count()) return errc::invalid_argument;
-    if (detail::field_type_of<T>::value != static_cast<std::uint8_t>(type_->fields[k].type))
-      return errc::field_type_mismatch;
-    return detail::to_typed<T>(detail::read_indexed(bytes_, pos_, k, type_->fields[k].type));
+    if (detail::field_type_of<T>::value != detail::type_code(type_->fields[k])) return errc::field_type_mismatch;
+    return read_proven<T>(k);
   }
   // Field k whatever its type. Returns invalid_argument when the record type
-  // has no field k.
+  // has no field k. A list reads as its element count (element() reads the
+  // elements).
   result<any_field> field(std::size_t k) const noexcept {
     if (k >= field_count()) return errc::invalid_argument;
-    return detail::read_indexed(bytes_, pos_, k, type_->fields[k].type);
+    const field_spec& f = type_->fields[k];
+    if (!f.is_list) return detail::read_indexed(bytes_, pos_, k, f.type);
+    any_field out;
+    out.type = f.type;
+    out.list = true;
+    const std::size_t at = pos_[k];
+    const std::size_t extent = static_cast<std::size_t>(pos_[k + 1]) - at;
+    if (extent == 1) {
+      out.wildcard = true;
+      return out;
+    }
+    out.count = detail::list_table(pos_, *type_, k)[0];
+    out.data = byte_view(bytes_ + at + 5, extent - 5);
+    return out;
+  }
+  // Element j of list field k whatever its type. Returns invalid_argument
+  // when there is no field k, field k is no list (or a wildcard), or the
+  // list has no element j.
+  result<any_field> element(std::size_t k, std::size_t j) const noexcept {
+    if (k >= field_count() || !type_->fields[k].is_list) return errc::invalid_argument;
+    if (pos_[k + 1] - pos_[k] == 1) return errc::invalid_argument;
+    const std::uint32_t* table = detail::list_table(pos_, *type_, k);
+    if (j >= table[0]) return errc::invalid_argument;
+    const std::uint32_t extent[2] = {table[1 + j], j + 1 < table[0] ? table[2 + j] : pos_[k + 1]};
+    return detail::read_indexed(bytes_, extent, 0, type_->fields[k].type);
   }
 
   // Field k read as T, or a default field_value (neither value nor
@@ -1204,7 +1428,7 @@ class record_view {
   // field k does not read as T.
   template <class T>
   field_value<T> read_typed(std::size_t k) const noexcept {
-    if (k >= field_count() || detail::field_type_of<T>::value != static_cast<std::uint8_t>(type_->fields[k].type))
+    if (k >= field_count() || detail::field_type_of<T>::value != detail::type_code(type_->fields[k]))
       return field_value<T>();
     return read_proven<T>(k);
   }
@@ -1212,13 +1436,20 @@ class record_view {
  private:
   template <const record_decl& R>
   friend class typed_record;
-  // For typed_record<R>, whose record type was compared with R: field k
-  // exists and reads as T. Reads nothing from an invalid view.
+  // For typed_record<R>, whose record type was compared with R (and for the
+  // checked reads above): field k exists and reads as T. Reads nothing from
+  // an invalid view.
   template <class T>
   field_value<T> read_proven(std::size_t k) const noexcept {
     if (!type_) return field_value<T>();
-    return detail::to_typed<T>(
-        detail::read_indexed(bytes_, pos_, k, static_cast<field_type>(detail::field_type_of<T>::value)));
+    if constexpr (detail::is_list_view<T>::value) {
+      if (pos_[k + 1] - pos_[k] == 1) return field_value<T>::wildcard();
+      const std::uint32_t* table = detail::list_table(pos_, *type_, k);
+      return field_value<T>::of(T(bytes_, table + 1, table[0], pos_[k + 1]));
+    } else {
+      return detail::to_typed<T>(
+          detail::read_indexed(bytes_, pos_, k, static_cast<field_type>(detail::field_type_of<T>::value)));
+    }
   }
 
   const std::uint8_t* bytes_ = nullptr;

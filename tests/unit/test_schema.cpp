@@ -1938,3 +1938,571 @@ TEST_CASE("comments may hold any bytes, the last line needs no newline, CRLF rea
   auto escaped = sg::compile_records_text(s, "r: 1, \"x\\r\"\n");
   REQUIRE(escaped.has_value());
 }
+
+// ---------------------------------------------------------------------------
+// List fields
+// ---------------------------------------------------------------------------
+
+namespace {
+constexpr sg::enum_value kModes[] = {{"audit", 1}, {"enforce", 2}};
+constexpr std::int64_t kTokenPorts[] = {22, 80, 443};
+constexpr sg::field_decl kTokenRuleFields[] = {
+    sg::fields::string("pattern", 64),
+    sg::fields::string("tokens", 8).list(4),
+    sg::fields::u16("ports").allowed(kTokenPorts).list(3).wildcard(),
+    sg::fields::enumeration("modes", kModes).list(2),
+    sg::fields::i8("weights").range(-5, 5).list(2),
+    sg::fields::boolean("flags").list(2),
+    sg::fields::u8("tail"),
+};
+constexpr sg::record_decl kTokenRule{5, "token_rule", kTokenRuleFields};
+constexpr sg::record_decl kTokenRecords[] = {kTokenRule};
+constexpr sg::schema_decl kTokenDecl{"lists", 1, kTokenRecords};
+static_assert(sg::check_decl(kTokenDecl).ok(), "the list declaration is valid");
+static_assert(std::is_same<sg::field_cpp_t<kTokenRule, 1>, sg::list_view<std::string_view>>::value,
+              "a list of strings reads as list_view<string_view>");
+static_assert(std::is_same<sg::field_cpp_t<kTokenRule, 3>, sg::list_view<sg::enum_code>>::value,
+              "a list of enum values reads as list_view<enum_code>");
+static_assert(sg::can_read_v<kTokenRule, 2, sg::list_view<std::uint16_t>>, "");
+static_assert(!sg::can_read_v<kTokenRule, 2, std::uint16_t>, "a list is not its element");
+static_assert(!sg::can_read_v<kTokenRule, 6, sg::list_view<std::uint8_t>>, "a scalar is not a list");
+
+const char* const kTokenText =
+    "schema \"lists\" version 1\n"
+    "\n"
+    "record token_rule = 5 {\n"
+    "  field pattern: string(64)\n"
+    "  field tokens: list<string(8)> max 4\n"
+    "  field ports: list<u16> max 3 in { 22, 80, 443 } wildcard\n"
+    "  field modes: list<enum { audit = 1, enforce = 2 }> max 2\n"
+    "  field weights: list<i8> max 2 range -5..5\n"
+    "  field flags: list<bool> max 2\n"
+    "  field tail: u8\n"
+    "}\n";
+
+const sg::schema& token_schema() {
+  static const sg::schema s = *sg::schema::from_decl(kTokenDecl);
+  return s;
+}
+
+struct token_rule_values {
+  std::string pattern = "mimikatz";
+  std::vector<std::string> tokens = {"lsass", "sekurlsa"};
+  bool ports_wildcard = false;
+  std::vector<std::uint16_t> ports = {80, 443};
+  std::vector<std::uint32_t> modes = {2};
+  std::vector<std::int8_t> weights = {-5, 5};
+  std::vector<bool> flags = {true, false};
+  std::uint8_t tail = 7;
+};
+
+void write_token_rule(sg::payload_writer& w, const token_rule_values& v) {
+  w.begin_record(kTokenRule.type_id);
+  w.add_string(v.pattern);
+  w.begin_list();
+  for (const auto& t : v.tokens) w.add_string(t);
+  w.end_list();
+  if (v.ports_wildcard) {
+    w.add_wildcard();
+  } else {
+    w.begin_list();
+    for (auto p : v.ports) w.add_u16(p);
+    w.end_list();
+  }
+  w.begin_list();
+  for (auto m : v.modes) w.add_enum(m);
+  w.end_list();
+  w.begin_list();
+  for (auto x : v.weights) w.add_i8(x);
+  w.end_list();
+  w.begin_list();
+  for (bool f : v.flags) w.add_bool(f);
+  w.end_list();
+  w.add_u8(v.tail);
+}
+
+std::vector<std::uint8_t> token_payload(const std::vector<token_rule_values>& rules) {
+  sg::payload_writer w(kTokenDecl.id, kTokenDecl.version);
+  for (const auto& r : rules) write_token_rule(w, r);
+  return w.finish();
+}
+
+// Validates one record built by `build` (after a valid "pattern" field) and
+// returns the outcome.
+outcome token_outcome(const std::function<void(sg::payload_writer&)>& build) {
+  sg::payload_writer w(kTokenDecl.id, kTokenDecl.version);
+  w.begin_record(kTokenRule.type_id);
+  build(w);
+  return check(token_schema(), w.finish());
+}
+
+// The fields after `upto` written valid, for error cases that break one field.
+void rest_from(sg::payload_writer& w, std::size_t k) {
+  const token_rule_values v;
+  if (k <= 0) w.add_string(v.pattern);
+  if (k <= 1) {
+    w.begin_list();
+    w.add_string("a");
+    w.end_list();
+  }
+  if (k <= 2) w.add_wildcard();
+  if (k <= 3) {
+    w.begin_list();
+    w.end_list();
+  }
+  if (k <= 4) {
+    w.begin_list();
+    w.end_list();
+  }
+  if (k <= 5) {
+    w.begin_list();
+    w.end_list();
+  }
+  if (k <= 6) w.add_u8(1);
+}
+}  // namespace
+
+TEST_CASE("list fields are written, validated and read through typed views", "[schema.list]") {
+  token_rule_values a;
+  token_rule_values b;
+  b.pattern = "second";
+  b.tokens = {};
+  b.ports_wildcard = true;
+  b.modes = {1, 2};
+  b.weights = {0};
+  b.flags = {};
+  b.tail = 255;
+  const std::vector<std::uint8_t> bytes = token_payload({a, b});
+  auto v = sg::validate(token_schema(), bytes);
+  REQUIRE(v.has_value());
+  auto rules = v->records_of<kTokenRule>();
+  REQUIRE(rules.has_value());
+  REQUIRE(rules->size() == 2);
+
+  const auto r0 = (*rules)[0];
+  CHECK(r0.value<0>() == "mimikatz");
+  const sg::list_view<std::string_view> tokens = r0.value<1>();
+  REQUIRE(tokens.count() == 2);
+  CHECK(tokens.size() == 2);
+  CHECK_FALSE(tokens.empty());
+  std::vector<std::string> read(tokens.begin(), tokens.end());
+  CHECK(read == std::vector<std::string>{"lsass", "sekurlsa"});
+  CHECK(*tokens.at(1) == "sekurlsa");
+  CHECK(tokens.at(2).error() == sg::errc::invalid_argument);  // past the end: an error, no abort
+  CHECK(tokens.value_or(9, "none") == "none");
+  CHECK(tokens.contains("lsass"));
+  CHECK_FALSE(tokens.contains("lsas"));
+  const sg::field_value<sg::list_view<std::uint16_t>> ports = r0.get<2>();
+  REQUIRE(ports.has_value());
+  CHECK(ports.value().count() == 2);
+  CHECK(*ports.value().at(0) == 80);
+  CHECK(*ports.value().at(1) == 443);
+  const auto modes = r0.value<3>();
+  REQUIRE(modes.count() == 1);
+  CHECK(*modes.at(0) == sg::enum_code{2});
+  const auto weights = r0.value<4>();
+  REQUIRE(weights.count() == 2);
+  CHECK(*weights.at(0) == -5);
+  CHECK(*weights.at(1) == 5);
+  const auto flags = r0.value<5>();
+  REQUIRE(flags.count() == 2);
+  CHECK(*flags.at(0));
+  CHECK_FALSE(*flags.at(1));
+  CHECK(r0.value<6>() == 7);  // the field after the lists is where the index says
+
+  const auto r1 = (*rules)[1];
+  CHECK(r1.value<0>() == "second");
+  CHECK(r1.value<1>().empty());
+  CHECK(r1.value<1>().begin() == r1.value<1>().end());
+  CHECK(r1.get<2>().is_wildcard());           // the whole list is a wildcard
+  CHECK(r1.get<2>().value().count() == 0);    // and reads as an empty list, without aborting
+  CHECK(r1.value<3>().count() == 2);
+  CHECK(r1.value<3>().contains(sg::enum_code{1}));
+  CHECK(r1.value<4>().value_or(0, 9) == 0);
+  CHECK(r1.value<5>().empty());
+  CHECK(r1.value<6>() == 255);
+
+  // The runtime views: the type checked at run time, elements one by one.
+  const sg::record_view u = v->record(0);
+  auto as_list = u.get<sg::list_view<std::string_view>>(1);
+  REQUIRE(as_list.has_value());
+  CHECK(as_list->value().count() == 2);
+  CHECK(u.get<std::string_view>(1).error() == sg::errc::field_type_mismatch);
+  CHECK(u.get<sg::list_view<std::string_view>>(0).error() == sg::errc::field_type_mismatch);
+  CHECK(u.get<sg::list_view<std::uint32_t>>(2).error() == sg::errc::field_type_mismatch);
+  CHECK(u.read_typed<sg::list_view<std::uint16_t>>(2).value().count() == 2);
+  auto any = u.field(1);
+  REQUIRE(any.has_value());
+  CHECK(any->list);
+  CHECK(any->type == sg::field_type::string);
+  CHECK(any->count == 2);
+  auto e1 = u.element(1, 1);
+  REQUIRE(e1.has_value());
+  CHECK(e1->as_string() == "sekurlsa");
+  CHECK(u.element(2, 1)->as_unsigned() == 443);
+  CHECK(u.element(4, 0)->as_signed() == -5);
+  CHECK(u.element(1, 2).error() == sg::errc::invalid_argument);
+  CHECK(u.element(0, 0).error() == sg::errc::invalid_argument);  // not a list
+  CHECK(u.element(99, 0).error() == sg::errc::invalid_argument);
+  CHECK(v->record(1).field(2)->wildcard);
+  CHECK(v->record(1).element(2, 0).error() == sg::errc::invalid_argument);  // a wildcard has no elements
+  CHECK(u.field(6)->as_unsigned() == 7);
+}
+
+TEST_CASE("list fields: the count and each element's constraints are validated", "[schema.list]") {
+  using W = sg::payload_writer;
+  struct bad_case {
+    const char* what;
+    std::function<void(W&)> build;
+    sg::errc code;
+    std::size_t field;
+  };
+  const std::vector<bad_case> cases = {
+      {"five tokens, max 4",
+       [](W& w) {
+         w.add_string("p");
+         w.begin_list();
+         for (int i = 0; i < 5; ++i) w.add_string("t");
+         w.end_list();
+         rest_from(w, 2);
+       },
+       sg::errc::field_too_long, 1},
+      {"a token over 8 bytes",
+       [](W& w) {
+         w.add_string("p");
+         w.begin_list();
+         w.add_string("ok");
+         w.add_string("ninebytes");
+         w.end_list();
+         rest_from(w, 2);
+       },
+       sg::errc::field_too_long, 1},
+      {"a token not UTF-8",
+       [](W& w) {
+         w.add_string("p");
+         w.begin_list();
+         w.add_string("\xC0\xAF");
+         w.end_list();
+         rest_from(w, 2);
+       },
+       sg::errc::invalid_utf8, 1},
+      {"a valid record (what the cases below break one field of)",
+       [](W& w) {
+         rest_from(w, 0);
+       },
+       sg::errc::ok, sg::validation_error::npos},
+      {"a port outside the allowed set",
+       [](W& w) {
+         w.add_string("p");
+         w.begin_list();
+         w.end_list();
+         w.begin_list();
+         w.add_u16(22);
+         w.add_u16(23);
+         w.end_list();
+         rest_from(w, 3);
+       },
+       sg::errc::value_not_allowed, 2},
+      {"a mode code the enum does not declare",
+       [](W& w) {
+         w.add_string("p");
+         w.begin_list();
+         w.end_list();
+         w.add_wildcard();
+         w.begin_list();
+         w.add_enum(3);
+         w.end_list();
+         rest_from(w, 4);
+       },
+       sg::errc::value_not_allowed, 3},
+      {"a weight outside -5..5",
+       [](W& w) {
+         w.add_string("p");
+         w.begin_list();
+         w.end_list();
+         w.add_wildcard();
+         w.begin_list();
+         w.end_list();
+         w.begin_list();
+         w.add_i8(-6);
+         w.end_list();
+         rest_from(w, 5);
+       },
+       sg::errc::field_out_of_range, 4},
+      {"a wildcard element",
+       [](W& w) {
+         w.add_string("p");
+         w.begin_list();
+         w.add_wildcard();
+         w.end_list();
+         rest_from(w, 2);
+       },
+       sg::errc::wildcard_not_allowed, 1},
+      {"an element of another type",
+       [](W& w) {
+         w.add_string("p");
+         w.begin_list();
+         w.add_bytes(sg::byte_view(std::string_view("b")));
+         w.end_list();
+         rest_from(w, 2);
+       },
+       sg::errc::field_type_mismatch, 1},
+      {"a scalar where the list belongs",
+       [](W& w) {
+         w.add_string("p");
+         w.add_string("t");
+         rest_from(w, 2);
+       },
+       sg::errc::field_type_mismatch, 1},
+      {"a wildcard list where the field allows none",
+       [](W& w) {
+         w.add_string("p");
+         w.add_wildcard();
+         rest_from(w, 2);
+       },
+       sg::errc::wildcard_not_allowed, 1},
+  };
+  for (const auto& c : cases) {
+    INFO(c.what);
+    const outcome o = token_outcome(c.build);
+    CHECK(o.code == c.code);
+    CHECK(o.field == c.field);
+    if (c.code != sg::errc::ok) CHECK(o.record == 0);
+  }
+
+  // A bool element that is neither 0 nor 1, a list tag on a scalar field,
+  // and counts the bytes cannot hold: written raw.
+  {
+    const outcome o = token_outcome([](W& w) {
+      w.add_string("p");
+      w.begin_list();
+      w.end_list();
+      w.add_wildcard();
+      w.begin_list();
+      w.end_list();
+      w.begin_list();
+      w.end_list();
+      w.begin_list();
+      const std::uint8_t two[] = {9, 2};
+      w.add_raw_field(sg::byte_view(two, 2));
+      w.end_list();
+      w.add_u8(1);
+    });
+    CHECK(o.code == sg::errc::field_type_mismatch);
+    CHECK(o.field == 5);
+    CHECK(o.message.find("element 0") != std::string::npos);
+  }
+  {
+    // A list where the scalar tail belongs.
+    const outcome t = token_outcome([](W& w) {
+      w.add_string("p");
+      w.begin_list();
+      w.end_list();
+      w.add_wildcard();
+      for (int i = 0; i < 3; ++i) {
+        w.begin_list();
+        w.end_list();
+      }
+      w.begin_list();
+      w.add_u8(1);
+      w.end_list();
+    });
+    CHECK(t.code == sg::errc::field_type_mismatch);
+    CHECK(t.field == 6);
+  }
+  for (const std::uint32_t stated : {2u, 3u, 4u, 0xFFFFFFFFu}) {
+    INFO("a list stating " << stated << " elements, holding 1");
+    const outcome o = token_outcome([stated](W& w) {
+      w.add_string("p");
+      std::uint8_t raw[7] = {sg::list_tag, 0, 0, 0, 0, 10, 0};
+      sg::detail::store_le32(raw + 1, stated);
+      // One element: a string tag and the first byte of its length.
+      w.add_raw_field(sg::byte_view(raw, sizeof raw));
+      for (int k = 2; k < 7; ++k) w.add_raw_field(sg::byte_view());  // the count says 7 fields
+    });
+    CHECK(o.code == (stated > 4 ? sg::errc::field_too_long : sg::errc::truncated));
+    CHECK(o.field == 1);
+  }
+  // The body ends inside an element.
+  const outcome cut = token_outcome([](W& w) {
+    w.add_string("p");
+    const std::uint8_t raw[] = {sg::list_tag, 1, 0, 0, 0, 10, 5, 0, 0, 0, 'a', 'b'};
+    w.add_raw_field(sg::byte_view(raw, sizeof raw));
+    for (int k = 2; k < 7; ++k) w.add_raw_field(sg::byte_view());
+  });
+  CHECK(cut.code == sg::errc::truncated);
+  CHECK(cut.field == 1);
+}
+
+TEST_CASE("list fields in the schema text: parse, print, export and compare", "[schema.list]") {
+  auto parsed_text = sg::parse_schema_text(kTokenText);
+  REQUIRE(parsed_text.has_value());
+  CHECK(parsed_text->to_text() == kTokenText);
+  CHECK(sg::schema::from_text_checked(kTokenText, kTokenDecl).has_value());
+  CHECK(token_schema().to_text() == kTokenText);
+  auto exported = sg::export_schema_text(kTokenDecl);
+  REQUIRE(exported.has_value());
+  CHECK(exported->find("  field tokens: list<string(8)> max 4\n") != std::string::npos);
+  CHECK(sg::parse_schema_text(*exported)->to_text() == kTokenText);
+
+  // Differences from the declaration are found and named.
+  const std::string text(kTokenText);
+  struct diff {
+    std::string from, to, says;
+  };
+  for (const diff& d : {diff{"list<string(8)> max 4", "list<string(8)> max 5", "list differs"},
+                        diff{"list<string(8)> max 4", "string(8)", "list differs"},
+                        diff{"field tail: u8", "field tail: list<u8> max 1", "list differs"},
+                        diff{"list<i8> max 2 range -5..5", "list<i8> max 2 range -5..4", "range differs"},
+                        diff{"list<u16> max 3", "list<u32> max 3", "type differs"}}) {
+    INFO(d.to);
+    const std::string changed = replaced(text, d.from, d.to);
+    auto c = sg::schema::from_text_checked(changed, kTokenDecl);
+    REQUIRE_FALSE(c.has_value());
+    CHECK(c.error().code == sg::errc::schema_mismatch);
+    CHECK(c.error().message.find(d.says) != std::string::npos);
+  }
+
+  // Errors in the text, with their positions.
+  struct bad {
+    const char* field;
+    std::size_t column;
+    const char* says;
+  };
+  for (const bad& b : {bad{"field t: list<u8>", 0, "expected 'max'"},
+                       bad{"field t: list<u8> max 0", 25, "maximum count"},
+                       bad{"field t: list<u8> max 65536", 25, "out of range"},
+                       bad{"field t: list<list<u8> max 2> max 2", 17, "not a list"},
+                       bad{"field t: list u8 max 2", 17, "expected '<'"},
+                       bad{"field t: list<u9> max 2", 17, "unknown field type"},
+                       bad{"field t: list<u8 max 2", 20, "expected '>'"},
+                       bad{"field t: list<u8> max 2 range 1..300", 36, "outside the values of u8"},
+                       bad{"field t: list<string(2)> max 2 in { \"abc\" }", 39, "longer than"}}) {
+    INFO(b.field);
+    const std::string t = std::string("schema \"x\" version 1\nrecord r = 1 {\n  ") + b.field + "\n}\n";
+    auto r = sg::parse_schema_text(t);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == sg::errc::schema_invalid);
+    CHECK(r.error().line == (b.column == 0 ? 4u : 3u));
+    if (b.column != 0) CHECK(r.error().column == b.column);
+    CHECK(r.error().message.find(b.says) != std::string::npos);
+  }
+}
+
+TEST_CASE("list declarations are checked", "[schema.list]") {
+  static constexpr sg::field_decl zero[] = {sg::fields::u8("a").list(0)};
+  static constexpr sg::field_decl huge[] = {sg::fields::u8("a").list(65536)};
+  static constexpr sg::field_decl ok[] = {sg::fields::u8("a").list(65535)};
+  static constexpr sg::record_decl rz[] = {sg::record_decl{1, "r", zero}};
+  static constexpr sg::record_decl rh[] = {sg::record_decl{1, "r", huge}};
+  static constexpr sg::record_decl ro[] = {sg::record_decl{1, "r", ok}};
+  static_assert(!sg::check_decl(sg::schema_decl{"x", 1, rz}).ok(), "max 0 is refused");
+  static_assert(!sg::check_decl(sg::schema_decl{"x", 1, rh}).ok(), "max 65536 is refused");
+  static_assert(sg::check_decl(sg::schema_decl{"x", 1, ro}).ok(), "max 65535 is accepted");
+  CHECK(std::string(sg::check_decl(sg::schema_decl{"x", 1, rz}).what) == "a list's maximum count is not 1 to 65535");
+  sg::field_decl stray = sg::fields::u8("a");
+  stray.list_max = 3;  // a count on a field that is no list
+  const sg::record_decl rs[] = {sg::record_decl{1, "r", &stray, 1}};
+  CHECK(std::string(sg::check_decl(sg::schema_decl{"x", 1, rs, 1}).what) ==
+        "a maximum count applies only to list fields");
+}
+
+TEST_CASE("list fields in the records text", "[schema.list]") {
+  const sg::schema& s = token_schema();
+  const std::string good =
+      "token_rule: \"mimikatz\", [\"lsass\", \"sekurlsa\"], [80, 443], [enforce], [-5, 5], [true, false], 7\n"
+      "token_rule: \"second\", [], *, [audit, 2], [0], [], 255\n";
+  auto bin = sg::compile_records_text(s, good);
+  REQUIRE(bin.has_value());
+  token_rule_values a;
+  token_rule_values b;
+  b.pattern = "second";
+  b.tokens = {};
+  b.ports_wildcard = true;
+  b.modes = {1, 2};
+  b.weights = {0};
+  b.flags = {};
+  b.tail = 255;
+  CHECK(*bin == token_payload({a, b}));  // the same bytes as the writer's
+
+  struct bad {
+    const char* line;
+    sg::errc code;
+    std::size_t column;
+  };
+  for (const bad& c : {
+           bad{"token_rule: \"p\", [\"a\", \"b\", \"c\", \"d\", \"e\"], *, [], [], [], 1", sg::errc::field_too_long, 39},
+           bad{"token_rule: \"p\", [\"toolongtoken\"], *, [], [], [], 1", sg::errc::field_too_long, 19},
+           bad{"token_rule: \"p\", [*], *, [], [], [], 1", sg::errc::wildcard_not_allowed, 19},
+           bad{"token_rule: \"p\", *, *, [], [], [], 1", sg::errc::wildcard_not_allowed, 18},
+           bad{"token_rule: \"p\", \"a\", *, [], [], [], 1", sg::errc::field_type_mismatch, 18},
+           bad{"token_rule: \"p\", [\"a\"], [21], [], [], [], 1", sg::errc::value_not_allowed, 26},
+           bad{"token_rule: \"p\", [\"a\"], *, [stop], [], [], 1", sg::errc::value_not_allowed, 29},
+           bad{"token_rule: \"p\", [\"a\"], *, [], [6], [], 1", sg::errc::field_out_of_range, 33},
+           bad{"token_rule: \"p\", [\"a\"], *, [], [], [1], 1", sg::errc::field_type_mismatch, 37},
+           bad{"token_rule: \"p\", [\"a\"], *, [], [], [], [1]", sg::errc::field_type_mismatch, 40},
+           bad{"token_rule: \"p\", [\"a\" \"b\"], *, [], [], [], 1", sg::errc::records_syntax, 23},
+           bad{"token_rule: \"p\", [\"a\",], *, [], [], [], 1", sg::errc::records_syntax, 23},
+           bad{"token_rule: \"p\", [[\"a\"]], *, [], [], [], 1", sg::errc::records_syntax, 19},
+           bad{"token_rule: \"p\", [\"a\"", sg::errc::records_syntax, 22},
+       }) {
+    INFO(c.line);
+    auto r = sg::compile_records_text(s, c.line);
+    REQUIRE_FALSE(r.has_value());
+    CHECK(r.error().code == c.code);
+    CHECK(r.error().line == 1);
+    CHECK(r.error().column == c.column);
+  }
+}
+
+TEST_CASE("list views read only inside what validation established, whatever the bytes become",
+          "[schema.list]") {
+  token_rule_values a;
+  token_rule_values b;
+  b.ports_wildcard = true;
+  b.tokens = {"x", "yy", "zzz", "w"};
+  const std::vector<std::uint8_t> original = token_payload({a, b});
+  REQUIRE(check(token_schema(), original).code == sg::errc::ok);
+  // Validated once, then each byte changed in turn: reads stay inside the
+  // payload (AddressSanitizer builds check that) and counts stay the
+  // validated ones.
+  std::vector<std::uint8_t> bytes = original;
+  auto v = sg::validate(token_schema(), bytes);
+  REQUIRE(v.has_value());
+  auto rules = v->records_of<kTokenRule>();
+  REQUIRE(rules.has_value());
+  std::size_t checked = 0;
+  for (std::size_t i = 0; i < bytes.size(); ++i) {
+    for (std::uint8_t x : {std::uint8_t{0x00}, std::uint8_t{0xFF}, std::uint8_t{0x7F}}) {
+      bytes[i] = x;
+      std::size_t total = 0;
+      for (auto r : *rules) {
+        for (std::string_view t : r.value<1>()) total += t.size();
+        for (std::uint16_t p : r.get<2>().value()) total += p & 1u;
+        for (sg::enum_code m : r.value<3>()) total += m.code & 1u;
+        total += r.value<4>().count() + r.value<5>().count();
+      }
+      CHECK((*rules)[0].value<1>().count() == 2);
+      CHECK((*rules)[1].value<1>().count() == 4);
+      CHECK((*rules)[1].value<1>().at(3)->size() == 1);
+      ++checked;
+      (void)total;
+      bytes[i] = original[i];
+    }
+  }
+  CHECK(checked == original.size() * 3);
+  // And every single-byte change validated afresh is rejected or reads back.
+  for (std::size_t i = 0; i < original.size(); ++i) {
+    std::vector<std::uint8_t> changed = original;
+    changed[i] ^= 0x41;
+    auto w = sg::validate(token_schema(), changed);
+    if (!w) continue;
+    auto rs = w->records_of<kTokenRule>();
+    REQUIRE(rs.has_value());
+    for (auto r : *rs) {
+      CHECK(r.value<1>().count() <= 4);
+      CHECK(r.value<3>().count() <= 2);
+      for (std::string_view t : r.value<1>()) CHECK(t.size() <= 8);
+    }
+  }
+}

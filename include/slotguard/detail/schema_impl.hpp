@@ -45,6 +45,8 @@ inline field_spec build_field(const field_decl& f) {
   field_spec s;
   s.name = std::string(f.name);
   s.type = f.type;
+  s.is_list = f.is_list;
+  s.list_max = f.is_list ? f.list_max : 0;
   s.wildcard_ok = f.wildcard_ok;
   s.has_range = f.has_range;
   s.max_length = f.max_length;
@@ -87,9 +89,16 @@ inline void finish_rep(schema_rep& rep) {
     rep.slot_of_id[rep.records[i].type_id] = static_cast<std::uint16_t>(i + 1);
     std::vector<field_check> cs;
     cs.reserve(rep.records[i].fields.size());
+    std::size_t lists = 0;
+    for (auto& f : rep.records[i].fields)
+      if (f.is_list) f.list_index = static_cast<std::uint16_t>(lists++);
+    rep.records[i].list_count = lists;
     for (const auto& f : rep.records[i].fields) {
       field_check c;
       c.type = f.type;
+      c.is_list = f.is_list;
+      c.list_index = f.list_index;
+      c.list_max = f.list_max;
       c.width = static_cast<std::uint8_t>(fixed_width(f.type));
       c.wildcard_ok = f.wildcard_ok;
       c.lo = f.biased_min;
@@ -134,20 +143,152 @@ inline bool in_sorted(const std::string* a, std::uint32_t n, std::string_view v)
 // What went wrong in a record, kept small so the hot loop stays lean; the
 // message is written afterwards, off the hot path.
 struct field_fault {
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
   errc code = errc::ok;
   std::size_t field = 0;
-  std::uint64_t value = 0;  // the raw value or length at fault
+  std::uint64_t value = 0;  // the raw value, length or list count at fault
   std::uint8_t tag = 0;
+  std::size_t element = npos;  // in a list field: the element at fault
+  bool list_count = false;     // value is a list's count
 };
 
+#if defined(__GNUC__) || defined(__clang__)
+#define SLOTGUARD_FORCEINLINE_ __attribute__((always_inline))
+#else
+#define SLOTGUARD_FORCEINLINE_
+#endif
+
+// Checks one value of field k (or of one element of list field k) whose
+// tag, already read and matched against c, is `tag`; q points after the
+// tag and is moved past the value. The value must end by qend; the
+// payload's bytes end at limit (>= qend), which lets fixed-size values load
+// as 8 bytes wherever 8 bytes remain. Returns false with the fault.
+SLOTGUARD_FORCEINLINE_ inline bool check_value(const field_check& c, bool wild, std::uint8_t tag,
+                                               const std::uint8_t*& q, const std::uint8_t* qend,
+                                               const std::uint8_t* limit, std::size_t k,
+                                               field_fault& fault) noexcept {
+  const std::size_t room = static_cast<std::size_t>(qend - q);
+  if (c.width != 0) {
+    const std::size_t w = wild ? 0 : c.width;
+    if (SLOTGUARD_UNLIKELY(room < w)) {
+      fault = {errc::truncated, k, 0, tag};
+      return false;
+    }
+    std::uint64_t v = 0;
+    if (SLOTGUARD_LIKELY(limit - q >= 8)) {
+      v = load_le64(q) & c.mask;
+    } else {
+      for (std::size_t b = 0; b < w; ++b) v |= static_cast<std::uint64_t>(q[b]) << (8 * b);
+    }
+    q += w;
+    v = ((v ^ c.top) - c.top) ^ c.flip;
+    if (SLOTGUARD_UNLIKELY((v - c.lo > c.span) & !wild)) {
+      // A bool's range is 0..1; anything else is not a bool at all.
+      fault = {c.type == field_type::boolean ? errc::field_type_mismatch : errc::field_out_of_range, k, v, tag};
+      return false;
+    }
+    if (SLOTGUARD_UNLIKELY(c.member_check) && !wild) {
+      const bool known = c.small_enum ? (v < 64 && ((c.enum_mask >> v) & 1u) != 0)
+                                      : in_sorted(c.allowed, c.allowed_count, v);
+      if (!known) {
+        fault = {errc::value_not_allowed, k, v, tag};
+        return false;
+      }
+    }
+    return true;
+  }
+  if (wild) return true;
+  // string or bytes: u32 length, then the bytes.
+  if (SLOTGUARD_UNLIKELY(room < 4)) {
+    fault = {errc::truncated, k, 0, tag};
+    return false;
+  }
+  const std::uint32_t len = load_le32(q);
+  q += 4;
+  if (SLOTGUARD_UNLIKELY(len > c.max_length)) {
+    fault = {errc::field_too_long, k, len, tag};
+    return false;
+  }
+  if (SLOTGUARD_UNLIKELY(len > room - 4)) {
+    fault = {errc::truncated, k, 0, tag};
+    return false;
+  }
+  if (c.type == field_type::string) {
+    if (SLOTGUARD_UNLIKELY(!utf8_valid(q, len))) {
+      fault = {errc::invalid_utf8, k, len, tag};
+      return false;
+    }
+    if (SLOTGUARD_UNLIKELY(c.allowed_strings != nullptr) &&
+        !in_sorted(c.allowed_strings, c.allowed_count, std::string_view(reinterpret_cast<const char*>(q), len))) {
+      fault = {errc::value_not_allowed, k, len, tag};
+      return false;
+    }
+  }
+  q += len;
+  return true;
+}
+
+// Checks list field k after its tag (q points at its u32 count): the count
+// is at most the declared maximum, and each element is a value of the
+// element type (its tag, never a wildcard, then its value, checked as a
+// field's). Writes the list's table to pos[used]: the count, then each
+// element's tag offset from base; used moves past it. The caller sized pos
+// for one entry per two bytes of the body (an element takes two at least).
+inline bool check_list(const field_check& c, const std::uint8_t*& q, const std::uint8_t* qend,
+                       const std::uint8_t* limit, const std::uint8_t* base, std::size_t k, std::uint32_t* pos,
+                       std::size_t& used, field_fault& fault) noexcept {
+  if (SLOTGUARD_UNLIKELY(qend - q < 4)) {
+    fault = {errc::truncated, k, 0, list_tag};
+    return false;
+  }
+  const std::uint32_t n = load_le32(q);
+  q += 4;
+  if (SLOTGUARD_UNLIKELY(n > c.list_max)) {
+    fault = {errc::field_too_long, k, n, list_tag};
+    fault.list_count = true;
+    return false;
+  }
+  // Each element takes two bytes at least: a count beyond that cannot fit.
+  if (SLOTGUARD_UNLIKELY(n > static_cast<std::size_t>(qend - q) / 2)) {
+    fault = {errc::truncated, k, 0, list_tag};
+    return false;
+  }
+  std::uint32_t* table = pos + used;
+  table[0] = n;
+  used += 1 + std::size_t{n};
+  const std::uint8_t want = static_cast<std::uint8_t>(c.type);
+  for (std::uint32_t j = 0; j < n; ++j) {
+    table[1 + j] = static_cast<std::uint32_t>(q - base);
+    if (SLOTGUARD_UNLIKELY(q == qend)) {
+      fault = {errc::truncated, k, 0, 0};
+      fault.element = j;
+      return false;
+    }
+    const std::uint8_t tag = *q++;
+    if (SLOTGUARD_UNLIKELY(tag != want)) {
+      fault = {tag == wildcard_tag ? errc::wildcard_not_allowed : errc::field_type_mismatch, k, 0, tag};
+      fault.element = j;
+      return false;
+    }
+    if (SLOTGUARD_UNLIKELY(!check_value(c, false, tag, q, qend, limit, k, fault))) {
+      fault.element = j;
+      return false;
+    }
+  }
+  return true;
+}
+
 // Checks the nf fields of one record body [q, qend); the payload's bytes end
-// at limit (>= qend), which lets fixed-size values load as 8 bytes wherever
-// 8 bytes remain. Writes each field's tag offset from base (the payload's
-// start) to pos[k], and the body's end to pos[nf]: the index the views read
-// through. Returns false with the first fault.
-inline bool check_record(const field_check* checks, std::size_t nf, const std::uint8_t* q,
+// at limit (>= qend). Writes each field's tag offset from base (the
+// payload's start) to pos[k], and the body's end to pos[nf]: the index the
+// views read through. A record type with lists has, after pos[nf], one
+// entry per list (where its table starts, from pos) and then the tables
+// (see check_list); `used` returns the entries written. Returns false with
+// the first fault.
+inline bool check_record(const field_check* checks, std::size_t nf, std::size_t nlists, const std::uint8_t* q,
                          const std::uint8_t* qend, const std::uint8_t* limit, const std::uint8_t* base,
-                         std::uint32_t* pos, field_fault& fault) noexcept {
+                         std::uint32_t* pos, std::size_t& used, field_fault& fault) noexcept {
+  used = nf + 1 + nlists;
   for (std::size_t k = 0; k < nf; ++k) {
     const field_check& c = checks[k];
     pos[k] = static_cast<std::uint32_t>(q - base);
@@ -159,68 +300,24 @@ inline bool check_record(const field_check* checks, std::size_t nf, const std::u
     // Whether content puts a wildcard in a field is unpredictable, so for
     // fixed-size fields it steers data (a width of 0), not branches.
     const bool wild = tag == wildcard_tag;
+    if (SLOTGUARD_UNLIKELY(c.is_list)) {
+      if (SLOTGUARD_UNLIKELY(tag != list_tag && !(wild && c.wildcard_ok))) {
+        fault = {wild ? errc::wildcard_not_allowed : errc::field_type_mismatch, k, 0, tag};
+        return false;
+      }
+      pos[nf + 1 + c.list_index] = static_cast<std::uint32_t>(used);
+      if (wild) {
+        pos[used++] = 0;  // an empty table: the view sees the wildcard by its extent
+        continue;
+      }
+      if (!check_list(c, q, qend, limit, base, k, pos, used, fault)) return false;
+      continue;
+    }
     if (SLOTGUARD_UNLIKELY(tag != static_cast<std::uint8_t>(c.type) && !(wild && c.wildcard_ok))) {
       fault = {wild ? errc::wildcard_not_allowed : errc::field_type_mismatch, k, 0, tag};
       return false;
     }
-    const std::size_t room = static_cast<std::size_t>(qend - q);
-    if (c.width != 0) {
-      const std::size_t w = wild ? 0 : c.width;
-      if (SLOTGUARD_UNLIKELY(room < w)) {
-        fault = {errc::truncated, k, 0, tag};
-        return false;
-      }
-      std::uint64_t v = 0;
-      if (SLOTGUARD_LIKELY(limit - q >= 8)) {
-        v = load_le64(q) & c.mask;
-      } else {
-        for (std::size_t b = 0; b < w; ++b) v |= static_cast<std::uint64_t>(q[b]) << (8 * b);
-      }
-      q += w;
-      v = ((v ^ c.top) - c.top) ^ c.flip;
-      if (SLOTGUARD_UNLIKELY((v - c.lo > c.span) & !wild)) {
-        // A bool's range is 0..1; anything else is not a bool at all.
-        fault = {c.type == field_type::boolean ? errc::field_type_mismatch : errc::field_out_of_range, k, v, tag};
-        return false;
-      }
-      if (SLOTGUARD_UNLIKELY(c.member_check) && !wild) {
-        const bool known = c.small_enum ? (v < 64 && ((c.enum_mask >> v) & 1u) != 0)
-                                        : in_sorted(c.allowed, c.allowed_count, v);
-        if (!known) {
-          fault = {errc::value_not_allowed, k, v, tag};
-          return false;
-        }
-      }
-      continue;
-    }
-    if (wild) continue;
-    // string or bytes: u32 length, then the bytes.
-    if (SLOTGUARD_UNLIKELY(room < 4)) {
-      fault = {errc::truncated, k, 0, tag};
-      return false;
-    }
-    const std::uint32_t len = load_le32(q);
-    q += 4;
-    if (SLOTGUARD_UNLIKELY(len > c.max_length)) {
-      fault = {errc::field_too_long, k, len, tag};
-      return false;
-    }
-    if (SLOTGUARD_UNLIKELY(len > room - 4)) {
-      fault = {errc::truncated, k, 0, tag};
-      return false;
-    }
-    if (c.type == field_type::string) {
-      if (SLOTGUARD_UNLIKELY(!utf8_valid(q, len))) {
-        fault = {errc::invalid_utf8, k, len, tag};
-        return false;
-      }
-      if (SLOTGUARD_UNLIKELY(c.allowed_strings != nullptr) &&
-          !in_sorted(c.allowed_strings, c.allowed_count, std::string_view(reinterpret_cast<const char*>(q), len))) {
-        fault = {errc::value_not_allowed, k, len, tag};
-        return false;
-      }
-    }
-    q += len;
+    if (SLOTGUARD_UNLIKELY(!check_value(c, wild, tag, q, qend, limit, k, fault))) return false;
   }
   if (SLOTGUARD_UNLIKELY(q != qend)) {
     fault = {errc::trailing_bytes, nf, static_cast<std::uint64_t>(qend - q), 0};
@@ -233,21 +330,34 @@ inline bool check_record(const field_check* checks, std::size_t nf, const std::u
 inline std::string record_label(const record_spec& r, std::size_t index) {
   return "record " + std::to_string(index) + " (" + r.name + ", type " + std::to_string(r.type_id) + ")";
 }
+// "u8", "string", or "list<string>" for a list.
+inline std::string type_label(const field_spec& f) {
+  return f.is_list ? std::string("list<") + to_string(f.type) + ">" : std::string(to_string(f.type));
+}
 inline std::string field_label(const record_spec& r, std::size_t k) {
   if (k >= r.fields.size()) return "field " + std::to_string(k);
-  return "field " + std::to_string(k) + " (" + r.fields[k].name + ": " + to_string(r.fields[k].type) + ")";
+  return "field " + std::to_string(k) + " (" + r.fields[k].name + ": " + type_label(r.fields[k]) + ")";
 }
 
 inline std::string fault_text(const record_spec& r, std::size_t index, const field_fault& f) {
-  const std::string where = record_label(r, index) + " " + field_label(r, f.field);
+  std::string where = record_label(r, index) + " " + field_label(r, f.field);
   const field_spec* fs = f.field < r.fields.size() ? &r.fields[f.field] : nullptr;
+  if (f.list_count && f.code == errc::field_too_long)
+    return where + ": the list holds " + std::to_string(f.value) + " elements, more than its maximum of " +
+           std::to_string(fs ? fs->list_max : 0);
+  if (f.element != field_fault::npos) where += " element " + std::to_string(f.element);
+  if (fs && fs->is_list && f.element == field_fault::npos && f.code == errc::field_type_mismatch)
+    return where + ": encoded with tag " + std::to_string(f.tag) + ", a list's tag is " + std::to_string(list_tag);
   switch (f.code) {
     case errc::truncated:
-      return where + ": the record ends inside this field";
+      return where + (f.element != field_fault::npos || (fs && fs->is_list)
+                          ? std::string(": the record ends inside this list")
+                          : std::string(": the record ends inside this field"));
     case errc::trailing_bytes:
       return record_label(r, index) + ": " + std::to_string(f.value) +
              " bytes follow its last field within its stated length";
     case errc::wildcard_not_allowed:
+      if (f.element != field_fault::npos) return where + ": holds a wildcard, which a list element never is";
       return where + ": holds a wildcard, which this field does not allow";
     case errc::field_type_mismatch:
       if (fs && f.tag == static_cast<std::uint8_t>(fs->type))
@@ -322,6 +432,7 @@ inline std::string schema::to_text() const {
     out += "\nrecord " + r.name + " = " + std::to_string(r.type_id) + " {\n";
     for (const auto& f : r.fields) {
       out += "  field " + f.name + ": ";
+      if (f.is_list) out += "list<";
       switch (f.type) {
         case field_type::string:
         case field_type::bytes:
@@ -342,6 +453,7 @@ inline std::string schema::to_text() const {
           out += to_string(f.type);
           break;
       }
+      if (f.is_list) out += "> max " + std::to_string(f.list_max);
       if (f.has_range) out += " range " + detail::literal_text(f.min_value()) + ".." + detail::literal_text(f.max_value());
       if (is_integer(f.type) && !f.allowed.empty()) {
         out += " in {";
@@ -425,6 +537,11 @@ inline std::string difference_text(const record_spec* s, const record_decl& d, c
     case record_difference::field_name: return m + "the schema names field " + std::to_string(r.field) + " '" + f->name + "'";
     case record_difference::field_type_:
       return m + "type differs: schema " + to_string(f->type) + ", declaration " + to_string(g->type);
+    case record_difference::list:
+      return m + "list differs: schema " +
+             (f->is_list ? "a list of at most " + std::to_string(f->list_max) : std::string("no list")) +
+             ", declaration " +
+             (g->is_list ? "a list of at most " + std::to_string(g->list_max) : std::string("no list"));
     case record_difference::wildcard:
       return m + (f->wildcard_ok ? "the schema allows a wildcard, the declaration does not"
                                  : "the declaration allows a wildcard, the schema does not");
@@ -620,9 +737,17 @@ inline result<validated_payload, validation_error> validate(const schema& s, byt
     const std::size_t fpos_at = fpos.size();
     // nf <= 1024 entries ahead of the fields that fill them: a record whose
     // fields do not fit fails below before the next grows the index again.
-    fpos.resize(fpos_at + nf + 1);
-    if (SLOTGUARD_UNLIKELY(!detail::check_record(checks.data(), nf, q, q + len, p + size, p, fpos.data() + fpos_at, fault)))
+    // A record type with lists needs two entries per list (where its table
+    // is, and its count) and one per element, and an element takes two
+    // bytes at least: at most len / 2 more, so the index stays in proportion
+    // to the payload's size whatever counts it states.
+    const std::size_t nlists = rs.list_count;
+    fpos.resize(fpos_at + nf + 1 + (nlists == 0 ? 0 : 2 * nlists + len / 2));
+    std::size_t used = 0;
+    if (SLOTGUARD_UNLIKELY(!detail::check_record(checks.data(), nf, nlists, q, q + len, p + size, p,
+                                                 fpos.data() + fpos_at, used, fault)))
       return vfail(fault.code, i, fault.field, detail::fault_text(rs, i, fault));
+    if (nlists != 0) fpos.resize(fpos_at + used);
     first.push_back(static_cast<std::uint32_t>(fpos_at));
     slots.push_back(static_cast<std::uint16_t>(slot));
     ++per_slot[slot + 1];
@@ -648,5 +773,7 @@ inline result<validated_payload, validation_error> validate(const schema& s, byt
 
 }  // namespace v1
 }  // namespace slotguard
+
+#undef SLOTGUARD_FORCEINLINE_
 
 #endif  // SLOTGUARD_DETAIL_SCHEMA_IMPL_HPP

@@ -26,7 +26,7 @@ struct token {
   std::string_view text{};  // the token as written
   int_literal num{};        // integer
   std::string str;          // string and hexstring, decoded
-  char p = 0;               // punct: one of {}:,=()* and '.' for ".."
+  char p = 0;               // punct: one of {}:,=()*<>[] and '.' for ".."
   const char* error = nullptr;  // bad: why
 };
 
@@ -66,7 +66,8 @@ class text_lexer {
       i_ += 2;
       t.kind = token::punct;
       t.p = '.';
-    } else if (c == '{' || c == '}' || c == ':' || c == ',' || c == '=' || c == '(' || c == ')' || c == '*') {
+    } else if (c == '{' || c == '}' || c == ':' || c == ',' || c == '=' || c == '(' || c == ')' || c == '*' ||
+               c == '<' || c == '>' || c == '[' || c == ']') {
       ++i_;
       t.kind = token::punct;
       t.p = c;
@@ -255,6 +256,8 @@ struct owned_field {
   std::string name;
   text_pos pos{};
   field_type type = field_type::u8;
+  bool is_list = false;
+  std::uint32_t list_max = 0;
   bool wildcard = false;
   bool has_range = false;
   int_literal min{}, max{};
@@ -389,6 +392,31 @@ class schema_text_parser {
       fail("a field type");
       return false;
     }
+    if (is_word("list")) {
+      // list<TYPE> max N: the element type, then the most elements.
+      advance();
+      if (!expect_punct('<', "'<' and the list's element type")) return false;
+      if (is_word("list")) return fail_here("a list's elements are of a scalar type, not a list"), false;
+      if (!scalar_type(f)) return false;
+      if (!expect_punct('>', "'>' after the list's element type")) return false;
+      if (!expect_word("max")) return false;
+      if (tok_.kind == token::integer && !tok_.num.negative && tok_.num.magnitude == 0)
+        return fail_here("a list's maximum count is not 1 to 65535"), false;
+      std::uint64_t n = 0;
+      if (!unsigned_number(schema_limits::max_list_count, "the list's maximum count (1 to 65535)", n)) return false;
+      f.is_list = true;
+      f.list_max = static_cast<std::uint32_t>(n);
+    } else if (!scalar_type(f)) {
+      return false;
+    }
+    return constraints(f);
+  }
+  // A scalar type: a name, string(N), bytes(N) or enum { ... }.
+  bool scalar_type(owned_field& f) {
+    if (tok_.kind != token::ident) {
+      fail("a field type");
+      return false;
+    }
     const std::string_view tn = tok_.text;
     static constexpr field_type all[] = {field_type::u8,  field_type::u16,     field_type::u32,    field_type::u64,
                                          field_type::i8,  field_type::i16,     field_type::i32,    field_type::i64,
@@ -402,7 +430,7 @@ class schema_text_parser {
       }
     if (!known) {
       fail_here("unknown field type '" + std::string(tn.substr(0, 32)) +
-                "' (u8 u16 u32 u64 i8 i16 i32 i64 bool string(N) bytes(N) enum {...})");
+                "' (u8 u16 u32 u64 i8 i16 i32 i64 bool string(N) bytes(N) enum {...} list<T> max N)");
       return false;
     }
     advance();
@@ -436,6 +464,9 @@ class schema_text_parser {
         break;
       }
     }
+    return true;
+  }
+  bool constraints(owned_field& f) {
     // Constraints, in any order, until the next field or the record's end.
     while (tok_.kind == token::ident && !is_word("field")) {
       if (is_word("wildcard")) {
@@ -514,6 +545,8 @@ class schema_text_parser {
         field_decl d{};
         d.name = f.name;
         d.type = f.type;
+        d.is_list = f.is_list;
+        d.list_max = f.list_max;
         d.wildcard_ok = f.wildcard;
         d.has_range = f.has_range;
         d.min = f.min;
@@ -624,7 +657,7 @@ class records_compiler {
       case token::hexstring:
         return true;
       case token::punct:
-        return tok_.p == '*';
+        return tok_.p == '*' || tok_.p == '[';
       default:
         return false;
     }
@@ -669,13 +702,55 @@ class records_compiler {
   }
 
   bool value(const field_spec& f) {
-    const std::string fname = "field " + f.name + " (" + to_string(f.type) + ")";
+    const std::string fname = "field " + f.name + " (" + type_label(f) + ")";
     if (tok_.kind == token::punct && tok_.p == '*') {
       if (!f.wildcard_ok) return fail(errc::wildcard_not_allowed, fname + " does not allow a wildcard");
       w_.add_wildcard();
       advance();
       return true;
     }
+    if (tok_.kind == token::bad) return syntax("a value");
+    if (f.is_list) return list(f, fname);
+    if (tok_.kind == token::punct && tok_.p == '[')
+      return fail(errc::field_type_mismatch, fname + " is not a list, found '['");
+    return scalar(f, fname);
+  }
+
+  // [ value, value, ... ] on one line: 0 to list_max elements of the
+  // element type, none a wildcard.
+  bool list(const field_spec& f, const std::string& fname) {
+    if (tok_.kind != token::punct || tok_.p != '[')
+      return fail(errc::field_type_mismatch, fname + " takes a list [ ... ], found " + token_desc(tok_));
+    advance();
+    w_.begin_list();
+    std::size_t n = 0;
+    if (tok_.kind == token::punct && tok_.p == ']') {
+      advance();
+      w_.end_list();
+      return true;
+    }
+    while (true) {
+      if (tok_.kind == token::punct && tok_.p == '*')
+        return fail(errc::wildcard_not_allowed, fname + ": a list element is never a wildcard");
+      if (!starts_value() || (tok_.kind == token::punct && tok_.p == '[')) return syntax("a list element");
+      if (n >= f.list_max)
+        return fail(errc::field_too_long,
+                    fname + ": more than its maximum of " + std::to_string(f.list_max) + " elements");
+      if (!scalar(f, fname + " element " + std::to_string(n))) return false;
+      ++n;
+      if (tok_.kind == token::punct && tok_.p == ']') {
+        advance();
+        break;
+      }
+      if (tok_.kind != token::punct || tok_.p != ',') return syntax("',' or ']'");
+      advance();
+    }
+    w_.end_list();
+    return true;
+  }
+
+  // One value of f's (element) type.
+  bool scalar(const field_spec& f, const std::string& fname) {
     if (tok_.kind == token::bad) return syntax("a value");
     switch (f.type) {
       case field_type::boolean:
