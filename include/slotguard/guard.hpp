@@ -27,6 +27,7 @@
 #include <slotguard/slot_store.hpp>
 #include <slotguard/snapshot.hpp>
 #include <slotguard/storage.hpp>
+#include <slotguard/tree.hpp>
 #include <slotguard/trust.hpp>
 #include <slotguard/watchdog.hpp>
 #include <slotguard/detail/thread_annotations.hpp>
@@ -58,6 +59,9 @@ class active_content {
  public:
   active_content(const active_content&) = delete;
   active_content& operator=(const active_content&) = delete;
+  ~active_content() {
+    if (released_) released_->store(true, std::memory_order_release);
+  }
 
   const bundle_manifest& manifest() const noexcept { return bundle_.manifest; }
   std::uint64_t sequence() const noexcept { return bundle_.manifest.sequence; }
@@ -65,15 +69,31 @@ class active_content {
   byte_view payload() const noexcept { return bundle_.payload; }
   // The payload's validated records (has_index() is false for a validator_fn).
   const validated_payload& records() const noexcept { return records_; }
-  // The whole bundle, as stored.
-  byte_view bundle_bytes() const noexcept { return byte_view(bytes_); }
+  // The whole bundle, as stored: a read-only map of the slot's file (or,
+  // for content applied from memory, the bytes themselves), alive while
+  // anybody holds this content.
+  byte_view bundle_bytes() const noexcept { return data_ ? data_->bytes() : byte_view(); }
   slot_id slot() const noexcept { return slot_; }
+  // The kind of payload (docs/FORMAT.md, "payload_kind").
+  payload_kind kind() const noexcept { return bundle_.manifest.kind; }
+  // For a tree payload: its table (nullptr for bytes).
+  const tree_index* tree() const noexcept { return tree_ ? &*tree_ : nullptr; }
+  // Where the content is as files, valid while this content is held (its
+  // files are removed only when no reader holds them): a tree payload's
+  // root directory, or, with guard_options::payload_file, the file holding
+  // a bytes payload. Empty otherwise (and for a trial's candidate before it
+  // was staged).
+  const std::string& path() const noexcept { return path_; }
 
  private:
   friend struct detail_guard_access;
   friend class guard;
   active_content() = default;
-  std::vector<std::uint8_t> bytes_;
+  std::shared_ptr<const mapped_file> data_;
+  mutable std::shared_ptr<std::atomic<bool>> released_;  // set when released (the guard sweeps)
+  std::optional<tree_index> tree_;
+  std::string path_;
+  std::string file_;  // the slot file it was read from or staged into (empty: none yet)
   bundle_view bundle_;
   validated_payload records_;
   slot_id slot_ = slot_id::a;
@@ -191,7 +211,13 @@ struct guard_options {
   // Receives every event, including those of open() itself.
   event_handler on_event;
   bundle_limits limits;
+  // The store's options; its slot cap is taken from limits.max_bundle_size
+  // (one size story: a bundle the limits accept fits the store).
   store_options store;
+  // A bytes payload is also written as a file of its own in the slot's
+  // directory (active_content::path()), for engines that read content from
+  // files. Tree payloads are always unpacked.
+  bool payload_file = false;
   // Requests from the operator's tool (docs/GUARD.md, "Requests from the
   // operator's tool"): a writable guard outside operator mode carries out
   // the requests left in <directory>/requests at its watchdog ticks and
@@ -208,7 +234,7 @@ struct guard_options {
 struct detail_guard_access {
   // Builds the content a reader sees from a bundle's bytes: parse, payload
   // hash, schema id/version, validation. Returns the first failing errc.
-  static result<std::shared_ptr<active_content>> make(std::vector<std::uint8_t> bytes, slot_id slot,
+  static result<std::shared_ptr<active_content>> make(std::shared_ptr<const mapped_file> bytes, slot_id slot,
                                                       const bundle_limits& limits,
                                                       const content_check& check) {
     auto c = parse(std::move(bytes), limits);
@@ -220,20 +246,32 @@ struct detail_guard_access {
 
   // Parse and payload hash only. The bytes are moved into the content
   // first, so the views the parser returns point into the content itself.
-  static result<std::shared_ptr<active_content>> parse(std::vector<std::uint8_t> bytes,
-                                                       const bundle_limits& limits) {
+  static result<std::shared_ptr<active_content>> parse(std::shared_ptr<const mapped_file> bytes,
+                                                       const bundle_limits& limits,
+                                                       bool check_payload_hash = true) {
     std::shared_ptr<active_content> c(new active_content());
-    c->bytes_ = std::move(bytes);
-    auto parsed = parse_bundle(byte_view(c->bytes_), limits);
+    c->data_ = std::move(bytes);
+    auto parsed = parse_bundle(c->data_->bytes(), limits);
     if (!parsed) return parsed.error();
     c->bundle_ = *parsed;
-    SLOTGUARD_TRY(verify_payload(c->bundle_));
+    if (check_payload_hash) SLOTGUARD_TRY(verify_payload(c->bundle_));
+    if (c->bundle_.manifest.kind == payload_kind::tree) {
+      auto t = parse_tree_table(c->bundle_.payload, c->bundle_.payload.size());
+      if (!t) return t.error();
+      c->tree_ = std::move(*t);
+    }
     return c;
+  }
+  static std::shared_ptr<const mapped_file> in_memory(std::vector<std::uint8_t> bytes) {
+    return std::make_shared<detail::copied_file>(std::move(bytes));
   }
 
   static result<void> validate_content(const bundle_view& b, const content_check& check,
                                        validated_payload& out) {
     if (const schema* s = check.get_schema()) {
+      // A schema describes records; a tree is checked by its own rules
+      // (and the probe), or by a validator_fn given the payload.
+      if (b.manifest.kind == payload_kind::tree) return errc::schema_mismatch;
       if (!s->matches(b.manifest.schema_id, b.manifest.schema_version)) return errc::schema_mismatch;
     }
     auto v = check.run(b.payload);
@@ -303,6 +341,7 @@ class guard {
       return errc::invalid_argument;
     store_options so = options.store;
     so.channel = options.channel;
+    so.max_slot_size = options.limits.max_bundle_size;
     bool read_only = false;
     auto st = slot_store::open(*options.fs, options.directory, so);
     if (!st && st.error() == errc::read_only_store) {
@@ -316,6 +355,10 @@ class guard {
     std::unique_ptr<guard> g(new guard(std::move(options), std::move(*st), read_only));
     {
       detail::scoped_lock lock(g->io_mu_);
+      guard* self = g.get();
+      g->store_->set_hold([self](const std::string& file) SLOTGUARD_NO_THREAD_SAFETY_ANALYSIS {
+        return self->held_locked(file);
+      });
       auto r = g->recover_locked();
       if (!r) return r.error();
     }
@@ -373,16 +416,21 @@ class guard {
   // (its own events are delivered after the handler returns).
   result<void> apply(byte_view bundle) { return apply_owned(bundle.to_vector()); }
 
-  // apply() on a file read through the storage interface (at most
-  // limits.max_bundle_size bytes, else too_large).
+  // apply() on a bundle file read through the storage interface, streamed:
+  // memory stays bounded whatever the bundle's size. The header's sizes are
+  // checked against the limits (and so the store's cap) before anything else
+  // is read, then the signatures on the manifest; the bundle is then written
+  // into the store's directory while its payload is hashed, the gates run
+  // over a read-only map of that copy (never the caller's file, which may
+  // change), and a successful stage adopts the copy by a rename.
   result<void> apply_file(const std::string& path) {
-    auto bytes = opts_.fs->read_file(path, opts_.limits.max_bundle_size);
-    if (!bytes) {
-      post(make_event(event_kind::rejected, 0, bytes.error(), path));
-      deliver();
-      return bytes.error();
+    result<void> r;
+    {
+      detail::scoped_lock serial(apply_mu_);
+      r = stream_in(path);
     }
-    return apply_owned(std::move(*bytes));
+    deliver();
+    return r;
   }
 
   // The host is alive and well. While a trial is in good standing this feeds
@@ -662,13 +710,12 @@ class guard {
       slot_summary out;
       out.slot = id;
       out.sequence = info.sequence;
-      auto bytes = store_->load(id);
-      if (bytes) {
-        auto parsed = parse_bundle(byte_view(*bytes), opts_.limits);
-        if (parsed) {
-          out.payload_sha256 = parsed->manifest.payload_sha256;
-          out.version = std::string(parsed->manifest.version);
-        }
+      // The manifest only: the header and manifest are read, never the
+      // payload (content may be gigabytes).
+      auto head = read_slot_head_locked(id);
+      if (head) {
+        out.payload_sha256 = head->view.manifest.payload_sha256;
+        out.version = std::string(head->view.manifest.version);
       }
       sums[static_cast<std::size_t>(i)] = out;
     }
@@ -872,7 +919,7 @@ class guard {
     if (store_->is_quarantined(info.sequence)) return errc::quarantined;
     loaded_slot& cached = loaded_[static_cast<std::size_t>(slot)];
     if (cached.content && cached.file_number == info.file_number && info.present) return cached.content;
-    auto bytes = store_->load(slot);
+    auto bytes = store_->map(slot);
     if (!bytes) {
       if (is_storage_error(bytes.error()) && !storage_failed_) {
         storage_failed_ = true;
@@ -883,9 +930,99 @@ class guard {
     auto c = detail_guard_access::make(std::move(*bytes), slot, opts_.limits, opts_.check);
     if (!c) return c.error();
     SLOTGUARD_TRY(detail_guard_access::check_at_rest(**c, opts_.trust, opts_.channel, opts_.host));
-    content_handle h(std::move(*c));
+    SLOTGUARD_TRY(attach_files_locked(**c, slot, true));
+    content_handle h = issue_locked(std::move(*c));
     remember_locked(slot, h);
     return h;
+  }
+
+  // The content's files in the slot: the slot file it came from and, for a
+  // tree (or a payload file), the slot's directory, checked entry by entry
+  // against the table when check_files (a load: what is on disk may have
+  // changed since it was written).
+  result<void> attach_files_locked(active_content& c, slot_id slot, bool check_files) SLOTGUARD_REQUIRES(io_mu_) {
+    c.slot_ = slot;
+    c.file_ = store_->slot_path(slot);
+    const std::string dir = store_->slot_dir(slot);
+    if (c.tree_) {
+      if (check_files) {
+        auto v = verify_unpacked_tree(*opts_.fs, dir, *c.tree_);
+        if (!v) return is_storage_error(v.error()) && v.error() != errc::not_found ? v.error() : errc::slot_corrupt;
+      }
+      c.path_ = dir;
+    } else if (opts_.payload_file) {
+      const std::string file = detail::join_path(dir, "payload");
+      if (check_files) {
+        auto m = opts_.fs->map(file, c.payload().size());
+        if (!m || (*m)->bytes().size() != c.payload().size() ||
+            sha256_of((*m)->bytes()) != c.manifest().payload_sha256)
+          return errc::slot_corrupt;
+      }
+      c.path_ = file;
+    }
+    return ok();
+  }
+
+  // The stage hook that puts a candidate's files in its slot's directory.
+  stage_hook files_hook(const active_content& c) const {
+    if (!c.tree_ && !opts_.payload_file) return stage_hook();
+    storage* fs = opts_.fs;
+    const active_content* cp = &c;
+    return [fs, cp](const std::string&, const std::string& dir) -> result<void> {
+      const byte_view payload = cp->payload();
+      const read_at_fn read = [payload](std::uint64_t off, std::uint8_t* out, std::size_t n) -> result<std::size_t> {
+        if (off >= payload.size()) return std::size_t{0};
+        const std::size_t k = std::min<std::size_t>(n, payload.size() - static_cast<std::size_t>(off));
+        std::memcpy(out, payload.data() + off, k);
+        return k;
+      };
+      if (cp->tree_) return unpack_tree(*fs, dir, *cp->tree_, read);
+      SLOTGUARD_TRY(fs->mkdir(dir));
+      auto f = fs->create(detail::join_path(dir, "payload"));
+      if (!f) return f.error();
+      auto w = fs->write(*f, payload);
+      if (w) w = fs->flush(*f);
+      auto cl = fs->close(*f);
+      if (w && !cl) w = cl;
+      if (w) w = fs->sync_dir(dir);
+      return w;
+    };
+  }
+
+  // Every content this guard hands out is registered, so that the store
+  // keeps its files while anybody holds it; when the last holder lets go a
+  // sweep becomes due (done at the next tick or poll).
+  content_handle issue_locked(std::shared_ptr<active_content> c) SLOTGUARD_REQUIRES(io_mu_) {
+    content_handle h(std::move(c));
+    if (!h->file_.empty()) {
+      issued_.erase(std::remove_if(issued_.begin(), issued_.end(),
+                                   [](const issued_content& i) { return i.content.expired(); }),
+                    issued_.end());
+      issued_.push_back(issued_content{h->file_, h});
+      h->released_ = sweep_due_;
+    }
+    return h;
+  }
+  bool held_locked(const std::string& file) SLOTGUARD_REQUIRES(io_mu_) {
+    bool held = false;
+    for (const issued_content& i : issued_) {
+      if (i.file != file) continue;
+      if (!i.content.expired()) held = true;
+      else sweep_due_->store(true, std::memory_order_release);
+    }
+    return held;
+  }
+  void sweep_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    if (!sweep_due_->exchange(false, std::memory_order_acq_rel)) return;
+    bool waiting = false;
+    for (const issued_content& i : issued_)
+      if (i.content.expired()) waiting = true;
+    if (!waiting) return;
+    issued_.erase(std::remove_if(issued_.begin(), issued_.end(),
+                                 [](const issued_content& i) { return i.content.expired(); }),
+                  issued_.end());
+    if (read_only_) return;
+    if (store_->sweep()) log(log_level::debug, "removed the files of content no reader holds any longer");
   }
 
   void remember_locked(slot_id slot, content_handle h) SLOTGUARD_REQUIRES(io_mu_) {
@@ -922,7 +1059,8 @@ class guard {
     if (opts_.operator_mode || read_only_) return;
     const bool trial = trial_live_.load(std::memory_order_acquire);
     const bool need_mark = !healthy_.load(std::memory_order_acquire) && opts_.safe_streak != 0;
-    const bool due = revert_due_.load(std::memory_order_acquire) || reload_due_.load(std::memory_order_acquire);
+    const bool due = revert_due_.load(std::memory_order_acquire) || reload_due_.load(std::memory_order_acquire) ||
+                     sweep_due_->load(std::memory_order_acquire);
     if (!trial && !need_mark && !due) return;
     if (blocking) {
       io_mu_.lock();
@@ -935,6 +1073,7 @@ class guard {
   }
 
   void maintain_locked() SLOTGUARD_REQUIRES(io_mu_) {
+    sweep_locked();
     if (reload_due_.load(std::memory_order_acquire)) {
       // A read failed while what readers are served changed: try again.
       reload_active_locked();
@@ -981,9 +1120,29 @@ class guard {
   result<void> check_trial_slot_locked() SLOTGUARD_REQUIRES(io_mu_) {
     const store_state& s = store_->state();
     if (!s.trial || !s.active) return errc::no_trial;
-    auto bytes = store_->load(*s.active);
+    auto bytes = store_->map(*s.active);
     if (!bytes) return bytes.error();
     return ok();
+  }
+
+  // A slot's bundle header and manifest, read in bounded memory.
+  result<bundle_head> read_slot_head_locked(slot_id id) SLOTGUARD_REQUIRES(io_mu_) {
+    storage& fs = *opts_.fs;
+    auto f = fs.open_read(store_->slot_path(id));
+    if (!f) return f.error();
+    const file_handle h = *f;
+    auto size = fs.file_size(h);
+    result<bundle_head> out = errc::io_error;
+    if (size) {
+      const read_at_fn read = [&fs, h](std::uint64_t off, std::uint8_t* o, std::size_t n) {
+        return fs.read_at(h, off, o, n);
+      };
+      out = read_bundle_head(read, *size, opts_.limits);
+    } else {
+      out = size.error();
+    }
+    (void)fs.close(h);
+    return out;
   }
 
   result<void> commit_locked() SLOTGUARD_REQUIRES(io_mu_) {
@@ -1030,14 +1189,80 @@ class guard {
       // One apply at a time; the gates run without io_mu_, so that a long
       // probe holds up neither the watchdog nor status().
       detail::scoped_lock serial(apply_mu_);
-      r = run_gates(std::move(bytes));
+      r = run_gates(detail_guard_access::in_memory(std::move(bytes)), nullptr);
     }
     deliver();
     return r;
   }
 
-  result<void> run_gates(std::vector<std::uint8_t> bytes) SLOTGUARD_REQUIRES(apply_mu_)
+  result<void> stream_in(const std::string& path) SLOTGUARD_REQUIRES(apply_mu_) SLOTGUARD_EXCLUDES(io_mu_) {
+    auto rejected = [&](std::uint64_t seq, errc e, std::string why) -> result<void> {
+      post(make_event(event_kind::rejected, seq, e, std::move(why)));
+      return e;
+    };
+    if (read_only_) return rejected(0, errc::read_only_store, "the store is read-only");
+    storage& fs = *opts_.fs;
+    auto opened = fs.open_read(path);
+    if (!opened) return rejected(0, opened.error(), path);
+    const file_handle h = *opened;
+    struct closer {
+      storage& fs;
+      file_handle h;
+      ~closer() { (void)fs.close(h); }
+    } close_at_end{fs, h};
+    auto size = fs.file_size(h);
+    if (!size) return rejected(0, size.error(), path);
+    const read_at_fn read = [&fs, h](std::uint64_t off, std::uint8_t* out, std::size_t n) {
+      return fs.read_at(h, off, out, n);
+    };
+    auto head = read_bundle_head(read, *size, opts_.limits);
+    if (!head) return rejected(0, head.error(), path);
+    const std::uint64_t seq = head->view.manifest.sequence;
+    // Nothing unsigned is written to the store (the gates check it all again).
+    {
+      auto v = verify_signatures(*head, opts_.trust);
+      if (!v) return rejected(seq, v.error(), std::string());
+    }
+    received_file file;
+    {
+      detail::scoped_lock lock(io_mu_);
+      auto rec = store_->receive(*size, [&](const std::function<result<void>(byte_view)>& write) -> result<void> {
+        SLOTGUARD_TRY(write(byte_view(head->header_and_manifest)));
+        SLOTGUARD_TRY(stream_payload(read, *head, write));
+        return write(byte_view(head->signature_block));
+      });
+      if (!rec) {
+        post_locked(make_event_locked(event_kind::rejected, seq, rec.error(),
+                                      is_storage_error(rec.error()) ? "receiving the bundle into the store failed"
+                                                                    : path));
+        return rec.error();
+      }
+      file = std::move(*rec);
+    }
+    auto m = fs.map(file.path, file.size);
+    if (!m) {
+      detail::scoped_lock lock(io_mu_);
+      store_->discard(std::move(file));
+      post_locked(make_event_locked(event_kind::rejected, seq, m.error(), "mapping the received bundle failed"));
+      return m.error();
+    }
+    return run_gates(std::move(*m), &file);
+  }
+
+  // The gates over a bundle's bytes (in memory, or a map of a file received
+  // into the store, which a successful stage adopts and every other outcome
+  // removes).
+  result<void> run_gates(std::shared_ptr<const mapped_file> bytes, received_file* file) SLOTGUARD_REQUIRES(apply_mu_)
       SLOTGUARD_EXCLUDES(io_mu_) {
+    struct discard_at_end {
+      guard* g;
+      received_file* f;
+      ~discard_at_end() SLOTGUARD_NO_THREAD_SAFETY_ANALYSIS {
+        if (f == nullptr || f->path.empty()) return;
+        detail::scoped_lock lock(g->io_mu_);
+        g->store_->discard(std::move(*f));
+      }
+    } discard{this, file};
     if (read_only_) {
       post(make_event(event_kind::rejected, 0, errc::read_only_store, "the store is read-only"));
       return errc::read_only_store;
@@ -1071,7 +1296,8 @@ class guard {
     // which readers will later see unchanged)
     std::shared_ptr<active_content> c;
     {
-      auto parsed = detail_guard_access::parse(std::move(bytes), opts_.limits);
+      // A received bundle's payload was hashed on its way into the store.
+      auto parsed = detail_guard_access::parse(std::move(bytes), opts_.limits, file == nullptr);
       if (!parsed) return reject(0, parsed.error());
       c = std::move(*parsed);
     }
@@ -1140,15 +1366,23 @@ class guard {
       const std::optional<slot_id> served = served_slot_locked();
       const bool over_active = !before.trial && before.active && before.fallback && served == before.fallback;
       const std::uint32_t first = opts_.operator_mode ? 0u : 1u;
-      auto s = over_active ? store_->stage_trial_over_active(c->bundle_bytes(), seq, opts_.start_budget, first)
-                           : store_->stage_trial(c->bundle_bytes(), seq, opts_.start_budget, first);
+      const stage_hook hook = files_hook(*c);
+      const stage_hook* hp = hook ? &hook : nullptr;
+      result<void> s;
+      if (file != nullptr)
+        s = over_active ? store_->stage_trial_over_active(std::move(*file), seq, opts_.start_budget, first, hp)
+                        : store_->stage_trial(std::move(*file), seq, opts_.start_budget, first, hp);
+      else
+        s = over_active ? store_->stage_trial_over_active(c->bundle_bytes(), seq, opts_.start_budget, first, hp)
+                        : store_->stage_trial(c->bundle_bytes(), seq, opts_.start_budget, first, hp);
       if (!s) {
         post_locked(make_event_locked(event_kind::rejected, seq, s.error(), "staging failed"));
         return s.error();
       }
     }
     const store_state& st = store_->state();
-    c->slot_ = *st.active;
+    (void)attach_files_locked(*c, *st.active, false);
+    (void)issue_locked(c);
     if (replacing_trial) wd_.disarm();  // the new trial replaced the running one (in its slot)
     refresh_view_locked();
     {
@@ -1176,16 +1410,40 @@ class guard {
     in.channel = opts_.channel;
     in.sequence = c.sequence();
     if (!opts_.candidate_probe.needs_file()) return opts_.candidate_probe.run_with_report(in);
-    auto ws = make_probe_workspace(opts_.probe_dir, c.payload());
-    if (!ws) {
+    auto not_started = [](errc e, const char* what) {
       probe_report r;
-      r.code = ws.error();
+      r.code = e;
       r.how = probe_report::ending::not_started;
-      r.start_error = std::string("the candidate's workspace: ") + to_string(ws.error());
+      r.start_error = std::string(what) + to_string(e);
       return r;
+    };
+    // A tree's probe gets the tree unpacked in its workspace ("{}" names
+    // the directory); a bytes payload's gets the payload as a file.
+    auto ws = make_probe_workspace(opts_.probe_dir, c.tree_ ? byte_view() : c.payload());
+    if (!ws) return not_started(ws.error(), "the candidate's workspace: ");
+    if (!c.tree_) {
+      in.path = ws->file();
+      return opts_.candidate_probe.run_with_report(in);
     }
-    in.path = ws->file();
-    return opts_.candidate_probe.run_with_report(in);
+    native_storage local;
+    const std::string tree_dir = detail::join_path(ws->dir(), "tree");
+    const byte_view payload = c.payload();
+    const read_at_fn read = [payload](std::uint64_t off, std::uint8_t* out, std::size_t n) -> result<std::size_t> {
+      if (off >= payload.size()) return std::size_t{0};
+      const std::size_t k = std::min<std::size_t>(n, payload.size() - static_cast<std::size_t>(off));
+      std::memcpy(out, payload.data() + off, k);
+      return k;
+    };
+    auto unpacked = unpack_tree(local, tree_dir, *c.tree_, read);
+    probe_report r;
+    if (!unpacked) {
+      r = not_started(unpacked.error(), "unpacking the candidate's tree: ");
+    } else {
+      in.path = tree_dir;
+      r = opts_.candidate_probe.run_with_report(in);
+    }
+    (void)remove_tree(local, tree_dir);
+    return r;
   }
 
   static std::string probe_detail(const probe_report& r) {
@@ -1265,6 +1523,15 @@ class guard {
     content_handle content;
   };
   std::array<loaded_slot, 2> loaded_ SLOTGUARD_GUARDED_BY(io_mu_){};
+  struct issued_content {
+    std::string file;
+    std::weak_ptr<const active_content> content;
+  };
+  std::vector<issued_content> issued_ SLOTGUARD_GUARDED_BY(io_mu_);
+  // Set when content with files is released (by its last holder, on any
+  // thread); the next tick or poll sweeps. Shared: content may outlive the
+  // guard.
+  std::shared_ptr<std::atomic<bool>> sweep_due_ = std::make_shared<std::atomic<bool>>(false);
   // The last reload met a storage error (not a content one).
   bool storage_failed_ SLOTGUARD_GUARDED_BY(io_mu_) = false;
   errc storage_failed_error_ SLOTGUARD_GUARDED_BY(io_mu_) = errc::ok;

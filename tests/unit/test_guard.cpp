@@ -1416,6 +1416,15 @@ class slow_storage final : public sg::storage {
   sg::result<sg::lock_handle> lock(const std::string& p) override { return in_.lock(p); }
   sg::result<void> unlock(sg::lock_handle l) override { return in_.unlock(l); }
   sg::result<void> mkdir(const std::string& p) override { return in_.mkdir(p); }
+  sg::result<sg::file_handle> open_read(const std::string& p) override { return in_.open_read(p); }
+  sg::result<std::size_t> read_at(sg::file_handle f, std::uint64_t o, std::uint8_t* out, std::size_t n) override {
+    return in_.read_at(f, o, out, n);
+  }
+  sg::result<std::uint64_t> file_size(sg::file_handle f) override { return in_.file_size(f); }
+  sg::result<void> remove_dir(const std::string& p) override { return in_.remove_dir(p); }
+  sg::result<std::shared_ptr<const sg::mapped_file>> map(const std::string& p, std::uint64_t m) override {
+    return in_.map(p, m);
+  }
 
  private:
   void pause() {
@@ -1797,3 +1806,242 @@ TEST_CASE("with the same sequence in both slots, apply still never writes over t
   auto k = f.open();  // its budget is spent: back to 2, which loads
   CHECK(active_seq(*k) == 2);
 }
+
+// ---------------------------------------------------------------------------
+// Content of any size, as files: streamed apply, mapped content, trees.
+
+namespace {
+
+// A tree payload from (path, content) pairs; a path ending in '/' is a
+// directory.
+std::vector<std::uint8_t> tree_payload(const std::vector<std::pair<std::string, std::string>>& items) {
+  std::vector<sg::tree_entry> entries;
+  for (const auto& it : items) {
+    sg::tree_entry e;
+    if (!it.first.empty() && it.first.back() == '/') {
+      e.path = it.first.substr(0, it.first.size() - 1);
+      e.kind = sg::tree_kind::directory;
+      e.mode = 0755;
+    } else {
+      e.path = it.first;
+      e.kind = sg::tree_kind::file;
+      e.mode = 0644;
+      e.size = it.second.size();
+      e.sha256 = sg::sha256_of(sg::byte_view(it.second));
+    }
+    entries.push_back(std::move(e));
+  }
+  auto index = sg::build_tree_index(std::move(entries));
+  REQUIRE(index);
+  auto out = sg::encode_tree_table(*index);
+  REQUIRE(out);
+  for (const auto& e : index->entries) {
+    if (e.kind != sg::tree_kind::file) continue;
+    for (const auto& it : items)
+      if (it.first == e.path) out->insert(out->end(), it.second.begin(), it.second.end());
+  }
+  REQUIRE(out->size() == index->payload_size);
+  return *out;
+}
+
+std::vector<std::uint8_t> tree_bundle(fixture& f, std::uint64_t seq,
+                                      const std::vector<std::pair<std::string, std::string>>& items) {
+  const auto payload = tree_payload(items);
+  auto b = f.builder(seq);
+  b.payload(sg::byte_view(payload)).set_payload_kind(sg::payload_kind::tree);
+  auto out = b.build();
+  REQUIRE(out);
+  return *out;
+}
+
+bool has_incoming(const sg::sim_storage& disk) {
+  for (const auto& file : disk.files())
+    if (file.find("/incoming.") != std::string::npos) return true;
+  return false;
+}
+
+std::string peek_text(const sg::sim_storage& disk, const std::string& p) {
+  auto b = disk.peek(p);
+  return b ? std::string(b->begin(), b->end()) : std::string("<missing>");
+}
+
+}  // namespace
+
+TEST_CASE("a bundle file is applied streamed: the store adopts its own copy, which readers see",
+          "[guard.stream]") {
+  fixture f;
+  auto g = f.open();
+  const auto b = f.bundle(1, std::string(300000, 'x'));
+  f.disk.poke("/in/b1.sgb", sg::byte_view(b));
+  REQUIRE(g->apply_file("/in/b1.sgb"));
+  auto c = g->current();
+  REQUIRE(c);
+  CHECK(c->sequence() == 1);
+  CHECK(std::equal(b.begin(), b.end(), c->bundle_bytes().begin(), c->bundle_bytes().end()));
+  CHECK_FALSE(has_incoming(f.disk));
+  // The caller's file may change or go: what was applied is the store's.
+  f.disk.poke("/in/b1.sgb", sg::byte_view("junk"));
+  CHECK(c->payload().as_chars() == std::string(300000, 'x'));
+  REQUIRE(g->confirm());
+  g.reset();
+  auto again = f.open();
+  REQUIRE(again->current());
+  CHECK(again->current()->payload().as_chars() == std::string(300000, 'x'));
+}
+
+TEST_CASE("a streamed bundle too big for the store is refused from its header, before anything runs",
+          "[guard.stream]") {
+  fixture f;
+  auto o = f.options();
+  o.limits.max_bundle_size = 4096;
+  int probes = 0;
+  o.candidate_probe = sg::probe::in_process([&](const sg::probe_input&) -> sg::result<void> {
+    ++probes;
+    return sg::ok();
+  });
+  auto g = f.open(std::move(o));
+  f.disk.poke("/in/big.sgb", sg::byte_view(f.bundle(1, std::string(8192, 'y'))));
+  CHECK(g->apply_file("/in/big.sgb").error() == sg::errc::too_large);
+  CHECK(probes == 0);
+  CHECK_FALSE(has_incoming(f.disk));
+  CHECK(g->status().state == sg::guard_state::empty);
+  // The in-memory path agrees: one size story.
+  CHECK(g->apply(sg::byte_view(f.bundle(2, std::string(8192, 'y')))).error() == sg::errc::too_large);
+  CHECK(probes == 0);
+}
+
+TEST_CASE("a streamed bundle whose payload is not the manifest's is refused and leaves nothing",
+          "[guard.stream]") {
+  fixture f;
+  auto g = f.open();
+  auto b = f.bundle(1, std::string(100000, 'z'));
+  const std::size_t payload_at = b.size() / 2;  // well inside the payload
+  b[payload_at] = 'Z';
+  f.disk.poke("/in/bad.sgb", sg::byte_view(b));
+  CHECK(g->apply_file("/in/bad.sgb").error() == sg::errc::payload_hash_mismatch);
+  CHECK_FALSE(has_incoming(f.disk));
+  CHECK(g->status().state == sg::guard_state::empty);
+  CHECK_FALSE(quarantined(*g, 1));  // a damaged copy says nothing about the content
+  // Unsigned content never reaches the store.
+  sg::bundle_builder unsigned_b;
+  unsigned_b.channel("rules").sequence(2).schema("test", 1).created(f.time.unix_seconds()).payload(
+      sg::byte_view(std::string_view("x")));
+  auto ub = unsigned_b.build();
+  REQUIRE(ub);
+  f.disk.poke("/in/unsigned.sgb", sg::byte_view(*ub));
+  CHECK_FALSE(g->apply_file("/in/unsigned.sgb"));
+  CHECK_FALSE(has_incoming(f.disk));
+}
+
+TEST_CASE("a tree payload is unpacked into its slot before the trial; readers get its path; every load checks it",
+          "[guard.tree]") {
+  fixture f;
+  auto g = f.open();
+  const std::vector<std::pair<std::string, std::string>> tree = {
+      {"rules/", ""}, {"rules/a.yar", "rule a { condition: true }"}, {"README", "pack 1"}};
+  REQUIRE(g->apply(sg::byte_view(tree_bundle(f, 1, tree))));
+  auto c = g->current();
+  REQUIRE(c);
+  CHECK(c->kind() == sg::payload_kind::tree);
+  REQUIRE(c->tree());
+  CHECK(c->tree()->entries.size() == 3);
+  REQUIRE_FALSE(c->path().empty());
+  CHECK(peek_text(f.disk, c->path() + "/rules/a.yar") == "rule a { condition: true }");
+  CHECK(peek_text(f.disk, c->path() + "/README") == "pack 1");
+  REQUIRE(g->confirm());
+  const std::string path = c->path();
+  c.reset();
+  g.reset();
+
+  // A reopen checks the files against the table.
+  {
+    auto again = f.open();
+    REQUIRE(again->current());
+    CHECK(again->current()->path() == path);
+  }
+  // A changed file fails the load: nothing (no fallback here) is served.
+  f.disk.poke(path + "/rules/a.yar", sg::byte_view("rule a { condition: false }"));
+  f.events.clear();
+  auto damaged = f.open();
+  CHECK_FALSE(damaged->current());
+  CHECK(damaged->status().load_error == sg::errc::slot_corrupt);
+  CHECK(f.last(sg::event_kind::load_failed) != nullptr);
+}
+
+TEST_CASE("a tree's files stay while a reader holds them, and go once nobody does", "[guard.tree]") {
+  fixture f;
+  auto g = f.open();
+  REQUIRE(g->apply(sg::byte_view(tree_bundle(f, 1, {{"a.txt", "one"}}))));
+  REQUIRE(g->confirm());
+  auto held = g->current();  // a reader keeps sequence 1
+  const std::string p1 = held->path();
+  REQUIRE(g->apply(sg::byte_view(tree_bundle(f, 2, {{"a.txt", "two"}}))));
+  REQUIRE(g->confirm());
+  // Sequence 3 goes into sequence 1's slot.
+  REQUIRE(g->apply(sg::byte_view(tree_bundle(f, 3, {{"a.txt", "three"}}))));
+  REQUIRE(g->confirm());
+  CHECK(g->current()->sequence() == 3);
+  CHECK(peek_text(f.disk, p1 + "/a.txt") == "one");
+  g->poll();
+  CHECK(peek_text(f.disk, p1 + "/a.txt") == "one");
+  held.reset();
+  g->poll();
+  CHECK_FALSE(f.disk.peek(p1 + "/a.txt"));
+  CHECK_FALSE(f.disk.exists(p1).value());
+  // What the store still names is never removed.
+  CHECK(peek_text(f.disk, g->current()->path() + "/a.txt") == "three");
+}
+
+TEST_CASE("a schema check refuses a tree payload; a validator is given the payload", "[guard.tree]") {
+  fixture f;
+  auto g = f.open();
+  // The fixture's validator refuses payloads that start with "BAD": a tree's
+  // payload starts with its magic, so it passes, and the validator saw it.
+  REQUIRE(g->apply(sg::byte_view(tree_bundle(f, 1, {{"BAD", "x"}}))));
+  auto schema = sg::parse_schema_text("schema \"test\" version 1\nrecord rule = 1 { field id: u32 }\n");
+  REQUIRE(schema);
+  {
+    auto o = f.options();
+    o.directory = "/store/other";
+    o.check = sg::content_check(std::move(*schema));
+    auto h = f.open(std::move(o));
+    CHECK(h->apply(sg::byte_view(tree_bundle(f, 1, {{"a", "x"}}))).error() == sg::errc::schema_mismatch);
+  }
+}
+
+TEST_CASE("with payload_file a bytes payload is also a file in its slot's directory", "[guard.tree]") {
+  fixture f;
+  auto o = f.options();
+  o.payload_file = true;
+  auto g = f.open(std::move(o));
+  REQUIRE(g->apply(sg::byte_view(f.bundle(1, "indicators v1"))));
+  auto c = g->current();
+  REQUIRE(c);
+  CHECK(peek_text(f.disk, c->path()) == "indicators v1");
+  REQUIRE(g->confirm());
+  const std::string p = c->path();
+  c.reset();
+  g.reset();
+  f.disk.poke(p, sg::byte_view("indicators v2"));  // the file no longer matches the manifest
+  auto o2 = f.options();
+  o2.payload_file = true;
+  auto again = f.open(std::move(o2));
+  CHECK_FALSE(again->current());
+  CHECK(again->status().load_error == sg::errc::slot_corrupt);
+}
+
+#if !SLOTGUARD_OS_WINDOWS
+TEST_CASE("an isolated probe of a tree payload is given the unpacked tree's directory", "[guard.tree][probe]") {
+  fixture f;
+  auto o = f.options();
+  // The probe passes only when {} is a directory holding rules/a.yar with
+  // the expected text.
+  o.candidate_probe = sg::probe::isolated(
+      {"/bin/sh", "-c", "test -d \"$1\" && grep -q 'condition: true' \"$1/rules/a.yar\"", "probe", "{}"},
+      std::chrono::milliseconds(10000));
+  auto g = f.open(std::move(o));
+  REQUIRE(g->apply(sg::byte_view(tree_bundle(f, 1, {{"rules/", ""}, {"rules/a.yar", "rule a { condition: true }"}}))));
+  CHECK(g->apply(sg::byte_view(tree_bundle(f, 2, {{"rules/", ""}, {"rules/a.yar", "rule a { condition: no }"}})))
+            .error() == sg::errc::probe_failed);
+}
+#endif
