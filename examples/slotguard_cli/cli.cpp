@@ -30,13 +30,49 @@ namespace fs = std::filesystem;
 
 namespace sgcli {
 
+namespace {
+std::atomic<bool> json_errors{false};
+
+// The OS's words for the errno behind an I/O failure, if any.
+std::string os_error_text(sg::errc e, int err) {
+  if (err == 0) return {};
+  if (e != sg::errc::io_error && e != sg::errc::permission_denied && e != sg::errc::no_space &&
+      e != sg::errc::read_only_store && e != sg::errc::sharing_violation && e != sg::errc::insecure_permissions &&
+      e != sg::errc::busy && e != sg::errc::not_regular_file)
+    return {};
+  const char* t = std::strerror(err);
+  return t != nullptr ? std::string(t) : std::string();
+}
+}  // namespace
+
+void set_json_mode(bool on) noexcept { json_errors.store(on); }
+bool json_mode() noexcept { return json_errors.load(); }
+
 int fail(const char* cmd, sg::errc e, const std::string& detail) {
-  std::fprintf(stderr, "slotguard %s: %s: %s%s%s\n", cmd, sg::to_string(e), sg::describe(e),
-               detail.empty() ? "" : ": ", printable(detail).c_str());
+  const std::string os = os_error_text(e, errno);
+  if (json_mode()) {
+    std::string out = std::string("{\"errc\":\"") + sg::to_string(e) + "\",\"sentence\":" +
+                      json_string(sg::describe(e)) + ",\"context\":" + json_string(detail) +
+                      ",\"command\":" + json_string(cmd);
+    if (!os.empty()) out += ",\"os_error\":" + json_string(os);
+    out += "}\n";
+    std::fputs(out.c_str(), stdout);
+    return exit_rejected;
+  }
+  std::fprintf(stderr, "slotguard %s: %s: %s%s%s%s%s\n", cmd, sg::to_string(e), sg::describe(e),
+               detail.empty() ? "" : ": ", printable(detail).c_str(), os.empty() ? "" : " (os: ",
+               os.empty() ? "" : (printable(os) + ")").c_str());
   return exit_rejected;
 }
 
 int usage_error(const char* cmd, const std::string& message) {
+  if (json_mode()) {
+    std::string out = std::string("{\"errc\":\"invalid_argument\",\"sentence\":") +
+                      json_string("the command line cannot be used") + ",\"context\":" + json_string(message) +
+                      ",\"command\":" + json_string(cmd) + ",\"usage\":true}\n";
+    std::fputs(out.c_str(), stdout);
+    return exit_usage;
+  }
   std::fprintf(stderr, "slotguard %s: %s\n(see 'slotguard %s --help')\n", cmd, printable(message).c_str(), cmd);
   return exit_usage;
 }
@@ -64,6 +100,8 @@ arg_parser::arg_parser(int argc, char** argv, std::initializer_list<option> opti
       help_ = true;
       continue;
     }
+    // Every subcommand takes --json (its errors become JSON objects).
+    if (a == "--json" && find(a) == nullptr) continue;
     std::string_view name = a;
     std::optional<std::string> inline_value;
     const std::size_t eq = a.find('=');

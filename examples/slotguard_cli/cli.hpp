@@ -29,8 +29,9 @@ int cmd_verify(int argc, char** argv);   // cmd_bundle.cpp
 int cmd_schema(int argc, char** argv);   // cmd_schema.cpp
 #endif
 #if SLOTGUARD_CLI_HAVE_STORE
-// apply, status, confirm, revert and rollback; argv[0] says which.
+// apply, status, confirm, revert, rollback and release; argv[0] says which.
 int cmd_store(int argc, char** argv);    // cmd_store.cpp
+int cmd_history(int argc, char** argv);  // cmd_store.cpp
 #endif
 
 namespace sgcli {
@@ -41,12 +42,24 @@ inline constexpr int exit_ok = 0;
 inline constexpr int exit_rejected = 1;
 inline constexpr int exit_usage = 2;
 
-// "slotguard CMD: NAME: sentence[: detail]" on stderr, the detail through
-// printable(); returns exit_rejected.
+// "slotguard CMD: NAME: sentence[: context]" on stderr, the context (what
+// failed: "store DIR", "bundle FILE", "--trust FILE", a record or field)
+// through printable(), followed by the OS's own words ("os: ...") for an
+// I/O failure when errno holds them (callers clear errno before the call
+// that may fail); returns exit_rejected. In JSON mode (set_json_mode), one
+// object {"errc", "sentence", "context", "command"[, "os_error"]} on stdout
+// instead, same exit status.
 int fail(const char* cmd, slotguard::errc e, const std::string& detail = {});
 // "slotguard CMD: message" (through printable()) and a pointer to --help on
-// stderr; returns exit_usage.
+// stderr; returns exit_usage. In JSON mode, one object {"errc":
+// "invalid_argument", "sentence", "context": message, "command", "usage":
+// true} on stdout, same exit status.
 int usage_error(const char* cmd, const std::string& message);
+
+// JSON mode: errors as JSON objects on stdout. main() sets it when "--json"
+// is among the arguments (every subcommand accepts --json; see arg_parser).
+void set_json_mode(bool on) noexcept;
+bool json_mode() noexcept;
 
 // One option a subcommand accepts: its names ("--out", "-o"), whether it
 // takes a value, and whether it may be given more than once (--key, --trust).
@@ -58,7 +71,8 @@ struct option {
 };
 
 // Parses a subcommand's arguments (argv[1..argc)). "--help" and "-h" are
-// always accepted; "--" ends the options. An empty value ("--channel ''",
+// always accepted, and so is "--json" (a subcommand that does not list it
+// prints only its errors as JSON); "--" ends the options. An empty value ("--channel ''",
 // as a script's unset variable gives) and a second value for an option
 // that is not repeatable are usage errors naming the option: an option
 // that names a constraint never silently means "no constraint" or "the

@@ -1,23 +1,43 @@
 // SPDX-License-Identifier: Apache-2.0
-// The tool's store subcommands: apply, status, confirm, revert, rollback on
-// one channel's store directory. The tool acts as an operator, not as the
-// sensor: it opens the store in the guard's operator mode, so it never counts
-// a process start against a trial and runs no watchdog; a trial it begins is
-// run (and judged) by the sensor's next start.
+// The tool's store subcommands: apply, status, confirm, revert, rollback,
+// release and history on one channel's store directory.
+//  - status and history only read: no lock, no write, nothing created; they
+//    work while a sensor holds the store, for an account that may only read
+//    it, and on a read-only file system (the journal's records and the slot
+//    files are replaced whole, by renames, so a reader sees one state).
+//  - apply, confirm, revert, rollback and release act directly when no
+//    sensor holds the store: the tool opens it in the guard's operator mode
+//    (it never counts a process start against a trial and runs no watchdog;
+//    a trial it begins is run and judged by the sensor's next start). When a
+//    sensor holds it (busy), the tool leaves a request in the store that the
+//    sensor's guard carries out through its own gates (requests.hpp), and
+//    waits for the outcome.
 #include "cli.hpp"
 
 #include <slotguard/bundle.hpp>
 #include <slotguard/guard.hpp>
+#include <slotguard/history.hpp>
+#include <slotguard/requests.hpp>
 #include <slotguard/schema.hpp>
 #include <slotguard/storage.hpp>
 
+#include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
+
+#if defined(_WIN32)
+#include <process.h>
+#else
+#include <unistd.h>
+#endif
 
 namespace sg = slotguard;
 
@@ -26,31 +46,46 @@ namespace {
 const char store_help[] =
     "usage: slotguard apply --store DIR [--channel C] BUNDLE --trust KEY.pub...\n"
     "                       [--threshold K] [--schema-file F] [--device-id ID]\n"
-    "                       [--host-version V] [--start-budget N]\n"
+    "                       [--host-version V] [--start-budget N] [WAIT]\n"
     "                       [--probe-timeout S] [--probe-env NAME]... [--probe CMD [ARG...]]\n"
-    "       slotguard status --store DIR [--channel C] [--trust KEY.pub]... [--json]\n"
-    "       slotguard confirm --store DIR [--channel C] [--trust KEY.pub]...\n"
-    "       slotguard revert --store DIR [--channel C] [--trust KEY.pub]...\n"
-    "       slotguard rollback --store DIR [--channel C] [--trust KEY.pub]...\n"
-    "       slotguard release --store DIR [--channel C] SEQ\n"
+    "       slotguard status --store DIR [--channel C] [--trust KEY.pub]... [--threshold K]\n"
+    "                        [--host-version V]\n"
+    "       slotguard confirm --store DIR [--channel C] [--trust KEY.pub]... [WAIT]\n"
+    "       slotguard revert --store DIR [--channel C] [--trust KEY.pub]... [WAIT]\n"
+    "       slotguard rollback --store DIR [--channel C] [--trust KEY.pub]... [WAIT]\n"
+    "       slotguard release --store DIR [--channel C] SEQ [WAIT]\n"
+    "       slotguard history --store DIR [--limit N]\n"
+    "  WAIT: --wait S | --no-wait        every command also takes --json\n"
     "\n"
-    "Operates one channel's store directory as an operator: never counts a\n"
-    "process start against a trial and runs no watchdog.\n"
+    "Operates one channel's store directory as an operator.\n"
+    "  status and history only read the store: no lock, no write, nothing\n"
+    "  created (a missing store is not_found); they work while a sensor runs\n"
+    "  and for an account that may only read the store.\n"
+    "  apply, confirm, revert, rollback and release act on the store directly\n"
+    "  when no sensor holds it (never counting a process start against a trial,\n"
+    "  running no watchdog). While a sensor holds it, they leave a request in\n"
+    "  DIR/requests that the sensor's guard carries out at its next watchdog\n"
+    "  tick or poll, through the sensor's own gates (its keys, schema, policy\n"
+    "  and probe; the tool's --trust, --schema-file, --probe... then only serve\n"
+    "  the direct path), and print its outcome.\n"
+    "  --wait S     wait at most S seconds for the sensor's outcome (30); a\n"
+    "               request nobody takes up by then is withdrawn (timeout)\n"
+    "  --no-wait    leave the request and return at once (exit 0)\n"
     "  --channel C  the channel the store serves; without it, the channel the\n"
     "               store records (its first write records it), so it is\n"
     "               required for the first apply. A store that records another\n"
     "               channel is refused (channel_mismatch). The channel is never\n"
     "               taken from the bundle.\n"
     "  --trust KEY.pub, --threshold K, --host-version V  what stored content is\n"
-    "               checked against at every open, as the sensor does (apply\n"
-    "               requires --trust; for the others they make load_error say\n"
-    "               what the sensor would serve)\n"
+    "               checked against, as the sensor does (apply requires --trust;\n"
+    "               for status they make load_error and served say what the\n"
+    "               sensor would serve)\n"
     "  apply     run a bundle through the pipeline (verify against the trusted\n"
     "            keys, the store's channel and the committed floor, validate\n"
     "            against --schema-file if given, rollout policy when --device-id\n"
-    "            is given) and begin its trial; the sensor's next start runs the\n"
-    "            trial. A bundle for another channel is refused\n"
-    "            (channel_mismatch)\n"
+    "            is given) and begin its trial. A bundle for another channel is\n"
+    "            refused (channel_mismatch). A recall bundle takes its listed\n"
+    "            sequences out of every role and begins no trial\n"
     "  --probe CMD [ARG...]  (apply, last: everything after it is the command)\n"
     "            run the candidate through the host's own loader first, isolated\n"
     "            (own session and namespaces where the kernel allows, only the\n"
@@ -77,31 +112,406 @@ const char store_help[] =
     "            sensor would serve it\n"
     "  release   lift the quarantine of sequence SEQ (the way back from a false\n"
     "            revert or recall); it activates nothing by itself\n"
+    "  history   the store's decisions, oldest first (the last 256 at least):\n"
+    "            time, record number, event, sequence, what is served after it,\n"
+    "            reason, error and detail; --json prints {\"records\":[...]};\n"
+    "            --limit N the newest N only\n"
     "\n"
     "Text output escapes control and invisible characters in what the store\n"
     "holds (a version is untrusted text).\n"
-    "exit status: 0 done, 1 rejected or failed (the reason's name and a sentence\n"
-    "on stderr; also when the standard output cannot be written), 2 usage error\n";
+    "exit status: 0 done, 1 rejected or failed (the reason's name, a sentence and\n"
+    "what failed on stderr, or with --json one object {errc, sentence, context}\n"
+    "on stdout; also when the standard output cannot be written), 2 usage error\n";
 
 std::string hex_digest(const sg::sha256_digest& d) { return sg::to_hex(sg::byte_view(d)); }
 
-std::string json_slot(const std::optional<sg::slot_summary>& s) {
-  if (!s) return "null";
-  return std::string("{\"slot\":\"") + sg::to_string(s->slot) + "\",\"sequence\":" +
-         std::to_string(s->sequence) + ",\"payload_sha256\":\"" + hex_digest(s->payload_sha256) +
-         "\",\"version\":" + sgcli::json_string(s->version) + "}";
+// The state a command leaves, from the store (direct) or from the sensor's
+// outcome (request): the same words either way.
+sg::request_outcome state_of(const sg::guard_status& st) {
+  sg::request_outcome o;
+  o.state = sg::to_string(st.state);
+  auto conv = [](const std::optional<sg::slot_summary>& s) -> std::optional<sg::request_slot> {
+    if (!s) return std::nullopt;
+    sg::request_slot r;
+    r.slot = sg::to_string(s->slot);
+    r.sequence = s->sequence;
+    r.payload_sha256 = hex_digest(s->payload_sha256);
+    r.version = s->version;
+    return r;
+  };
+  o.active = conv(st.active);
+  o.fallback = conv(st.fallback);
+  o.served = st.served;
+  o.floor = st.floor;
+  o.quarantine = st.quarantine;
+  o.mode = sg::to_string(st.mode);
+  return o;
 }
 
-std::string text_slot(const std::optional<sg::slot_summary>& s) {
+std::string json_slot(const std::optional<sg::request_slot>& s) {
+  if (!s) return "null";
+  return std::string("{\"slot\":\"") + s->slot + "\",\"sequence\":" + std::to_string(s->sequence) +
+         ",\"payload_sha256\":\"" + s->payload_sha256 + "\",\"version\":" + sgcli::json_string(s->version) + "}";
+}
+
+std::string text_slot(const std::optional<sg::request_slot>& s) {
   if (!s) return "none";
-  return "sequence " + std::to_string(s->sequence) + " (slot " + sg::to_string(s->slot) +
-         (s->version.empty() ? "" : ", version " + sgcli::printable(s->version)) +
-         ", payload sha256 " + hex_digest(s->payload_sha256) + ")";
+  return "sequence " + std::to_string(s->sequence) + " (slot " + s->slot +
+         (s->version.empty() ? "" : ", version " + sgcli::printable(s->version)) + ", payload sha256 " +
+         s->payload_sha256 + ")";
+}
+
+std::string json_list(const std::vector<std::uint64_t>& v) {
+  std::string q = "[";
+  for (std::size_t i = 0; i < v.size(); ++i) q += (i ? "," : "") + std::to_string(v[i]);
+  return q + "]";
 }
 
 // Accepts every payload: without --schema-file the operator vouches for it.
 sg::result<void, sg::validation_error> accept_all(sg::byte_view) {
   return sg::result<void, sg::validation_error>();
+}
+
+// An error of the storage or the machine, not of the bundle.
+bool is_storage_error(sg::errc e) {
+  return e == sg::errc::io_error || e == sg::errc::permission_denied || e == sg::errc::no_space ||
+         e == sg::errc::out_of_memory || e == sg::errc::busy || e == sg::errc::read_only_store ||
+         e == sg::errc::sharing_violation || e == sg::errc::insecure_permissions ||
+         e == sg::errc::journal_corrupt || e == sg::errc::counter_exhausted;
+}
+
+// --- status: read only -----------------------------------------------------------
+
+struct read_status {
+  sg::store_state store;
+  std::optional<sg::request_slot> active, fallback;
+  sg::errc load_error = sg::errc::ok;
+  std::uint64_t served = 0;
+};
+
+std::optional<sg::request_slot> summarize_slot(sg::slot_id id, const sg::slot_info& info,
+                                               const std::vector<std::uint8_t>* bytes) {
+  sg::request_slot s;
+  s.slot = sg::to_string(id);
+  s.sequence = info.sequence;
+  s.payload_sha256 = std::string(64, '0');
+  if (bytes != nullptr) {
+    auto parsed = sg::parse_bundle(sg::byte_view(*bytes));
+    if (parsed) {
+      s.payload_sha256 = hex_digest(parsed->manifest.payload_sha256);
+      s.version = std::string(parsed->manifest.version);
+    }
+  }
+  return s;
+}
+
+// What the store holds and what a sensor with these keys serves, read
+// without a lock. A slot file the sensor removed between our read of the
+// journal and of the file (it moved on) makes us read the journal again.
+sg::result<read_status> read_store(sg::storage& fs, const std::string& dir, const std::string& channel,
+                                   const sg::trust_set& trust, const std::optional<sg::host_version>& host) {
+  for (int attempt = 0;; ++attempt) {
+    sg::store_options so;
+    so.channel = channel;
+    auto st = sg::slot_store::open_read_only(fs, dir, so);
+    if (!st) return st.error();
+    read_status out;
+    out.store = st->state();
+    const sg::store_state& s = out.store;
+    bool moved = false;
+    // Loads and checks a slot as the sensor would: quarantine, hash, parse,
+    // signatures against the current keys, channel, host range.
+    auto judge = [&](sg::slot_id id, std::optional<sg::request_slot>& summary) -> sg::errc {
+      const sg::slot_info& info = s.slot(id);
+      auto bytes = st->load(id);
+      summary = summarize_slot(id, info, bytes ? &*bytes : nullptr);
+      if (!bytes) {
+        if (bytes.error() == sg::errc::not_found) moved = true;
+        return bytes.error();
+      }
+      if (s.is_quarantined(info.sequence)) return sg::errc::quarantined;
+      auto b = sg::parse_bundle(sg::byte_view(*bytes));
+      if (!b) return b.error();
+      if (auto h = sg::verify_payload(*b); !h) return h.error();
+      if (auto v = sg::verify_signatures(*b, trust); !v) return v.error();
+      const sg::bundle_manifest& m = b->manifest;
+      const std::string ch = !channel.empty() ? channel : !s.channel.empty() ? s.channel : std::string(m.channel);
+      if (m.channel != ch) return sg::errc::channel_mismatch;
+      if (host) {
+        if (m.host_min && *host < *m.host_min) return sg::errc::host_version_out_of_range;
+        if (m.host_max && *host > *m.host_max) return sg::errc::host_version_out_of_range;
+      }
+      return sg::errc::ok;
+    };
+    sg::errc active_e = sg::errc::no_content, fallback_e = sg::errc::no_content;
+    if (s.active) active_e = judge(*s.active, out.active);
+    if (s.fallback) fallback_e = judge(*s.fallback, out.fallback);
+    if (moved && attempt < 3) continue;
+    if (s.mode == sg::breaker_mode::no_content && !s.trial) {
+      out.served = 0;
+    } else if (s.active) {
+      if (active_e == sg::errc::ok) {
+        out.served = s.slot(*s.active).sequence;
+      } else {
+        out.load_error = active_e;
+        if (s.fallback && fallback_e == sg::errc::ok) out.served = s.slot(*s.fallback).sequence;
+      }
+    }
+    return out;
+  }
+}
+
+int run_status(const char* cmd, const std::string& store, const std::string& channel, bool json,
+               const sg::trust_set& trust, bool trusted, const std::optional<sg::host_version>& host) {
+  sg::native_storage disk;
+  errno = 0;
+  auto r = read_store(disk, store, channel, trust, host);
+  if (!r) return sgcli::fail(cmd, r.error(), "store " + store);
+  const sg::store_state& s = r->store;
+  const std::string state = !s.active ? "empty" : s.trial ? "trial" : "committed";
+  const std::string ch = s.channel;
+  if (json) {
+    std::printf(
+        "{\"state\":\"%s\",\"channel\":%s,\"active\":%s,\"fallback\":%s,\"trial_starts\":%u,"
+        "\"start_budget\":%u,\"floor\":%llu,\"quarantine\":%s,\"load_error\":%s,\"trust_checked\":%s,"
+        "\"served\":%llu,\"breaker\":{\"mode\":\"%s\",\"streak\":%u,\"safe_sequence\":%llu}}\n",
+        state.c_str(), ch.empty() ? "null" : sgcli::json_string(ch).c_str(), json_slot(r->active).c_str(),
+        json_slot(r->fallback).c_str(), s.trial ? s.starts_used : 0u, s.trial ? s.start_budget : 0u,
+        static_cast<unsigned long long>(s.floor), json_list(s.quarantine).c_str(),
+        r->load_error == sg::errc::ok ? "null" : sgcli::json_string(sg::to_string(r->load_error)).c_str(),
+        trusted ? "true" : "false", static_cast<unsigned long long>(r->served), sg::to_string(s.mode), s.streak,
+        static_cast<unsigned long long>(s.safe_sequence));
+    return sgcli::exit_ok;
+  }
+  std::printf("state:        %s\n", state.c_str());
+  if (!ch.empty()) std::printf("channel:      %s\n", sgcli::printable(ch).c_str());
+  std::printf("active:       %s\n", text_slot(r->active).c_str());
+  std::printf("fallback:     %s\n", text_slot(r->fallback).c_str());
+  if (s.trial) std::printf("trial starts: %u of %u\n", s.starts_used, s.start_budget);
+  std::printf("floor:        %llu\n", static_cast<unsigned long long>(s.floor));
+  std::printf("quarantine:   ");
+  if (s.quarantine.empty()) std::printf("none");
+  for (std::size_t i = 0; i < s.quarantine.size(); ++i)
+    std::printf("%s%llu", i ? " " : "", static_cast<unsigned long long>(s.quarantine[i]));
+  std::printf("\n");
+  std::printf("served:       %s\n", r->served ? ("sequence " + std::to_string(r->served)).c_str() : "nothing");
+  std::printf("breaker:      %s, %u start%s since the last healthy run, last known-safe %s\n",
+              sg::to_string(s.mode), s.streak, s.streak == 1 ? "" : "s",
+              s.safe_sequence ? ("sequence " + std::to_string(s.safe_sequence)).c_str() : "none");
+  if (r->load_error != sg::errc::ok) {
+    std::printf("load error:   %s: %s\n", sg::to_string(r->load_error), sg::describe(r->load_error));
+    if (!trusted && (r->load_error == sg::errc::unknown_key || r->load_error == sg::errc::below_threshold))
+      std::printf("              (no --trust given: stored content is checked against no keys; give the\n"
+                  "              sensor's keys to see what it would serve)\n");
+  }
+  return sgcli::exit_ok;
+}
+
+// --- history ---------------------------------------------------------------------
+
+std::string utc_ms(std::int64_t unix_ms) {
+  const std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+#if defined(_WIN32)
+  gmtime_s(&tm, &secs);
+#else
+  gmtime_r(&secs, &tm);
+#endif
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(unix_ms % 1000));
+  return buf;
+}
+
+const char history_help[] =
+    "usage: slotguard history --store DIR [--limit N] [--json]\n"
+    "\n"
+    "Prints the store's decisions, oldest first: time (UTC), record number,\n"
+    "event, the sequence it is about, the sequence served after it, the revert\n"
+    "reason, the error and the detail. Only reads the store (no lock, nothing\n"
+    "written); works while a sensor runs. --json prints {\"records\":[{number,\n"
+    "unix_ms, time, event, sequence, active, reason, error, detail}]}.\n"
+    "exit status: 0 done, 1 failed (not_found: no such store), 2 usage error\n";
+
+}  // namespace
+
+int cmd_history(int argc, char** argv) {
+  const char* cmd = "history";
+  const sgcli::arg_parser args(argc, argv, {{{"--store"}}, {{"--limit"}}, {{"--json"}, false}});
+  if (args.help()) {
+    std::fputs(history_help, stdout);
+    return sgcli::exit_ok;
+  }
+  if (!args.ok()) return sgcli::usage_error(cmd, args.error());
+  if (!args.positional().empty())
+    return sgcli::usage_error(cmd, "unexpected argument '" + args.positional()[0] + "'");
+  const auto store = args.value("--store");
+  if (!store) return sgcli::usage_error(cmd, "--store DIR is required");
+  std::size_t limit = SIZE_MAX;
+  if (const auto v = args.value("--limit")) {
+    const auto n = sgcli::parse_u64(*v);
+    if (!n || *n == 0) return sgcli::usage_error(cmd, "--limit needs a number >= 1");
+    limit = static_cast<std::size_t>(*n);
+  }
+  sg::native_storage disk;
+  errno = 0;
+  auto there = disk.exists(*store);
+  if (!there) return sgcli::fail(cmd, there.error(), "store " + *store);
+  if (!*there) return sgcli::fail(cmd, sg::errc::not_found, "store " + *store);
+  auto recs = sg::read_history(disk, *store);
+  if (!recs) return sgcli::fail(cmd, recs.error(), "store " + *store + ": history");
+  const std::size_t first = recs->size() > limit ? recs->size() - limit : 0;
+  if (args.has("--json")) {
+    std::string out = "{\"records\":[";
+    for (std::size_t i = first; i < recs->size(); ++i) {
+      const sg::history_record& r = (*recs)[i];
+      out += (i > first ? "," : "");
+      out += "{\"number\":" + std::to_string(r.number) + ",\"unix_ms\":" + std::to_string(r.unix_ms) +
+             ",\"time\":\"" + utc_ms(r.unix_ms) + "\",\"event\":" + sgcli::json_string(r.event) +
+             ",\"sequence\":" + std::to_string(r.sequence) + ",\"active\":" + std::to_string(r.active) +
+             ",\"reason\":" + sgcli::json_string(r.reason) + ",\"error\":" + sgcli::json_string(r.error) +
+             ",\"detail\":" + sgcli::json_string(r.detail) + "}";
+    }
+    out += "]}\n";
+    std::fputs(out.c_str(), stdout);
+    return sgcli::exit_ok;
+  }
+  if (recs->empty()) std::printf("no decisions recorded\n");
+  for (std::size_t i = first; i < recs->size(); ++i) {
+    const sg::history_record& r = (*recs)[i];
+    std::string line = utc_ms(r.unix_ms) + "  #" + std::to_string(r.number) + "  " + sgcli::printable(r.event);
+    if (r.sequence) line += "  sequence " + std::to_string(r.sequence);
+    line += "  served " + (r.active ? std::to_string(r.active) : std::string("nothing"));
+    if (r.reason != "none" && !r.reason.empty()) line += "  reason " + sgcli::printable(r.reason);
+    if (r.error != "ok" && !r.error.empty()) line += "  error " + sgcli::printable(r.error);
+    if (!r.detail.empty()) line += "  (" + sgcli::printable(r.detail) + ")";
+    std::printf("%s\n", line.c_str());
+  }
+  return sgcli::exit_ok;
+}
+
+namespace {
+
+// --- apply, confirm, revert, rollback, release -----------------------------------------
+
+// The bundle apply runs, read in this one place (a streamed bundle will be
+// handed to the guard by path instead: guard::apply_file).
+sg::result<std::vector<std::uint8_t>> read_bundle(const std::string& path, const sg::bundle_limits& limits) {
+  return sgcli::read_file(path, limits.max_bundle_size);
+}
+
+// What a command's success says, for the state it left.
+std::string success_sentence(sg::request_kind kind, bool was_trial, bool is_recall, std::uint64_t release_seq,
+                             const sg::request_outcome& st, bool via_sensor) {
+  switch (kind) {
+    case sg::request_kind::apply:
+      if (is_recall) return "recall applied; active: " + text_slot(st.active);
+      return "trial: " + text_slot(st.active) +
+             (via_sensor ? "; the sensor runs it now (its probation commits it, or 'slotguard confirm')"
+                         : "; the sensor's next start runs it (or 'slotguard confirm')");
+    case sg::request_kind::confirm:
+      return was_trial ? "committed: " + text_slot(st.active)
+                       : "crash-streak breaker back to normal; active: " + text_slot(st.active);
+    case sg::request_kind::revert:
+      return "reverted; active: " + text_slot(st.active);
+    case sg::request_kind::rollback:
+      return "rolled back; active: " + text_slot(st.active);
+    case sg::request_kind::release:
+      return "sequence " + std::to_string(release_seq) + " is not quarantined";
+  }
+  return "done";
+}
+
+int print_success(bool json, sg::request_kind kind, const std::string& via, const std::string& sentence,
+                  const sg::request_outcome& st) {
+  if (!json) {
+    std::printf("%s\n", sgcli::printable(sentence).c_str());
+    return sgcli::exit_ok;
+  }
+  std::printf(
+      "{\"errc\":\"ok\",\"command\":\"%s\",\"via\":\"%s\",\"sentence\":%s,\"state\":\"%s\",\"active\":%s,"
+      "\"fallback\":%s,\"served\":%llu,\"floor\":%llu,\"quarantine\":%s,\"mode\":%s}\n",
+      sg::to_string(kind), via.c_str(), sgcli::json_string(sentence).c_str(), st.state.c_str(),
+      json_slot(st.active).c_str(), json_slot(st.fallback).c_str(), static_cast<unsigned long long>(st.served),
+      static_cast<unsigned long long>(st.floor), json_list(st.quarantine).c_str(),
+      sgcli::json_string(st.mode).c_str());
+  return sgcli::exit_ok;
+}
+
+std::string new_request_id() {
+  static std::atomic<unsigned> counter{0};
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::system_clock::now().time_since_epoch())
+                      .count();
+#if defined(_WIN32)
+  const long pid = static_cast<long>(_getpid());
+#else
+  const long pid = static_cast<long>(::getpid());
+#endif
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%013lld-%ld-%u", static_cast<long long>(ms), pid, counter.fetch_add(1) + 1);
+  return buf;
+}
+
+// Sends the request to the sensor holding the store and prints its outcome.
+int via_sensor(const char* cmd, const std::string& store, sg::operator_request req, bool json,
+               std::optional<double> wait_s, bool is_recall, std::uint64_t release_seq) {
+  sg::native_storage disk;
+  req.id = new_request_id();
+  const sg::request_kind kind = req.kind;
+  errno = 0;
+  auto sent = sg::submit_request(disk, store, req);
+  if (!sent) return sgcli::fail(cmd, sent.error(), "store " + store + ": leaving a request in requests/");
+  if (!wait_s) {
+    if (json)
+      std::printf("{\"errc\":\"ok\",\"command\":\"%s\",\"via\":\"request\",\"request\":%s,\"waited\":false}\n",
+                  sg::to_string(kind), sgcli::json_string(req.id).c_str());
+    else
+      std::printf("request %s left for the sensor holding %s ('slotguard history' shows what it did)\n",
+                  req.id.c_str(), sgcli::printable(store).c_str());
+    return sgcli::exit_ok;
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const auto limit = std::chrono::duration<double>(*wait_s);
+  bool withdrawn_tried = false;
+  // After the tool could not withdraw it (the sensor claimed it), the
+  // outcome is waited for as long again: the sensor is carrying it out.
+  auto deadline = start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit);
+  for (;;) {
+    auto o = sg::read_outcome(disk, store, req.id);
+    if (!o) return sgcli::fail(cmd, o.error(), "store " + store + ": request " + req.id + ": reading the outcome");
+    if (*o) {
+      const sg::request_outcome out = std::move(**o);
+      sg::forget_outcome(disk, store, req.id);
+      if (out.code != sg::errc::ok)
+        return sgcli::fail(cmd, out.code, "store " + store + " (by the sensor): " + out.sentence);
+      const bool was_trial = out.sentence.rfind("committed", 0) == 0;
+      (void)was_trial;
+      return print_success(json, kind, "request", out.sentence.empty()
+                                                      ? success_sentence(kind, false, is_recall, release_seq, out, true)
+                                                      : out.sentence,
+                           out);
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      if (withdrawn_tried)
+        return sgcli::fail(cmd, sg::errc::timeout,
+                           "store " + store + ": the sensor claimed request " + req.id +
+                               " but wrote no outcome in time; 'slotguard status' and 'slotguard history' say "
+                               "whether it took effect");
+      withdrawn_tried = true;
+      auto w = sg::withdraw_request(disk, store, req.id);
+      if (w && *w)
+        return sgcli::fail(cmd, sg::errc::timeout,
+                           "store " + store + ": no sensor took up the request within " +
+                               std::to_string(static_cast<long long>(*wait_s)) +
+                               " s (withdrawn; nothing was done): the store is locked but its guard serves no "
+                               "requests (its watchdog thread or poll() is not running)");
+      // Claimed meanwhile: its outcome wins.
+      deadline = std::chrono::steady_clock::now() +
+                 std::chrono::duration_cast<std::chrono::steady_clock::duration>(limit) + std::chrono::seconds(5);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
 }
 
 }  // namespace
@@ -144,6 +554,8 @@ int cmd_store(int argc, char** argv) {
                                 {{"--start-budget"}},
                                 {{"--probe-timeout"}},
                                 {{"--probe-env"}, true, true},
+                                {{"--wait"}},
+                                {{"--no-wait"}, false},
                                 {{"--json"}, false}});
   if (args.help()) {
     std::fputs(store_help, stdout);
@@ -167,10 +579,48 @@ int cmd_store(int argc, char** argv) {
   }
   if ((args.has("--probe-timeout") || args.has("--probe-env")) && !has_probe)
     return sgcli::usage_error(cmd, "--probe-timeout and --probe-env need --probe CMD");
-  if (args.has("--json") && !is_status) return sgcli::usage_error(cmd, "--json is for status only");
+  const bool json = args.has("--json");
+  std::optional<double> wait_s = 30.0;
+  if (args.has("--no-wait") && args.has("--wait")) return sgcli::usage_error(cmd, "give --wait S or --no-wait, not both");
+  if ((args.has("--no-wait") || args.has("--wait")) && is_status)
+    return sgcli::usage_error(cmd, "--wait and --no-wait are for the commands that change the store");
+  if (args.has("--no-wait")) wait_s.reset();
+  if (const auto v = args.value("--wait")) {
+    const auto n = sgcli::parse_u64(*v);
+    if (!n || *n == 0 || *n > 86400) return sgcli::usage_error(cmd, "--wait needs a number of seconds, 1 to 86400");
+    wait_s = static_cast<double>(*n);
+  }
 
   sg::native_storage disk;
   sg::guard_options o;
+  if (const auto channel = args.value("--channel"))
+    if (!sg::detail::bundle_valid_channel(*channel))
+      return sgcli::usage_error(cmd, "--channel '" + *channel + "' is not a valid channel name");
+  if (is_status) {
+    std::size_t threshold = 1;
+    if (const auto v = args.value("--threshold")) {
+      const auto k = sgcli::parse_u64(*v);
+      if (!k || *k == 0 || *k > 1000000) return sgcli::usage_error(cmd, "--threshold needs a number >= 1");
+      threshold = static_cast<std::size_t>(*k);
+    }
+    std::optional<sg::host_version> host;
+    if (const auto v = args.value("--host-version")) {
+      const auto hv = sg::parse_host_version(*v);
+      if (!hv) return sgcli::usage_error(cmd, "--host-version needs major.minor.patch");
+      host = *hv;
+    }
+    sg::trust_set trust;
+    const std::vector<std::string> keys = args.values("--trust");
+    for (const std::string& path : keys) {
+      const auto key = sgcli::load_public_key(path);
+      if (!key) return sgcli::fail(cmd, key.error(), "--trust " + path);
+      const auto added = trust.add(*key);
+      if (!added) return sgcli::fail(cmd, added.error(), "--trust " + path);
+    }
+    if (!keys.empty()) (void)trust.set_threshold(threshold);
+    return run_status(cmd, *store, args.value("--channel").value_or(std::string()), json, trust, !keys.empty(),
+                      host);
+  }
   o.fs = &disk;
   o.directory = *store;
   o.operator_mode = true;
@@ -184,6 +634,9 @@ int cmd_store(int argc, char** argv) {
   {
     auto peek = sg::slot_store::open_read_only(disk, *store, sg::store_options{});
     if (peek) recorded = peek->state().channel;
+    // Only apply may make a store; the others act on one that exists.
+    else if (peek.error() == sg::errc::not_found && !is_apply)
+      return sgcli::fail(cmd, sg::errc::not_found, "store " + *store);
   }
   if (const auto channel = args.value("--channel")) {
     if (!sg::detail::bundle_valid_channel(*channel))
@@ -193,9 +646,9 @@ int cmd_store(int argc, char** argv) {
     o.channel = *channel;
   } else if (!recorded.empty()) {
     o.channel = recorded;
-  } else if (is_status) {
-    // Nothing recorded and nothing to write: status only reads, and a store
-    // records a channel only when written.
+  } else if (!is_apply) {
+    // Nothing recorded: the store has never been written, so there is
+    // nothing to confirm, revert, roll back or release; the guard says so.
     o.channel = "operator";
   } else {
     return sgcli::usage_error(cmd, "--channel C is required: the store records no channel yet");
@@ -221,9 +674,9 @@ int cmd_store(int argc, char** argv) {
   }
   for (const std::string& path : trusted) {
     const auto key = sgcli::load_public_key(path);
-    if (!key) return sgcli::fail(cmd, key.error(), path);
+    if (!key) return sgcli::fail(cmd, key.error(), "--trust " + path);
     const auto added = o.trust.add(*key);
-    if (!added) return sgcli::fail(cmd, added.error(), path);
+    if (!added) return sgcli::fail(cmd, added.error(), "--trust " + path);
   }
   if (!trusted.empty()) (void)o.trust.set_threshold(threshold);
 
@@ -245,12 +698,12 @@ int cmd_store(int argc, char** argv) {
     }
     if (const auto schema_file = args.value("--schema-file")) {
       const auto text = sgcli::read_file(*schema_file, std::uint64_t{16} << 20);
-      if (!text) return sgcli::fail(cmd, text.error(), *schema_file);
+      if (!text) return sgcli::fail(cmd, text.error(), "--schema-file " + *schema_file);
       auto s = sg::parse_schema_text(sg::byte_view(*text).as_chars());
       if (!s) {
         const sg::schema_error& e = s.error();
         return sgcli::fail(cmd, e.code,
-                           *schema_file + ":" + std::to_string(e.line) + ":" + std::to_string(e.column) +
+                           "--schema-file " + *schema_file + ":" + std::to_string(e.line) + ":" + std::to_string(e.column) +
                                ": " + e.message);
       }
       o.check = sg::content_check(std::move(*s));
@@ -266,109 +719,72 @@ int cmd_store(int argc, char** argv) {
       po.pass_env = args.values("--probe-env");
       o.candidate_probe = sg::probe::isolated(probe_command, std::move(po));
     }
-    auto bytes = sgcli::read_file(bundle_path, o.limits.max_bundle_size);
-    if (!bytes) return sgcli::fail(cmd, bytes.error(), bundle_path);
+    errno = 0;
+    auto bytes = read_bundle(bundle_path, o.limits);
+    if (!bytes) return sgcli::fail(cmd, bytes.error(), "bundle " + bundle_path);
     bundle = std::move(*bytes);
   }
 
+  const sg::request_kind kind = is_apply      ? sg::request_kind::apply
+                                : is_confirm  ? sg::request_kind::confirm
+                                : is_revert   ? sg::request_kind::revert
+                                : is_rollback ? sg::request_kind::rollback
+                                              : sg::request_kind::release;
+  bool is_recall = false;
+  if (is_apply) {
+    auto parsed = sg::parse_bundle(sg::byte_view(bundle), o.limits);
+    is_recall = parsed && !parsed->manifest.recalls.empty();
+  }
+
+  errno = 0;
   auto opened = sg::guard::open(std::move(o));
-  if (!opened) return sgcli::fail(cmd, opened.error(), *store);
+  if (!opened && opened.error() == sg::errc::busy) {
+    // A sensor holds the store: ask its guard.
+    sg::operator_request req;
+    req.kind = kind;
+    req.sequence = release_seq;
+    req.bundle = std::move(bundle);
+    return via_sensor(cmd, *store, std::move(req), json, wait_s, is_recall, release_seq);
+  }
+  if (!opened) return sgcli::fail(cmd, opened.error(), "store " + *store);
   sg::guard& g = **opened;
 
-  if (is_apply) {
-    std::string why;
-    const auto sub = g.on_event([&](const sg::event& e) {
-      if ((e.kind == sg::event_kind::probe_failed || e.kind == sg::event_kind::rejected) && !e.detail.empty() &&
-          why.empty())
-        why = e.detail;
-    });
-    const auto r = g.apply(sg::byte_view(bundle));
-    (void)g.unsubscribe(sub);
-    if (!r) return sgcli::fail(cmd, r.error(), why.empty() ? bundle_path : bundle_path + ": " + why);
-    const auto st = g.status();
-    if (st.state == sg::guard_state::trial) {
-      std::printf("trial: %s; the sensor's next start runs it (or 'slotguard confirm')\n",
-                  text_slot(st.active).c_str());
-    } else {
-      // A recall: nothing is on trial.
-      std::printf("recall applied; active: %s\n", text_slot(st.active).c_str());
-    }
-    return sgcli::exit_ok;
+  const bool was_trial = g.status().state == sg::guard_state::trial;
+  std::string why;
+  const auto sub = g.on_event([&](const sg::event& e) {
+    if ((e.kind == sg::event_kind::probe_failed || e.kind == sg::event_kind::rejected) && !e.detail.empty() &&
+        why.empty())
+      why = e.detail;
+  });
+  errno = 0;
+  sg::result<void> r;
+  switch (kind) {
+    case sg::request_kind::apply:
+      r = g.apply(sg::byte_view(bundle));
+      break;
+    case sg::request_kind::confirm:
+      r = g.confirm();
+      break;
+    case sg::request_kind::revert:
+      r = g.revert();
+      break;
+    case sg::request_kind::rollback:
+      r = g.rollback();
+      break;
+    case sg::request_kind::release:
+      r = g.release(release_seq);
+      break;
   }
-  if (is_confirm) {
-    const bool trial = g.status().state == sg::guard_state::trial;
-    const auto r = g.confirm();
-    if (!r) return sgcli::fail(cmd, r.error(), *store);
-    if (trial) std::printf("committed: %s\n", text_slot(g.status().active).c_str());
-    else std::printf("crash-streak breaker back to normal; active: %s\n", text_slot(g.status().active).c_str());
-    return sgcli::exit_ok;
+  (void)g.unsubscribe(sub);
+  if (!r) {
+    // A bundle's rejection names the bundle (and the gate's detail: the
+    // validator's record and field, the probe's output); the store's own
+    // failures name the store.
+    const bool about_bundle = is_apply && !is_storage_error(r.error());
+    std::string context = about_bundle ? "bundle " + bundle_path : "store " + *store;
+    if (!why.empty()) context += ": " + why;
+    return sgcli::fail(cmd, r.error(), context);
   }
-  if (is_release) {
-    const auto r = g.release(release_seq);
-    if (!r) return sgcli::fail(cmd, r.error(), *store);
-    std::printf("sequence %llu is not quarantined\n", static_cast<unsigned long long>(release_seq));
-    return sgcli::exit_ok;
-  }
-  if (is_revert) {
-    const auto r = g.revert();
-    if (!r) return sgcli::fail(cmd, r.error(), *store);
-    std::printf("reverted; active: %s\n", text_slot(g.status().active).c_str());
-    return sgcli::exit_ok;
-  }
-  if (is_rollback) {
-    const auto r = g.rollback();
-    if (!r) return sgcli::fail(cmd, r.error(), *store);
-    std::printf("rolled back; active: %s\n", text_slot(g.status().active).c_str());
-    return sgcli::exit_ok;
-  }
-
-  // status
-  const sg::guard_status st = g.status();
-  const auto active = g.current();
-  // The channel the store records; a store written before channels were
-  // recorded shows its served content's.
-  std::string channel = recorded;
-  if (channel.empty() && active) channel = std::string(active->manifest().channel);
-  if (args.has("--json")) {
-    std::string q = "[";
-    for (std::size_t i = 0; i < st.quarantine.size(); ++i) {
-      if (i) q += ",";
-      q += std::to_string(st.quarantine[i]);
-    }
-    q += "]";
-    std::printf(
-        "{\"state\":\"%s\",\"channel\":%s,\"active\":%s,\"fallback\":%s,\"trial_starts\":%u,"
-        "\"start_budget\":%u,\"floor\":%llu,\"quarantine\":%s,\"load_error\":%s,\"trust_checked\":%s,"
-        "\"served\":%llu,\"breaker\":{\"mode\":\"%s\",\"streak\":%u,\"safe_sequence\":%llu}}\n",
-        sg::to_string(st.state), channel.empty() ? "null" : sgcli::json_string(channel).c_str(),
-        json_slot(st.active).c_str(), json_slot(st.fallback).c_str(), st.trial_starts, st.start_budget,
-        static_cast<unsigned long long>(st.floor), q.c_str(),
-        st.load_error == sg::errc::ok ? "null" : sgcli::json_string(sg::to_string(st.load_error)).c_str(),
-        trusted.empty() ? "false" : "true", static_cast<unsigned long long>(st.served), sg::to_string(st.mode),
-        st.streak, static_cast<unsigned long long>(st.safe_sequence));
-    return sgcli::exit_ok;
-  }
-  std::printf("state:        %s\n", sg::to_string(st.state));
-  if (!channel.empty()) std::printf("channel:      %s\n", sgcli::printable(channel).c_str());
-  std::printf("active:       %s\n", text_slot(st.active).c_str());
-  std::printf("fallback:     %s\n", text_slot(st.fallback).c_str());
-  if (st.state == sg::guard_state::trial)
-    std::printf("trial starts: %u of %u\n", st.trial_starts, st.start_budget);
-  std::printf("floor:        %llu\n", static_cast<unsigned long long>(st.floor));
-  std::printf("quarantine:   ");
-  if (st.quarantine.empty()) std::printf("none");
-  for (std::size_t i = 0; i < st.quarantine.size(); ++i)
-    std::printf("%s%llu", i ? " " : "", static_cast<unsigned long long>(st.quarantine[i]));
-  std::printf("\n");
-  std::printf("served:       %s\n", st.served ? ("sequence " + std::to_string(st.served)).c_str() : "nothing");
-  std::printf("breaker:      %s, %u start%s since the last healthy run, last known-safe %s\n",
-              sg::to_string(st.mode), st.streak, st.streak == 1 ? "" : "s",
-              st.safe_sequence ? ("sequence " + std::to_string(st.safe_sequence)).c_str() : "none");
-  if (st.load_error != sg::errc::ok) {
-    std::printf("load error:   %s: %s\n", sg::to_string(st.load_error), sg::describe(st.load_error));
-    if (trusted.empty() && (st.load_error == sg::errc::unknown_key || st.load_error == sg::errc::below_threshold))
-      std::printf("              (no --trust given: stored content is checked against no keys; give the\n"
-                  "              sensor's keys to see what it would serve)\n");
-  }
-  return sgcli::exit_ok;
+  const sg::request_outcome st = state_of(g.status());
+  return print_success(json, kind, "direct", success_sentence(kind, was_trial, is_recall, release_seq, st, false), st);
 }

@@ -6,6 +6,7 @@
 
 #include <slotguard/version.hpp>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
@@ -33,6 +34,7 @@ const command commands[] = {
     {"revert", cmd_store, "end the running trial with failure (its sequence is quarantined)"},
     {"rollback", cmd_store, "go back to the previously committed content (lowers the floor)"},
     {"release", cmd_store, "lift a sequence's quarantine"},
+    {"history", cmd_history, "print a store's decisions (--json)"},
 #endif
 };
 
@@ -56,8 +58,10 @@ int finish(const char* name, int status) {
   const bool flushed = std::fflush(stdout) == 0;
   const bool failed = !flushed || std::ferror(stdout) != 0;
   if (!failed) return status;
-  std::fprintf(stderr, "slotguard %s: io_error: %s: writing the standard output failed\n", name,
-               slotguard::describe(slotguard::errc::io_error));
+  const int err = errno;
+  std::fprintf(stderr, "slotguard %s: io_error: %s: writing the standard output failed%s%s%s\n", name,
+               slotguard::describe(slotguard::errc::io_error), err != 0 ? " (os: " : "",
+               err != 0 ? std::strerror(err) : "", err != 0 ? ")" : "");
   return status == sgcli::exit_ok ? sgcli::exit_rejected : status;
 }
 
@@ -67,6 +71,12 @@ int run(int argc, char** argv) {
     return sgcli::exit_usage;
   }
   const char* name = argv[1];
+  // --json anywhere before "--" (or apply's --probe, whose arguments are the
+  // probe's): errors become JSON objects on stdout, for every subcommand.
+  for (int i = 2; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--") == 0 || std::strcmp(argv[i], "--probe") == 0) break;
+    if (std::strcmp(argv[i], "--json") == 0) sgcli::set_json_mode(true);
+  }
   if (std::strcmp(name, "--help") == 0 || std::strcmp(name, "-h") == 0 || std::strcmp(name, "help") == 0) {
     print_usage(stdout);
     return sgcli::exit_ok;
@@ -78,6 +88,7 @@ int run(int argc, char** argv) {
   }
   for (const command& c : commands)
     if (std::strcmp(name, c.name) == 0) return c.run(argc - 1, argv + 1);
+  if (sgcli::json_mode()) return sgcli::usage_error(name, "unknown command");
   std::fprintf(stderr, "slotguard: unknown command '%s'\n\n", sgcli::printable(name).c_str());
   print_usage(stderr);
   return sgcli::exit_usage;

@@ -177,10 +177,20 @@ class history_log {
     if (w) w = fs_->flush(*f);
     auto c = fs_->close(*f);
     if (w && !c) w = c;
-    if (w) w = fs_->rename(tmp, final_path);
+    bool renamed = false;
+    if (w) {
+      w = fs_->rename(tmp, final_path);
+      renamed = static_cast<bool>(w);
+    }
     if (w) w = fs_->sync_dir(dir_);
     if (!w) {
       (void)fs_->remove(tmp);
+      // The new list may be visible: take it away again (the newest list
+      // is in the other file), so that a failed append changes nothing.
+      if (renamed) {
+        (void)fs_->remove(final_path);
+        (void)fs_->sync_dir(dir_);
+      }
       return w.error();
     }
     records_ = std::move(next);

@@ -120,7 +120,8 @@ TEST_CASE("store subcommands have --help, usage errors exit 2", "[cli.store.usag
   const std::string s = " --store " + q(d.path() / "s");
   CHECK(tool(d.path(), "apply" + s + " --channel c b.sgb").status == 2);         // no --trust
   CHECK(tool(d.path(), "apply" + s + " --channel c --trust k.pub").status == 2);  // no bundle
-  CHECK(tool(d.path(), "confirm --json" + s).status == 2);
+  CHECK(tool(d.path(), "status --wait 3" + s).status == 2);  // --wait is for the commands that change it
+  CHECK(tool(d.path(), "confirm --wait 3 --no-wait" + s).status == 2);
   CHECK(tool(d.path(), "status --schema-file f" + s).status == 2);
   CHECK(tool(d.path(), "confirm --device-id x" + s).status == 2);
   CHECK(tool(d.path(), "status" + s + " extra").status == 2);
@@ -128,6 +129,14 @@ TEST_CASE("store subcommands have --help, usage errors exit 2", "[cli.store.usag
 
 TEST_CASE("apply, confirm, revert and rollback through the tool", "[cli.store.flow]") {
   setup t;
+  // status only reads: a store that does not exist is not_found, named,
+  // and not created.
+  const auto missing = t.run("status");
+  CHECK(missing.status == 1);
+  CHECK(missing.err.find("not_found") != std::string::npos);
+  CHECK(missing.err.find(t.store.string()) != std::string::npos);
+  CHECK_FALSE(fs::exists(t.store));
+  REQUIRE(fs::create_directory(t.store));
   const std::string empty = t.status_json();
   CHECK(json_value(empty, "state") == "\"empty\"");
   CHECK(json_value(empty, "active") == "null");
@@ -240,7 +249,7 @@ TEST_CASE("apply takes the store's channel from the operator, never from the bun
   CHECK(o.err.find("'--channel' is given more than once") != std::string::npos);
   o = t.apply(b1, "", "../rules");
   CHECK(o.status == 2);
-  CHECK(json_value(t.status_json(), "state") == "\"empty\"");
+  CHECK_FALSE(fs::exists(t.store));  // a usage error creates no store
 
   // A bundle of channel "rules" applied to a store opened for "edr".
   o = t.apply(b1, "", "edr");
@@ -316,7 +325,7 @@ TEST_CASE("store options: empty and repeated values are usage errors", "[cli.sto
     CHECK(o.status == 2);
     CHECK(o.err.find(c.option) != std::string::npos);
   }
-  CHECK(json_value(t.status_json(), "state") == "\"empty\"");
+  CHECK_FALSE(fs::exists(t.store));  // a usage error creates no store
   CHECK_FALSE(fs::exists(t.dir / "other"));
 }
 
@@ -400,6 +409,7 @@ TEST_CASE("a failed write to the standard output exits 1", "[cli.store.stdout]")
   const std::string err = " 2>" + q(t.dir / "err.txt");
   const std::string s = " --store " + q(t.store);
   // status --json feeds scripts: a half-written answer is a failure.
+  REQUIRE(fs::create_directory(t.store));
   CHECK(slotguard_test::run_command_line(tool_command() + "status --json" + s + " >" + q(t.dir / "out.txt") + err) == 0);
   CHECK(slotguard_test::run_command_line(tool_command() + "status --json" + s + " >/dev/full" + err) == 1);
   CHECK(read_text(t.dir / "err.txt").find("io_error") != std::string::npos);
