@@ -751,7 +751,7 @@ std::string read_text(const std::filesystem::path& p) {
 
 }  // namespace
 
-TEST_CASE("unpack into a real directory with the native backend; verify and remove", "[tree.unpack][tree.native]") {
+TEST_CASE("unpack into a real directory with the native backend, verify and remove", "[tree.unpack][tree.native]") {
   slotguard_test::temp_dir tmp("tree");
   sg::native_storage fs;
   const std::string root = slotguard_test::utf8_path(tmp.path());
