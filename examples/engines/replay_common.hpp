@@ -9,6 +9,7 @@
 #include "../supervisor/supervise.hpp"
 
 #include <slotguard/guard.hpp>
+#include <slotguard/tree_pack.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -121,8 +122,10 @@ struct publisher {
     key = sg::ed25519_public_key_from_seed(seed);
   }
 
-  std::vector<std::uint8_t> bundle(std::uint64_t seq, const std::string& version, const std::string& payload) const {
+  std::vector<std::uint8_t> bundle(std::uint64_t seq, const std::string& version, const std::string& payload,
+                                   sg::payload_kind kind = sg::payload_kind::tree) const {
     auto b = sg::bundle_builder()
+                 .set_payload_kind(kind)
                  .channel(channel)
                  .sequence(seq)
                  .version(version)
@@ -138,6 +141,82 @@ struct publisher {
     return std::move(*b);
   }
 };
+
+// A content tree as the vendor's build writes it: relative path -> text.
+using tree_files = std::vector<std::pair<std::string, std::string>>;
+
+// Writes the files under dir (made afresh) and packs dir as a tree payload
+// (tree_pack.hpp: scan, then the table and the files' bytes).
+inline std::string pack_tree(const fs::path& dir, const tree_files& files) {
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+  for (const auto& [path, text] : files) {
+    const fs::path f = dir / path;
+    fs::create_directories(f.parent_path(), ec);
+    if (!write_file(f, text)) {
+      say("cannot write %s", f.string().c_str());
+      std::exit(1);
+    }
+  }
+  std::string problem;
+  auto index = sg::scan_directory(dir.string(), {}, &problem);
+  if (!index) {
+    say("cannot scan %s: %s %s", dir.string().c_str(), sg::to_string(index.error()), problem.c_str());
+    std::exit(1);
+  }
+  std::string payload;
+  auto written = sg::write_tree_payload(dir.string(), *index, [&](sg::byte_view chunk) -> sg::result<void> {
+    payload.append(reinterpret_cast<const char*>(chunk.data()), chunk.size());
+    return sg::ok();
+  });
+  if (!written) {
+    say("cannot pack %s: %s", dir.string().c_str(), sg::to_string(written.error()));
+    std::exit(1);
+  }
+  return payload;
+}
+
+// The validate gate of a content tree: a well-formed tree table, at least
+// one file, every file with one of `extensions`, and each file's bytes
+// passing `check` (which returns why not, or ""). Directories may nest.
+using file_check = std::function<std::string(const std::string& path, sg::byte_view data)>;
+inline sg::content_check tree_validator(std::vector<std::string> extensions, file_check check) {
+  return sg::content_check(sg::validator_fn(
+      [extensions, check](sg::byte_view p) -> sg::result<void, sg::validation_error> {
+        sg::validation_error e;
+        e.code = sg::errc::validator_rejected;
+        auto index = sg::parse_tree_table(p, p.size());
+        if (!index) {
+          e.code = index.error();
+          e.message = "not a content tree";
+          return e;
+        }
+        std::size_t files = 0;
+        for (std::size_t i = 0; i < index->entries.size(); ++i) {
+          const sg::tree_entry& t = index->entries[i];
+          if (t.kind != sg::tree_kind::file) continue;
+          ++files;
+          const std::string ext = fs::path(t.path).extension().string();
+          if (std::find(extensions.begin(), extensions.end(), ext) == extensions.end()) {
+            e.record = i;
+            e.message = t.path + ": not a content file of this channel";
+            return e;
+          }
+          const std::string why = check(t.path, p.sub(static_cast<std::size_t>(t.data_offset),
+                                                     static_cast<std::size_t>(t.size)));
+          if (!why.empty()) {
+            e.record = i;
+            e.message = t.path + ": " + why;
+            return e;
+          }
+        }
+        if (files == 0) {
+          e.message = "the tree holds no content file";
+          return e;
+        }
+        return {};
+      }));
+}
 
 // The guard's events, kept for the replay's judgement and printed as they
 // come.
@@ -273,13 +352,13 @@ inline std::string output_line(const std::string& detail, const std::string& nee
   return line;
 }
 
-// Runs a probe by itself on a payload (as the guard does: a private
-// workspace under dir, removed after), for what the guard's events do not
+// Runs a probe by itself on content as files (a published tree's directory,
+// as the guard's probe gets it unpacked), for what the guard's events do not
 // carry about an accepted candidate: its time and its words.
-inline sg::probe_report probe_alone(const sg::probe& p, const std::string& payload, const fs::path& dir) {
+inline sg::probe_report probe_alone(const sg::probe& p, const fs::path& content) {
   sg::probe_input in;
-  in.content = bytes_of(payload);
-  return p.run_with_workspace(in, dir.string());
+  in.path = content.string();
+  return p.run_with_report(in);
 }
 
 // The last line of a probe's output that contains `needle` ("" if none).

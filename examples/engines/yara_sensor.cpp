@@ -289,9 +289,16 @@ class yara_sensor {
       return;
     }
     const auto t0 = std::chrono::steady_clock::now();
-    // A bytes payload: the rules' text, compiled from memory.
-    const std::string text(reinterpret_cast<const char*>(c->payload().data()), c->payload().size());
-    compile_result r = compile_rules({}, &text);
+    // A rules tree is compiled from its files where slotguard unpacked it
+    // (valid while this content is held); a bytes payload (one file's text)
+    // from memory.
+    compile_result r;
+    if (!c->path().empty()) {
+      r = compile_rules(c->path(), nullptr);
+    } else {
+      const std::string text(reinterpret_cast<const char*>(c->payload().data()), c->payload().size());
+      r = compile_rules({}, &text);
+    }
     if (!r.rules) {
       note("sequence " + std::to_string(c->sequence()) + " does not compile here: " +
            (r.errors.empty() ? std::string("?") : r.errors.front()));
@@ -365,19 +372,30 @@ class yara_sensor {
 
 // --- the replay ----------------------------------------------------------------
 
-const char* const good_rules =
-    "rule eicar_test_file {\n"
-    "  meta: response = \"alert\"\n"
-    "  strings: $e = \"EICAR-STANDARD-ANTIVIRUS-TEST-FILE\"\n"
-    "  condition: $e\n"
-    "}\n"
-    "rule powershell_download_cradle {\n"
-    "  meta: response = \"alert\"\n"
-    "  strings:\n"
-    "    $a = \"DownloadString\" nocase\n"
-    "    $b = \"IEX\" nocase\n"
-    "  condition: all of them\n"
-    "}\n";
+// The vendor's rules tree, one concern per file.
+tree_files good_rules() {
+  return {
+      {"malware/eicar.yar",
+       "rule eicar_test_file {\n"
+       "  meta: response = \"alert\"\n"
+       "  strings: $e = \"EICAR-STANDARD-ANTIVIRUS-TEST-FILE\"\n"
+       "  condition: $e\n"
+       "}\n"},
+      {"scripts/powershell.yar",
+       "rule powershell_download_cradle {\n"
+       "  meta: response = \"alert\"\n"
+       "  strings:\n"
+       "    $a = \"DownloadString\" nocase\n"
+       "    $b = \"IEX\" nocase\n"
+       "  condition: all of them\n"
+       "}\n"},
+  };
+}
+
+tree_files with(tree_files t, std::string path, std::string text) {
+  t.emplace_back(std::move(path), std::move(text));
+  return t;
+}
 
 // A syntax error: a condition that ends in "and".
 const char* const broken_rule =
@@ -424,23 +442,15 @@ std::vector<sample> live_traffic(bool with_macro) {
   return t;
 }
 
-// The payload is text a YARA compiler reads: the validator refuses what
-// cannot be rules at all (empty, not text, too large), before any probe.
+// The validate gate: a tree of .yar files, each text (no NUL byte), before
+// any probe runs. YARA's own compiler, in the probe, judges the rules.
 sg::content_check rules_validator() {
-  return sg::content_check(sg::validator_fn([](sg::byte_view p) -> sg::result<void, sg::validation_error> {
-    sg::validation_error e;
-    e.code = sg::errc::validator_rejected;
-    if (p.size() == 0 || p.size() > (8u << 20)) {
-      e.message = "rules must be 1 byte to 8 MiB";
-      return e;
-    }
-    for (std::size_t i = 0; i < p.size(); ++i)
-      if (p[i] == 0) {
-        e.message = "rules are text: a NUL byte at " + std::to_string(i);
-        return e;
-      }
+  return tree_validator({".yar", ".yara"}, [](const std::string&, sg::byte_view data) -> std::string {
+    if (data.size() == 0 || data.size() > (8u << 20)) return "a rules file is 1 byte to 8 MiB";
+    for (std::size_t i = 0; i < data.size(); ++i)
+      if (data[i] == 0) return "rules are text: a NUL byte at " + std::to_string(i);
     return {};
-  }));
+  });
 }
 
 int run_replay(const std::vector<std::string>& self, bool keep) {
@@ -481,7 +491,8 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
     say("\nScenario 1: good rules (EICAR, a PowerShell download cradle)");
     outcome_row r{"good rules", "committed; sensor detects", "", "", -1};
     const bool before = sensor.detections("powershell_download_cradle") > 0;
-    const auto e = timed_apply(g, pub.bundle(1, "good", good_rules), r.apply_ms);
+    const fs::path src = dir.path / "publish" / "1";
+    const auto e = timed_apply(g, pub.bundle(1, "good", pack_tree(src, good_rules())), r.apply_ms);
     const bool committed = events.find(sg::event_kind::committed, 1, nullptr, 5000ms);
     const bool swapped = wait_until([&] { return serving(1); }, 2000ms);
     const bool detects = wait_until([&] { return sensor.detections("powershell_download_cradle") > 0; }, 2000ms);
@@ -490,14 +501,15 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
                  : (swapped && detects && !before) ? "committed; sensor detects"
                                                    : "committed; sensor does not detect";
     r.evidence = "sensor: powershell_download_cradle in dropper.ps1 (none before the update); " +
-                 accepted_words(probe_alone(candidate_probe, good_rules, dir.path));
+                 accepted_words(probe_alone(candidate_probe, src));
     rows.push_back(r);
   }
   // 2. A syntax error.
   {
     say("\nScenario 2: a rule with a syntax error");
     outcome_row r{"syntax error", "refused by the probe: probe_failed", "", "", -1};
-    (void)timed_apply(g, pub.bundle(2, "syntax-error", std::string(good_rules) + broken_rule), r.apply_ms);
+    const tree_files rules = with(good_rules(), "webshells/php.yar", broken_rule);
+    (void)timed_apply(g, pub.bundle(2, "syntax-error", pack_tree(dir.path / "publish" / "2", rules)), r.apply_ms);
     sg::event ev;
     const bool refused = events.find(sg::event_kind::probe_failed, 2, &ev);
     r.observed = events.decision(2);
@@ -512,7 +524,8 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
   {
     say("\nScenario 3: a rule that makes scanning pathologically slow");
     outcome_row r{"slow rule (regex on zero padding)", "refused by the probe: probe_timeout", "", "", -1};
-    (void)timed_apply(g, pub.bundle(3, "slow", std::string(good_rules) + slow_rule), r.apply_ms);
+    const tree_files rules = with(good_rules(), "padding/marker.yar", slow_rule);
+    (void)timed_apply(g, pub.bundle(3, "slow", pack_tree(dir.path / "publish" / "3", rules)), r.apply_ms);
     sg::event ev;
     (void)events.find(sg::event_kind::probe_failed, 3, &ev);
     r.observed = events.decision(3);
@@ -526,8 +539,9 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
   {
     say("\nScenario 4: a rule that passes the probe and stalls the live sensor");
     outcome_row r{"stalls the live sensor", "reverted: watchdog_timeout", "", "", -1};
-    const std::string rules = std::string(good_rules) + hold_rule;
-    const auto e = timed_apply(g, pub.bundle(4, "macro", rules), r.apply_ms);
+    const fs::path src = dir.path / "publish" / "4";
+    const auto e = timed_apply(
+        g, pub.bundle(4, "macro", pack_tree(src, with(good_rules(), "office/macro.yar", hold_rule))), r.apply_ms);
     if (e == sg::errc::ok) {
       (void)wait_until([&] { return sensor.rules_sequence() == 4; }, 2000ms);
       say("    [replay] live traffic now brings payroll.xlsm");
@@ -538,7 +552,7 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
     const bool back = wait_until([&] { return serving(1); }, 6000ms);
     if (!is_quarantined(g, 4) || !back) r.observed += " (not quarantined, or the old rules not back)";
     r.evidence = "sensor: office_macro_shell matched payroll.xlsm; its hold stalled the scan loop; " +
-                 accepted_words(probe_alone(candidate_probe, rules, dir.path));
+                 accepted_words(probe_alone(candidate_probe, src));
     sensor.set_traffic(live_traffic(false));
     rows.push_back(r);
   }
@@ -546,8 +560,9 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
   {
     say("\nScenario 5: a later good update (one more rule)");
     outcome_row r{"later good rules", "committed; sensor detects", "", "", -1};
-    const std::string rules = std::string(good_rules) + extra_rule;
-    const auto e = timed_apply(g, pub.bundle(5, "good-2", rules), r.apply_ms);
+    const fs::path src = dir.path / "publish" / "5";
+    const auto e = timed_apply(
+        g, pub.bundle(5, "good-2", pack_tree(src, with(good_rules(), "scripts/certutil.yar", extra_rule))), r.apply_ms);
     const bool committed = events.find(sg::event_kind::committed, 5, nullptr, 5000ms);
     const bool detects = wait_until([&] { return sensor.detections("certutil_decode") > 0; }, 3000ms);
     r.observed = e != sg::errc::ok ? std::string("rejected: ") + sg::to_string(e)
@@ -555,7 +570,7 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
                  : detects && serving(5) ? "committed; sensor detects"
                                          : "committed; sensor does not detect";
     r.evidence = "sensor: certutil_decode in install.bat; " +
-                 accepted_words(probe_alone(candidate_probe, rules, dir.path));
+                 accepted_words(probe_alone(candidate_probe, src));
     rows.push_back(r);
   }
 
