@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzzes compile_records_text against a fixed schema (the one in
-// tests/data/schema/edr.schema): any text must compile or fail with a
+// tests/data/schema/edr.schema, and a record type of list fields): any text
+// must compile or fail with a
 // position, and whatever compiles must validate and read back through the
 // views without error.
 #include <slotguard/schema.hpp>
@@ -40,6 +41,12 @@ record pair = 3 {
   field a: u32 wildcard
   field b: string(8) wildcard
 }
+record list_rule = 4 {
+  field tokens: list<string(8)> max 4
+  field ports: list<u16> max 3 in { 22, 80, 443 } wildcard
+  field actions: list<enum { allow = 0, block = 2 }> max 2
+  field tail: u8
+}
 )";
 
 const slotguard::schema& fixed_schema() {
@@ -66,8 +73,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (!v) std::abort();
   for (std::size_t i = 0; i < v->record_count(); ++i) {
     const auto rec = v->record(i);
-    for (std::size_t k = 0; k < rec.field_count(); ++k)
-      if (!rec.field(k)) std::abort();
+    for (std::size_t k = 0; k < rec.field_count(); ++k) {
+      auto f = rec.field(k);
+      if (!f) std::abort();
+      if (f->list) {
+        for (std::size_t j = 0; j < f->count; ++j)
+          if (!rec.element(k, j)) std::abort();
+        if (rec.element(k, f->count)) std::abort();
+      }
+    }
     if (rec.field(rec.field_count())) std::abort();
   }
   return 0;

@@ -42,6 +42,8 @@ struct owned_decl {
         sg::field_decl d{};
         d.name = f.name;
         d.type = f.type;
+        d.is_list = f.is_list;
+        d.list_max = f.list_max;
         d.wildcard_ok = f.wildcard_ok;
         d.has_range = f.has_range;
         d.min = f.min_value();

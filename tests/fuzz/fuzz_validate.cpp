@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Fuzzes validate() and the views over a fixed schema (the one in
-// tests/data/schema/edr.schema): any bytes must be rejected with an errc or
+// tests/data/schema/edr.schema, and a record type of list fields): any
+// bytes must be rejected with an errc or
 // accepted, never crash or read out of bounds; every field of every accepted
 // record must read back, through the runtime and the typed views.
 #include <slotguard/schema.hpp>
@@ -43,9 +44,18 @@ constexpr sg::field_decl kNetFields[] = {
     sg::fields::u64("big").range(18446744073709551600ull, 18446744073709551615ull),
     sg::fields::i8("tiny"),
 };
+// Lists: a bounded count of elements, each checked as a field.
+constexpr sg::field_decl kListFields[] = {
+    sg::fields::string("tokens", 8).list(4),
+    sg::fields::u16("ports").allowed(kPorts).list(3).wildcard(),
+    sg::fields::enumeration("actions", kActions).list(2),
+    sg::fields::i8("weights").range(-5, 5).list(3),
+    sg::fields::u8("tail"),
+};
 constexpr sg::record_decl kProcess{1, "process_rule", kProcessFields};
 constexpr sg::record_decl kNet{2, "net_rule", kNetFields};
-constexpr sg::record_decl kRecords[] = {kProcess, kNet};
+constexpr sg::record_decl kList{3, "list_rule", kListFields};
+constexpr sg::record_decl kRecords[] = {kProcess, kNet, kList};
 constexpr sg::schema_decl kDecl{"edr.rules", 3, kRecords};
 
 const sg::schema& fixed_schema() {
@@ -82,12 +92,43 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       auto f = rec.field(k);
       if (!f) std::abort();
       sink = sink + f->bits + consume(f->data);
+      if (f->list) {
+        for (std::size_t j = 0; j < f->count; ++j) {
+          auto e = rec.element(k, j);
+          if (!e || e->wildcard || e->list) std::abort();
+          sink = sink + e->bits + consume(e->data);
+        }
+        if (rec.element(k, f->count)) std::abort();
+      }
     }
   }
   auto procs = v->records_of<kProcess>();
   auto nets = v->records_of<kNet>();
-  if (!procs || !nets) std::abort();
-  if (procs->size() + nets->size() != v->record_count()) std::abort();
+  auto lists = v->records_of<kList>();
+  if (!procs || !nets || !lists) std::abort();
+  if (procs->size() + nets->size() + lists->size() != v->record_count()) std::abort();
+  for (auto r : *lists) {
+    const sg::list_view<std::string_view> tokens = r.value<0>();
+    if (tokens.count() > 4) std::abort();
+    std::size_t n = 0;
+    for (std::string_view t : tokens) {
+      if (t.size() > 8 || t != *tokens.at(n)) std::abort();
+      ++n;
+    }
+    if (n != tokens.count() || tokens.at(n)) std::abort();
+    const auto ports = r.get<1>();
+    if (ports.is_wildcard() == ports.has_value()) std::abort();
+    if (ports.is_wildcard() && !ports.value().empty()) std::abort();
+    for (std::uint16_t p : ports.value())
+      if (p != 22 && p != 80 && p != 443) std::abort();
+    if (ports.value().count() > 3) std::abort();
+    for (sg::enum_code a : r.value<2>())
+      if (a.code != 0 && a.code != 1 && a.code != 2 && a.code != 9) std::abort();
+    for (std::int8_t w : r.value<3>())
+      if (w < -5 || w > 5) std::abort();
+    if (r.value<2>().count() > 2 || r.value<3>().count() > 3) std::abort();
+    sink = sink + r.value<4>();
+  }
   for (auto r : *procs) {
     const auto level = r.get<0>();
     if (!level.has_value() || level.value() < 1 || level.value() > 5) std::abort();

@@ -79,10 +79,18 @@ constexpr sg::field_decl kTemplateFields[] = {
     sg::fields::boolean("f18").wildcard(),
     sg::fields::u32("f19").range(0, 100).wildcard(),
 };
+constexpr sg::field_decl kListFields[] = {
+    sg::fields::string("tokens", 8).list(4),
+    sg::fields::u16("ports").allowed(kPorts).list(3).wildcard(),
+    sg::fields::enumeration("actions", kActions).list(2),
+    sg::fields::bytes("blobs", 4).list(3).wildcard(),
+    sg::fields::u8("tail"),
+};
 constexpr sg::record_decl kProcess{1, "process_rule", kProcessFields};
 constexpr sg::record_decl kNet{2, "net_rule", kNetFields};
 constexpr sg::record_decl kTemplate{291, "template_input", kTemplateFields};
-constexpr sg::record_decl kRecords[] = {kProcess, kNet, kTemplate};
+constexpr sg::record_decl kList{3, "list_rule", kListFields};
+constexpr sg::record_decl kRecords[] = {kProcess, kNet, kTemplate, kList};
 constexpr sg::schema_decl kDecl{"edr.rules", 3, kRecords};
 
 const sg::schema& fixed_schema() {
@@ -112,6 +120,17 @@ std::uint64_t consume(T v) {
   return static_cast<std::uint64_t>(v);
 }
 template <class T>
+std::uint64_t consume(const sg::list_view<T>& l) {
+  std::uint64_t h = l.count();
+  for (const T& e : l) h = h * 31 + consume(e);
+  for (std::size_t i = 0; i <= l.count(); ++i) {
+    auto e = l.at(i);
+    if (e.has_value() != (i < l.count())) std::abort();
+    if (e) h += consume(*e);
+  }
+  return h;
+}
+template <class T>
 std::uint64_t consume(const sg::field_value<T>& f) {
   if (f.is_wildcard()) return 7;
   if (!f.has_value()) std::abort();  // a validated record holds a value or a wildcard
@@ -122,6 +141,8 @@ std::uint64_t consume(const sg::field_value<T>& f) {
 struct field_shape {
   bool wildcard = false;
   std::size_t length = 0;
+  std::size_t count = 0;                 // a list's elements
+  std::vector<std::size_t> element_lengths;
 };
 struct record_shape {
   std::uint16_t type = 0;
@@ -141,7 +162,15 @@ std::vector<record_shape> shapes(const sg::validated_payload& v, std::uint64_t& 
       auto f = r.field(k);
       if (!f) std::abort();
       sink += f->bits + consume(f->data);
-      s.fields.push_back({f->wildcard, f->data.size()});
+      field_shape fs{f->wildcard, f->data.size(), f->count, {}};
+      for (std::size_t j = 0; f->list && j < f->count; ++j) {
+        auto e = r.element(k, j);
+        if (!e) std::abort();
+        sink += e->bits + consume(e->data);
+        fs.element_lengths.push_back(e->data.size());
+      }
+      if (f->list && r.element(k, f->count)) std::abort();
+      s.fields.push_back(std::move(fs));
     }
     if (r.field(r.field_count())) std::abort();
     out.push_back(std::move(s));
@@ -153,6 +182,9 @@ template <const sg::record_decl& R, std::size_t K>
 std::uint64_t read_one(const sg::typed_record<R>& r, const record_shape& shape) {
   const auto f = r.template get<K>();
   if (f.is_wildcard() != shape.fields[K].wildcard) std::abort();
+  if constexpr (sg::detail::is_list_view<sg::field_cpp_t<R, K>>::value) {
+    if (f.value().count() != shape.fields[K].count) std::abort();
+  }
   std::uint64_t h = consume(f);
   if constexpr (!R.fields[K].wildcard_ok) h += consume(r.template value<K>());
   // The runtime typed read agrees with the typed view.
@@ -216,12 +248,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       std::abort();
     for (std::size_t k = 0; k < before[i].fields.size(); ++k)
       if (after[i].fields[k].wildcard != before[i].fields[k].wildcard ||
-          after[i].fields[k].length != before[i].fields[k].length)
+          after[i].fields[k].length != before[i].fields[k].length ||
+          after[i].fields[k].count != before[i].fields[k].count ||
+          after[i].fields[k].element_lengths != before[i].fields[k].element_lengths)
         std::abort();
   }
   sink += read_typed<kProcess>(*v, before, std::make_index_sequence<kProcess.field_count()>{});
   sink += read_typed<kNet>(*v, before, std::make_index_sequence<kNet.field_count()>{});
   sink += read_typed<kTemplate>(*v, before, std::make_index_sequence<kTemplate.field_count()>{});
+  sink += read_typed<kList>(*v, before, std::make_index_sequence<kList.field_count()>{});
   volatile std::uint64_t keep = sink;
   (void)keep;
   return 0;
