@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: Apache-2.0
+// Extracts the C++ samples (```cpp blocks) of README.md and docs/*.md into
+// one translation unit that the docs_samples target compiles, so that a
+// sample that no longer matches the code fails the docs_samples test.
+//
+//   extract_samples OUT.cpp CONTEXT_DIR FILE.md...
+//
+// Each sample becomes namespace doc_<file>_<k> (k counts the file's samples
+// from 1; '.' and '-' in the name become '_'):
+//  - a sample whose first line of code is an #include is a whole file: its
+//    #include lines go to the top of OUT.cpp, the rest into the namespace;
+//  - any other sample is a fragment: the body of a function in the
+//    namespace. A line that is only "..." (an elision) becomes a comment.
+// CONTEXT_DIR/<file>-<k>.hpp, if present, is put in the namespace before the
+// sample: the declarations a fragment takes for granted (the keys, payload,
+// schema a guide's text has introduced). A context file that matches no
+// sample is an error (the samples moved: the contexts must move with them).
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string read(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r");
+  if (b == std::string::npos) return "";
+  const auto e = s.find_last_not_of(" \t\r");
+  return s.substr(b, e - b + 1);
+}
+
+std::string ident(std::string s) {
+  for (char& c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))) c = '_';
+  return s;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 4) {
+    std::fprintf(stderr, "usage: extract_samples OUT.cpp CONTEXT_DIR FILE.md...\n");
+    return 2;
+  }
+  const fs::path out_path = argv[1];
+  const fs::path context_dir = argv[2];
+  std::set<std::string> includes;
+  std::ostringstream body;
+  std::set<std::string> used_contexts;
+  int total = 0;
+  for (int a = 3; a < argc; ++a) {
+    const fs::path md = argv[a];
+    const std::string name = md.filename().string();
+    std::istringstream in(read(md));
+    std::string line;
+    int k = 0;
+    int line_no = 0;
+    bool inside = false;
+    int start = 0;
+    std::vector<std::string> lines;
+    while (std::getline(in, line)) {
+      ++line_no;
+      const std::string t = trim(line);
+      if (!inside) {
+        if (t == "```cpp" || t == "```c++") {
+          inside = true;
+          start = line_no;
+          lines.clear();
+        }
+        continue;
+      }
+      if (t != "```") {
+        lines.push_back(line);
+        continue;
+      }
+      inside = false;
+      ++k;
+      ++total;
+      const std::string ns = "doc_" + ident(name) + "_" + std::to_string(k);
+      const std::string ctx_name = name + "-" + std::to_string(k) + ".hpp";
+      bool whole = false;
+      for (const std::string& l : lines) {
+        const std::string s = trim(l);
+        if (s.empty() || s.rfind("//", 0) == 0) continue;
+        whole = s.rfind("#include", 0) == 0;
+        break;
+      }
+      body << "\n// " << name << ":" << start << " (" << (whole ? "a whole file" : "a fragment") << ")\n";
+      body << "namespace " << ns << " {\n";
+      if (fs::exists(context_dir / ctx_name)) {
+        used_contexts.insert(ctx_name);
+        body << "#line 1 \"" << (context_dir / ctx_name).generic_string() << "\"\n"
+             << read(context_dir / ctx_name) << "\n";
+      }
+      if (!whole) body << "[[maybe_unused]] void sample() {\n";
+      body << "#line " << start + 1 << " \"" << md.generic_string() << "\"\n";
+      for (const std::string& l : lines) {
+        const std::string s = trim(l);
+        if (whole && s.rfind("#include", 0) == 0) {
+          includes.insert(s);
+          body << "\n";
+        } else if (s == "...") {
+          body << "/* ... */\n";
+        } else {
+          body << l << "\n";
+        }
+      }
+      if (!whole) body << "}\n";
+      body << "}  // namespace " << ns << "\n";
+    }
+    if (inside) {
+      std::fprintf(stderr, "%s:%d: a ```cpp block that never ends\n", md.string().c_str(), start);
+      return 1;
+    }
+  }
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(context_dir, ec)) {
+    const std::string n = e.path().filename().string();
+    if (e.path().extension() == ".hpp" && used_contexts.count(n) == 0) {
+      std::fprintf(stderr, "%s: no sample has this number any more (move the context with its sample)\n",
+                   e.path().string().c_str());
+      return 1;
+    }
+  }
+  if (total == 0) {
+    std::fprintf(stderr, "no ```cpp samples found\n");
+    return 1;
+  }
+  std::ostringstream out;
+  out << "// Generated by tests/docs/extract_samples from the documentation: " << total
+      << " samples. Do not edit.\n";
+  out << "#include <slotguard/slotguard.hpp>\n";
+  for (const std::string& i : includes) out << i << "\n";
+  out << "namespace sg = slotguard;\n" << body.str();
+  const std::string text = out.str();
+  // Unchanged output keeps its time stamp (no rebuild).
+  if (read(out_path) != text) {
+    std::ofstream o(out_path, std::ios::binary | std::ios::trunc);
+    o << text;
+    if (!o) {
+      std::fprintf(stderr, "%s: cannot write\n", out_path.string().c_str());
+      return 1;
+    }
+  }
+  std::printf("%d samples\n", total);
+  return 0;
+}
