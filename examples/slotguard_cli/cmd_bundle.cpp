@@ -10,7 +10,10 @@
 #endif
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <mutex>
+#include <thread>
 #include <filesystem>
 #include <limits>
 #include <optional>
@@ -385,6 +388,23 @@ class output_file {
     return sg::ok();
   }
 
+  // Write-behind (Linux): starts writing [off, off + len) to the device
+  // and, with wait, returns once it is there. A big output written this way
+  // streams to the device while it is produced, instead of all at once in
+  // commit()'s flush, and never fills memory with dirty pages. Elsewhere (and
+  // where the call fails) commit()'s flush does it all.
+  void write_behind(std::uint64_t off, std::uint64_t len, bool wait) noexcept {
+#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
+    unsigned flags = SYNC_FILE_RANGE_WRITE;
+    if (wait) flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
+    (void)::sync_file_range(fd_, static_cast<off64_t>(off), static_cast<off64_t>(len), flags);
+#else
+    (void)off;
+    (void)len;
+    (void)wait;
+#endif
+  }
+
   // Flushes, closes, renames over the target, syncs the directory.
   sg::result<void> commit() {
 #if defined(_WIN32)
@@ -522,14 +542,19 @@ const char sign_help[] =
 const char inspect_help[] =
     "usage: slotguard inspect BUNDLE [--json]\n"
     "\n"
-    "Parses BUNDLE and prints its header, manifest and signatures; the payload's\n"
-    "actual SHA-256 is compared with the manifest's. Signatures are not checked:\n"
-    "use verify. With --json, prints one JSON object with the keys\n"
-    "format_version, size, channel, sequence, version, schema {id, version},\n"
-    "host_min, host_max, created, not_before, expires (RFC 3339 or null),\n"
-    "payload_size, payload_sha256 (lowercase hex, the manifest's),\n"
-    "payload_sha256_matches, rollout [{offset, percent}], recalls,\n"
-    "fields, unknown_fields and signatures [{key_id}].\n"
+    "Parses BUNDLE and prints its header, manifest and signatures. The file is\n"
+    "read in parts (header first), so a bundle of any size takes little memory;\n"
+    "the payload is hashed as it is read. Signatures are not checked: use\n"
+    "verify. With --json, prints one JSON object with the keys\n"
+    "format_version, size (of the file), channel, sequence, version (null when\n"
+    "absent, \"\" when present and empty), schema {id, version}, host_min,\n"
+    "host_max, created, not_before, expires (RFC 3339 or null), payload_size\n"
+    "(the manifest's), payload_sha256 (lowercase hex, the manifest's),\n"
+    "payload_size_matches (the manifest's payload_size equals the number of\n"
+    "payload bytes the header gives), payload_sha256_matches (the SHA-256 of\n"
+    "those bytes equals the manifest's, whatever the sizes), payload_kind\n"
+    "(\"bytes\" or \"tree\"), rollout [{offset, percent}], recalls, fields,\n"
+    "unknown_fields and signatures [{key_id}].\n"
     "A manifest is untrusted text: the text output shows control characters,\n"
     "invisible formatting characters and bytes that are not UTF-8 as escapes\n"
     "(\\n, \\x1b, \\u202e); JSON strings escape them as JSON does.\n"
@@ -565,6 +590,98 @@ const char verify_help[] =
     "exit status: 0 accepted, 1 rejected (the reason's name and a sentence on\n"
     "stderr), 2 usage error\n";
 
+struct copy_failure {
+  sg::errc code = sg::errc::ok;
+  bool in_input = true;  // the payload's read, else the output's write
+  std::string detail;
+};
+
+// Copies `size` bytes of `in` (from 0) to `out` at `at` and returns their
+// SHA-256, reading each byte once: what is hashed is what is written. One
+// thread reads a chunk and writes it out while this one hashes the chunk
+// before, so the time is the longer of the I/O and the hashing, not their
+// sum; memory is a ring of chunks. A payload that shrinks or grows while it
+// is read is an error.
+sg::result<sg::sha256_digest, copy_failure> copy_and_hash(input_file& in, output_file& out, std::uint64_t at,
+                                                           std::uint64_t size) {
+  constexpr std::size_t ring = 4;
+  const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(size, 1), io_chunk));
+  std::vector<std::vector<std::uint8_t>> bufs(ring, std::vector<std::uint8_t>(chunk));
+  std::vector<std::size_t> lens(ring, 0);
+  const std::uint64_t chunks = (size + chunk - 1) / chunk;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::uint64_t published = 0, released = 0;  // chunks ready to hash; chunks hashed
+  copy_failure first_failure;
+  bool failed = false;
+  std::thread io([&] {
+    for (std::uint64_t k = 0; k < chunks; ++k) {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return failed || k < released + ring; });
+        if (failed) return;
+      }
+      std::vector<std::uint8_t>& buf = bufs[static_cast<std::size_t>(k % ring)];
+      const std::uint64_t off = k * chunk;
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size - off, chunk));
+      copy_failure f;
+      std::size_t done = 0;
+      while (done < want && f.code == sg::errc::ok) {
+        const auto got = in.read_at(off + done, buf.data() + done, want - done);
+        if (!got)
+          f.code = got.error();
+        else if (*got == 0)
+          f = copy_failure{sg::errc::io_error, true, " shrank while it was read"};
+        else
+          done += *got;
+      }
+      if (f.code == sg::errc::ok) {
+        const auto w = out.write_at(at + off, sg::byte_view(buf.data(), want));
+        if (!w) f = copy_failure{w.error(), false, {}};
+      }
+      // Every write_behind_window bytes: start writing this window to the
+      // device, and wait for the one before it.
+      constexpr std::uint64_t window = std::uint64_t{8} << 20;
+      const std::uint64_t end = off + want;
+      if (f.code == sg::errc::ok && (end % window == 0 || end == size)) {
+        const std::uint64_t start = end % window == 0 ? end - window : end - end % window;
+        out.write_behind(at + start, end - start, false);
+        if (start >= window) out.write_behind(at + start - window, window, true);
+      }
+      std::lock_guard<std::mutex> lock(mu);
+      if (f.code != sg::errc::ok) {
+        first_failure = f;
+        failed = true;
+        cv.notify_all();
+        return;
+      }
+      lens[static_cast<std::size_t>(k % ring)] = want;
+      ++published;
+      cv.notify_all();
+    }
+  });
+  sg::sha256 hash;
+  for (std::uint64_t k = 0; k < chunks; ++k) {
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return failed || k < published; });
+      if (failed) break;
+    }
+    const std::size_t i = static_cast<std::size_t>(k % ring);
+    hash.update(bufs[i].data(), lens[i]);
+    std::lock_guard<std::mutex> lock(mu);
+    ++released;
+    cv.notify_all();
+  }
+  io.join();
+  if (failed) return sg::failure{first_failure};
+  std::uint8_t extra = 0;
+  const auto more = in.read_at(size, &extra, 1);
+  if (!more) return sg::failure{copy_failure{more.error(), true, {}}};
+  if (*more != 0) return sg::failure{copy_failure{sg::errc::io_error, true, " grew while it was read"}};
+  return hash.finish();
+}
+
 // pack without a schema: the payload is read once, in chunks, hashed and
 // written into the temporary output file at its place after the head (whose
 // size does not depend on the hash); then the head and the signature block
@@ -597,25 +714,12 @@ int pack_streamed(const char* cmd, sg::bundle_builder& b, const std::string& sch
   output_file out;
   const auto created = out.create(out_path, 0644);
   if (!created) return sgcli::fail(cmd, created.error(), out_path);
-  std::vector<std::uint8_t> buf(static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(size, 1), io_chunk)));
-  sg::sha256 hash;
-  std::uint64_t done = 0;
-  while (done < size) {
-    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(size - done, buf.size()));
-    const auto got = in.read_at(done, buf.data(), want);
-    if (!got) return sgcli::fail(cmd, got.error(), payload_path);
-    if (*got == 0) return sgcli::fail(cmd, sg::errc::io_error, payload_path + " shrank while it was read");
-    hash.update(buf.data(), *got);
-    const auto w = out.write_at(at + done, sg::byte_view(buf.data(), *got));
-    if (!w) return sgcli::fail(cmd, w.error(), out_path);
-    done += *got;
+  const auto copied = copy_and_hash(in, out, at, size);
+  if (!copied) {
+    const copy_failure& f = copied.error();
+    return sgcli::fail(cmd, f.code, f.in_input ? payload_path + f.detail : out_path);
   }
-  {
-    std::uint8_t extra = 0;
-    const auto more = in.read_at(size, &extra, 1);
-    if (!more || *more != 0) return sgcli::fail(cmd, sg::errc::io_error, payload_path + " grew while it was read");
-  }
-  b.payload_digest(size, hash.finish());
+  b.payload_digest(size, *copied);
   const auto parts = b.build_parts(limits);
   if (!parts) return sgcli::fail(cmd, parts.error());
   if (parts->head.size() != at) return sgcli::fail(cmd, sg::errc::internal, "the manifest changed size");

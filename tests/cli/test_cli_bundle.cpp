@@ -848,3 +848,241 @@ TEST_CASE("keygen gives the private key an owner-only access list", "[cli.bundle
   ::LocalFree(sd);
 }
 #endif
+
+// ---------------------------------------------------------------------------
+// Content of any size, and the format findings the tool shows
+
+namespace {
+
+namespace sg = slotguard;
+
+// A bundle of `payload` whose manifest's payload_size is `claimed_size` and
+// whose payload_sha256 is `claimed_hash`, signed by the RFC 8032 key.
+std::vector<std::uint8_t> crafted_bundle(const std::vector<std::uint8_t>& payload, std::uint64_t claimed_size,
+                                         const sg::sha256_digest& claimed_hash) {
+  using id = sg::manifest_field_id;
+  sg::detail::manifest_writer w;
+  w.string(id::channel, true, "rules");
+  w.u64(id::sequence, true, 7);
+  w.string(id::schema_id, true, "demo.rules");
+  w.u32(id::schema_version, true, 1);
+  w.i64(id::created, true, 1790000000);
+  w.u64(id::payload_size, true, claimed_size);
+  w.field(id::payload_sha256, true, sg::manifest_field_type::bytes, sg::byte_view(claimed_hash));
+  auto b = sg::detail::bundle_assemble(w.bytes(), payload);
+  REQUIRE(b);
+  return std::move(*b);
+}
+
+bool skip_huge(const char* what) {
+  const char* v = std::getenv("SLOTGUARD_SKIP_HUGE");
+  if (v != nullptr && *v != '\0') {
+    WARN("SKIPPED: SLOTGUARD_SKIP_HUGE is set: " << what);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+TEST_CASE("pack --version \"\" writes a present, empty version; no --version writes none", "[cli.bundle.version]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  write_bytes(dir / "payload", sample_payload(100));
+  const std::string base = "pack --channel c --sequence 1 --schema s@1 --created @1790000000 --payload " +
+                           q(dir / "payload") + " -o ";
+  auto o = tool(dir, base + q(dir / "empty.sgb") + " --version \"\"");
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  REQUIRE(tool(dir, base + q(dir / "empty2.sgb") + " --version=").status == 0);
+  REQUIRE(tool(dir, base + q(dir / "none.sgb")).status == 0);
+  CHECK(read_bytes(dir / "empty.sgb") == read_bytes(dir / "empty2.sgb"));
+  CHECK(read_bytes(dir / "empty.sgb").size() == read_bytes(dir / "none.sgb").size() + 8);
+  o = tool(dir, "inspect --json " + q(dir / "empty.sgb"));
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("\"version\":\"\"") != std::string::npos);
+  o = tool(dir, "inspect --json " + q(dir / "none.sgb"));
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("\"version\":null") != std::string::npos);
+  // A version given twice, empty or not, is still a usage error.
+  CHECK(tool(dir, base + q(dir / "x.sgb") + " --version \"\" --version v").status == 2);
+  CHECK(tool(dir, base + q(dir / "x.sgb") + " --version \"\" --version=").status == 2);
+  CHECK_FALSE(fs::exists(dir / "x.sgb"));
+}
+
+TEST_CASE("inspect --json compares the payload's size and hash apart", "[cli.bundle.json]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  const auto payload = sample_payload(500);
+  const auto digest = sg::sha256_of(payload);
+  auto wrong = digest;
+  wrong[0] ^= 1;
+  struct case_ {
+    const char* name;
+    std::uint64_t size;
+    sg::sha256_digest hash;
+    const char* size_matches;
+    const char* hash_matches;
+  };
+  for (const case_& c : {case_{"both", 500, digest, "true", "true"}, case_{"size differs", 501, digest, "false", "true"},
+                         case_{"hash differs", 500, wrong, "true", "false"},
+                         case_{"both differ", 499, wrong, "false", "false"}}) {
+    INFO(c.name);
+    write_bytes(dir / "b.sgb", crafted_bundle(payload, c.size, c.hash));
+    const auto o = tool(dir, "inspect --json " + q(dir / "b.sgb"));
+    REQUIRE(o.status == 0);
+    CHECK(o.out.find(std::string("\"payload_size_matches\":") + c.size_matches) != std::string::npos);
+    CHECK(o.out.find(std::string("\"payload_sha256_matches\":") + c.hash_matches) != std::string::npos);
+  }
+  const auto help = tool(dir, "inspect --help");
+  CHECK(help.out.find("payload_size_matches") != std::string::npos);
+}
+
+TEST_CASE("unknown_key on an unsigned bundle says it carries no signature", "[cli.bundle.unsigned]") {
+  slotguard_test::temp_dir d("cli");
+  const auto o = tool(d.path(), "verify " + q(data_dir + "/unsigned.sgb") + " --trust " +
+                                    q(data_dir + "/rfc8032-test1.pub"));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("unknown_key") != std::string::npos);
+  CHECK(o.err.find("carries no signature") != std::string::npos);
+  const auto signed_o = tool(d.path(), "verify " + q(data_dir + "/minimal.sgb") + " --trust " + q(d.path() / "k.pub"));
+  CHECK(signed_o.err.find("carries no signature") == std::string::npos);
+}
+
+TEST_CASE("the magic is checked before the size: a big file that is not a bundle is bad_magic", "[cli.bundle.order]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  if (skip_huge("a sparse file over the bundle limit")) return;
+  const fs::path big = dir / "big.bin";
+  write_text(big, "this is not a bundle, and it is large");
+  std::error_code ec;
+  const std::uint64_t over = sg::bundle_limits{}.max_bundle_size + (std::uint64_t{1} << 20);
+  fs::resize_file(big, over, ec);
+  if (ec) {
+    WARN("SKIPPED: the file system cannot hold a sparse file of " << over << " bytes: " << ec.message());
+    return;
+  }
+  REQUIRE(tool(dir, "keygen --out " + q(dir / "k")).status == 0);
+  for (const std::string& cmd : {"inspect " + q(big), "verify " + q(big) + " --trust " + q(dir / "k.pub"),
+                                 "sign --key " + q(dir / "k") + " " + q(big)}) {
+    INFO(cmd);
+    const auto o = tool(dir, cmd);
+    CHECK(o.status == 1);
+    CHECK(o.err.find("bad_magic") != std::string::npos);
+  }
+  // A bundle's header that claims more than the limit: too_large, from the
+  // header alone.
+  auto b = read_bytes(data_dir + "/minimal.sgb");
+  sg::detail::store_le64(b.data() + 24, sg::bundle_limits{}.max_payload_size + 1);
+  sg::detail::store_le32(b.data() + 36, sg::crc32c(sg::byte_view(b.data(), 36)));
+  write_bytes(dir / "claims.sgb", b);
+  const auto o = tool(dir, "inspect " + q(dir / "claims.sgb"));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("too_large") != std::string::npos);
+  fs::remove(big, ec);
+}
+
+TEST_CASE("sign on a streamed bundle keeps the payload and adds the signature", "[cli.bundle.sign_stream]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  // 3 MiB and a bit: several chunks, one short.
+  write_bytes(dir / "payload", sample_payload((std::size_t{3} << 20) + 12345));
+  for (const char* k : {"k1", "k2"}) REQUIRE(tool(dir, std::string("keygen --out ") + q(dir / k)).status == 0);
+  REQUIRE(tool(dir, "pack --channel c --sequence 1 --schema s@1 --payload " + q(dir / "payload") + " --key " +
+                        q(dir / "k1") + " -o " + q(dir / "b.sgb"))
+              .status == 0);
+  const auto before = read_bytes(dir / "b.sgb");
+  REQUIRE(tool(dir, "sign --key " + q(dir / "k2") + " " + q(dir / "b.sgb")).status == 0);
+  const auto after = read_bytes(dir / "b.sgb");
+  REQUIRE(after.size() == before.size() + 72);
+  // Only the header's last 8 bytes and the signature block change.
+  const auto p = sg::parse_bundle(after);
+  REQUIRE(p);
+  CHECK(std::equal(before.begin(), before.begin() + 32, after.begin()));
+  CHECK(std::equal(before.begin() + 40, before.end() - 76, after.begin() + 40));
+  const std::string both = " --trust " + q(dir / "k1.pub") + " --trust " + q(dir / "k2.pub") + " --threshold 2";
+  CHECK(tool(dir, "verify " + q(dir / "b.sgb") + both).status == 0);
+  for (const auto& e : fs::directory_iterator(dir))
+    CHECK(e.path().filename().string().find(".tmp") == std::string::npos);
+}
+
+#if !defined(_WIN32)
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace {
+
+// Runs the tool directly (fork, exec, wait4) and returns its exit status and
+// peak resident set in KiB.
+std::pair<int, long> run_measured(const std::vector<std::string>& args) {
+  std::vector<std::string> all = {SLOTGUARD_CLI_PATH};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : all) argv.push_back(&a[0]);
+  argv.push_back(nullptr);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_WRONLY);
+    if (null >= 0) ::dup2(null, 1);
+    ::execv(argv[0], argv.data());
+    ::_exit(127);
+  }
+  int st = 0;
+  struct rusage ru {};
+  while (::wait4(pid, &st, 0, &ru) < 0) {
+  }
+  return {WIFEXITED(st) ? WEXITSTATUS(st) : 128, static_cast<long>(ru.ru_maxrss)};
+}
+
+}  // namespace
+
+TEST_CASE("a 4 GiB bundle (sparse payload) verifies within 32 MiB of memory", "[cli.bundle.huge]") {
+  if (skip_huge("the 4 GiB bundle")) return;
+  if (std::string(SLOTGUARD_TEST_TOOL_LAUNCHER).size() != 0) {
+    WARN("SKIPPED: the tool runs under a launcher, whose memory would be measured");
+    return;
+  }
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  const std::uint64_t size = std::uint64_t{4} << 30;  // max_payload_size
+  // The payload is 4 GiB of zeros: its hash, once, with the library.
+  sg::sha256 h;
+  const std::vector<std::uint8_t> zeros(std::size_t{1} << 20);
+  for (std::uint64_t done = 0; done < size; done += zeros.size()) h.update(zeros.data(), zeros.size());
+  const sg::sha256_digest digest = h.finish();
+  REQUIRE(tool(dir, "keygen --out " + q(dir / "k")).status == 0);
+  const auto seed = sg::parse_private_key_pem(read_text(dir / "k"));
+  REQUIRE(seed);
+  sg::bundle_builder b;
+  b.channel("big").sequence(1).schema("big", 1).created(1790000000).payload_digest(size, digest).sign_with(*seed);
+  const auto parts = b.build_parts();
+  REQUIRE(parts);
+  const fs::path file = dir / "big.sgb";
+  write_bytes(file, parts->head);
+  std::error_code ec;
+  fs::resize_file(file, parts->head.size() + size, ec);
+  if (ec) {
+    WARN("SKIPPED: the file system cannot hold a sparse file of 4 GiB: " << ec.message());
+    return;
+  }
+  {
+    std::fstream f(file, std::ios::binary | std::ios::in | std::ios::out);
+    REQUIRE(f);
+    f.seekp(static_cast<std::streamoff>(parts->head.size() + size));
+    f.write(reinterpret_cast<const char*>(parts->tail.data()), static_cast<std::streamsize>(parts->tail.size()));
+    REQUIRE(f);
+  }
+  REQUIRE(fs::file_size(file) > size);
+  const auto r = run_measured({"verify", file.string(), "--trust", (dir / "k.pub").string()});
+  CHECK(r.first == 0);
+  INFO("peak RSS " << r.second << " KiB");
+  CHECK(r.second < 32 * 1024);
+  const auto i = run_measured({"inspect", "--json", file.string()});
+  CHECK(i.first == 0);
+  CHECK(i.second < 32 * 1024);
+  fs::remove(file, ec);
+}
+#endif
