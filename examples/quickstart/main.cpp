@@ -10,9 +10,11 @@
 
 namespace sg = slotguard;
 
-// What the interpreter reads, declared once for the validator and the reader.
+// What the interpreter reads, declared once for the validator and the reader:
+// a pattern, a severity, and a list of up to 8 tokens of up to 32 bytes.
 constexpr sg::field_decl rule_fields[] = {sg::fields::string("pattern", 64),
-                                          sg::fields::u8("severity").range(1, 5)};
+                                          sg::fields::u8("severity").range(1, 5),
+                                          sg::fields::string("tokens", 32).list(8)};
 constexpr sg::record_decl rule{1, "rule", rule_fields};
 constexpr sg::record_decl record_types[] = {rule};
 constexpr sg::schema_decl rules_schema{"quickstart.rules", 1, record_types};
@@ -31,6 +33,10 @@ int main() {
   content.begin_record(rule.type_id);
   content.add_string("mimikatz");
   content.add_u8(5);
+  content.begin_list();
+  content.add_string("sekurlsa");
+  content.add_string("lsass");
+  content.end_list();
   auto bundle = sg::bundle_builder()
                     .channel("rules").sequence(1).version("2026.11.26")
                     .schema(rules_schema.id, rules_schema.version)
@@ -61,10 +67,14 @@ int main() {
   const sg::active_content* active = reader.get();
   auto rules = active->records().records_of<rule>();
   if (!rules) return fail("read", rules.error());
-  for (auto r : *rules)
-    std::printf("rule %zu: pattern \"%.*s\", severity %u\n", r.index(),
-                static_cast<int>(r.get<0>().value().size()), r.get<0>().value().data(),
-                static_cast<unsigned>(r.get<1>().value()));
+  for (auto r : *rules) {
+    const std::string_view pattern = r.value<0>();  // no wildcard declared: a value
+    std::printf("rule %zu: pattern \"%.*s\", severity %u, %zu tokens\n", r.index(),
+                static_cast<int>(pattern.size()), pattern.data(), static_cast<unsigned>(r.value<1>()),
+                r.value<2>().count());
+    for (std::string_view token : r.value<2>())  // a list_view<std::string_view>
+      std::printf("  token \"%.*s\"\n", static_cast<int>(token.size()), token.data());
+  }
 
   // Healthy: feed the watchdog. Probation would commit it; confirm() does now.
   guard.heartbeat();
