@@ -666,45 +666,42 @@ inline result<void> verify_unpacked_tree(storage& fs, const std::string& dest, c
 
 inline result<void> remove_tree(storage& fs, const std::string& dest) {
   if (dest.empty()) return errc::invalid_argument;
-  struct pending {
-    std::string path;
-    errc remove_error;  // why removing it as a file failed
-    bool expanded;
-  };
-  std::vector<pending> stack;
+  std::vector<std::string> stack;  // directories being emptied, outermost first
+  std::vector<bool> expanded;
+  // Removes one name: an empty directory, or a file or link (as a name: a
+  // link is never followed, since neither call follows one). A directory
+  // that holds something (busy) is stacked, to be emptied first. remove_dir
+  // goes first: on Windows removing a directory as a file is refused only
+  // after retries meant for files held open elsewhere.
   const auto take = [&](const std::string& path) -> result<void> {
-    // A file or a link goes as a name (a link is never followed); anything
-    // else may be a directory, to empty first.
-    const result<void> r = fs.remove(path);
-    if (r) return ok();
-    stack.push_back(pending{path, r.error(), false});
-    return ok();
+    const result<void> rd = fs.remove_dir(path);
+    if (rd) return ok();
+    if (rd.error() == errc::busy) {
+      stack.push_back(path);
+      expanded.push_back(false);
+      return ok();
+    }
+    const result<void> rm = fs.remove(path);
+    if (rm) return ok();
+    if (rm.error() != errc::not_found) return rm;
+    // Neither: gone (a crash may have left less than the tree), or the
+    // directory call's error.
+    return rd.error() == errc::not_found ? ok() : rd;
   };
   SLOTGUARD_TRY(take(dest));
   while (!stack.empty()) {
-    const std::size_t top = stack.size() - 1;
-    if (!stack[top].expanded) {
-      const result<std::vector<std::string>> names = fs.list(stack[top].path);
-      if (!names) {
-        // Neither a removable name nor a directory: gone (a crash may have
-        // left less than the tree), or an error to report.
-        const errc why = stack[top].remove_error;
-        if (why == errc::not_found && names.error() == errc::not_found) {
-          stack.pop_back();
-          continue;
-        }
-        return why == errc::not_found ? names.error() : why;
-      }
-      stack[top].expanded = true;
-      const std::string dir = stack[top].path;
+    const std::string dir = stack.back();
+    if (!expanded.back()) {
+      expanded.back() = true;
+      const result<std::vector<std::string>> names = fs.list(dir);
+      if (!names) return names.error();
       for (const std::string& name : *names) SLOTGUARD_TRY(take(detail::tree_join(dir, name)));
       continue;
     }
     // Emptied: its removes made durable before the directory itself goes,
-    // so no crash can bring back a directory with names in it but not the
-    // directory that holds it.
-    const std::string dir = stack[top].path;
+    // so no crash can bring back names in a directory that is gone.
     stack.pop_back();
+    expanded.pop_back();
     SLOTGUARD_TRY(fs.sync_dir(dir));
     const result<void> gone = fs.remove_dir(dir);
     if (!gone && gone.error() != errc::not_found) return gone;
