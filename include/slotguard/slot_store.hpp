@@ -372,10 +372,15 @@ inline result<void> remove_all(storage& fs, const std::string& path, int depth =
   for (const std::string& name : *names) {
     const std::string child = join_path(path, name);
     auto r = fs.remove(child);
-    if (!r && r.error() != errc::not_found) {
-      if (depth >= 64) return r.error();
-      SLOTGUARD_TRY(remove_all(fs, child, depth + 1));
+    if (r) continue;
+    // Not a file: a directory (or gone meanwhile).
+    auto inner = fs.list(child);
+    if (!inner) {
+      if (r.error() == errc::not_found) continue;
+      return r.error();
     }
+    if (depth >= 64) return errc::too_large;
+    SLOTGUARD_TRY(remove_all(fs, child, depth + 1));
   }
   auto r = fs.remove_dir(path);
   if (!r && r.error() != errc::not_found) return r.error();

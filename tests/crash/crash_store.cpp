@@ -11,6 +11,7 @@
 // trial (invariant 3); the floor only goes down by rollback (invariant 4).
 #include <slotguard/sim_storage.hpp>
 #include <slotguard/slot_store.hpp>
+#include <slotguard/tree.hpp>
 
 #include <catch2/catch.hpp>
 
@@ -19,6 +20,8 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
+#include <map>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -36,6 +39,51 @@ const std::string dir = "/var/chan";
 std::vector<std::uint8_t> content(std::uint64_t seq) {
   const auto size = 60 + static_cast<std::size_t>((seq * 37) % 700);
   return slotguard_test::pseudo_random_bytes(seq, size, 7);
+}
+
+// Every stage also unpacks a tree payload into its slot's directory (what
+// the guard does for a tree bundle): a directory, a file holding the
+// sequence's content and a small one. A slot a record names must have its
+// whole tree; no other tree may survive an open.
+struct tree_of_seq {
+  std::vector<std::uint8_t> payload;
+  sg::tree_index index;
+};
+const tree_of_seq& tree_for(std::uint64_t seq) {
+  static std::map<std::uint64_t, tree_of_seq> cache;
+  auto it = cache.find(seq);
+  if (it != cache.end()) return it->second;
+  const auto big = content(seq);
+  const std::string small = "seq " + std::to_string(seq);
+  std::vector<sg::tree_entry> entries(3);
+  entries[0].path = "d";
+  entries[0].kind = sg::tree_kind::directory;
+  entries[1].path = "d/x";
+  entries[1].size = big.size();
+  entries[1].sha256 = sg::sha256_of(sg::byte_view(big));
+  entries[2].path = "y";
+  entries[2].size = small.size();
+  entries[2].sha256 = sg::sha256_of(sg::byte_view(small));
+  tree_of_seq t;
+  t.index = sg::build_tree_index(std::move(entries)).value();
+  t.payload = sg::encode_tree_table(t.index).value();
+  t.payload.insert(t.payload.end(), big.begin(), big.end());  // d/x sorts before y
+  t.payload.insert(t.payload.end(), small.begin(), small.end());
+  return cache.emplace(seq, std::move(t)).first->second;
+}
+
+sg::stage_hook tree_hook(sg::storage& fs, std::uint64_t seq) {
+  return [&fs, seq](const std::string&, const std::string& slot_dir) -> sg::result<void> {
+    const tree_of_seq& t = tree_for(seq);
+    const sg::byte_view payload(t.payload);
+    return sg::unpack_tree(fs, slot_dir, t.index,
+                           [payload](std::uint64_t off, std::uint8_t* out, std::size_t n) -> sg::result<std::size_t> {
+                             if (off >= payload.size()) return std::size_t{0};
+                             const std::size_t k = std::min<std::size_t>(n, payload.size() - static_cast<std::size_t>(off));
+                             std::memcpy(out, payload.data() + off, k);
+                             return k;
+                           });
+  };
 }
 
 // stage_trial(seq): stage and begin a trial of budget 1 with its first start
@@ -267,7 +315,7 @@ model from_store(const sg::store_state& st) {
 // Invariant 1 for a recovered store: every slot the state names loads, with
 // the bytes that were staged under its sequence; the active one without
 // falling back.
-bool slots_load(const sg::slot_store& s, std::string& why) {
+bool slots_load(sg::storage& fs, const sg::slot_store& s, std::string& why) {
   const auto& st = s.state();
   for (const auto& role : {st.active, st.fallback, st.staged}) {
     if (!role) continue;
@@ -278,6 +326,28 @@ bool slots_load(const sg::slot_store& s, std::string& why) {
     }
     if (*b != content(st.slot(*role).sequence)) {
       why = "slot content differs from what was staged";
+      return false;
+    }
+    std::string at;
+    auto t = sg::verify_unpacked_tree(fs, s.slot_dir(*role), tree_for(st.slot(*role).sequence).index, &at);
+    if (!t) {
+      why = std::string("slot ") + sg::to_string(*role) + "'s tree is not whole: " + sg::to_string(t.error()) + " at " + at;
+      return false;
+    }
+  }
+  // Nothing else: no received file, no tree of a slot no record names.
+  auto names = fs.list(dir);
+  if (!names) {
+    why = "the store's directory cannot be listed";
+    return false;
+  }
+  for (const std::string& name : *names) {
+    const std::string p = dir + "/" + name;
+    bool named = name == "lock" || name == "journal.0" || name == "journal.1";
+    for (const slot_id id : {slot_id::a, slot_id::b})
+      if (st.slot(id).present && (p == s.slot_path(id) || p == s.slot_dir(id))) named = true;
+    if (!named) {
+      why = "a leftover survived the open: " + name;
       return false;
     }
   }
@@ -322,12 +392,21 @@ struct harness {
     switch (o.kind) {
       case op_kind::stage: {
         const auto c = content(o.arg);
-        return code(s.stage(sg::byte_view(c), o.arg));
+        const sg::stage_hook hook = tree_hook(fs, o.arg);
+        return code(s.stage(sg::byte_view(c), o.arg, &hook));
       }
       case op_kind::trial: return code(s.begin_trial(static_cast<std::uint32_t>(o.arg)));
       case op_kind::stage_trial: {
+        // Received first (a bundle streamed into the store), then adopted.
         const auto c = content(o.arg);
-        return code(s.stage_trial(sg::byte_view(c), o.arg, 1, 1));
+        auto r = s.receive(c.size(), [&c](const std::function<sg::result<void>(sg::byte_view)>& write) -> sg::result<void> {
+          const std::size_t half = c.size() / 2;
+          SLOTGUARD_TRY(write(sg::byte_view(c.data(), half)));
+          return write(sg::byte_view(c.data() + half, c.size() - half));
+        });
+        if (!r) return r.error();
+        const sg::stage_hook hook = tree_hook(fs, o.arg);
+        return code(s.stage_trial(std::move(*r), o.arg, 1, 1, &hook));
       }
       case op_kind::start: {
         auto r = s.count_start();
@@ -486,7 +565,7 @@ void check_reboot(const sg::sim_storage& machine, const sg::sim_power_cut& cut,
       why = "state " + describe(got) + " is none of:";
       for (const model* m : allowed) why += " [" + describe(*m) + "]";
     } else {
-      slots_load(*s, why);
+      slots_load(fs, *s, why);
     }
   }
   if (!why.empty()) {
@@ -594,6 +673,13 @@ void io_error_all(const std::vector<op>& ops, const reference& ref, std::uint64_
           if (from_store(h.store->state()) != ref.after[k + 1]) fail("succeeded with the wrong state");
           continue;
         }
+        if (r == want && ops[k].kind == op_kind::stage_trial) {
+          // A stage refused after its content was received: the error met
+          // the removal of the received file (best effort; the next open
+          // removes it). Nothing changed.
+          if (from_store(h.store->state()) != before) fail("refused with a changed state");
+          continue;
+        }
         if (ops[k].kind == op_kind::reopen) {
           r = h.open();
           if (r != errc::ok) fail("reopen failed again");
@@ -613,7 +699,7 @@ void io_error_all(const std::vector<op>& ops, const reference& ref, std::uint64_
             std::string why;
             if (!s) fail("open after the cut failed");
             else if (from_store(s->state()) != before) fail("state after the cut changed");
-            else if (!slots_load(*s, why)) fail(why);
+            else if (!slots_load(copy, *s, why)) fail(why);
           }
           // Retried: behaves as in the reference run.
           r = h.run(ops[k]);
