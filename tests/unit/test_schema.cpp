@@ -2186,7 +2186,7 @@ TEST_CASE("list fields: the count and each element's constraints are validated",
          rest_from(w, 2);
        },
        sg::errc::invalid_utf8, 1},
-      {"a valid record (what the cases below break one field of)",
+      {"a valid record (what the other cases break one field of)",
        [](W& w) {
          rest_from(w, 0);
        },
@@ -2269,6 +2269,12 @@ TEST_CASE("list fields: the count and each element's constraints are validated",
     CHECK(o.field == c.field);
     if (c.code != sg::errc::ok) CHECK(o.record == 0);
   }
+  // Messages name the element (the example of docs/SCHEMA.md).
+  CHECK(token_outcome(cases[1].build).message ==
+        "record 0 (token_rule, type 5) field 1 (tokens: list<string>) element 1: length 9 exceeds the maximum of 8");
+  CHECK(token_outcome(cases[0].build).message ==
+        "record 0 (token_rule, type 5) field 1 (tokens: list<string>): the list holds 5 elements, more than its "
+        "maximum of 4");
 
   // A bool element that is neither 0 nor 1, a list tag on a scalar field,
   // and counts the bytes cannot hold: written raw.
