@@ -367,7 +367,8 @@ class clamav_sensor {
 std::string hex(const std::string& s) {
   static const char digits[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : s) {
+  for (char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
     out.push_back(digits[c >> 4]);
     out.push_back(digits[c & 15]);
   }

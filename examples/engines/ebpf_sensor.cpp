@@ -203,12 +203,16 @@ int run_probe(const std::string& path) {
     std::fprintf(stderr, "probe: no programs at %s\n", path.c_str());
     return 1;
   }
-  for (const auto& f : files) {
+  std::error_code ec;
+  const bool tree = fs::is_directory(path, ec);
+  for (const auto& file : files) {
+    // A tree's files by their path in the tree.
+    const std::string f = tree ? fs::relative(file, path, ec).string() : file.filename().string();
     std::string bytes;
     program p;
     std::string why;
-    if (!read_file(f, bytes, 1u << 20) || !parse_program(bytes_of(bytes), p, why)) {
-      std::fprintf(stderr, "probe: %s: %s\n", f.filename().c_str(), why.empty() ? "cannot read" : why.c_str());
+    if (!read_file(file, bytes, 1u << 20) || !parse_program(bytes_of(bytes), p, why)) {
+      std::fprintf(stderr, "probe: %s: %s\n", f.c_str(), why.empty() ? "cannot read" : why.c_str());
       return 1;
     }
     const load_result r = load_program(p);
@@ -219,11 +223,11 @@ int run_probe(const std::string& path) {
         std::fprintf(stderr, "probe: the kernel refuses bpf(2) to the probe (EPERM)\n");
         return 126;
       }
-      std::fprintf(stderr, "probe: the verifier refused %s (%s); its log:\n%s", f.filename().c_str(),
+      std::fprintf(stderr, "probe: the verifier refused %s (%s); its log:\n%s", f.c_str(),
                    std::strerror(r.error), r.log.c_str());
       return 1;
     }
-    std::printf("probe: %s: %zu instructions verified\n", f.filename().c_str(), p.insns.size());
+    std::printf("probe: %s: %zu instructions verified\n", f.c_str(), p.insns.size());
     ::close(r.fd);
   }
   std::printf("probe: accepted (%lld ms)\n", millis_since(t0));
