@@ -1025,3 +1025,65 @@ TEST_CASE("write_tree_payload refuses a file changed since the scan, naming it",
     CHECK(sg::write_tree_payload(dir, *idx, full).error() == errc::no_space);
   }
 }
+
+// ---------------------------------------------------------------------------
+// A file system that folds more than ASCII
+
+namespace {
+
+// The simulator seen through a file system that takes U+00C9 (É) and U+00E9
+// (é) for one letter, as NTFS and APFS do: names the format's ASCII folding
+// lets through.
+class folding_storage final : public sg::storage {
+ public:
+  explicit folding_storage(sg::sim_storage& inner) : s_(inner) {}
+  static std::string fold(std::string p) {
+    for (std::size_t i = 0; i + 1 < p.size(); ++i)
+      if (static_cast<unsigned char>(p[i]) == 0xC3 && static_cast<unsigned char>(p[i + 1]) == 0x89) p[i + 1] = '\xa9';
+    return p;
+  }
+  sg::result<sg::file_handle> create(const std::string& p) override { return s_.create(fold(p)); }
+  sg::result<void> write(sg::file_handle f, sg::byte_view d) override { return s_.write(f, d); }
+  sg::result<void> flush(sg::file_handle f) override { return s_.flush(f); }
+  sg::result<void> close(sg::file_handle f) override { return s_.close(f); }
+  sg::result<void> rename(const std::string& a, const std::string& b) override { return s_.rename(fold(a), fold(b)); }
+  sg::result<void> remove(const std::string& p) override { return s_.remove(fold(p)); }
+  sg::result<void> sync_dir(const std::string& p) override { return s_.sync_dir(fold(p)); }
+  sg::result<std::vector<std::uint8_t>> read_file(const std::string& p, std::uint64_t m) override {
+    return s_.read_file(fold(p), m);
+  }
+  sg::result<std::vector<std::string>> list(const std::string& p) override { return s_.list(fold(p)); }
+  sg::result<bool> exists(const std::string& p) override { return s_.exists(fold(p)); }
+  sg::result<sg::lock_handle> lock(const std::string& p) override { return s_.lock(fold(p)); }
+  sg::result<void> unlock(sg::lock_handle l) override { return s_.unlock(l); }
+  sg::result<void> mkdir(const std::string& p) override { return s_.mkdir(fold(p)); }
+  sg::result<void> remove_dir(const std::string& p) override { return s_.remove_dir(fold(p)); }
+
+ private:
+  sg::sim_storage& s_;
+};
+
+}  // namespace
+
+TEST_CASE("unpack never merges two names the file system folds together", "[tree.unpack]") {
+  sg::sim_storage sim;
+  REQUIRE(sim.mkdir(store_dir));
+  folding_storage fs(sim);
+  SECTION("two directories") {
+    const std::vector<spec> specs = {{"\xc3\x89", tree_kind::directory, ""},
+                                     {"\xc3\x89/a", tree_kind::file, "1"},
+                                     {"\xc3\xa9", tree_kind::directory, ""},
+                                     {"\xc3\xa9/b", tree_kind::file, "2"}};
+    const auto idx = build(specs);  // the format's folding is ASCII only
+    const auto payload = payload_of(idx, specs);
+    CHECK(sg::unpack_tree(fs, dest, idx, sg::read_at_memory(payload)).error() == errc::already_exists);
+  }
+  SECTION("two files") {
+    const std::vector<spec> specs = {{"\xc3\x89", tree_kind::file, "1"}, {"\xc3\xa9", tree_kind::file, "2"}};
+    const auto idx = build(specs);
+    const auto payload = payload_of(idx, specs);
+    CHECK(sg::unpack_tree(fs, dest, idx, sg::read_at_memory(payload)).error() == errc::already_exists);
+  }
+  CHECK(sg::remove_tree(fs, dest));
+  CHECK(gone(sim));
+}
