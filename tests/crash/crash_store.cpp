@@ -41,10 +41,12 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
   return slotguard_test::pseudo_random_bytes(seq, size, 7);
 }
 
-// Every stage also unpacks a tree payload into its slot's directory (what
-// the guard does for a tree bundle): a directory, a file holding the
-// sequence's content and a small one. A slot a record names must have its
-// whole tree; no other tree may survive an open.
+// Stages of even sequences also unpack a tree payload into the slot's
+// directory (what the guard does for a tree bundle): one file holding the
+// sequence's content (tree_test's own tests cover directories). A slot a
+// record names must have its whole tree exactly when its sequence is even;
+// no other tree may survive an open.
+bool has_tree(std::uint64_t seq) { return seq % 2 == 0; }
 struct tree_of_seq {
   std::vector<std::uint8_t> payload;
   sg::tree_index index;
@@ -54,21 +56,14 @@ const tree_of_seq& tree_for(std::uint64_t seq) {
   auto it = cache.find(seq);
   if (it != cache.end()) return it->second;
   const auto big = content(seq);
-  const std::string small = "seq " + std::to_string(seq);
-  std::vector<sg::tree_entry> entries(3);
-  entries[0].path = "d";
-  entries[0].kind = sg::tree_kind::directory;
-  entries[1].path = "d/x";
-  entries[1].size = big.size();
-  entries[1].sha256 = sg::sha256_of(sg::byte_view(big));
-  entries[2].path = "y";
-  entries[2].size = small.size();
-  entries[2].sha256 = sg::sha256_of(sg::byte_view(small));
+  std::vector<sg::tree_entry> entries(1);
+  entries[0].path = "x";
+  entries[0].size = big.size();
+  entries[0].sha256 = sg::sha256_of(sg::byte_view(big));
   tree_of_seq t;
   t.index = sg::build_tree_index(std::move(entries)).value();
   t.payload = sg::encode_tree_table(t.index).value();
-  t.payload.insert(t.payload.end(), big.begin(), big.end());  // d/x sorts before y
-  t.payload.insert(t.payload.end(), small.begin(), small.end());
+  t.payload.insert(t.payload.end(), big.begin(), big.end());
   return cache.emplace(seq, std::move(t)).first->second;
 }
 
@@ -328,8 +323,16 @@ bool slots_load(sg::storage& fs, const sg::slot_store& s, std::string& why) {
       why = "slot content differs from what was staged";
       return false;
     }
+    const std::uint64_t seq = st.slot(*role).sequence;
+    if (!has_tree(seq)) {
+      if (fs.exists(s.slot_dir(*role)).value_or(true)) {
+        why = std::string("slot ") + sg::to_string(*role) + " has a directory it was never given";
+        return false;
+      }
+      continue;
+    }
     std::string at;
-    auto t = sg::verify_unpacked_tree(fs, s.slot_dir(*role), tree_for(st.slot(*role).sequence).index, &at);
+    auto t = sg::verify_unpacked_tree(fs, s.slot_dir(*role), tree_for(seq).index, &at);
     if (!t) {
       why = std::string("slot ") + sg::to_string(*role) + "'s tree is not whole: " + sg::to_string(t.error()) + " at " + at;
       return false;
@@ -393,7 +396,7 @@ struct harness {
       case op_kind::stage: {
         const auto c = content(o.arg);
         const sg::stage_hook hook = tree_hook(fs, o.arg);
-        return code(s.stage(sg::byte_view(c), o.arg, &hook));
+        return code(s.stage(sg::byte_view(c), o.arg, has_tree(o.arg) ? &hook : nullptr));
       }
       case op_kind::trial: return code(s.begin_trial(static_cast<std::uint32_t>(o.arg)));
       case op_kind::stage_trial: {
@@ -406,7 +409,7 @@ struct harness {
         });
         if (!r) return r.error();
         const sg::stage_hook hook = tree_hook(fs, o.arg);
-        return code(s.stage_trial(std::move(*r), o.arg, 1, 1, &hook));
+        return code(s.stage_trial(std::move(*r), o.arg, 1, 1, has_tree(o.arg) ? &hook : nullptr));
       }
       case op_kind::start: {
         auto r = s.count_start();
