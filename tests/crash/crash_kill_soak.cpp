@@ -7,6 +7,7 @@
 // lost: the floor is at least the last one the child reported. The number of
 // kills comes from SLOTGUARD_KILL_SOAK (default 1000; 100 in quick mode).
 #include <slotguard/slot_store.hpp>
+#include <slotguard/tree.hpp>
 #include <slotguard/storage.hpp>
 
 #include <catch2/catch.hpp>
@@ -46,6 +47,33 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
   return slotguard_test::pseudo_random_bytes(seq, size, 3);
 }
 
+// Even sequences come as a tree payload unpacked into the slot's directory
+// (a directory and two files, one of them the content), received into the
+// store first as a streamed bundle is; the others have no directory.
+struct tree_of_seq {
+  std::vector<std::uint8_t> payload;
+  sg::tree_index index;
+};
+tree_of_seq tree_for(std::uint64_t seq) {
+  const auto big = content(seq);
+  const std::string small = "sequence " + std::to_string(seq);
+  std::vector<sg::tree_entry> e(3);
+  e[0].path = "rules";
+  e[0].kind = sg::tree_kind::directory;
+  e[1].path = "rules/main";
+  e[1].size = big.size();
+  e[1].sha256 = sg::sha256_of(sg::byte_view(big));
+  e[2].path = "rules/note";
+  e[2].size = small.size();
+  e[2].sha256 = sg::sha256_of(sg::byte_view(small));
+  tree_of_seq t;
+  t.index = sg::build_tree_index(std::move(e)).value();
+  t.payload = sg::encode_tree_table(t.index).value();
+  t.payload.insert(t.payload.end(), big.begin(), big.end());
+  t.payload.insert(t.payload.end(), small.begin(), small.end());
+  return t;
+}
+
 // The child: records its start, applies (in one record or three), counts,
 // gives a start back now and then, commits or reverts, marks healthy runs,
 // takes the crash-streak breaker's and a recall's steps, forever, reporting the
@@ -71,8 +99,25 @@ std::vector<std::uint8_t> content(std::uint64_t seq) {
     while (s.is_quarantined(seq)) ++seq;
     const auto c = content(seq);
     if (seq % 2 == 0) {
-      // As the guard's apply does: one record.
-      if (!s.stage_trial(sg::byte_view(c), seq, 1, 1)) ::_exit(17);
+      // As the guard's apply of a streamed tree bundle does: received, then
+      // one record, its tree unpacked before it.
+      const tree_of_seq t = tree_for(seq);
+      auto r = s.receive(c.size(), [&c](const std::function<sg::result<void>(sg::byte_view)>& write) -> sg::result<void> {
+        for (std::size_t at = 0; at < c.size(); at += 4096)
+          SLOTGUARD_TRY(write(sg::byte_view(c.data() + at, std::min<std::size_t>(4096, c.size() - at))));
+        return sg::ok();
+      });
+      if (!r) ::_exit(26);
+      const sg::byte_view payload(t.payload);
+      const sg::stage_hook hook = [&](const std::string&, const std::string& d) -> sg::result<void> {
+        return sg::unpack_tree(fs, d, t.index, [payload](std::uint64_t off, std::uint8_t* out, std::size_t n) -> sg::result<std::size_t> {
+          if (off >= payload.size()) return std::size_t{0};
+          const std::size_t k = std::min<std::size_t>(n, payload.size() - static_cast<std::size_t>(off));
+          std::memcpy(out, payload.data() + off, k);
+          return k;
+        });
+      };
+      if (!s.stage_trial(std::move(*r), seq, 1, 1, &hook)) ::_exit(17);
       report();
     } else {
       if (!s.stage(sg::byte_view(c), seq)) ::_exit(12);
@@ -184,6 +229,28 @@ TEST_CASE("SIGKILL at random moments never damages the store or keeps its lock",
     }
     for (const auto& role : {st.active, st.fallback, st.staged})
       if (role && s->is_quarantined(st.slot(*role).sequence)) why = "a quarantined sequence holds a role";
+    // A slot's tree is whole exactly when it was given one; nothing else
+    // (a received file, an orphan tree) survives the open.
+    for (const sg::slot_id id : {sg::slot_id::a, sg::slot_id::b}) {
+      if (!st.slot(id).present) continue;
+      const std::uint64_t seq = st.slot(id).sequence;
+      if (seq % 2 == 0) {
+        std::string at;
+        auto v = sg::verify_unpacked_tree(fs, s->slot_dir(id), tree_for(seq).index, &at);
+        if (!v) why = "slot tree not whole: " + std::string(sg::to_string(v.error())) + " at " + at;
+      } else if (fs.exists(s->slot_dir(id)).value_or(true)) {
+        why = "a slot has a tree it was never given";
+      }
+    }
+    if (auto names = fs.list(dir)) {
+      for (const std::string& name : *names) {
+        const std::string p = dir + "/" + name;
+        bool named = name == "lock" || name == "journal.0" || name == "journal.1";
+        for (const sg::slot_id id : {sg::slot_id::a, sg::slot_id::b})
+          if (st.slot(id).present && (p == s->slot_path(id) || p == s->slot_dir(id))) named = true;
+        if (!named) why = "a leftover survived the open: " + name;
+      }
+    }
     if (st.floor < reported_floor) why = "a commit the child saw complete was lost";
     if (st.floor < max_floor) why = "the floor went down";
     if (!why.empty()) {
