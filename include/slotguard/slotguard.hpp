@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 // The umbrella header: everything slotguard offers in one include, in the
-// order of the pipeline (each part depends only on those above it).
+// order of the pipeline (each part depends only on those above it). The
+// test simulator (sim_storage.hpp) and the publisher's directory scanner
+// (tree_pack.hpp) are not part of it: include them where they are used.
 #ifndef SLOTGUARD_SLOTGUARD_HPP
 #define SLOTGUARD_SLOTGUARD_HPP
 
@@ -16,11 +18,12 @@
 #include <slotguard/pem.hpp>
 
 #include <slotguard/trust.hpp>
+#include <slotguard/io_fn.hpp>
 #include <slotguard/bundle.hpp>
+#include <slotguard/tree.hpp>
 #include <slotguard/schema.hpp>
 
 #include <slotguard/storage.hpp>
-#include <slotguard/sim_storage.hpp>
 #include <slotguard/slot_store.hpp>
 
 #include <slotguard/snapshot.hpp>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Built with -fno-exceptions -fno-rtti: the umbrella header must compile and
 // the API must work without either. Exits non-zero on the first wrong answer.
+#include <slotguard/sim_storage.hpp>
 #include <slotguard/slotguard.hpp>
 
 #include <cstdio>
