@@ -26,7 +26,7 @@ sg::history_record rec(std::uint64_t i) {
   r.event = "committed";
   r.reason = "none";
   r.error = "ok";
-  r.detail = "decision " + std::to_string(i) + std::string(i * 7 % 50, 'x');
+  r.detail = "decision " + std::to_string(i) + std::string(static_cast<std::size_t>(i * 7 % 50), 'x');
   return r;
 }
 
