@@ -4,6 +4,8 @@
 
 #include <slotguard/bundle.hpp>
 #include <slotguard/detail/time.hpp>
+#include <slotguard/tree.hpp>
+#include <slotguard/tree_pack.hpp>
 #include <slotguard/trust.hpp>
 #if SLOTGUARD_CLI_WITH_SCHEMA
 #include <slotguard/schema.hpp>
@@ -388,23 +390,6 @@ class output_file {
     return sg::ok();
   }
 
-  // Write-behind (Linux): starts writing [off, off + len) to the device
-  // and, with wait, returns once it is there. A big output written this way
-  // streams to the device while it is produced, instead of all at once in
-  // commit()'s flush, and never fills memory with dirty pages. Elsewhere (and
-  // where the call fails) commit()'s flush does it all.
-  void write_behind(std::uint64_t off, std::uint64_t len, bool wait) noexcept {
-#if defined(__linux__) && defined(SYNC_FILE_RANGE_WRITE)
-    unsigned flags = SYNC_FILE_RANGE_WRITE;
-    if (wait) flags |= SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WAIT_AFTER;
-    (void)::sync_file_range(fd_, static_cast<off64_t>(off), static_cast<off64_t>(len), flags);
-#else
-    (void)off;
-    (void)len;
-    (void)wait;
-#endif
-  }
-
   // Flushes, closes, renames over the target, syncs the directory.
   sg::result<void> commit() {
 #if defined(_WIN32)
@@ -488,8 +473,38 @@ sg::result<sg::sha256_digest> hash_range(input_file& f, std::uint64_t off, std::
   return h.finish();
 }
 
+// A tree payload's table, read from the bundle (bounded by tree_limits'
+// max_table_size) and parsed.
+sg::result<sg::tree_index> read_tree_table(input_file& f, const sg::bundle_head& h) {
+  std::vector<std::uint8_t> prefix(static_cast<std::size_t>(std::min<std::uint64_t>(h.payload_size, sg::tree_header_size)));
+  std::size_t got_total = 0;
+  while (got_total < prefix.size()) {
+    const auto got = f.read_at(h.payload_offset + got_total, prefix.data() + got_total, prefix.size() - got_total);
+    if (!got) return got.error();
+    if (*got == 0) return sg::errc::truncated;
+    got_total += *got;
+  }
+  const auto table_size = sg::tree_table_size(prefix, h.payload_size);
+  if (!table_size) return table_size.error();
+  std::vector<std::uint8_t> table(static_cast<std::size_t>(*table_size));
+  got_total = 0;
+  while (got_total < table.size()) {
+    const auto got = f.read_at(h.payload_offset + got_total, table.data() + got_total, table.size() - got_total);
+    if (!got) return got.error();
+    if (*got == 0) return sg::errc::truncated;
+    got_total += *got;
+  }
+  return sg::parse_tree_table(table, h.payload_size);
+}
+
+std::string mode_text(std::uint32_t mode) {
+  char buf[8];
+  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777u));
+  return buf;
+}
+
 const char pack_help[] =
-    "usage: slotguard pack --channel C --sequence N --schema ID@VER --payload FILE -o OUT\n"
+    "usage: slotguard pack --channel C --sequence N --schema ID@VER (--payload FILE | --payload-dir DIR) -o OUT\n"
     "                      [--version S] [--host-min V] [--host-max V] [--created T]\n"
     "                      [--not-before T] [--expires T] [--rollout SPEC] [--recall N]...\n"
     "                      [--key KEY]...\n"
@@ -497,14 +512,20 @@ const char pack_help[] =
     "       slotguard pack ... --schema-file F (--records FILE | --payload FILE) -o OUT\n"
 #endif
     "\n"
-    "Builds a bundle (docs/FORMAT.md) and writes it to OUT atomically.\n"
+    "Builds a bundle (docs/FORMAT.md) and writes it to OUT atomically (a temporary\n"
+    "file flushed, then renamed). The payload is read once, in chunks, and hashed\n"
+    "as it is written: memory stays small whatever its size (with --schema-file\n"
+    "the payload is validated whole, in memory).\n"
     "\n"
     "  --channel C        channel name: 1-64 of A-Z a-z 0-9 . _ -, starting with\n"
     "                     a letter or digit (required)\n"
     "  --sequence N       anti-rollback sequence, u64 (required)\n"
     "  --schema ID@VER    schema id and u32 version of the payload (required\n"
     "                     unless --schema-file gives them)\n"
-    "  --payload FILE     the content (required unless --records)\n"
+    "  --payload FILE     the content (required unless --records or --payload-dir)\n"
+    "  --payload-dir DIR  the content is the tree under DIR (docs/FORMAT.md, \"Tree\n"
+    "                     payloads\"): directories and regular files with their\n"
+    "                     permission bits; a link, device, FIFO or socket is refused\n"
     "  -o, --out OUT      where to write the bundle (required)\n"
     "  --version S        display version (UTF-8 text); --version \"\" writes a\n"
     "                     present, empty version (absent when not given)\n"
@@ -554,7 +575,10 @@ const char inspect_help[] =
     "payload bytes the header gives), payload_sha256_matches (the SHA-256 of\n"
     "those bytes equals the manifest's, whatever the sizes), payload_kind\n"
     "(\"bytes\" or \"tree\"), rollout [{offset, percent}], recalls, fields,\n"
-    "unknown_fields and signatures [{key_id}].\n"
+    "unknown_fields, signatures [{key_id}], and for a tree payload tree\n"
+    "[{path, kind (\"file\" or \"directory\"), mode (octal text), size, sha256\n"
+    "(null for a directory)}] from its table. The text output lists a tree's\n"
+    "entries the same way, one a line.\n"
     "A manifest is untrusted text: the text output shows control characters,\n"
     "invisible formatting characters and bytes that are not UTF-8 as escapes\n"
     "(\\n, \\x1b, \\u202e); JSON strings escape them as JSON does.\n"
@@ -638,15 +662,6 @@ sg::result<sg::sha256_digest, copy_failure> copy_and_hash(input_file& in, output
       if (f.code == sg::errc::ok) {
         const auto w = out.write_at(at + off, sg::byte_view(buf.data(), want));
         if (!w) f = copy_failure{w.error(), false, {}};
-      }
-      // Every write_behind_window bytes: start writing this window to the
-      // device, and wait for the one before it.
-      constexpr std::uint64_t window = std::uint64_t{8} << 20;
-      const std::uint64_t end = off + want;
-      if (f.code == sg::errc::ok && (end % window == 0 || end == size)) {
-        const std::uint64_t start = end % window == 0 ? end - window : end - end % window;
-        out.write_behind(at + start, end - start, false);
-        if (start >= window) out.write_behind(at + start - window, window, true);
       }
       std::lock_guard<std::mutex> lock(mu);
       if (f.code != sg::errc::ok) {
@@ -733,6 +748,71 @@ int pack_streamed(const char* cmd, sg::bundle_builder& b, const std::string& sch
   return exit_ok;
 }
 
+// pack --payload-dir: the directory is scanned (each file hashed), then the
+// tree payload is written into the temporary output file after the head
+// while it is hashed, each file checked against the scan as it is read.
+int pack_tree(const char* cmd, sg::bundle_builder& b, const std::string& schema_id, std::uint32_t schema_version,
+              const std::string& dir, const std::vector<std::string>& keys, const std::string& out_path,
+              const std::string& channel, std::uint64_t seq, const sg::bundle_limits& limits) {
+  std::string problem;
+  const auto index = sg::scan_directory(dir, {}, &problem);
+  if (!index) return sgcli::fail(cmd, index.error(), problem.empty() ? dir : dir + ": " + problem);
+  const std::uint64_t size = index->payload_size;
+  if (size > limits.max_payload_size)
+    return sgcli::fail(cmd, sg::errc::too_large,
+                       dir + ": the tree payload is " + std::to_string(size) + " bytes, the limit is " +
+                           std::to_string(limits.max_payload_size));
+  b.schema(schema_id, schema_version);
+  b.set_payload_kind(sg::payload_kind::tree);
+  for (const std::string& k : keys) {
+    const auto seed = sgcli::load_private_key(k);
+    if (!seed) return sgcli::fail(cmd, seed.error(), k);
+    b.sign_with(*seed);
+  }
+  b.payload_digest(size, sg::sha256_digest{});
+  const auto shape = b.build_parts(limits);
+  if (!shape) return sgcli::fail(cmd, shape.error());
+  const std::uint64_t at = shape->head.size();
+  output_file out;
+  const auto created = out.create(out_path, 0644);
+  if (!created) return sgcli::fail(cmd, created.error(), out_path);
+  sg::sha256 hash;
+  std::uint64_t done = 0;
+  bool write_failed = false;
+  const auto written = sg::write_tree_payload(
+      dir, *index,
+      [&](sg::byte_view chunk) -> sg::result<void> {
+        if (chunk.size() > size - done) return sg::errc::tree_size_mismatch;
+        hash.update(chunk);
+        const auto w = out.write_at(at + done, chunk);
+        if (!w) {
+          write_failed = true;
+          return w.error();
+        }
+        done += chunk.size();
+        return sg::ok();
+      },
+      &problem);
+  if (!written) {
+    if (write_failed) return sgcli::fail(cmd, written.error(), out_path);
+    return sgcli::fail(cmd, written.error(), problem.empty() ? dir : dir + ": " + problem);
+  }
+  if (done != size) return sgcli::fail(cmd, sg::errc::tree_size_mismatch, dir);
+  b.payload_digest(size, hash.finish());
+  const auto parts = b.build_parts(limits);
+  if (!parts) return sgcli::fail(cmd, parts.error());
+  if (parts->head.size() != at) return sgcli::fail(cmd, sg::errc::internal, "the manifest changed size");
+  auto w = out.write_at(0, parts->head);
+  if (w) w = out.write_at(at + size, parts->tail);
+  if (w) w = out.commit();
+  if (!w) return sgcli::fail(cmd, w.error(), out_path);
+  std::printf("wrote %s: %llu bytes, channel %s, sequence %llu, %zu signature(s), tree of %zu entries\n",
+              sgcli::printable(out_path).c_str(), static_cast<unsigned long long>(at + size + parts->tail.size()),
+              sgcli::printable(channel).c_str(), static_cast<unsigned long long>(seq), keys.size(),
+              index->entries.size());
+  return exit_ok;
+}
+
 }  // namespace
 
 int cmd_pack(int argc, char** argv) {
@@ -765,6 +845,7 @@ int cmd_pack(int argc, char** argv) {
                                 {{"--sequence"}},
                                 {{"--schema"}},
                                 {{"--payload"}},
+                                {{"--payload-dir"}},
                                 {{"--out", "-o"}},
                                 {{"--version"}},
                                 {{"--host-min"}},
@@ -811,7 +892,10 @@ int cmd_pack(int argc, char** argv) {
   if (!schema_ref && !schema_file) return sgcli::usage_error(cmd, "--schema ID@VER is required");
   if (records && !schema_file) return sgcli::usage_error(cmd, "--records needs --schema-file");
   if (records && payload_path) return sgcli::usage_error(cmd, "give --payload or --records, not both");
-  if (!records && !payload_path) return sgcli::usage_error(cmd, "--payload FILE is required");
+  const auto payload_dir = args.value("--payload-dir");
+  if (payload_dir && (payload_path || records || schema_file))
+    return sgcli::usage_error(cmd, "--payload-dir takes no --payload, --records or --schema-file");
+  if (!records && !payload_path && !payload_dir) return sgcli::usage_error(cmd, "--payload FILE is required");
 
   if (const auto v = args.value("--version")) {
     if (empty_version) return sgcli::usage_error(cmd, "--version given more than once");
@@ -867,6 +951,7 @@ int cmd_pack(int argc, char** argv) {
 
   const sg::bundle_limits limits;
   const std::vector<std::string> keys = args.values("--key");
+  if (payload_dir) return pack_tree(cmd, b, schema_id, schema_version, *payload_dir, keys, *out, *channel, *seq, limits);
   if (!schema_file) return pack_streamed(cmd, b, schema_id, schema_version, *payload_path, keys, *out, *channel,
                                          *seq, limits);
   std::vector<std::uint8_t> payload;
@@ -1008,6 +1093,14 @@ int cmd_inspect(int argc, char** argv) {
   const bool size_ok = m.payload_size == head->payload_size;
   const bool hash_ok = *actual == m.payload_sha256;
   const std::string digest = sg::to_hex(m.payload_sha256);
+  // A tree payload's entries, from its table.
+  std::optional<sg::tree_index> tree;
+  if (m.kind == sg::payload_kind::tree) {
+    auto t = read_tree_table(in, *head);
+    if (!t) return sgcli::fail(cmd, t.error(), path + ": the tree payload's table");
+    tree = std::move(*t);
+  }
+  const auto kind_name = [](sg::tree_kind k) { return k == sg::tree_kind::directory ? "directory" : "file"; };
 
   if (args.has("--json")) {
     std::string j = "{";
@@ -1040,7 +1133,19 @@ int cmd_inspect(int argc, char** argv) {
     j += ",\"signatures\":[";
     for (std::size_t i = 0; i < b.signature_count(); ++i)
       j += (i ? "," : "") + std::string("{\"key_id\":") + sgcli::json_string(sg::to_hex(b.signature(i).id)) + "}";
-    j += "]}\n";
+    j += "]";
+    if (tree) {
+      j += ",\"tree\":[";
+      for (std::size_t i = 0; i < tree->entries.size(); ++i) {
+        const sg::tree_entry& e = tree->entries[i];
+        j += (i ? "," : "") + std::string("{\"path\":") + sgcli::json_string(e.path) + ",\"kind\":\"" +
+             kind_name(e.kind) + "\",\"mode\":\"" + mode_text(e.mode) + "\",\"size\":" + std::to_string(e.size) +
+             ",\"sha256\":" +
+             (e.kind == sg::tree_kind::file ? sgcli::json_string(sg::to_hex(e.sha256)) : std::string("null")) + "}";
+      }
+      j += "]";
+    }
+    j += "}\n";
     std::fputs(j.c_str(), stdout);
     return exit_ok;
   }
@@ -1085,6 +1190,13 @@ int cmd_inspect(int argc, char** argv) {
   std::printf("signatures  %zu\n", b.signature_count());
   for (std::size_t i = 0; i < b.signature_count(); ++i)
     std::printf("  key id    %s\n", printable(sg::to_hex(b.signature(i).id)).c_str());
+  if (tree) {
+    std::printf("tree        %zu entries (path, kind, mode, size, sha256)\n", tree->entries.size());
+    for (const sg::tree_entry& e : tree->entries)
+      std::printf("  %s  %s  %s  %llu  %s\n", printable(e.path).c_str(), kind_name(e.kind), mode_text(e.mode).c_str(),
+                  static_cast<unsigned long long>(e.size),
+                  e.kind == sg::tree_kind::file ? sg::to_hex(e.sha256).c_str() : "-");
+  }
   return exit_ok;
 }
 

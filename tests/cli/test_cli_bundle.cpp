@@ -6,6 +6,7 @@
 #include <slotguard/bundle.hpp>
 #include <slotguard/bytes.hpp>
 #include <slotguard/pem.hpp>
+#include <slotguard/tree.hpp>
 
 #include "cli.hpp"
 #include "support.hpp"
@@ -1086,3 +1087,66 @@ TEST_CASE("a 4 GiB bundle (sparse payload) verifies within 32 MiB of memory", "[
   fs::remove(file, ec);
 }
 #endif
+
+TEST_CASE("pack --payload-dir packs a tree; inspect lists its entries", "[cli.bundle.tree]") {
+  slotguard_test::temp_dir d("cli");
+  const fs::path dir = d.path();
+  const fs::path src = dir / "rules";
+  fs::create_directories(src / "sub");
+  write_text(src / "a.yar", "rule a { condition: true }\n");
+  write_bytes(src / "sub" / "b.bin", sample_payload(70000));
+#if !defined(_WIN32)
+  fs::permissions(src / "a.yar", fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read);
+#endif
+  REQUIRE(tool(dir, "keygen --out " + q(dir / "k")).status == 0);
+  auto o = tool(dir, "pack --channel c --sequence 1 --schema s@1 --payload-dir " + q(src) + " --key " + q(dir / "k") +
+                         " -o " + q(dir / "t.sgb"));
+  INFO(o.err);
+  REQUIRE(o.status == 0);
+  CHECK(tool(dir, "verify " + q(dir / "t.sgb") + " --trust " + q(dir / "k.pub")).status == 0);
+  const auto bytes = read_bytes(dir / "t.sgb");
+  const auto p = sg::parse_bundle(bytes);
+  REQUIRE(p);
+  CHECK(p->manifest.kind == sg::payload_kind::tree);
+  const auto index = sg::parse_tree_table(p->payload, p->payload.size());
+  REQUIRE(index);
+  REQUIRE(index->entries.size() == 3);
+  CHECK(sg::verify_tree_data(p->payload, *index));
+
+  o = tool(dir, "inspect --json " + q(dir / "t.sgb"));
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("\"payload_kind\":\"tree\"") != std::string::npos);
+  const auto b_sum = sg::to_hex(sg::sha256_of(sample_payload(70000)));
+  for (const std::string& entry :
+       {std::string("{\"path\":\"sub\",\"kind\":\"directory\""),
+        std::string("{\"path\":\"sub/b.bin\",\"kind\":\"file\",\"mode\":\"0"), "\"size\":70000,\"sha256\":\"" + b_sum + "\"}",
+        std::string("{\"path\":\"a.yar\",\"kind\":\"file\"")}) {
+    INFO(entry);
+    CHECK(o.out.find(entry) != std::string::npos);
+  }
+#if !defined(_WIN32)
+  CHECK(o.out.find("{\"path\":\"a.yar\",\"kind\":\"file\",\"mode\":\"0640\",\"size\":27,") != std::string::npos);
+#endif
+  o = tool(dir, "inspect " + q(dir / "t.sgb"));
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("kind        tree") != std::string::npos);
+  CHECK(o.out.find("  sub/b.bin  file  ") != std::string::npos);
+  CHECK(o.out.find("  sub  directory  ") != std::string::npos);
+
+  // Usage: one payload source only.
+  CHECK(tool(dir, "pack --channel c --sequence 1 --schema s@1 --payload-dir " + q(src) + " --payload " +
+                      q(src / "a.yar") + " -o " + q(dir / "x.sgb"))
+            .status == 2);
+#if !defined(_WIN32)
+  // A link inside the tree is refused, naming it, and nothing is written.
+  std::error_code link_ec;
+  fs::create_symlink("a.yar", src / "link", link_ec);
+  if (fs::is_symlink(fs::symlink_status(src / "link"))) {
+    o = tool(dir, "pack --channel c --sequence 1 --schema s@1 --payload-dir " + q(src) + " -o " + q(dir / "x.sgb"));
+    CHECK(o.status == 1);
+    CHECK(o.err.find("tree_not_regular") != std::string::npos);
+    CHECK(o.err.find("link") != std::string::npos);
+  }
+#endif
+  CHECK_FALSE(fs::exists(dir / "x.sgb"));
+}
