@@ -817,6 +817,36 @@ TEST_CASE("The recording allocator sees a freed block that holds seed bytes",
   CHECK(found >= 1);
 }
 
+TEST_CASE("secret_buffer never grows and is wiped before its memory is released", "[pem.secrets]") {
+  const auto seed = hex_array<32>(rfc_vectors[3].seed);
+  std::size_t found = 0;
+  {
+    freed_recording rec;
+    {
+      secret_buffer b(32);
+      REQUIRE(b.capacity() == 32);
+      for (std::uint8_t x : seed) CHECK(b.push_back(x));
+      CHECK_FALSE(b.push_back(0));  // full: refused, not grown
+      CHECK(b.size() == 32);
+      CHECK(b.view() == byte_view(seed.data(), seed.size()));
+      secret_buffer moved = std::move(b);
+      CHECK(b.capacity() == 0);
+      CHECK(moved.size() == 32);
+      secret_buffer other(8);
+      other = std::move(moved);  // other's old block is released, wiped
+      CHECK(other.size() == 32);
+      other.clear();
+      CHECK(other.empty());
+      secret_buffer again(32);
+      for (std::uint8_t x : seed) again.push_back(x);
+    }  // and the destructor wipes
+    rec.stop();
+    found = freed_blocks_holding(seed);
+  }
+  CHECK(recorder().count >= 3);
+  CHECK(found == 0);
+}
+
 TEST_CASE("No freed block holds seed bytes after PEM decoding, on success and on every error",
           "[pem.secrets]") {
   const auto seed = hex_array<32>(rfc_vectors[0].seed);
