@@ -142,6 +142,9 @@ struct guard_status {
   errc load_error = errc::ok;
   // The sequence readers are served (0: nothing).
   std::uint64_t served = 0;
+  // Where the served content is as files (active_content::path(); empty
+  // when it has none).
+  std::string served_path;
   // The store could only be opened for reading: nothing is written, no start
   // is counted, and apply() and the operator's calls fail with read_only_store.
   bool read_only = false;
@@ -541,6 +544,7 @@ class guard {
       g.fallback = view_summary(s.fallback);
       g.load_error = load_error_;
       g.served = served_;
+      g.served_path = served_path_;
       trial_start = trial_start_;
     }
     g.channel = opts_.channel;
@@ -740,9 +744,11 @@ class guard {
       detail::scoped_lock lock(mu_);
       summaries_[slot] = sum;
     }
+    std::string path = c ? c->path() : std::string();
     cell_.publish(std::move(c));
     detail::scoped_lock lock(mu_);
     served_ = seq;
+    served_path_ = std::move(path);
     served_slot_ = seq != 0 ? std::optional<slot_id>(static_cast<slot_id>(slot)) : std::nullopt;
   }
 
@@ -1541,6 +1547,7 @@ class guard {
   std::array<std::optional<slot_summary>, 2> summaries_ SLOTGUARD_GUARDED_BY(mu_){};
   errc load_error_ SLOTGUARD_GUARDED_BY(mu_) = errc::ok;
   std::uint64_t served_ SLOTGUARD_GUARDED_BY(mu_) = 0;
+  std::string served_path_ SLOTGUARD_GUARDED_BY(mu_);
   std::optional<slot_id> served_slot_ SLOTGUARD_GUARDED_BY(mu_);
   clock::time_point trial_start_ SLOTGUARD_GUARDED_BY(mu_){};
 

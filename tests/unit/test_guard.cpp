@@ -1948,6 +1948,7 @@ TEST_CASE("a tree payload is unpacked into its slot before the trial; readers ge
   REQUIRE_FALSE(c->path().empty());
   CHECK(peek_text(f.disk, c->path() + "/rules/a.yar") == "rule a { condition: true }");
   CHECK(peek_text(f.disk, c->path() + "/README") == "pack 1");
+  CHECK(g->status().served_path == c->path());
   REQUIRE(g->confirm());
   const std::string path = c->path();
   c.reset();
