@@ -483,10 +483,14 @@ int via_sensor(const char* cmd, const std::string& store, sg::operator_request r
     if (*o) {
       const sg::request_outcome out = std::move(**o);
       sg::forget_outcome(disk, store, req.id);
-      if (out.code != sg::errc::ok)
-        return sgcli::fail(cmd, out.code, "store " + store + " (by the sensor): " + out.sentence);
-      const bool was_trial = out.sentence.rfind("committed", 0) == 0;
-      (void)was_trial;
+      if (out.code != sg::errc::ok) {
+        // The sentence repeats the errc's own words; the context is what follows them.
+        std::string why = out.sentence;
+        const std::string words = sg::describe(out.code);
+        if (why.rfind(words, 0) == 0) why = why.substr(words.size());
+        if (why.rfind(": ", 0) == 0) why = why.substr(2);
+        return sgcli::fail(cmd, out.code, "store " + store + " (by the sensor)" + (why.empty() ? "" : ": " + why));
+      }
       return print_success(json, kind, "request", out.sentence.empty()
                                                       ? success_sentence(kind, false, is_recall, release_seq, out, true)
                                                       : out.sentence,
