@@ -986,9 +986,9 @@ inline result<bundle_head> read_bundle_head(const read_at_fn& read, std::uint64_
   // Both are u32s, bounded by the limits; on a 32-bit host with limits
   // raised past what memory can hold, refuse rather than wrap.
   const std::uint64_t head_size = bundle_header_size + std::uint64_t{f->manifest_size};
-  if (head_size > (std::numeric_limits<std::size_t>::max)() / 2 ||
-      f->signature_block_size > (std::numeric_limits<std::size_t>::max)() / 2)
-    return errc::too_large;
+  const std::uint64_t block_size = f->signature_block_size;
+  const std::uint64_t cap = (std::numeric_limits<std::size_t>::max)() / 2;
+  if (head_size > cap || block_size > cap) return errc::too_large;
   bundle_head h;
   h.file_size = file_size;
   h.payload_offset = head_size;

@@ -1328,7 +1328,7 @@ TEST_CASE("stream_payload: chunks, sink, size and hash", "[bundle.stream]") {
   CHECK(calls == 1);
   // One flipped payload byte: payload_hash_mismatch at the end.
   auto bad = good;
-  bad[moved.payload_offset + 5] ^= 1;
+  bad[static_cast<std::size_t>(moved.payload_offset) + 5] ^= 1;
   memory_reader mb{bad};
   CHECK(sg::stream_payload(mb.fn(), moved, {}).error() == errc::payload_hash_mismatch);
   // A short read (the file shrank): truncated.
