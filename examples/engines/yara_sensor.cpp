@@ -531,7 +531,7 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
     r.observed = events.decision(3);
     if (!is_quarantined(g, 3) || !serving(1)) r.observed += " (not quarantined, or the old rules lost)";
     r.evidence = "probe " + probe_ending(ev.detail) + "; libyara compiled it, warning: " +
-                 output_line(ev.detail, "slow down") + "; last sample scanned before: " +
+                 output_line(ev.detail, "slow down") + "; the last sample it finished before the limit: " +
                  output_line(ev.detail, "setup.sh");
     rows.push_back(r);
   }
