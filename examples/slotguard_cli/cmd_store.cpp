@@ -36,6 +36,7 @@
 #if defined(_WIN32)
 #include <process.h>
 #else
+#include <sys/stat.h>
 #include <unistd.h>
 #endif
 
@@ -458,6 +459,19 @@ int via_sensor(const char* cmd, const std::string& store, sg::operator_request r
                std::optional<double> wait_s, bool is_recall, std::uint64_t release_seq) {
   sg::native_storage disk;
   req.id = new_request_id();
+#if !defined(_WIN32)
+  // root operating a sensor that runs as its own account: the request is
+  // left as the store's owner (its files then have the store's owner and
+  // permissions, and the sensor can claim and answer it).
+  if (::geteuid() == 0) {
+    struct stat st {};
+    if (::stat(store.c_str(), &st) == 0 && st.st_uid != 0) {
+      if (::setegid(st.st_gid) != 0 || ::seteuid(st.st_uid) != 0)
+        return sgcli::fail(cmd, sg::errc::permission_denied,
+                           "store " + store + ": taking the store owner's identity to leave a request");
+    }
+  }
+#endif
   const sg::request_kind kind = req.kind;
   errno = 0;
   auto sent = sg::submit_request(disk, store, req);

@@ -93,13 +93,19 @@ bool one_json_object(const std::string& s) {
 // A running live_sensor, stopped cleanly (its stop file) when destroyed.
 class sensor {
  public:
-  sensor(const fs::path& dir, const fs::path& store, const fs::path& key_pub, std::vector<std::string> extra = {})
+  // prefix: a command the sensor runs under (setpriv to run it as another account).
+  sensor(const fs::path& dir, const fs::path& store, const fs::path& key_pub, std::vector<std::string> extra = {},
+         const std::vector<std::string>& prefix = {})
       : ready_(dir / "sensor.ready"), stop_(dir / "sensor.stop"), log_(dir / "sensor.log") {
     fs::remove(ready_);
     fs::remove(stop_);
-    std::vector<std::string> args = {SLOTGUARD_LIVE_SENSOR_PATH, "--store", store.string(), "--channel", "rules",
-                                     "--trust", key_pub.string(), "--ready", ready_.string(), "--stop",
-                                     stop_.string(), "--log", log_.string(), "--tick-ms", "10"};
+    std::vector<std::string> args = prefix;
+    for (const std::string& a : {std::string(SLOTGUARD_LIVE_SENSOR_PATH), std::string("--store"), store.string(),
+                                 std::string("--channel"), std::string("rules"), std::string("--trust"),
+                                 key_pub.string(), std::string("--ready"), ready_.string(), std::string("--stop"),
+                                 stop_.string(), std::string("--log"), log_.string(), std::string("--tick-ms"),
+                                 std::string("10")})
+      args.push_back(a);
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -399,4 +405,33 @@ TEST_CASE("every subcommand's --json error is one JSON object", "[live][json]") 
   o = tool(t.dir, "nonsense --json");
   CHECK(o.status == 2);
   CHECK(one_json_object(o.out));
+}
+
+TEST_CASE("root operates a sensor that runs as its own account", "[live][root]") {
+  if (::geteuid() != 0 || std::system("command -v setpriv >/dev/null 2>&1") != 0) {
+    WARN("skipped: needs root and setpriv to run the sensor as another account");
+    return;
+  }
+  setup t;
+  // The sensor's own account owns its store and its files; the operator is root.
+  ::chmod(t.dir.c_str(), 0755);
+  ::chmod(t.pub.c_str(), 0644);
+  const fs::path home = t.dir / "sensor-home";
+  fs::create_directory(home);
+  fs::create_directory(t.store);
+  REQUIRE(::chown(home.c_str(), 65534, 65534) == 0);
+  REQUIRE(::chown(t.store.c_str(), 65534, 65534) == 0);
+  ::chmod(t.store.c_str(), 0700);
+  sensor s(home, t.store, t.pub, {}, {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  auto o = t.apply(t.pack(1));
+  INFO(o.out << o.err << s.log());
+  REQUIRE(o.status == 0);
+  o = t.run("confirm", "--wait 10");
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("committed: sequence 1") != std::string::npos);
+  struct stat st {};
+  REQUIRE(::stat((t.store / "requests").c_str(), &st) == 0);
+  CHECK(st.st_uid == 65534);  // left as the store's owner, with the store's permissions
+  CHECK((st.st_mode & 077) == 0);
+  CHECK(s.stop() == 0);
 }
