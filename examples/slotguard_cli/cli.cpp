@@ -36,7 +36,10 @@ std::atomic<bool> json_errors{false};
 // The OS's words for the errno behind an I/O failure, if any.
 std::string os_error_text(sg::errc e, int err) {
   if (err == 0) return {};
-  if (e != sg::errc::io_error && e != sg::errc::permission_denied && e != sg::errc::no_space &&
+  // not_found says it all, unless something else was in the way (a file
+  // where a directory should be).
+  if (e == sg::errc::not_found && err == ENOENT) return {};
+  if (e != sg::errc::not_found && e != sg::errc::io_error && e != sg::errc::permission_denied && e != sg::errc::no_space &&
       e != sg::errc::read_only_store && e != sg::errc::sharing_violation && e != sg::errc::insecure_permissions &&
       e != sg::errc::busy && e != sg::errc::not_regular_file)
     return {};
@@ -193,7 +196,8 @@ sg::result<std::vector<std::uint8_t>> read_file(const std::string& path, std::ui
   const std::uintmax_t size = fs::file_size(path, ec);
   if (ec) {
     std::fclose(f);
-    return sg::errc::io_error;
+    errno = ec.value();  // the OS's words for fail() (e.g. a directory)
+    return ec.value() == EISDIR ? sg::errc::not_regular_file : sg::errc::io_error;
   }
   if (size > max_size || size > (std::numeric_limits<std::size_t>::max)()) {
     std::fclose(f);

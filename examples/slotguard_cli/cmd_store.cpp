@@ -266,6 +266,12 @@ int run_status(const char* cmd, const std::string& store, const std::string& cha
                const sg::trust_set& trust, bool trusted, const std::optional<sg::host_version>& host) {
   sg::native_storage disk;
   errno = 0;
+  // A path that is not a directory is no store (its journal would read as
+  // absent, and the store as empty).
+  if (auto there = disk.exists(store); there && *there) {
+    auto listed = disk.list(store);
+    if (!listed) return sgcli::fail(cmd, listed.error(), "store " + store + " (not a readable directory)");
+  }
   auto r = read_store(disk, store, channel, trust, host);
   if (!r) return sgcli::fail(cmd, r.error(), "store " + store);
   const sg::store_state& s = r->store;
@@ -359,6 +365,8 @@ int cmd_history(int argc, char** argv) {
   auto there = disk.exists(*store);
   if (!there) return sgcli::fail(cmd, there.error(), "store " + *store);
   if (!*there) return sgcli::fail(cmd, sg::errc::not_found, "store " + *store);
+  if (auto listed = disk.list(*store); !listed)
+    return sgcli::fail(cmd, listed.error(), "store " + *store + " (not a readable directory)");
   auto recs = sg::read_history(disk, *store);
   if (!recs) return sgcli::fail(cmd, recs.error(), "store " + *store + ": history");
   const std::size_t first = recs->size() > limit ? recs->size() - limit : 0;

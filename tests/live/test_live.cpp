@@ -348,6 +348,22 @@ TEST_CASE("status and history on a missing path create nothing", "[live]") {
     CHECK(json_value(o.out, "errc") == "\"not_found\"");
   }
   CHECK_FALSE(fs::exists(t.dir / "no"));
+  // A file where the store should be is no store; the OS's words say why.
+  const fs::path file = t.dir / "a-file";
+  write_text(file, "x");
+  for (const char* sub : {"status", "history"}) {
+    INFO(sub);
+    const auto o = tool(t.dir, std::string(sub) + " --store " + q(file));
+    CHECK(o.status == 1);
+    CHECK(o.err.find(file.string()) != std::string::npos);
+    CHECK(o.err.find("(os: ") != std::string::npos);
+  }
+  // A bundle that is a directory: named, with the OS's words.
+  const auto o = tool(t.dir, "apply --store " + q(t.store) + " --channel rules " + q(t.dir) + " --trust " + q(t.pub));
+  CHECK(o.status == 1);
+  CHECK(o.err.find("bundle " + t.dir.string()) != std::string::npos);
+  CHECK(o.err.find("(os: ") != std::string::npos);
+  CHECK_FALSE(fs::exists(t.store));
 }
 
 TEST_CASE("an account that may only read the store gets status and history", "[live][root]") {
