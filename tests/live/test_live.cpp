@@ -451,3 +451,25 @@ TEST_CASE("root operates a sensor that runs as its own account", "[live][root]")
   CHECK((st.st_mode & 077) == 0);
   CHECK(s.stop() == 0);
 }
+
+TEST_CASE("apply of a recall says so, also while a trial runs", "[live]") {
+  setup t;
+  REQUIRE(t.apply(t.pack(1)).status == 0);
+  REQUIRE(t.run("confirm").status == 0);
+  REQUIRE(t.apply(t.pack(2)).status == 0);  // on trial
+  // A recall of a sequence that runs nowhere: the trial goes on, and the
+  // tool does not call the recall a trial.
+  auto o = t.apply(t.pack(10, "--recall 7"));
+  INFO(o.out << o.err);
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("recall applied") != std::string::npos);
+  CHECK(o.out.find("trial:") == std::string::npos);
+  CHECK(json_value(t.status(), "quarantine") == "[7]");
+  // The same against a live sensor.
+  sensor s(t.dir, t.store, t.pub);
+  o = t.apply(t.pack(11, "--recall 8"));
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("recall applied") != std::string::npos);
+  CHECK(json_value(t.status(), "quarantine") == "[7,8]");
+  CHECK(s.stop() == 0);
+}
