@@ -222,7 +222,7 @@ TEST_CASE("result::or_else recovers from an error, a value passes through", "[er
   CHECK(*unboxed == 11);
 }
 
-TEST_CASE("result::transform_error maps the error; code_of gives every error type's errc",
+TEST_CASE("result::transform_error maps the error, and code_of gives every error type's errc",
           "[error.result.monad]") {
   const sg::result<int, rich_error> r = rich('7');
   REQUIRE_FALSE(r);
