@@ -462,24 +462,28 @@ std::string new_request_id() {
   return buf;
 }
 
+// root operating a store that belongs to another account (a sensor that
+// runs as its own account): everything the tool writes there (a request,
+// the journal, slot files, the history) is written as the store's owner, so
+// that it has the store's owner and permissions and the sensor can read,
+// claim and replace it. False when that identity could not be taken.
+bool act_as_store_owner(const std::string& store) {
+#if !defined(_WIN32)
+  if (::geteuid() != 0) return true;
+  struct stat st {};
+  if (::stat(store.c_str(), &st) != 0 || st.st_uid == 0) return true;
+  return ::setegid(st.st_gid) == 0 && ::seteuid(st.st_uid) == 0;
+#else
+  (void)store;
+  return true;
+#endif
+}
+
 // Sends the request to the sensor holding the store and prints its outcome.
 int via_sensor(const char* cmd, const std::string& store, sg::operator_request req, bool json,
                std::optional<double> wait_s, bool is_recall, std::uint64_t release_seq) {
   sg::native_storage disk;
   req.id = new_request_id();
-#if !defined(_WIN32)
-  // root operating a sensor that runs as its own account: the request is
-  // left as the store's owner (its files then have the store's owner and
-  // permissions, and the sensor can claim and answer it).
-  if (::geteuid() == 0) {
-    struct stat st {};
-    if (::stat(store.c_str(), &st) == 0 && st.st_uid != 0) {
-      if (::setegid(st.st_gid) != 0 || ::seteuid(st.st_uid) != 0)
-        return sgcli::fail(cmd, sg::errc::permission_denied,
-                           "store " + store + ": taking the store owner's identity to leave a request");
-    }
-  }
-#endif
   const sg::request_kind kind = req.kind;
   errno = 0;
   auto sent = sg::submit_request(disk, store, req);
@@ -762,6 +766,8 @@ int cmd_store(int argc, char** argv) {
     is_recall = parsed && !parsed->manifest.recalls.empty();
   }
 
+  if (!act_as_store_owner(*store))
+    return sgcli::fail(cmd, sg::errc::permission_denied, "store " + *store + ": taking the store owner's identity");
   errno = 0;
   auto opened = sg::guard::open(std::move(o));
   if (!opened && opened.error() == sg::errc::busy) {

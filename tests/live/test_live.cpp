@@ -450,6 +450,20 @@ TEST_CASE("root operates a sensor that runs as its own account", "[live][root]")
   CHECK(st.st_uid == 65534);  // left as the store's owner, with the store's permissions
   CHECK((st.st_mode & 077) == 0);
   CHECK(s.stop() == 0);
+  // With the sensor stopped, root acts directly, as the store's owner: the
+  // sensor's next start can read and replace what root wrote.
+  REQUIRE(t.apply(t.pack(2)).status == 0);
+  REQUIRE(t.run("confirm").status == 0);
+  for (const auto& e : fs::directory_iterator(t.store)) {
+    INFO(e.path());
+    REQUIRE(::lstat(e.path().c_str(), &st) == 0);
+    CHECK(st.st_uid == 65534);
+  }
+  sensor again(home, t.store, t.pub, {}, {"/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"});
+  o = t.run("history", "--json");
+  REQUIRE(o.status == 0);
+  CHECK(again.stop() == 0);
+  CHECK(again.log().find("could not record") == std::string::npos);
 }
 
 TEST_CASE("apply of a recall says so, also while a trial runs", "[live]") {
