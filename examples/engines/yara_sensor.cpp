@@ -551,7 +551,8 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
     (void)events.find(sg::event_kind::reverted, 4, nullptr, 6000ms);
     r.observed = events.decision(4);
     const bool back = wait_until([&] { return serving(1); }, 6000ms);
-    if (!is_quarantined(g, 4) || !back) r.observed += " (not quarantined, or the old rules not back)";
+    if (!is_quarantined(g, 4) || !back || sensor.detections("office_macro_shell") == 0)
+      r.observed += " (not quarantined, the old rules not back, or no match)";
     r.evidence = "sensor: office_macro_shell matched payroll.xlsm; its hold stalled the scan loop; " +
                  accepted_words(probe_alone(candidate_probe, src));
     sensor.set_traffic(live_traffic(false));
