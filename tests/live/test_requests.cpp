@@ -4,11 +4,15 @@
 // request is carried out at most once across a power cut at every storage
 // call of the guard's pass, whatever unsynced operations survive, and ends
 // with an outcome once a guard looks again.
+#include <slotguard/guard.hpp>
+#include <slotguard/history.hpp>
+#include <slotguard/log.hpp>
 #include <slotguard/requests.hpp>
 #include <slotguard/sim_storage.hpp>
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <string>
 #include <vector>
 
@@ -165,4 +169,133 @@ TEST_CASE("a request is carried out at most once across a power cut at every ste
     }
   }
   CHECK(cuts > 5);
+}
+
+namespace {
+
+// A guard on the simulator in poll mode, with a manual clock.
+struct guard_fixture {
+  sg::sim_storage disk;
+  sg::manual_clock time{1700000000};
+  sg::ed25519_seed key{};
+
+  guard_fixture() {
+    for (std::size_t i = 0; i < key.size(); ++i) key[i] = static_cast<std::uint8_t>(0x40 + i * 7);
+  }
+  sg::guard_options options() {
+    sg::guard_options o;
+    o.fs = &disk;
+    o.directory = "/store/rules";
+    o.channel = "rules";
+    REQUIRE(o.trust.add(sg::ed25519_public_key_from_seed(key)));
+    o.check = sg::content_check(sg::validator_fn(
+        [](sg::byte_view) -> sg::result<void, sg::validation_error> { return sg::result<void, sg::validation_error>(); }));
+    o.time = &time;
+    o.watchdog = sg::watchdog_mode::poll;
+    o.watchdog_timeout = std::chrono::seconds(30);
+    o.probation = std::chrono::minutes(5);
+    o.safe_streak = 0;
+    return o;
+  }
+  std::vector<std::uint8_t> bundle(std::uint64_t seq) {
+    sg::bundle_builder b;
+    b.channel("rules")
+        .sequence(seq)
+        .version("v" + std::to_string(seq))
+        .schema("test", 1)
+        .created(time.unix_seconds())
+        .payload(sg::byte_view("content " + std::to_string(seq)))
+        .sign_with(key);
+    auto bytes = b.build();
+    REQUIRE(bytes);
+    return *bytes;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the guard carries out requests in poll(), never in heartbeat()", "[requests][guard]") {
+  guard_fixture f;
+  std::vector<std::string> logged;
+  sg::set_log_sink([&](sg::log_level, std::string_view m) { logged.emplace_back(m); });
+  auto opened = sg::guard::open(f.options());
+  REQUIRE(opened);
+  sg::guard& g = **opened;
+
+  sg::operator_request r;
+  r.id = "apply-1";
+  r.kind = sg::request_kind::apply;
+  r.bundle = f.bundle(1);
+  REQUIRE(sg::submit_request(f.disk, "/store/rules", r));
+  // A heartbeat never waits for storage: it takes no request up.
+  const auto calls = f.disk.call_count();
+  g.heartbeat();
+  CHECK(f.disk.call_count() == calls);
+  CHECK(g.status().state == sg::guard_state::empty);
+
+  g.poll();
+  CHECK(g.status().state == sg::guard_state::trial);
+  auto o = sg::read_outcome(f.disk, "/store/rules", r.id);
+  REQUIRE(o);
+  REQUIRE(*o);
+  CHECK((*o)->code == sg::errc::ok);
+  CHECK((*o)->state == "trial");
+  REQUIRE((*o)->active);
+  CHECK((*o)->active->sequence == 1);
+
+  // Polled again within request_interval: no new look at the folder.
+  r.id = "confirm-1";
+  r.kind = sg::request_kind::confirm;
+  r.bundle.clear();
+  REQUIRE(sg::submit_request(f.disk, "/store/rules", r));
+  g.poll();
+  CHECK(g.status().state == sg::guard_state::trial);
+  f.time.advance(std::chrono::milliseconds(150));
+  g.heartbeat();
+  g.poll();
+  CHECK(g.status().state == sg::guard_state::committed);
+  o = sg::read_outcome(f.disk, "/store/rules", r.id);
+  REQUIRE(o);
+  REQUIRE(*o);
+  CHECK((*o)->sentence.find("committed: sequence 1") != std::string::npos);
+
+  // A request the gates refuse: the outcome says why, and nothing changed.
+  r.id = "release-0";
+  r.kind = sg::request_kind::release;
+  r.sequence = 0;
+  REQUIRE(sg::submit_request(f.disk, "/store/rules", r));
+  f.time.advance(std::chrono::milliseconds(150));
+  g.poll();
+  o = sg::read_outcome(f.disk, "/store/rules", r.id);
+  REQUIRE(o);
+  REQUIRE(*o);
+  CHECK((*o)->code == sg::errc::invalid_argument);
+
+  // Every decision is in the history; the log heard the requests.
+  auto h = sg::read_history(f.disk, "/store/rules");
+  REQUIRE(h);
+  REQUIRE(h->size() == 2);
+  CHECK((*h)[0].event == "trial_started");
+  CHECK((*h)[1].event == "committed");
+  CHECK((*h)[1].sequence == 1);
+  CHECK((*h)[1].unix_ms == 1700000000000 + 150);
+  bool taken = false;
+  for (const auto& m : logged) taken = taken || m.find("confirm-1: confirm taken up") != std::string::npos;
+  CHECK(taken);
+  sg::set_log_sink({});
+
+  // Turned off: no request is served.
+  opened->reset();
+  auto o2 = f.options();
+  o2.serve_requests = false;
+  auto g2 = sg::guard::open(std::move(o2));
+  REQUIRE(g2);
+  r.id = "revert-1";
+  r.kind = sg::request_kind::revert;
+  REQUIRE(sg::submit_request(f.disk, "/store/rules", r));
+  f.time.advance(std::chrono::seconds(1));
+  (*g2)->poll();
+  auto none = sg::read_outcome(f.disk, "/store/rules", r.id);
+  REQUIRE(none);
+  CHECK_FALSE(*none);
 }
