@@ -1172,8 +1172,10 @@ class list_view {
     using pointer = void;
     using reference = T;  // elements are read by value
     using iterator_category = std::input_iterator_tag;
-    iterator(const list_view* l, std::size_t i) noexcept : l_(l), i_(i) {}
-    T operator*() const noexcept { return l_->read(i_); }
+    // Holds a copy of the view (four words), so it stays valid when the
+    // list_view it came from was a temporary.
+    iterator(const list_view& l, std::size_t i) noexcept : l_(l), i_(i) {}
+    T operator*() const noexcept { return l_.read(i_); }
     iterator& operator++() noexcept {
       ++i_;
       return *this;
@@ -1187,7 +1189,7 @@ class list_view {
     friend bool operator!=(const iterator& a, const iterator& b) noexcept { return a.i_ != b.i_; }
 
    private:
-    const list_view* l_;
+    list_view l_;
     std::size_t i_;
   };
 
@@ -1211,8 +1213,8 @@ class list_view {
       if (read(i) == v) return true;
     return false;
   }
-  iterator begin() const noexcept { return iterator(this, 0); }
-  iterator end() const noexcept { return iterator(this, n_); }
+  iterator begin() const noexcept { return iterator(*this, 0); }
+  iterator end() const noexcept { return iterator(*this, n_); }
 
   // Equal element by element.
   friend bool operator==(const list_view& a, const list_view& b) noexcept {

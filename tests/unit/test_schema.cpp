@@ -2092,6 +2092,9 @@ TEST_CASE("list fields are written, validated and read through typed views", "[s
   CHECK(tokens.value_or(9, "none") == "none");
   CHECK(tokens.contains("lsass"));
   CHECK_FALSE(tokens.contains("lsas"));
+  // An iterator outlives the temporary list_view it came from.
+  const auto it = r0.value<1>().begin();
+  CHECK(*it == "lsass");
   const sg::field_value<sg::list_view<std::uint16_t>> ports = r0.get<2>();
   REQUIRE(ports.has_value());
   CHECK(ports.value().count() == 2);
