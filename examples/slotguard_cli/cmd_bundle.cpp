@@ -252,7 +252,6 @@ class input_file {
   int fd() const noexcept { return fd_; }
 #endif
 
- private:
   void close() noexcept {
 #if defined(_WIN32)
     if (h_ != INVALID_HANDLE_VALUE) ::CloseHandle(h_);
@@ -262,6 +261,8 @@ class input_file {
     fd_ = -1;
 #endif
   }
+
+ private:
 #if defined(_WIN32)
   HANDLE h_ = INVALID_HANDLE_VALUE;
 #else
@@ -1062,6 +1063,8 @@ int cmd_sign(int argc, char** argv) {
   if (w) w = out.write_at(0, head->header_and_manifest);
   if (w) w = out.copy_from(in, head->payload_offset, head->payload_offset, head->payload_size);
   if (w) w = out.write_at(head->payload_offset + head->payload_size, head->signature_block);
+  // Windows refuses to replace a file this process holds open.
+  in.close();
   if (w) w = out.commit();
   if (!w) return sgcli::fail(cmd, w.error(), path);
   for (const std::string& id : ids)
