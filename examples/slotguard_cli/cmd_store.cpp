@@ -771,7 +771,16 @@ int cmd_store(int argc, char** argv) {
   errno = 0;
   auto opened = sg::guard::open(std::move(o));
   if (!opened && opened.error() == sg::errc::busy) {
-    // A sensor holds the store: ask its guard.
+    // A sensor holds the store: ask its guard, whose own gates apply.
+    std::string unused;
+    for (const char* opt : {"--schema-file", "--device-id", "--start-budget", "--host-version", "--threshold"})
+      if (args.has(opt)) unused += std::string(unused.empty() ? "" : ", ") + opt;
+    if (has_probe) unused += std::string(unused.empty() ? "" : ", ") + "--probe";
+    if (!unused.empty() && !json)
+      std::fprintf(stderr,
+                   "slotguard %s: note: a sensor holds the store; its own keys, schema, policy and probe apply "
+                   "(%s not used)\n",
+                   cmd, unused.c_str());
     sg::operator_request req;
     req.kind = kind;
     req.sequence = release_seq;
