@@ -20,19 +20,18 @@
 
 #include <algorithm>
 #include <array>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
-
-#if !SLOTGUARD_CONFIG_NO_EXCEPTIONS
-#include <thread>
-#endif
 
 namespace slotguard {
 inline namespace v1 {
@@ -353,6 +352,80 @@ inline std::uint64_t parse_slot_file_number(const std::string& name) noexcept {
 inline std::string slot_file_name(slot_id s, std::uint64_t number) {
   return std::string("slot-") + to_string(s) + "." + std::to_string(number);
 }
+
+// SHA-256 of a stream on a helper thread: update() copies the chunk and
+// returns while the previous one may still be hashed (one chunk in flight),
+// so hashing overlaps the caller's write and its reading of the next chunk.
+// Without exceptions (std::thread reports failure by throwing) or when not
+// wanted, it hashes inline.
+class pipelined_hasher {
+ public:
+  explicit pipelined_hasher(bool threaded) {
+#if !SLOTGUARD_CONFIG_NO_EXCEPTIONS
+    if (threaded) {
+      try {
+        worker_ = std::thread([this] { run(); });
+      } catch (...) {
+      }
+    }
+#else
+    (void)threaded;
+#endif
+  }
+  pipelined_hasher(const pipelined_hasher&) = delete;
+  pipelined_hasher& operator=(const pipelined_hasher&) = delete;
+  ~pipelined_hasher() { stop(); }
+
+  void update(byte_view chunk) {
+    if (!worker_.joinable()) {
+      h_.update(chunk);
+      return;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    idle_.wait(lock, [this] { return !busy_; });
+    buf_.assign(chunk.begin(), chunk.end());
+    busy_ = true;
+    work_.notify_one();
+  }
+  sha256_digest finish() {
+    stop();
+    return h_.finish();
+  }
+
+ private:
+  void run() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      work_.wait(lock, [this] { return busy_ || done_; });
+      if (busy_) {
+        lock.unlock();
+        h_.update(byte_view(buf_));
+        lock.lock();
+        busy_ = false;
+        idle_.notify_one();
+        continue;
+      }
+      return;
+    }
+  }
+  void stop() {
+    if (!worker_.joinable()) return;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      idle_.wait(lock, [this] { return !busy_; });
+      done_ = true;
+      work_.notify_one();
+    }
+    worker_.join();
+  }
+  sha256 h_;
+  std::thread worker_;
+  std::mutex mu_;
+  std::condition_variable work_, idle_;
+  std::vector<std::uint8_t> buf_;
+  bool busy_ = false;
+  bool done_ = false;
+};
 
 // A slot's directory is its file's name with ".d"; a received file is
 // "incoming." and a number.
@@ -807,39 +880,22 @@ inline result<received_file> slot_store::receive(std::uint64_t size, const conte
     return f.error();
   }
   receiving_.push_back(out.path);
-  sha256 h;
+  detail::pipelined_hasher h(size >= opts_.parallel_hash_min_size);
   std::uint64_t written = 0;
-  const bool parallel = size >= opts_.parallel_hash_min_size;
   auto write = [&](byte_view chunk) -> result<void> {
     if (chunk.size() > size - written) return errc::invalid_argument;  // more than announced
     written += chunk.size();
-    bool threaded = false;
-#if !SLOTGUARD_CONFIG_NO_EXCEPTIONS
-    std::thread hasher;
-    if (parallel && chunk.size() >= (std::size_t{256} << 10)) {
-      try {
-        hasher = std::thread([&h, chunk] { h.update(chunk); });
-        threaded = true;
-      } catch (...) {
-        threaded = false;
-      }
-    }
-#else
-    (void)parallel;
-#endif
-    if (!threaded) h.update(chunk);
-    auto w = fs_->write(*f, chunk);
-#if !SLOTGUARD_CONFIG_NO_EXCEPTIONS
-    if (threaded) hasher.join();
-#endif
-    return w;
+    h.update(chunk);  // on the hasher's thread, while this one writes and reads the next chunk
+    return fs_->write(*f, chunk);
   };
   auto r = produce(write);
   if (r && written != size) r = errc::invalid_argument;
   if (r) r = fs_->flush(*f);
   auto c = fs_->close(*f);
   if (r && !c) r = c;
-  if (r) r = fs_->sync_dir(dir_);
+  // No directory sync: the name is made durable by the stage that adopts
+  // the file (its rename and directory sync); a file nobody adopts is
+  // removed at the next open whether or not its name survived.
   if (!r) {
     received_file gone = std::move(out);
     discard(std::move(gone));
