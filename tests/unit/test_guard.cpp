@@ -13,6 +13,8 @@
 #include <thread>
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <cstdint>
 #include <memory>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #if !SLOTGUARD_OS_WINDOWS
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -2044,5 +2047,76 @@ TEST_CASE("an isolated probe of a tree payload is given the unpacked tree's dire
   REQUIRE(g->apply(sg::byte_view(tree_bundle(f, 1, {{"rules/", ""}, {"rules/a.yar", "rule a { condition: true }"}}))));
   CHECK(g->apply(sg::byte_view(tree_bundle(f, 2, {{"rules/", ""}, {"rules/a.yar", "rule a { condition: no }"}})))
             .error() == sg::errc::probe_failed);
+}
+#endif
+
+#if !SLOTGUARD_OS_WINDOWS
+TEST_CASE("a 4 GiB bundle is applied streamed within 32 MiB of memory", "[guard.stream][huge]") {
+  if (std::getenv("SLOTGUARD_SKIP_HUGE") != nullptr) {
+    WARN("SLOTGUARD_SKIP_HUGE is set: the 4 GiB apply is skipped");
+    return;
+  }
+  if (sizeof(std::size_t) < 8) {
+    WARN("a 4 GiB bundle cannot be mapped in a 32-bit address space: skipped");
+    return;
+  }
+  slotguard_test::temp_dir tmp("huge");
+  const std::uint64_t payload_size = std::uint64_t{4} << 30;
+  {
+    std::error_code ec;
+    const auto space = std::filesystem::space(tmp.path(), ec);
+    // The sparse bundle takes next to nothing; the store's copy is dense.
+    if (ec || space.available < payload_size + (std::uint64_t{2} << 30)) {
+      WARN("less than 6 GiB free in the temporary directory: the 4 GiB apply is skipped");
+      return;
+    }
+  }
+  fixture f;
+  // A payload of zeros, sparse on disk: its SHA-256 once, then the head and
+  // the signature block around a hole.
+  sg::sha256 h;
+  const std::vector<std::uint8_t> zeros(std::size_t{1} << 20, 0);
+  for (std::uint64_t at = 0; at < payload_size; at += zeros.size()) h.update(sg::byte_view(zeros));
+  sg::bundle_builder b = f.builder(1);
+  b.payload_digest(payload_size, h.finish());
+  auto parts = b.build_parts();
+  REQUIRE(parts);
+  const std::string bundle_path = slotguard_test::utf8_path(tmp.path() / "huge.sgb");
+  {
+    std::ofstream out(bundle_path, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(parts->head.data()), static_cast<std::streamsize>(parts->head.size()));
+    out.seekp(static_cast<std::streamoff>(parts->head.size() + payload_size));
+    out.write(reinterpret_cast<const char*>(parts->tail.data()), static_cast<std::streamsize>(parts->tail.size()));
+    REQUIRE(out.good());
+  }
+  const std::string store_dir = slotguard_test::utf8_path(tmp.path() / "store");
+  struct rusage before {};
+  ::getrusage(RUSAGE_SELF, &before);
+  const pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    sg::native_storage fs;
+    auto o = f.options();
+    o.fs = &fs;
+    o.directory = store_dir;
+    o.on_event = nullptr;
+    auto g = sg::guard::open(std::move(o));
+    if (!g) ::_exit(2);
+    auto r = (*g)->apply_file(bundle_path);
+    if (!r) ::_exit(10 + static_cast<int>(r.error()) % 100);
+    auto c = (*g)->current();
+    if (!c || c->payload().size() != payload_size || c->sequence() != 1) ::_exit(3);
+    ::_exit(0);
+  }
+  int status = 0;
+  struct rusage ru {};
+  REQUIRE(::wait4(pid, &status, 0, &ru) == pid);
+  REQUIRE(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  // The child starts with this process's pages: its own use is the rest.
+  const double parent_mib = static_cast<double>(before.ru_maxrss) / 1024.0;
+  const double child_mib = static_cast<double>(ru.ru_maxrss) / 1024.0;
+  std::printf("4 GiB apply: child peak RSS %.1f MiB (this process %.1f MiB before the fork)\n", child_mib, parent_mib);
+  CHECK(child_mib < parent_mib + 32.0);
 }
 #endif
