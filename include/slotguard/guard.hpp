@@ -269,8 +269,10 @@ struct detail_guard_access {
     return std::make_shared<detail::copied_file>(std::move(bytes));
   }
 
+  // why, when given, receives what failed: the validator's record and field
+  // index and its message ("record 3, field 2: ...").
   static result<void> validate_content(const bundle_view& b, const content_check& check,
-                                       validated_payload& out) {
+                                       validated_payload& out, std::string* why = nullptr) {
     if (const schema* s = check.get_schema()) {
       // A schema describes records; a tree is checked by its own rules
       // (and the probe), or by a validator_fn given the payload.
@@ -278,7 +280,17 @@ struct detail_guard_access {
       if (!s->matches(b.manifest.schema_id, b.manifest.schema_version)) return errc::schema_mismatch;
     }
     auto v = check.run(b.payload);
-    if (!v) return v.error().code;
+    if (!v) {
+      if (why != nullptr) {
+        const validation_error& e = v.error();
+        std::string d;
+        if (e.record != validation_error::npos) d += "record " + std::to_string(e.record);
+        if (e.field != validation_error::npos) d += (d.empty() ? "" : ", ") + std::string("field ") + std::to_string(e.field);
+        if (!e.message.empty()) d += (d.empty() ? "" : ": ") + e.message;
+        *why = std::move(d);
+      }
+      return v.error().code;
+    }
     out = std::move(*v);
     return ok();
   }
@@ -1328,13 +1340,15 @@ class guard {
 
     // validate
     {
-      auto v = detail_guard_access::validate_content(c->bundle_, opts_.check, c->records_);
+      std::string why;
+      auto v = detail_guard_access::validate_content(c->bundle_, opts_.check, c->records_, &why);
       // A schema id or version mismatch means the bundle is for another
       // host build, not that it is bad.
       if (!v)
         return reject(seq, v.error(),
                       v.error() != errc::schema_mismatch && v.error() != errc::invalid_argument &&
-                          v.error() != errc::out_of_memory);
+                          v.error() != errc::out_of_memory,
+                      std::move(why));
     }
 
     // policy

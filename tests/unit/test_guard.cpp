@@ -628,6 +628,9 @@ TEST_CASE("content that verifies but fails validation is quarantined", "[guard.g
   REQUIRE(e != nullptr);
   CHECK(e->error == sg::errc::field_count_mismatch);
   CHECK(e->candidate_sequence == 2);
+  // The validator's own words reach the event (and the quarantine with them).
+  CHECK(e->detail.find("bad content") != std::string::npos);
+  CHECK(e->detail.find("quarantined") != std::string::npos);
 }
 
 TEST_CASE("a schema gate checks the schema id, then every record", "[guard.gates]") {
@@ -652,6 +655,31 @@ TEST_CASE("a schema gate checks the schema id, then every record", "[guard.gates
   CHECK(r.error() != sg::errc::schema_mismatch);
   CHECK(quarantined(*g, 1));
   CHECK(g->current() == nullptr);
+}
+
+TEST_CASE("a rejection by the schema names the record, the field and the validator's message", "[guard.gates]") {
+  fixture f;
+  auto same = sg::parse_schema_text("schema \"test\" version 1\nrecord rule = 1 { field id: u32 }\n");
+  REQUIRE(same);
+  auto o = f.options();
+  o.check = sg::content_check(*same);
+  auto g = f.open(o);
+  // Record 0 is right; record 1 carries two fields where one is declared.
+  sg::payload_writer w("test", 1);
+  w.begin_record(1);
+  w.add_u32(7);
+  w.begin_record(1);
+  w.add_u32(8);
+  w.add_u32(9);
+  const auto payload = w.finish();
+  auto r = g->apply(f.bundle(1, std::string(payload.begin(), payload.end())));
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == sg::errc::field_count_mismatch);
+  const sg::event* e = f.last(sg::event_kind::rejected);
+  REQUIRE(e != nullptr);
+  INFO("detail: " << e->detail);
+  CHECK(e->detail.rfind("record 1", 0) == 0);
+  CHECK(e->detail.find("quarantined") != std::string::npos);
 }
 
 TEST_CASE("a failing in-process probe rejects and quarantines", "[guard.probe]") {
