@@ -598,7 +598,10 @@ const char verify_help[] =
     "\n"
     "Checks, in this order: structure and limits, payload size and SHA-256,\n"
     "signatures (at least K distinct trusted keys), channel, sequence above the\n"
-    "floor, expiry and not-before against the clock, host version range.\n"
+    "floor, expiry and not-before against the clock, host version range; for a\n"
+    "tree payload then its table and each file's SHA-256. The bundle is read in\n"
+    "parts and the payload hashed as it is read: memory stays small whatever\n"
+    "its size.\n"
     "\n"
     "  --trust KEY.pub    a trusted public key (PEM); at least one (required)\n"
     "  --threshold K      distinct trusted signers required (default 1)\n"
@@ -1291,6 +1294,19 @@ int cmd_verify(int argc, char** argv) {
     if (verified.error() == sg::errc::unknown_key && head->view.signature_count() == 0)
       return sgcli::fail(cmd, verified.error(), path + ": the bundle carries no signature");
     return sgcli::fail(cmd, verified.error(), path);
+  }
+  // A tree payload: its table (every rule) and each file's SHA-256, as a
+  // device checks them before unpacking.
+  if (m.kind == sg::payload_kind::tree) {
+    const auto index = read_tree_table(in, *head);
+    if (!index) return sgcli::fail(cmd, index.error(), path + ": the tree payload's table");
+    const std::uint64_t base = head->payload_offset;
+    const sg::read_at_fn payload = [&in, base](std::uint64_t off, std::uint8_t* out, std::size_t n) {
+      return in.read_at(base + off, out, n);
+    };
+    std::string problem;
+    const auto files = sg::verify_tree_data(payload, *index, &problem);
+    if (!files) return sgcli::fail(cmd, files.error(), path + ": tree entry " + problem);
   }
 #if SLOTGUARD_CLI_WITH_SCHEMA
   if (schema_file) {
