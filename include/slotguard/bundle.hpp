@@ -4,11 +4,15 @@
 // byte by byte). A fixed little-endian header, a manifest of typed,
 // length-prefixed fields, the payload, and a block of Ed25519 signatures. The
 // parser here is zero-copy and checks every length before it uses it against
-// configurable limits; verification then binds the payload (size, SHA-256),
-// checks signatures against a trust set, and checks that the bundle is meant
-// for this device now (channel, sequence floor, validity window, host
-// version). A builder and add_signature produce bundles; both are
-// deterministic, so equal inputs give byte-identical bundles.
+// configurable limits; for bundles too big to hold, read_bundle_head reads
+// the header, manifest and signature block through a caller's read function
+// (same checks, same order) and stream_payload hashes the payload in chunks.
+// Verification then binds the payload (size, SHA-256), checks signatures
+// against a trust set, and checks that the bundle is meant for this device
+// now (channel, sequence floor, validity window, host version). A builder
+// (build, or build_parts around a payload the caller streams) and
+// add_signature produce bundles; all are deterministic, so equal inputs give
+// byte-identical bundles.
 #ifndef SLOTGUARD_BUNDLE_HPP
 #define SLOTGUARD_BUNDLE_HPP
 
