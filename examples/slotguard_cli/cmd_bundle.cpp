@@ -3,6 +3,7 @@
 #include "cli.hpp"
 
 #include <slotguard/bundle.hpp>
+#include <slotguard/detail/posix_lfs.hpp>
 #include <slotguard/detail/time.hpp>
 #include <slotguard/tree.hpp>
 #include <slotguard/tree_pack.hpp>
@@ -165,6 +166,16 @@ sg::errc errc_from_win32(DWORD e) {
   }
 }
 #else
+// 64-bit offsets on 32-bit glibc without _FILE_OFFSET_BITS=64 too (the
+// library's helpers for stat and pread; pwrite's twin here).
+inline ssize_t sys_pwrite(int fd, const void* p, std::size_t n, std::uint64_t offset) noexcept {
+#if defined(__GLIBC__) && defined(__USE_LARGEFILE64)
+  return ::pwrite64(fd, p, n, static_cast<off64_t>(offset));
+#else
+  return ::pwrite(fd, p, n, static_cast<off_t>(offset));
+#endif
+}
+
 sg::errc errc_from_errno(int e) {
   switch (e) {
     case ENOENT:
@@ -205,10 +216,10 @@ class input_file {
     if (!::GetFileSizeEx(h_, &size) || size.QuadPart < 0) return errc_from_win32(::GetLastError());
     size_ = static_cast<std::uint64_t>(size.QuadPart);
 #else
-    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | sg::detail::large_file_flag);
     if (fd_ < 0) return errc_from_errno(errno);
-    struct stat st {};
-    if (::fstat(fd_, &st) != 0) return errc_from_errno(errno);
+    sg::detail::stat_buf st{};
+    if (sg::detail::sys_fstat(fd_, &st) != 0) return errc_from_errno(errno);
     if (!S_ISREG(st.st_mode)) return sg::errc::invalid_argument;
     size_ = static_cast<std::uint64_t>(st.st_size);
 #if defined(POSIX_FADV_SEQUENTIAL)
@@ -235,9 +246,9 @@ class input_file {
     }
     return static_cast<std::size_t>(got);
 #else
-    if (off > static_cast<std::uint64_t>((std::numeric_limits<off_t>::max)())) return std::size_t{0};
+    if (off > sg::detail::max_file_offset) return std::size_t{0};
     while (true) {
-      const ssize_t got = ::pread(fd_, out, std::min<std::size_t>(n, std::size_t{1} << 30), static_cast<off_t>(off));
+      const ssize_t got = sg::detail::sys_pread(fd_, out, std::min<std::size_t>(n, std::size_t{1} << 30), off);
       if (got >= 0) return static_cast<std::size_t>(got);
       if (errno != EINTR) return errc_from_errno(errno);
     }
@@ -306,7 +317,8 @@ class output_file {
     }
 #else
     tmp_ = target + ".tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + std::to_string(counter++);
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode));
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | sg::detail::large_file_flag,
+                 static_cast<mode_t>(mode));
     if (fd_ < 0) {
       const int e = errno;
       tmp_.clear();
@@ -331,8 +343,8 @@ class output_file {
         return errc_from_win32(::GetLastError());
       done += put;
 #else
-      if (at > static_cast<std::uint64_t>((std::numeric_limits<off_t>::max)())) return sg::errc::too_large;
-      const ssize_t put = ::pwrite(fd_, bytes.data() + done, n, static_cast<off_t>(at));
+      if (at > sg::detail::max_file_offset - n) return sg::errc::too_large;
+      const ssize_t put = sys_pwrite(fd_, bytes.data() + done, n, at);
       if (put < 0) {
         if (errno == EINTR) continue;
         return errc_from_errno(errno);
