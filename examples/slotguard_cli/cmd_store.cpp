@@ -15,6 +15,7 @@
 #include "cli.hpp"
 
 #include <slotguard/bundle.hpp>
+#include <slotguard/tree.hpp>
 #include <slotguard/guard.hpp>
 #include <slotguard/history.hpp>
 #include <slotguard/requests.hpp>
@@ -102,7 +103,8 @@ const char store_help[] =
     "            floor, quarantine (a list of sequences), load_error (null or\n"
     "            why the active content is not served), trust_checked\n"
     "            (whether --trust was given), served (the sequence readers get, or\n"
-    "            0), and breaker {mode, streak, safe_sequence}: the crash-streak\n"
+    "            0), served_path (a tree payload's directory, or null) and breaker\n"
+    "            {mode, streak, safe_sequence}: the crash-streak\n"
     "            breaker's mode (normal, safe, no_content, not_content), the starts\n"
     "            since the last healthy run, the last known-safe sequence\n"
     "  confirm   commit the running trial; with no trial, end the crash-streak\n"
@@ -188,16 +190,17 @@ struct read_status {
   std::optional<sg::request_slot> active, fallback;
   sg::errc load_error = sg::errc::ok;
   std::uint64_t served = 0;
+  std::string served_path;  // a tree payload's directory in the store (empty: none)
 };
 
 std::optional<sg::request_slot> summarize_slot(sg::slot_id id, const sg::slot_info& info,
-                                               const std::vector<std::uint8_t>* bytes) {
+                                               const sg::byte_view* bytes) {
   sg::request_slot s;
   s.slot = sg::to_string(id);
   s.sequence = info.sequence;
   s.payload_sha256 = std::string(64, '0');
   if (bytes != nullptr) {
-    auto parsed = sg::parse_bundle(sg::byte_view(*bytes));
+    auto parsed = sg::parse_bundle(*bytes);
     if (parsed) {
       s.payload_sha256 = hex_digest(parsed->manifest.payload_sha256);
       s.version = std::string(parsed->manifest.version);
@@ -222,16 +225,20 @@ sg::result<read_status> read_store(sg::storage& fs, const std::string& dir, cons
     bool moved = false;
     // Loads and checks a slot as the sensor would: quarantine, hash, parse,
     // signatures against the current keys, channel, host range.
+    std::string paths[2];
     auto judge = [&](sg::slot_id id, std::optional<sg::request_slot>& summary) -> sg::errc {
       const sg::slot_info& info = s.slot(id);
-      auto bytes = st->load(id);
-      summary = summarize_slot(id, info, bytes ? &*bytes : nullptr);
-      if (!bytes) {
-        if (bytes.error() == sg::errc::not_found) moved = true;
-        return bytes.error();
+      // Mapped, not read into memory: content may be gigabytes.
+      auto mapped = st->map(id);
+      sg::byte_view view;
+      if (mapped) view = (*mapped)->bytes();
+      summary = summarize_slot(id, info, mapped ? &view : nullptr);
+      if (!mapped) {
+        if (mapped.error() == sg::errc::not_found) moved = true;
+        return mapped.error();
       }
       if (s.is_quarantined(info.sequence)) return sg::errc::quarantined;
-      auto b = sg::parse_bundle(sg::byte_view(*bytes));
+      auto b = sg::parse_bundle(view);
       if (!b) return b.error();
       if (auto h = sg::verify_payload(*b); !h) return h.error();
       if (auto v = sg::verify_signatures(*b, trust); !v) return v.error();
@@ -241,6 +248,14 @@ sg::result<read_status> read_store(sg::storage& fs, const std::string& dir, cons
       if (host) {
         if (m.host_min && *host < *m.host_min) return sg::errc::host_version_out_of_range;
         if (m.host_max && *host > *m.host_max) return sg::errc::host_version_out_of_range;
+      }
+      if (m.kind == sg::payload_kind::tree) {
+        // The unpacked tree, entry by entry, as the sensor checks it.
+        auto index = sg::parse_tree_table(b->payload, b->payload.size());
+        if (!index) return index.error();
+        auto v = sg::verify_unpacked_tree(fs, st->slot_dir(id), *index);
+        if (!v) return v.error() == sg::errc::not_found ? sg::errc::slot_corrupt : v.error();
+        paths[static_cast<int>(id)] = st->slot_dir(id);
       }
       return sg::errc::ok;
     };
@@ -253,9 +268,13 @@ sg::result<read_status> read_store(sg::storage& fs, const std::string& dir, cons
     } else if (s.active) {
       if (active_e == sg::errc::ok) {
         out.served = s.slot(*s.active).sequence;
+        out.served_path = paths[static_cast<int>(*s.active)];
       } else {
         out.load_error = active_e;
-        if (s.fallback && fallback_e == sg::errc::ok) out.served = s.slot(*s.fallback).sequence;
+        if (s.fallback && fallback_e == sg::errc::ok) {
+          out.served = s.slot(*s.fallback).sequence;
+          out.served_path = paths[static_cast<int>(*s.fallback)];
+        }
       }
     }
     return out;
@@ -281,12 +300,13 @@ int run_status(const char* cmd, const std::string& store, const std::string& cha
     std::printf(
         "{\"state\":\"%s\",\"channel\":%s,\"active\":%s,\"fallback\":%s,\"trial_starts\":%u,"
         "\"start_budget\":%u,\"floor\":%llu,\"quarantine\":%s,\"load_error\":%s,\"trust_checked\":%s,"
-        "\"served\":%llu,\"breaker\":{\"mode\":\"%s\",\"streak\":%u,\"safe_sequence\":%llu}}\n",
+        "\"served\":%llu,\"served_path\":%s,\"breaker\":{\"mode\":\"%s\",\"streak\":%u,\"safe_sequence\":%llu}}\n",
         state.c_str(), ch.empty() ? "null" : sgcli::json_string(ch).c_str(), json_slot(r->active).c_str(),
         json_slot(r->fallback).c_str(), s.trial ? s.starts_used : 0u, s.trial ? s.start_budget : 0u,
         static_cast<unsigned long long>(s.floor), json_list(s.quarantine).c_str(),
         r->load_error == sg::errc::ok ? "null" : sgcli::json_string(sg::to_string(r->load_error)).c_str(),
-        trusted ? "true" : "false", static_cast<unsigned long long>(r->served), sg::to_string(s.mode), s.streak,
+        trusted ? "true" : "false", static_cast<unsigned long long>(r->served),
+        r->served_path.empty() ? "null" : sgcli::json_string(r->served_path).c_str(), sg::to_string(s.mode), s.streak,
         static_cast<unsigned long long>(s.safe_sequence));
     return sgcli::exit_ok;
   }
@@ -302,6 +322,7 @@ int run_status(const char* cmd, const std::string& store, const std::string& cha
     std::printf("%s%llu", i ? " " : "", static_cast<unsigned long long>(s.quarantine[i]));
   std::printf("\n");
   std::printf("served:       %s\n", r->served ? ("sequence " + std::to_string(r->served)).c_str() : "nothing");
+  if (!r->served_path.empty()) std::printf("served path:  %s\n", sgcli::printable(r->served_path).c_str());
   std::printf("breaker:      %s, %u start%s since the last healthy run, last known-safe %s\n",
               sg::to_string(s.mode), s.streak, s.streak == 1 ? "" : "s",
               s.safe_sequence ? ("sequence " + std::to_string(s.safe_sequence)).c_str() : "none");
@@ -403,10 +424,34 @@ namespace {
 
 // --- apply, confirm, revert, rollback, release -----------------------------------------
 
-// The bundle apply runs, read in this one place (a streamed bundle will be
-// handed to the guard by path instead: guard::apply_file).
-sg::result<std::vector<std::uint8_t>> read_bundle(const std::string& path, const sg::bundle_limits& limits) {
-  return sgcli::read_file(path, limits.max_bundle_size);
+// A request carries its bundle (the sensor must not read a file that may
+// change under it), so a bundle for a running sensor is read into memory:
+// up to this size. Directly, apply streams the bundle whatever its size.
+constexpr std::uint64_t max_request_bundle = std::uint64_t{256} << 20;
+
+sg::result<std::vector<std::uint8_t>> read_bundle(const std::string& path) {
+  return sgcli::read_file(path, max_request_bundle);
+}
+
+// The head of a bundle file (header, manifest, signatures), read in bounded
+// memory: whether it is a recall, before anything else is done with it.
+sg::result<bool> bundle_is_recall(sg::storage& fs, const std::string& path, const sg::bundle_limits& limits) {
+  auto f = fs.open_read(path);
+  if (!f) return f.error();
+  auto size = fs.file_size(*f);
+  sg::result<bool> out = sg::errc::io_error;
+  if (!size) {
+    out = size.error();
+  } else {
+    const sg::file_handle h = *f;
+    auto head = sg::read_bundle_head(
+        [&fs, h](std::uint64_t off, std::uint8_t* o, std::size_t n) { return fs.read_at(h, off, o, n); }, *size,
+        limits);
+    if (!head) out = head.error();
+    else out = !head->view.manifest.recalls.empty();
+  }
+  (void)fs.close(*f);
+  return out;
 }
 
 // What a command's success says, for the state it left.
@@ -749,10 +794,6 @@ int cmd_store(int argc, char** argv) {
       po.pass_env = args.values("--probe-env");
       o.candidate_probe = sg::probe::isolated(probe_command, std::move(po));
     }
-    errno = 0;
-    auto bytes = read_bundle(bundle_path, o.limits);
-    if (!bytes) return sgcli::fail(cmd, bytes.error(), "bundle " + bundle_path);
-    bundle = std::move(*bytes);
   }
 
   const sg::request_kind kind = is_apply      ? sg::request_kind::apply
@@ -762,8 +803,12 @@ int cmd_store(int argc, char** argv) {
                                               : sg::request_kind::release;
   bool is_recall = false;
   if (is_apply) {
-    auto parsed = sg::parse_bundle(sg::byte_view(bundle), o.limits);
-    is_recall = parsed && !parsed->manifest.recalls.empty();
+    errno = 0;
+    auto recall = bundle_is_recall(disk, bundle_path, o.limits);
+    if (!recall)
+      return sgcli::fail(cmd, recall.error(),
+                         "bundle " + bundle_path);
+    is_recall = *recall;
   }
 
   if (!act_as_store_owner(*store))
@@ -781,6 +826,17 @@ int cmd_store(int argc, char** argv) {
                    "slotguard %s: note: a sensor holds the store; its own keys, schema, policy and probe apply "
                    "(%s not used)\n",
                    cmd, unused.c_str());
+    if (is_apply) {
+      errno = 0;
+      auto bytes = read_bundle(bundle_path);
+      if (!bytes)
+        return sgcli::fail(cmd, bytes.error(),
+                           "bundle " + bundle_path +
+                               (bytes.error() == sg::errc::too_large
+                                    ? ": a running sensor takes bundles of up to 256 MiB through a request"
+                                    : ""));
+      bundle = std::move(*bytes);
+    }
     sg::operator_request req;
     req.kind = kind;
     req.sequence = release_seq;
@@ -801,7 +857,8 @@ int cmd_store(int argc, char** argv) {
   sg::result<void> r;
   switch (kind) {
     case sg::request_kind::apply:
-      r = g.apply(sg::byte_view(bundle));
+      // Streamed: bounded memory whatever the bundle's size.
+      r = g.apply_file(bundle_path);
       break;
     case sg::request_kind::confirm:
       r = g.confirm();

@@ -106,7 +106,7 @@ inline namespace v1 {
   /* store safety */                                                                    \
   X(read_only_store, "the store is open read-only: nothing can be written to it")       \
   X(insecure_permissions, "the store or a file in it is owned by another account or open to others") \
-  X(not_regular_file, "a store file is not a regular file")                             \
+  X(not_regular_file, "the file is not a regular file (a directory, device, FIFO or link)") \
   X(counter_exhausted, "a store counter has reached its largest value")                 \
   X(sharing_violation, "another program holds the file open and the retries ran out")   \
   /* probe verdicts */                                                                  \

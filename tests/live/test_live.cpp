@@ -358,11 +358,12 @@ TEST_CASE("status and history on a missing path create nothing", "[live]") {
     CHECK(o.err.find(file.string()) != std::string::npos);
     CHECK(o.err.find("(os: ") != std::string::npos);
   }
-  // A bundle that is a directory: named, with the OS's words.
+  // A bundle that is a directory: named, and said to be no regular file.
   const auto o = tool(t.dir, "apply --store " + q(t.store) + " --channel rules " + q(t.dir) + " --trust " + q(t.pub));
   CHECK(o.status == 1);
+  CHECK(o.err.find("not_regular_file") != std::string::npos);
   CHECK(o.err.find("bundle " + t.dir.string()) != std::string::npos);
-  CHECK(o.err.find("(os: ") != std::string::npos);
+  CHECK(o.err.find("is not a regular file") != std::string::npos);
   CHECK_FALSE(fs::exists(t.store));
 }
 
