@@ -555,7 +555,7 @@ class protected_fleet {
     queue_.push(ev{t, order_++, device, gen, k});
   }
 
-  sg::guard_options options(const std::string& id, sg::sim_storage& disk, const sg::clock& time,
+  sg::guard_options options(const std::string& id, sg::sim_storage& disk, const sg::time_source& time,
                             live_device* sink) {
     sg::guard_options o;
     o.fs = &disk;

@@ -135,8 +135,8 @@ struct guard_status {
   std::vector<std::uint64_t> quarantine;
   // During a trial: time since it started in this process, and the deadline
   // margin left before the watchdog reverts (both 0 otherwise).
-  clock::duration trial_elapsed{};
-  clock::duration watchdog_left{};
+  time_source::duration trial_elapsed{};
+  time_source::duration watchdog_left{};
   // Why the active content could not be loaded at open, if it could not
   // (ok otherwise): readers then see the fallback or nothing.
   errc load_error = errc::ok;
@@ -186,15 +186,15 @@ struct guard_options {
   // temporary directory). The file is removed after the probe.
   std::string probe_dir;
   // Time. Must outlive the guard.
-  const clock* time = &real_clock();
+  const time_source* time = &real_clock();
   // Trial: no heartbeat for watchdog_timeout reverts; heartbeats flowing for
   // probation commit; start_budget process starts (counting the one that
   // began the trial) may run it before the next start reverts it.
-  clock::duration watchdog_timeout = std::chrono::seconds(30);
-  clock::duration probation = std::chrono::minutes(10);
+  time_source::duration watchdog_timeout = std::chrono::seconds(30);
+  time_source::duration probation = std::chrono::minutes(10);
   std::uint32_t start_budget = 1;
   watchdog_mode watchdog = watchdog_mode::thread;
-  clock::duration watchdog_tick = std::chrono::milliseconds(100);
+  time_source::duration watchdog_tick = std::chrono::milliseconds(100);
   // The crash-streak breaker (docs/GUARD.md, "Crash loops"). A start is
   // healthy once heartbeats have flowed for healthy_uptime since open() (or
   // at a clean shutdown()); starts that never get there are a crash streak.
@@ -204,7 +204,7 @@ struct guard_options {
   // served the crashes are not content's: content is served again and the
   // breaker stops escalating until a healthy run. safe_streak 0 turns the
   // breaker off. Requires null_streak > safe_streak when both are set.
-  clock::duration healthy_uptime = std::chrono::minutes(5);
+  time_source::duration healthy_uptime = std::chrono::minutes(5);
   std::uint32_t safe_streak = 3;
   std::uint32_t null_streak = 6;
   // An operator's tool, not the sensor: open() never counts a process start,
@@ -226,7 +226,7 @@ struct guard_options {
   // the requests left in <directory>/requests at its watchdog ticks and
   // poll() calls, looking at most every request_interval.
   bool serve_requests = true;
-  clock::duration request_interval = std::chrono::milliseconds(100);
+  time_source::duration request_interval = std::chrono::milliseconds(100);
   // The store's history (history.hpp): every event delivered is recorded
   // durably in the store (one write per decision), the last history_capacity
   // of them kept; read it with read_history(). Not by a read-only guard.
@@ -333,7 +333,7 @@ struct detail_guard_access {
 //  - ev_mu_ guards the event queue; handlers run with no guard lock held.
 class guard {
  public:
-  using duration = clock::duration;
+  using duration = time_source::duration;
 
   // Opens the channel's store (see guard_options), recovers it, records the
   // process start (the crash streak, and a start against a running trial,
@@ -548,7 +548,7 @@ class guard {
   guard_status status() const SLOTGUARD_EXCLUDES(mu_) {
     guard_status g;
     store_state s;
-    clock::time_point trial_start{};
+    time_source::time_point trial_start{};
     {
       detail::scoped_lock lock(mu_);
       s = view_;
@@ -1040,7 +1040,7 @@ class guard {
                                  [](const issued_content& i) { return i.content.expired(); }),
                   issued_.end());
     if (read_only_) return;
-    if (store_->sweep()) log(log_level::debug, "removed the files of content no reader holds any longer");
+    if (store_->sweep()) log_message(log_level::debug, "removed the files of content no reader holds any longer");
   }
 
   void remember_locked(slot_id slot, content_handle h) SLOTGUARD_REQUIRES(io_mu_) {
@@ -1106,10 +1106,10 @@ class guard {
         return;
     }
     const auto now = opts_.time->now();
-    const auto beat = clock::time_point(duration(last_heartbeat_.load(std::memory_order_acquire)));
+    const auto beat = time_source::time_point(duration(last_heartbeat_.load(std::memory_order_acquire)));
     const bool beating = now - beat < opts_.watchdog_timeout;
     if (trial_running_locked() && !stopped_) {
-      clock::time_point started;
+      time_source::time_point started;
       {
         detail::scoped_lock lock(mu_);
         started = trial_start_;
@@ -1527,7 +1527,7 @@ class guard {
 
   const guard_options opts_;
   const bool read_only_;
-  clock::time_point opened_at_{};
+  time_source::time_point opened_at_{};
 
   mutable detail::annotated_mutex io_mu_ SLOTGUARD_ACQUIRED_AFTER(apply_mu_);
   detail::annotated_mutex apply_mu_;
@@ -1563,11 +1563,11 @@ class guard {
   std::uint64_t served_ SLOTGUARD_GUARDED_BY(mu_) = 0;
   std::string served_path_ SLOTGUARD_GUARDED_BY(mu_);
   std::optional<slot_id> served_slot_ SLOTGUARD_GUARDED_BY(mu_);
-  clock::time_point trial_start_ SLOTGUARD_GUARDED_BY(mu_){};
+  time_source::time_point trial_start_ SLOTGUARD_GUARDED_BY(mu_){};
 
   // Read by heartbeat() without any guard lock.
   std::atomic<bool> trial_live_{false};
-  std::atomic<clock::duration::rep> last_heartbeat_{0};
+  std::atomic<time_source::duration::rep> last_heartbeat_{0};
   std::atomic<bool> healthy_{false};
   // A passed deadline's revert could not be written: retried by poll() and
   // the watchdog's ticks, for the trial of revert_due_seq_.
@@ -1691,7 +1691,7 @@ class guard {
 
   std::mutex requests_mu_;
   bool requests_scanned_ = false;                 // guarded by requests_mu_
-  clock::time_point last_request_scan_{};         // guarded by requests_mu_
+  time_source::time_point last_request_scan_{};         // guarded by requests_mu_
 
   // --- history
   // Every delivered event goes to the log sink and, durably, to the store's
@@ -1711,12 +1711,12 @@ class guard {
       if (e.reason != revert_reason::none) m += std::string(", reason ") + to_string(e.reason);
       if (e.error != errc::ok) m += std::string(", error ") + to_string(e.error);
       if (!e.detail.empty()) m += ": " + e.detail;
-      log(level, m);
+      log_message(level, m);
     }
     if (!opts_.keep_history || read_only_ || !worth_recording(e)) return;
     if (!history_) history_.emplace(*opts_.fs, opts_.directory, opts_.history_capacity);
     auto w = history_->append(history_from_event(e));
-    if (!w) log(log_level::error, std::string("the store's history could not record ") + to_string(e.kind) + ": " +
+    if (!w) log_message(log_level::error, std::string("the store's history could not record ") + to_string(e.kind) + ": " +
                                       to_string(w.error()));
   }
 

@@ -70,7 +70,7 @@ inline bool log_enabled() {
 
 // Sends one message to the sink, if there is one (outside the registry's
 // lock, so a slow sink holds up no other thread's logging).
-inline void log(log_level level, std::string_view message) {
+inline void log_message(log_level level, std::string_view message) {
   std::shared_ptr<const log_sink> s;
   {
     detail::log_registry& r = detail::log_state();

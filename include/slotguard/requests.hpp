@@ -376,7 +376,7 @@ inline std::size_t serve_requests(storage& fs, const std::string& store_dir,
     const std::vector<std::uint8_t> bytes = detail::encode_outcome(o);
     auto w = detail::write_atomically(fs, dir, detail::join_path(dir, id + ".out"), byte_view(bytes));
     if (!w) {
-      log(log_level::error, "request " + id + ": its outcome could not be written: " + to_string(w.error()));
+      log_message(log_level::error, "request " + id + ": its outcome could not be written: " + to_string(w.error()));
       return false;
     }
     outs.push_back(id);
@@ -393,7 +393,7 @@ inline std::size_t serve_requests(storage& fs, const std::string& store_dir,
     o.code = errc::internal;
     o.sentence = "interrupted: the sensor stopped while carrying out this request; each store operation is "
                  "all or nothing, so status and history say whether it took effect; it is not tried again";
-    log(log_level::warning, "request " + id + ": found claimed without an outcome (a crash while acting)");
+    log_message(log_level::warning, "request " + id + ": found claimed without an outcome (a crash while acting)");
     if (!finish(std::move(o), id)) return 0;
   }
   std::sort(reqs.begin(), reqs.end());
@@ -411,13 +411,13 @@ inline std::size_t serve_requests(storage& fs, const std::string& store_dir,
     auto claimed = fs.rename(req, run);
     if (!claimed) {
       if (claimed.error() != errc::not_found)  // not_found: withdrawn meanwhile
-        log(log_level::error, "request " + id + ": could not be claimed: " + to_string(claimed.error()));
+        log_message(log_level::error, "request " + id + ": could not be claimed: " + to_string(claimed.error()));
       continue;
     }
     auto synced = fs.sync_dir(dir);
     if (!synced) {
       (void)fs.rename(run, req);  // give it back: tried again next time
-      log(log_level::error, "request " + id + ": its claim could not be made durable: " + to_string(synced.error()));
+      log_message(log_level::error, "request " + id + ": its claim could not be made durable: " + to_string(synced.error()));
       return done;
     }
     auto bytes = fs.read_file(run, std::uint64_t{1} << 32);
@@ -433,9 +433,9 @@ inline std::size_t serve_requests(storage& fs, const std::string& store_dir,
         o.code = errc::malformed_field;
         o.sentence = "the request is malformed";
       } else {
-        log(log_level::info, "request " + id + ": " + to_string(r->kind) + " taken up");
+        log_message(log_level::info, "request " + id + ": " + to_string(r->kind) + " taken up");
         o = act(*r);
-        log(o.code == errc::ok ? log_level::info : log_level::warning,
+        log_message(o.code == errc::ok ? log_level::info : log_level::warning,
             "request " + id + ": " + to_string(r->kind) + ": " + to_string(o.code) + ": " + o.sentence);
       }
     }

@@ -29,13 +29,13 @@ inline namespace v1 {
 // The source of time. now() is monotonic (deadlines, probation); wall_now()
 // is calendar time (a bundle's created/expires dates, rollout steps). Both
 // must be safe to call from any thread.
-class clock {
+class time_source {
  public:
   using duration = std::chrono::steady_clock::duration;
   using time_point = std::chrono::steady_clock::time_point;
   using wall_time_point = std::chrono::system_clock::time_point;
 
-  virtual ~clock() = default;
+  virtual ~time_source() = default;
   virtual time_point now() const noexcept = 0;
   virtual wall_time_point wall_now() const noexcept = 0;
 
@@ -47,21 +47,21 @@ class clock {
 };
 
 // The operating system's clocks.
-class steady_clock_source final : public clock {
+class steady_clock_source final : public time_source {
  public:
   time_point now() const noexcept override { return std::chrono::steady_clock::now(); }
   wall_time_point wall_now() const noexcept override { return std::chrono::system_clock::now(); }
 };
 
 // A process-wide real clock, for options that default to real time.
-inline clock& real_clock() noexcept {
+inline time_source& real_clock() noexcept {
   static steady_clock_source instance;
   return instance;
 }
 
 // A clock that moves only when told to. Both times advance together. Safe to
 // read and advance from different threads.
-class manual_clock final : public clock {
+class manual_clock final : public time_source {
  public:
   // Starts at a steady time of 1 hour (so that "now - timeout" stays positive)
   // and at the given calendar time in Unix seconds.
@@ -108,13 +108,13 @@ class manual_clock final : public clock {
 // tick callback runs on the watchdog's thread after every check.
 class watchdog {
  public:
-  using duration = clock::duration;
-  using time_point = clock::time_point;
+  using duration = time_source::duration;
+  using time_point = time_source::time_point;
   using callback = std::function<void(std::uint64_t arm_id)>;
   using tick_callback = std::function<void()>;
 
   // Requires timeout > 0. c must outlive the watchdog.
-  watchdog(const clock& c, duration timeout, callback on_expire, tick_callback on_tick = {})
+  watchdog(const time_source& c, duration timeout, callback on_expire, tick_callback on_tick = {})
       : clock_(&c), timeout_(timeout), on_expire_(std::move(on_expire)), on_tick_(std::move(on_tick)) {
     SLOTGUARD_ASSERT(timeout.count() > 0);
   }
@@ -243,7 +243,7 @@ class watchdog {
     }
   }
 
-  const clock* clock_;
+  const time_source* clock_;
   mutable detail::annotated_mutex mu_;
   duration timeout_ SLOTGUARD_GUARDED_BY(mu_);
   time_point deadline_ SLOTGUARD_GUARDED_BY(mu_){};

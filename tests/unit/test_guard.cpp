@@ -187,7 +187,7 @@ TEST_CASE("apply puts a bundle on trial and publishes it at once", "[guard.trial
   CHECK(st.trial_starts == 1);  // this process is the trial's first start
   CHECK(st.start_budget == 1);
   CHECK(st.floor == 0);
-  CHECK(st.watchdog_left == std::chrono::duration_cast<sg::clock::duration>(30s));
+  CHECK(st.watchdog_left == std::chrono::duration_cast<sg::time_source::duration>(30s));
   // Applying the running trial again is refused.
   CHECK(g->apply(f.bundle(1)).error() == sg::errc::already_active);
 }

@@ -18,13 +18,13 @@ TEST_CASE("manual_clock moves only when advanced, both times together", "[watchd
   CHECK(c.unix_seconds() == 1700000000);
   CHECK(c.now() == t0);
   c.advance(90s);
-  CHECK(c.now() - t0 == std::chrono::duration_cast<sg::clock::duration>(90s));
+  CHECK(c.now() - t0 == std::chrono::duration_cast<sg::time_source::duration>(90s));
   CHECK(c.unix_seconds() == 1700000090);
   c.set_unix_seconds(5);
   CHECK(c.unix_seconds() == 5);
-  CHECK(c.now() - t0 == std::chrono::duration_cast<sg::clock::duration>(90s));
+  CHECK(c.now() - t0 == std::chrono::duration_cast<sg::time_source::duration>(90s));
 
-  const sg::clock& real = sg::real_clock();
+  const sg::time_source& real = sg::real_clock();
   const auto a = real.now();
   CHECK(real.now() >= a);
   CHECK(real.unix_seconds() > 1600000000);
@@ -43,7 +43,7 @@ TEST_CASE("an armed watchdog expires once at its deadline when polled", "[watchd
   const auto id = w.arm();
   CHECK(id != 0);
   CHECK(w.armed());
-  CHECK(w.deadline() == c.now() + std::chrono::duration_cast<sg::clock::duration>(10s));
+  CHECK(w.deadline() == c.now() + std::chrono::duration_cast<sg::time_source::duration>(10s));
   c.advance(9s);
   CHECK_FALSE(w.poll());
   CHECK(fired.empty());
@@ -82,7 +82,7 @@ TEST_CASE("feed pushes the deadline forward, disarm cancels it", "[watchdog.poll
   // A new timeout applies from the next feed.
   (void)w.arm();
   w.set_timeout(2s);
-  CHECK(w.timeout() == std::chrono::duration_cast<sg::clock::duration>(2s));
+  CHECK(w.timeout() == std::chrono::duration_cast<sg::time_source::duration>(2s));
   CHECK(w.feed());
   c.advance(2s);
   CHECK(w.poll());
