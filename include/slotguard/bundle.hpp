@@ -16,6 +16,8 @@
 #ifndef SLOTGUARD_BUNDLE_HPP
 #define SLOTGUARD_BUNDLE_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/crc.hpp>
 #include <slotguard/ed25519.hpp>
@@ -39,7 +41,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // ---------------------------------------------------------------------------
 // Format constants (docs/FORMAT.md, "Header")
@@ -1249,7 +1251,7 @@ inline result<bundle_builder::parts> bundle_builder::build_parts(const bundle_li
   return out;
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_BUNDLE_HPP

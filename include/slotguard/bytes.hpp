@@ -5,6 +5,8 @@
 #ifndef SLOTGUARD_BYTES_HPP
 #define SLOTGUARD_BYTES_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/error.hpp>
 
 #include <array>
@@ -16,7 +18,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // A read-only view of contiguous bytes. Never owns; the caller keeps the
 // bytes alive for as long as the view is used.
@@ -176,7 +178,7 @@ inline result<std::vector<std::uint8_t>> from_hex(std::string_view text) {
   return out;
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_BYTES_HPP

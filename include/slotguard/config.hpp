@@ -27,6 +27,42 @@
 #define SLOTGUARD_CONFIG_NO_HW_ACCEL 0
 #endif
 
+// Whether the host replaced SLOTGUARD_FATAL or SLOTGUARD_ASSERT (read before
+// the defaults below are defined).
+#if defined(SLOTGUARD_FATAL) || defined(SLOTGUARD_ASSERT)
+#define SLOTGUARD_DETAIL_HOST_CHECKS 1
+#else
+#define SLOTGUARD_DETAIL_HOST_CHECKS 0
+#endif
+
+// SLOTGUARD_ABI_NAMESPACE: the inline namespace everything lives in, one per
+// combination of the switches that change generated code (exceptions,
+// hardware acceleration, the host's own SLOTGUARD_FATAL/SLOTGUARD_ASSERT).
+// Translation units built with different settings thus link as two copies of
+// the library side by side, never as one the one-definition rule breaks (the
+// linker would otherwise keep one TU's inline functions for both). Code names
+// slotguard::x, never the inline namespace. Two different host definitions
+// of SLOTGUARD_ASSERT in one program are still the host's to keep apart.
+#define SLOTGUARD_DETAIL_CAT5(a, b, c, d, e) a##b##c##d##e
+#define SLOTGUARD_DETAIL_ABI(e, h, c) SLOTGUARD_DETAIL_CAT5(v1_, e, h, c, _)
+#if SLOTGUARD_CONFIG_NO_EXCEPTIONS
+#define SLOTGUARD_DETAIL_ABI_E n
+#else
+#define SLOTGUARD_DETAIL_ABI_E e
+#endif
+#if SLOTGUARD_CONFIG_NO_HW_ACCEL
+#define SLOTGUARD_DETAIL_ABI_H p
+#else
+#define SLOTGUARD_DETAIL_ABI_H h
+#endif
+#if SLOTGUARD_DETAIL_HOST_CHECKS
+#define SLOTGUARD_DETAIL_ABI_C u
+#else
+#define SLOTGUARD_DETAIL_ABI_C d
+#endif
+#define SLOTGUARD_ABI_NAMESPACE \
+  SLOTGUARD_DETAIL_ABI(SLOTGUARD_DETAIL_ABI_E, SLOTGUARD_DETAIL_ABI_H, SLOTGUARD_DETAIL_ABI_C)
+
 // SLOTGUARD_FATAL(msg): what happens when the library meets a programmer error
 // it cannot report as a value (a failed SLOTGUARD_ASSERT, SLOTGUARD_THROW with
 // exceptions off). Override to route into the host's crash reporting; it must
@@ -79,7 +115,7 @@
 #endif
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 [[noreturn]] inline void fatal(const char* msg, const char* file, int line) noexcept {
@@ -89,7 +125,7 @@ namespace detail {
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_CONFIG_HPP

@@ -16,7 +16,7 @@
 #include <cstdint>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 enum class crc32c_impl { portable, sse42 };
 
@@ -59,7 +59,7 @@ inline std::uint32_t crc32c(byte_view data, std::uint32_t crc = 0) noexcept {
   return crc32c(crc32c_default_impl(), data, crc);
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_CRC_HPP

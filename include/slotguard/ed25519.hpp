@@ -8,6 +8,8 @@
 #ifndef SLOTGUARD_ED25519_HPP
 #define SLOTGUARD_ED25519_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/detail/ed25519_core.hpp>
 #include <slotguard/error.hpp>
@@ -42,7 +44,7 @@
 #endif
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 using ed25519_seed = std::array<std::uint8_t, 32>;
 using ed25519_public_key = std::array<std::uint8_t, 32>;
@@ -268,7 +270,7 @@ inline result<ed25519_seed> ed25519_generate_seed() noexcept {
 #endif
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_ED25519_HPP

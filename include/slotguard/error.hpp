@@ -27,7 +27,7 @@
 #include <utility>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // X(name, sentence). The order fixes the numeric values, which are part of the
 // ABI of events and logs: append new values, never reorder.
@@ -532,7 +532,7 @@ class [[nodiscard]] result<void, E> {
 // Success of result<void>, for symmetry with a returned value: `return ok();`.
 inline result<void> ok() noexcept { return {}; }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 namespace std {

@@ -9,6 +9,8 @@
 #ifndef SLOTGUARD_EVENTS_HPP
 #define SLOTGUARD_EVENTS_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/error.hpp>
 
 #include <algorithm>
@@ -21,7 +23,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 enum class event_kind {
   staged,         // the candidate passed every gate and was written to the inactive slot
@@ -176,7 +178,7 @@ class event_bus {
   std::vector<sub> subs_;
 };
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_EVENTS_HPP

@@ -48,7 +48,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 class guard;
 
@@ -1744,7 +1744,7 @@ class guard {
   std::optional<history_log> history_;  // used by the delivering thread only
 };
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_GUARD_HPP

@@ -21,7 +21,7 @@
 #include <cstring>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 using sha256_digest = std::array<std::uint8_t, 32>;
 
@@ -176,7 +176,7 @@ inline sha256_digest sha256_of(sha256_impl impl, byte_view data) noexcept {
   return h.finish();
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_HASH_HPP

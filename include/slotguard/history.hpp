@@ -16,6 +16,8 @@
 #ifndef SLOTGUARD_HISTORY_HPP
 #define SLOTGUARD_HISTORY_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/crc.hpp>
 #include <slotguard/error.hpp>
@@ -31,7 +33,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // One decision.
 struct history_record {
@@ -269,7 +271,7 @@ inline result<std::vector<history_record>> read_history(storage& fs, const std::
   return std::vector<history_record>(f->h.records.begin(), f->h.records.end());
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_HISTORY_HPP

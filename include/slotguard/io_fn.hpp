@@ -7,6 +7,8 @@
 #ifndef SLOTGUARD_IO_FN_HPP
 #define SLOTGUARD_IO_FN_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/error.hpp>
 
@@ -16,7 +18,7 @@
 #include <functional>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // Reads up to n bytes at offset into out; returns the count read, which is
 // short only at the end of the source (0 at or past it).
@@ -37,7 +39,7 @@ inline read_at_fn read_at_memory(byte_view bytes) {
   };
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_IO_FN_HPP

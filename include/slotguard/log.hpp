@@ -10,6 +10,8 @@
 #ifndef SLOTGUARD_LOG_HPP
 #define SLOTGUARD_LOG_HPP
 
+#include <slotguard/config.hpp>
+
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -18,7 +20,7 @@
 #include <utility>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 enum class log_level { debug, info, warning, error };
 
@@ -80,7 +82,7 @@ inline void log_message(log_level level, std::string_view message) {
   if (s) (*s)(level, message);
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_LOG_HPP

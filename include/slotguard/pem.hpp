@@ -9,6 +9,8 @@
 #ifndef SLOTGUARD_PEM_HPP
 #define SLOTGUARD_PEM_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/ed25519.hpp>
 #include <slotguard/error.hpp>
@@ -21,7 +23,7 @@
 #include <string_view>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // PEM text longer than this is refused before decoding: an Ed25519 key's PEM
@@ -359,7 +361,7 @@ inline std::string public_key_pem(const ed25519_public_key& key) {
   return detail::pem_encode("PUBLIC KEY", der, sizeof der);
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_PEM_HPP

@@ -11,6 +11,8 @@
 #ifndef SLOTGUARD_POLICY_HPP
 #define SLOTGUARD_POLICY_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bundle.hpp>
 #include <slotguard/bytes.hpp>
 #include <slotguard/error.hpp>
@@ -25,7 +27,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // Buckets are counted in hundredths of a percent: 10000 is everyone, and a
 // ramp step of p percent admits the buckets below p * 100.
@@ -133,7 +135,7 @@ inline result<void> check_policy(const policy_options& opts, const policy_candid
   return ok();
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_POLICY_HPP

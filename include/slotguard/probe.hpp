@@ -52,7 +52,7 @@
 #endif
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // What a probe looks at: the candidate's content (the bundle's payload) and,
 // for isolated probes, the path of a file that holds exactly those bytes.
@@ -804,7 +804,7 @@ inline std::size_t remove_stale_probe_workspaces(const std::string& parent_dir) 
   return removed;
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_PROBE_HPP

@@ -29,6 +29,8 @@
 #ifndef SLOTGUARD_REQUESTS_HPP
 #define SLOTGUARD_REQUESTS_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/error.hpp>
 #include <slotguard/log.hpp>
@@ -44,7 +46,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 enum class request_kind { apply, confirm, revert, rollback, release };
 
@@ -453,7 +455,7 @@ inline std::size_t serve_requests(storage& fs, const std::string& store_dir,
   return done;
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_REQUESTS_HPP

@@ -38,7 +38,7 @@
 #include <slotguard/detail/schema_utf8.hpp>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // ---------------------------------------------------------------------------
 // Field types and their C++ reading types
@@ -1722,7 +1722,7 @@ class content_check {
   bool has_schema_ = false;
 };
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #include <slotguard/detail/schema_impl.hpp>

@@ -4,6 +4,8 @@
 #ifndef SLOTGUARD_SHA512_HPP
 #define SLOTGUARD_SHA512_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/detail/ed25519_core.hpp>
 #include <slotguard/detail/sha256_common.hpp>
@@ -14,7 +16,7 @@
 #include <cstring>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 using sha512_digest = std::array<std::uint8_t, 64>;
 
@@ -168,7 +170,7 @@ inline sha512_digest sha512_of(byte_view data) noexcept {
   return h.finish();
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_SHA512_HPP

@@ -12,6 +12,8 @@
 #ifndef SLOTGUARD_SIM_STORAGE_HPP
 #define SLOTGUARD_SIM_STORAGE_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/error.hpp>
 #include <slotguard/storage.hpp>
@@ -28,7 +30,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // The kinds of storage calls, for counting and targeted failures.
 enum class sim_call : std::uint8_t {
@@ -562,7 +564,7 @@ class sim_storage final : public storage {
   bool powered_ = true;
 };
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_SIM_STORAGE_HPP

@@ -11,6 +11,8 @@
 #ifndef SLOTGUARD_SLOT_STORE_HPP
 #define SLOTGUARD_SLOT_STORE_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/crc.hpp>
 #include <slotguard/error.hpp>
@@ -34,7 +36,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 enum class slot_id : std::uint8_t { a = 0, b = 1 };
 
@@ -1382,7 +1384,7 @@ inline result<loaded_content> slot_store::load_active() const {
   return a.error();
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_SLOT_STORE_HPP

@@ -22,7 +22,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // How it works (hazard pointers, one per reader):
@@ -300,7 +300,7 @@ class snapshot_cell {
   std::shared_ptr<detail::snapshot_state<T>> state_;
 };
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_SNAPSHOT_HPP

@@ -14,6 +14,8 @@
 #ifndef SLOTGUARD_STORAGE_HPP
 #define SLOTGUARD_STORAGE_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/error.hpp>
 #include <slotguard/detail/posix_lfs.hpp>
@@ -52,7 +54,7 @@
 #endif
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // An open file or a held lock, as the backend names it.
 using file_handle = std::uint64_t;
@@ -1344,7 +1346,7 @@ using native_storage = win32_storage;
 
 #endif  // SLOTGUARD_OS_WINDOWS
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_STORAGE_HPP

@@ -12,6 +12,8 @@
 #ifndef SLOTGUARD_TREE_HPP
 #define SLOTGUARD_TREE_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/error.hpp>
 #include <slotguard/hash.hpp>
@@ -30,7 +32,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // ---------------------------------------------------------------------------
 // Format constants (docs/FORMAT.md, "Tree payloads")
@@ -709,7 +711,7 @@ inline result<void> remove_tree(storage& fs, const std::string& dest) {
   return fs.sync_dir(detail::parent_dir(dest));
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_TREE_HPP

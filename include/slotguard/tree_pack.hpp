@@ -10,6 +10,8 @@
 #ifndef SLOTGUARD_TREE_PACK_HPP
 #define SLOTGUARD_TREE_PACK_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/error.hpp>
 #include <slotguard/hash.hpp>
@@ -27,7 +29,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // A tree payload's size and SHA-256: the manifest's payload_size and
 // payload_sha256.
@@ -243,7 +245,7 @@ inline result<tree_payload_digest> digest_tree_payload(const std::string& dir, c
   return d;
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_TREE_PACK_HPP

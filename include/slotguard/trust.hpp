@@ -7,6 +7,8 @@
 #ifndef SLOTGUARD_TRUST_HPP
 #define SLOTGUARD_TRUST_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 #include <slotguard/ed25519.hpp>
 #include <slotguard/error.hpp>
@@ -19,7 +21,7 @@
 #include <vector>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // A key id: the first 8 bytes of the SHA-256 of the 32-byte public key. It
 // only names a key for lookup; signatures are always checked against the
@@ -86,7 +88,7 @@ class trust_set {
   std::size_t threshold_ = 1;
 };
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_TRUST_HPP

@@ -24,7 +24,7 @@
 #include <utility>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 // The source of time. now() is monotonic (deadlines, probation); wall_now()
 // is calendar time (a bundle's created/expires dates, rollout steps). Both
@@ -259,7 +259,7 @@ class watchdog {
   std::thread thread_ SLOTGUARD_GUARDED_BY(thread_mu_);
 };
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_WATCHDOG_HPP

@@ -40,7 +40,7 @@
 #endif
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 struct cpu_features {
@@ -99,7 +99,7 @@ inline const cpu_features& cpu() noexcept {
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_DETAIL_CPU_HPP

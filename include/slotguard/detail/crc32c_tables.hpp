@@ -5,13 +5,15 @@
 #ifndef SLOTGUARD_DETAIL_CRC32C_TABLES_HPP
 #define SLOTGUARD_DETAIL_CRC32C_TABLES_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 
 #include <cstddef>
 #include <cstdint>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // The Castagnoli polynomial 0x1EDC6F41, bit-reflected.
@@ -58,7 +60,7 @@ inline std::uint32_t crc32c_raw_portable(std::uint32_t crc, const std::uint8_t* 
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_DETAIL_CRC32C_TABLES_HPP

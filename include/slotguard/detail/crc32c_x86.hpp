@@ -7,6 +7,8 @@
 #ifndef SLOTGUARD_DETAIL_CRC32C_X86_HPP
 #define SLOTGUARD_DETAIL_CRC32C_X86_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/detail/cpu.hpp>
 #include <slotguard/detail/crc32c_tables.hpp>
 
@@ -19,7 +21,7 @@
 #include <immintrin.h>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // The linear map "append n zero bytes" on the raw register, as tables of the
@@ -115,7 +117,7 @@ inline std::uint32_t crc32c_raw_sse42(std::uint32_t crc, const std::uint8_t* p,
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #else

@@ -8,13 +8,15 @@
 #ifndef SLOTGUARD_DETAIL_ED25519_CORE_HPP
 #define SLOTGUARD_DETAIL_ED25519_CORE_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/detail/fe25519.hpp>
 
 #include <cstddef>
 #include <cstdint>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // Overwrites memory in a way the optimizer may not drop, for secrets: every
@@ -337,7 +339,7 @@ inline bool sc_is_canonical(const std::uint8_t s[32]) noexcept {
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_DETAIL_ED25519_CORE_HPP

@@ -8,13 +8,15 @@
 #ifndef SLOTGUARD_DETAIL_FE25519_HPP
 #define SLOTGUARD_DETAIL_FE25519_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/bytes.hpp>
 
 #include <cstddef>
 #include <cstdint>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // Limb i holds bits [ceil(25.5 i), ceil(25.5 (i+1))) of the value. Outside
@@ -295,7 +297,7 @@ inline void fe_cmov(fe25519& f, const fe25519& g, std::uint32_t flag) noexcept {
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_DETAIL_FE25519_HPP

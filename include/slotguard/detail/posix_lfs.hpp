@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 #if defined(__GLIBC__) && defined(__USE_LARGEFILE64)
@@ -57,7 +57,7 @@ inline constexpr int large_file_flag = 0;
 #endif
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // !SLOTGUARD_OS_WINDOWS

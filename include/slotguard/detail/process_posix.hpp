@@ -54,7 +54,7 @@
 #endif
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // How a child ended.
@@ -1043,7 +1043,7 @@ inline result<child_status> run_child_once(const child_spec& spec, bool namespac
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // !SLOTGUARD_OS_WINDOWS

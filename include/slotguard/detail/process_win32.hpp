@@ -39,7 +39,7 @@
 #include <windows.h>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 enum class child_outcome { exited, signaled, timed_out, not_started, lost };
@@ -530,7 +530,7 @@ inline result<child_status> run_child(const child_spec& spec) {
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_OS_WINDOWS

@@ -6,10 +6,12 @@
 #ifndef SLOTGUARD_DETAIL_SCHEMA_IMPL_HPP
 #define SLOTGUARD_DETAIL_SCHEMA_IMPL_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/schema.hpp>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 struct detail_schema_access {
   static void set(schema& s, std::shared_ptr<const detail::schema_rep> rep) { s.rep_ = std::move(rep); }
@@ -771,7 +773,7 @@ inline result<validated_payload, validation_error> validate(const schema& s, byt
   return out;
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #undef SLOTGUARD_FORCEINLINE_

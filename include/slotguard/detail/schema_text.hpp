@@ -8,10 +8,12 @@
 #ifndef SLOTGUARD_DETAIL_SCHEMA_TEXT_HPP
 #define SLOTGUARD_DETAIL_SCHEMA_TEXT_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/schema.hpp>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 struct text_pos {
@@ -864,7 +866,7 @@ inline result<std::vector<std::uint8_t>, records_error> compile_records_text(con
   return c.run(text.size());
 }
 
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_DETAIL_SCHEMA_TEXT_HPP

@@ -7,13 +7,15 @@
 #ifndef SLOTGUARD_DETAIL_SCHEMA_UTF8_HPP
 #define SLOTGUARD_DETAIL_SCHEMA_UTF8_HPP
 
+#include <slotguard/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string_view>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // Checks the multi-byte sequence that starts at s[i] (s[i] >= 0x80); on
@@ -90,7 +92,7 @@ inline bool utf8_valid(const std::uint8_t* p, std::size_t n) noexcept {
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_DETAIL_SCHEMA_UTF8_HPP

@@ -5,6 +5,8 @@
 #ifndef SLOTGUARD_DETAIL_SHA256_ARM_HPP
 #define SLOTGUARD_DETAIL_SHA256_ARM_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/detail/cpu.hpp>
 #include <slotguard/detail/sha256_common.hpp>
 
@@ -39,7 +41,7 @@
 #endif
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 #if defined(SLOTGUARD_SHA256_ARM_BUILTINS)
@@ -101,7 +103,7 @@ inline void sha256_compress_arm(std::uint32_t* state, const std::uint8_t* data,
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #else

@@ -5,11 +5,13 @@
 #ifndef SLOTGUARD_DETAIL_SHA256_COMMON_HPP
 #define SLOTGUARD_DETAIL_SHA256_COMMON_HPP
 
+#include <slotguard/config.hpp>
+
 #include <cstddef>
 #include <cstdint>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // Byte by byte, so they are correct at any alignment and host byte order;
@@ -47,7 +49,7 @@ using sha256_compress_fn = void (*)(std::uint32_t* state, const std::uint8_t* da
                                     std::size_t blocks) noexcept;
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_DETAIL_SHA256_COMMON_HPP

@@ -5,13 +5,15 @@
 #ifndef SLOTGUARD_DETAIL_SHA256_PORTABLE_HPP
 #define SLOTGUARD_DETAIL_SHA256_PORTABLE_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/detail/sha256_common.hpp>
 
 #include <cstddef>
 #include <cstdint>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 inline constexpr std::uint32_t rotr32(std::uint32_t x, unsigned n) noexcept {
@@ -80,7 +82,7 @@ inline void sha256_compress_portable(std::uint32_t* state, const std::uint8_t* d
 #undef SLOTGUARD_SHA256_ROUND
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_DETAIL_SHA256_PORTABLE_HPP

@@ -6,6 +6,8 @@
 #ifndef SLOTGUARD_DETAIL_SHA256_X86_HPP
 #define SLOTGUARD_DETAIL_SHA256_X86_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/detail/cpu.hpp>
 #include <slotguard/detail/sha256_common.hpp>
 
@@ -17,7 +19,7 @@
 #include <immintrin.h>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // Four rounds: message words w (already with the round constants added).
@@ -103,7 +105,7 @@ inline void sha256_compress_x86(std::uint32_t* state, const std::uint8_t* data,
 #undef SLOTGUARD_SHA256_NI_4ROUNDS
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #else

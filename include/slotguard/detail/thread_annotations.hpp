@@ -9,6 +9,8 @@
 #ifndef SLOTGUARD_DETAIL_THREAD_ANNOTATIONS_HPP
 #define SLOTGUARD_DETAIL_THREAD_ANNOTATIONS_HPP
 
+#include <slotguard/config.hpp>
+
 #include <mutex>
 
 #if defined(__clang__)
@@ -30,7 +32,7 @@
 #define SLOTGUARD_NO_THREAD_SAFETY_ANALYSIS SLOTGUARD_TSA(no_thread_safety_analysis)
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // std::mutex with the capability attribute.
@@ -58,7 +60,7 @@ class SLOTGUARD_SCOPED_CAPABILITY scoped_lock {
 };
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_DETAIL_THREAD_ANNOTATIONS_HPP

@@ -7,6 +7,8 @@
 #ifndef SLOTGUARD_DETAIL_TIME_HPP
 #define SLOTGUARD_DETAIL_TIME_HPP
 
+#include <slotguard/config.hpp>
+
 #include <slotguard/error.hpp>
 
 #include <cstdint>
@@ -16,7 +18,7 @@
 #include <string_view>
 
 namespace slotguard {
-inline namespace v1 {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 // Days from 1970-01-01 to the given date (negative before it). Month 1..12,
@@ -142,7 +144,7 @@ inline result<std::int64_t> parse_rfc3339(std::string_view s) noexcept {
 }
 
 }  // namespace detail
-}  // namespace v1
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
 #endif  // SLOTGUARD_DETAIL_TIME_HPP
