@@ -886,7 +886,7 @@ bool skip_huge(const char* what) {
 
 }  // namespace
 
-TEST_CASE("pack --version \"\" writes a present, empty version; no --version writes none", "[cli.bundle.version]") {
+TEST_CASE("pack --version \"\" writes a present, empty version, no --version writes none", "[cli.bundle.version]") {
   slotguard_test::temp_dir d("cli");
   const fs::path dir = d.path();
   write_bytes(dir / "payload", sample_payload(100));
@@ -1088,7 +1088,7 @@ TEST_CASE("a 4 GiB bundle (sparse payload) verifies within 32 MiB of memory", "[
 }
 #endif
 
-TEST_CASE("pack --payload-dir packs a tree; inspect lists its entries", "[cli.bundle.tree]") {
+TEST_CASE("pack --payload-dir packs a tree, inspect lists its entries", "[cli.bundle.tree]") {
   slotguard_test::temp_dir d("cli");
   const fs::path dir = d.path();
   const fs::path src = dir / "rules";

@@ -1964,7 +1964,7 @@ TEST_CASE("a streamed bundle whose payload is not the manifest's is refused and 
   CHECK_FALSE(has_incoming(f.disk));
 }
 
-TEST_CASE("a tree payload is unpacked into its slot before the trial; readers get its path; every load checks it",
+TEST_CASE("a tree payload is unpacked into its slot before the trial, readers get its path, every load checks it",
           "[guard.tree]") {
   fixture f;
   auto g = f.open();
@@ -2024,7 +2024,7 @@ TEST_CASE("a tree's files stay while a reader holds them, and go once nobody doe
   CHECK(peek_text(f.disk, g->current()->path() + "/a.txt") == "three");
 }
 
-TEST_CASE("a schema check refuses a tree payload; a validator is given the payload", "[guard.tree]") {
+TEST_CASE("a schema check refuses a tree payload, a validator is given the payload", "[guard.tree]") {
   fixture f;
   auto g = f.open();
   // The fixture's validator refuses payloads that start with "BAD": a tree's

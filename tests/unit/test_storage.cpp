@@ -170,7 +170,7 @@ TEMPLATE_TEST_CASE("streaming reads: open_read, read_at, file_size and map see t
   CHECK(error_of(env.fs.open_read(sub)) != errc::ok);
 }
 
-TEMPLATE_TEST_CASE("remove_dir removes an empty directory only; list names subdirectories",
+TEMPLATE_TEST_CASE("remove_dir removes an empty directory only, list names subdirectories",
                    "[storage.names]", sim_env, native_env) {
   TestType env;
   const std::string sub = sg::detail::join_path(env.dir, "tree");

@@ -986,7 +986,7 @@ TEMPLATE_TEST_CASE("receive refuses what the store cannot hold before reading, a
   CHECK(env.names() == before);
 }
 
-TEMPLATE_TEST_CASE("a stage hook fills the slot's directory before the record; it goes with its slot",
+TEMPLATE_TEST_CASE("a stage hook fills the slot's directory before the record, it goes with its slot",
                    "[store.receive]", sim_env, native_env) {
   TestType env;
   auto s = open_ok(env.storage(), env.dir);
