@@ -18,9 +18,12 @@ namespace sgcli {
 constexpr std::uint64_t max_key_file = 64 * 1024;
 
 sg::result<sg::ed25519_seed> load_private_key(const std::string& path) {
-  const auto text = read_file(path, max_key_file);
+  auto text = read_file(path, max_key_file);
   if (!text) return text.error();
-  return sg::parse_private_key_pem(sg::byte_view(*text).as_chars());
+  auto seed = sg::parse_private_key_pem(sg::byte_view(*text).as_chars());
+  // The key file's text is key material: wiped before its memory goes back.
+  if (!text->empty()) sg::secure_wipe(text->data(), text->size());
+  return seed;
 }
 
 sg::result<sg::ed25519_public_key> load_public_key(const std::string& path) {
@@ -75,7 +78,14 @@ int cmd_keygen(int argc, char** argv) {
   const auto seed = sg::ed25519_generate_seed();
   if (!seed) return sgcli::fail("keygen", seed.error());
   const sg::ed25519_public_key pub = sg::ed25519_public_key_from_seed(*seed);
-  const std::string priv_pem = sg::private_key_pem(*seed);
+  std::string priv_pem = sg::private_key_pem(*seed);
+  // The private key's text is wiped on every way out of this function.
+  struct wipe_at_end {
+    std::string& s;
+    ~wipe_at_end() {
+      if (!s.empty()) sg::secure_wipe(&s[0], s.size());
+    }
+  } wipe_priv{priv_pem};
   const std::string pub_pem = sg::public_key_pem(pub);
   if (!force) {
     // Check both first so that neither is written when one exists; the

@@ -63,7 +63,7 @@ inline namespace SLOTGUARD_ABI_NAMESPACE {
   X(payload_size_mismatch, "the payload's size differs from the manifest's")            \
   X(payload_hash_mismatch, "the payload's SHA-256 differs from the manifest's")         \
   X(signature_invalid, "a signature does not verify")                                   \
-  X(unknown_key, "a signature names a key that is not in the trust set")                \
+  X(unknown_key, "no signature is by a key in the trust set (or the bundle carries none)") \
   X(below_threshold, "fewer distinct trusted keys signed than the threshold requires")  \
   X(key_invalid, "a key is malformed or not an Ed25519 key")                            \
   X(pem_invalid, "the PEM text is malformed or holds an unsupported key type")          \

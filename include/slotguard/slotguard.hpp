@@ -31,6 +31,9 @@
 #include <slotguard/probe.hpp>
 #include <slotguard/policy.hpp>
 #include <slotguard/events.hpp>
+#include <slotguard/log.hpp>
+#include <slotguard/history.hpp>
+#include <slotguard/requests.hpp>
 #include <slotguard/guard.hpp>
 
 #endif  // SLOTGUARD_SLOTGUARD_HPP
