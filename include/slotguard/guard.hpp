@@ -988,13 +988,7 @@ class guard {
     const active_content* cp = &c;
     return [fs, cp](const std::string&, const std::string& dir) -> result<void> {
       const byte_view payload = cp->payload();
-      const read_at_fn read = [payload](std::uint64_t off, std::uint8_t* out, std::size_t n) -> result<std::size_t> {
-        if (off >= payload.size()) return std::size_t{0};
-        const std::size_t k = std::min<std::size_t>(n, payload.size() - static_cast<std::size_t>(off));
-        std::memcpy(out, payload.data() + off, k);
-        return k;
-      };
-      if (cp->tree_) return unpack_tree(*fs, dir, *cp->tree_, read);
+      if (cp->tree_) return unpack_tree(*fs, dir, *cp->tree_, read_at_memory(payload));
       SLOTGUARD_TRY(fs->mkdir(dir));
       auto f = fs->create(detail::join_path(dir, "payload"));
       if (!f) return f.error();
@@ -1447,14 +1441,7 @@ class guard {
     }
     native_storage local;
     const std::string tree_dir = detail::join_path(ws->dir(), "tree");
-    const byte_view payload = c.payload();
-    const read_at_fn read = [payload](std::uint64_t off, std::uint8_t* out, std::size_t n) -> result<std::size_t> {
-      if (off >= payload.size()) return std::size_t{0};
-      const std::size_t k = std::min<std::size_t>(n, payload.size() - static_cast<std::size_t>(off));
-      std::memcpy(out, payload.data() + off, k);
-      return k;
-    };
-    auto unpacked = unpack_tree(local, tree_dir, *c.tree_, read);
+    auto unpacked = unpack_tree(local, tree_dir, *c.tree_, read_at_memory(c.payload()));
     probe_report r;
     if (!unpacked) {
       r = not_started(unpacked.error(), "unpacking the candidate's tree: ");

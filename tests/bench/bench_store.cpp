@@ -336,14 +336,7 @@ int main(int argc, char** argv) {
       const double h = ms_since(t0);
       const sg::byte_view payload(t.payload);
       const sg::stage_hook hook = [&](const std::string&, const std::string& d) -> sg::result<void> {
-        return sg::unpack_tree(fs, d, t.index,
-                               [payload](std::uint64_t off, std::uint8_t* out, std::size_t k) -> sg::result<std::size_t> {
-                                 if (off >= payload.size()) return std::size_t{0};
-                                 const std::size_t m =
-                                     std::min<std::size_t>(k, payload.size() - static_cast<std::size_t>(off));
-                                 std::memcpy(out, payload.data() + off, m);
-                                 return m;
-                               });
+        return sg::unpack_tree(fs, d, t.index, sg::read_at_memory(payload));
       };
       t0 = clk::now();
       if (!store.stage_trial(payload, ++seq, 1, 1, &hook)) die("stage_trial tree");

@@ -108,14 +108,8 @@ tree_of_seq tree_for(std::uint64_t seq) {
         return sg::ok();
       });
       if (!r) ::_exit(26);
-      const sg::byte_view payload(t.payload);
       const sg::stage_hook hook = [&](const std::string&, const std::string& d) -> sg::result<void> {
-        return sg::unpack_tree(fs, d, t.index, [payload](std::uint64_t off, std::uint8_t* out, std::size_t n) -> sg::result<std::size_t> {
-          if (off >= payload.size()) return std::size_t{0};
-          const std::size_t k = std::min<std::size_t>(n, payload.size() - static_cast<std::size_t>(off));
-          std::memcpy(out, payload.data() + off, k);
-          return k;
-        });
+        return sg::unpack_tree(fs, d, t.index, sg::read_at_memory(sg::byte_view(t.payload)));
       };
       if (!s.stage_trial(std::move(*r), seq, 1, 1, &hook)) ::_exit(17);
       report();

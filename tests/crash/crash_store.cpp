@@ -70,14 +70,7 @@ const tree_of_seq& tree_for(std::uint64_t seq) {
 sg::stage_hook tree_hook(sg::storage& fs, std::uint64_t seq) {
   return [&fs, seq](const std::string&, const std::string& slot_dir) -> sg::result<void> {
     const tree_of_seq& t = tree_for(seq);
-    const sg::byte_view payload(t.payload);
-    return sg::unpack_tree(fs, slot_dir, t.index,
-                           [payload](std::uint64_t off, std::uint8_t* out, std::size_t n) -> sg::result<std::size_t> {
-                             if (off >= payload.size()) return std::size_t{0};
-                             const std::size_t k = std::min<std::size_t>(n, payload.size() - static_cast<std::size_t>(off));
-                             std::memcpy(out, payload.data() + off, k);
-                             return k;
-                           });
+    return sg::unpack_tree(fs, slot_dir, t.index, sg::read_at_memory(sg::byte_view(t.payload)));
   };
 }
 
