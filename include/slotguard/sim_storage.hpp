@@ -23,6 +23,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -106,6 +107,7 @@ class sim_storage final : public storage {
   std::uint64_t call_count() const noexcept { return calls_; }
   // The operations not yet durable, oldest first (indices for the mask).
   std::vector<sim_unsynced_op> unsynced() const {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     std::vector<sim_unsynced_op> out;
     for (const pending_op& p : pending_) {
       sim_unsynced_op o;
@@ -120,6 +122,7 @@ class sim_storage final : public storage {
   // the files are what was durable plus what `cut` keeps; every handle and
   // lock is gone.
   void reboot(const sim_power_cut& cut = {}) {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     powered_ = false;
     std::uint64_t rng = cut.seed * 0x9E3779B97F4A7C15ull + 0x2545F4914F6CDD1Dull;
     std::map<std::uint64_t, std::vector<std::uint8_t>> data;
@@ -189,6 +192,7 @@ class sim_storage final : public storage {
   void on_write(write_observer w) { observer_ = std::move(w); }
   // The current (not necessarily durable) content of the file at path.
   std::optional<std::vector<std::uint8_t>> peek(const std::string& path) const {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     auto id = lookup(current_, path);
     if (!id) return std::nullopt;
     return inodes_.at(*id).data;
@@ -196,6 +200,7 @@ class sim_storage final : public storage {
   // Replaces the file's content durably, creating it when needed (for
   // tests that corrupt a file on purpose). The directory must exist.
   void poke(const std::string& path, byte_view bytes) {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     const auto dn = split(path);
     auto id = lookup(current_, path);
     if (!id) {
@@ -211,12 +216,14 @@ class sim_storage final : public storage {
   }
   // Removes the file at path durably (for tests).
   void erase(const std::string& path) {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     const auto dn = split(path);
     current_[dn.first].erase(dn.second);
     durable_[dn.first].erase(dn.second);
   }
   // Every file's path, current view, sorted.
   std::vector<std::string> files() const {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     std::vector<std::string> out;
     for (const auto& d : current_)
       for (const auto& e : d.second) out.push_back(detail::join_path(d.first, e.first));
@@ -225,6 +232,7 @@ class sim_storage final : public storage {
   // A 64-bit fingerprint of the current tree (names and contents), for
   // counting distinct states.
   std::uint64_t fingerprint() const {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     std::uint64_t h = 1469598103934665603ull;
     auto mix = [&h](const void* p, std::size_t n) {
       const auto* b = static_cast<const std::uint8_t*>(p);
@@ -248,6 +256,7 @@ class sim_storage final : public storage {
 
   // --- the storage interface ---------------------------------------------
   result<file_handle> create(const std::string& path) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::create));
     const auto dn = split(path);
     auto d = current_.find(dn.first);
@@ -269,6 +278,7 @@ class sim_storage final : public storage {
   }
 
   result<void> write(file_handle f, byte_view data) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::write));
     auto it = handles_.find(f);
     if (it == handles_.end()) return fail(errc::io_error);
@@ -286,6 +296,7 @@ class sim_storage final : public storage {
   }
 
   result<void> flush(file_handle f) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::flush));
     auto it = handles_.find(f);
     if (it == handles_.end()) return fail(errc::io_error);
@@ -299,6 +310,7 @@ class sim_storage final : public storage {
 
   // Like POSIX close(), the handle is gone even when the call fails.
   result<void> close(file_handle f) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     const bool known = handles_.erase(f) != 0;
     SLOTGUARD_TRY(enter(sim_call::close));
     if (!known) return fail(errc::io_error);
@@ -306,6 +318,7 @@ class sim_storage final : public storage {
   }
 
   result<void> rename(const std::string& from, const std::string& to) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::rename));
     const auto a = split(from);
     const auto b = split(to);
@@ -331,6 +344,7 @@ class sim_storage final : public storage {
   }
 
   result<void> remove(const std::string& path) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::remove));
     const auto dn = split(path);
     auto d = current_.find(dn.first);
@@ -349,6 +363,7 @@ class sim_storage final : public storage {
   }
 
   result<void> sync_dir(const std::string& dir) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::sync_dir));
     auto d = current_.find(dir);
     if (d == current_.end()) return fail(errc::not_found);
@@ -360,6 +375,7 @@ class sim_storage final : public storage {
 
   result<std::vector<std::uint8_t>> read_file(const std::string& path,
                                               std::uint64_t max_size) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::read_file));
     auto id = lookup(current_, path);
     if (!id) return fail(errc::not_found);
@@ -369,6 +385,7 @@ class sim_storage final : public storage {
   }
 
   result<std::vector<std::string>> list(const std::string& dir) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::list));
     auto d = current_.find(dir);
     if (d == current_.end()) return fail(errc::not_found);
@@ -379,12 +396,14 @@ class sim_storage final : public storage {
   }
 
   result<bool> exists(const std::string& path) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::exists));
     const bool found = current_.count(path) != 0 || lookup(current_, path).has_value();
     return done(found);
   }
 
   result<lock_handle> lock(const std::string& path) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::lock));
     if (current_.find(split(path).first) == current_.end()) return fail(errc::not_found);
     for (const auto& l : locks_)
@@ -397,6 +416,7 @@ class sim_storage final : public storage {
   // The lock is released even when the call fails, as closing a
   // descriptor releases its flock.
   result<void> unlock(lock_handle l) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     const bool known = locks_.erase(l) != 0;
     SLOTGUARD_TRY(enter(sim_call::unlock));
     if (!known) return fail(errc::io_error);
@@ -405,6 +425,7 @@ class sim_storage final : public storage {
 
   // Reads see the current (not necessarily durable) content, as read_file.
   result<file_handle> open_read(const std::string& path) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::open_read));
     auto id = lookup(current_, path);
     if (!id) return fail(current_.count(path) != 0 ? errc::not_regular_file : errc::not_found);
@@ -415,6 +436,7 @@ class sim_storage final : public storage {
 
   result<std::size_t> read_at(file_handle f, std::uint64_t offset, std::uint8_t* out,
                               std::size_t n) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::read_at));
     auto it = handles_.find(f);
     if (it == handles_.end()) return fail(errc::io_error);
@@ -427,6 +449,7 @@ class sim_storage final : public storage {
   }
 
   result<std::uint64_t> file_size(file_handle f) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     auto it = handles_.find(f);
     if (it == handles_.end()) return errc::io_error;
     return static_cast<std::uint64_t>(inodes_.at(it->second.inode).data.size());
@@ -434,6 +457,7 @@ class sim_storage final : public storage {
 
   // Like mkdir, durable at once; busy when the directory holds anything.
   result<void> remove_dir(const std::string& path) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::remove_dir));
     auto d = current_.find(path);
     if (d == current_.end()) return fail(lookup(current_, path) ? errc::io_error : errc::not_found);
@@ -446,6 +470,7 @@ class sim_storage final : public storage {
   // Directories are created durably at once (the store's directory exists
   // before any of its files matter).
   result<void> mkdir(const std::string& path) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
     SLOTGUARD_TRY(enter(sim_call::mkdir));
     if (lookup(current_, path)) return fail(errc::already_exists);
     // Missing parents too, as the real backends make them.
@@ -547,6 +572,16 @@ class sim_storage final : public storage {
     return v;
   }
 
+  // Every call is serialised, as a real file system's are: a guard serves
+  // operator requests on its watchdog's thread beside its own I/O. Copies
+  // (the crash tests copy a machine) get a mutex of their own.
+  struct copyable_mutex {
+    std::recursive_mutex m;
+    copyable_mutex() = default;
+    copyable_mutex(const copyable_mutex&) {}
+    copyable_mutex& operator=(const copyable_mutex&) { return *this; }
+  };
+  mutable copyable_mutex mu_;
   bool read_only_ = false;
   dir_map current_;
   dir_map durable_;

@@ -91,7 +91,10 @@ class copied_file final : public mapped_file {
 };
 }  // namespace detail
 
-// The primitives. Durability contract (what the store relies on, and what
+// The primitives. A backend must be safe to call from several threads at
+// once (the guard serves an operator's requests on its watchdog's thread
+// beside its own I/O; the POSIX and Win32 calls are, and sim_storage
+// serialises its own). Durability contract (what the store relies on, and what
 // sim_storage models): a file's data is durable only after flush() returned
 // success; a create, rename or remove only after sync_dir() of its directory
 // returned success. A backend never retries a failed flush on its own.
