@@ -1504,12 +1504,15 @@ TEST_CASE("heartbeats and status never wait for a durable write in progress",
 TEST_CASE("slow durable writes never make a healthy trial time out", "[guard.watchdog][regression][stress]") {
   fixture f;
   slow_storage slow(f.disk);
-  slow.delay = 60ms;  // every flush and directory sync, longer than the watchdog timeout
+  // Every flush and directory sync takes longer than the watchdog timeout
+  // (with room for a loaded machine under a sanitizer: heartbeats come
+  // every 2 ms, the timeout is 50 of them).
+  slow.delay = 150ms;
   auto o = f.options();
   o.fs = &slow;
   o.time = &sg::real_clock();
   o.watchdog = sg::watchdog_mode::thread;
-  o.watchdog_timeout = 40ms;
+  o.watchdog_timeout = 100ms;
   o.watchdog_tick = 2ms;
   o.probation = 24h;
   auto g = f.open(o);
@@ -1529,7 +1532,10 @@ TEST_CASE("slow durable writes never make a healthy trial time out", "[guard.wat
   stop.store(true);
   beater.join();
   g.reset();
-  for (const auto& e : f.events) CHECK(e.kind != sg::event_kind::reverted);
+  for (const auto& e : f.events) {
+    INFO("event " << sg::to_string(e.kind) << " " << e.candidate_sequence << ": " << e.detail);
+    CHECK(e.kind != sg::event_kind::reverted);
+  }
 }
 
 // ---------------------------------------------------------------------------
