@@ -1187,6 +1187,11 @@ class win32_storage final : public storage {
 
   result<std::size_t> read_at(file_handle f, std::uint64_t offset, std::uint8_t* out,
                               std::size_t n) override {
+    // At or past the end: nothing (an offset beyond what the file system can
+    // address is refused by ReadFile otherwise).
+    LARGE_INTEGER size{};
+    if (!::GetFileSizeEx(detail::win32_handle(f), &size)) return detail::last_errc();
+    if (size.QuadPart < 0 || offset >= static_cast<std::uint64_t>(size.QuadPart)) return std::size_t{0};
     std::size_t got = 0;
     while (got < n) {
       const std::size_t want = n - got;

@@ -941,15 +941,21 @@ TEMPLATE_TEST_CASE("a received file is adopted by a stage without a copy, and ma
   CHECK(there(env.storage(), received));
   REQUIRE(s.stage_trial(std::move(*r), 7, 1, 1));
   CHECK_FALSE(there(env.storage(), received));
-  const auto m = s.map(*s.state().active);
-  REQUIRE(m);
-  CHECK(std::equal(bytes.begin(), bytes.end(), (*m)->bytes().begin(), (*m)->bytes().end()));
+  {
+    // (Released before the file is damaged below: Windows refuses to write
+    // a file while a map of it is open.)
+    const auto m = s.map(*s.state().active);
+    REQUIRE(m);
+    CHECK(std::equal(bytes.begin(), bytes.end(), (*m)->bytes().begin(), (*m)->bytes().end()));
+  }
   CHECK(s.load(*s.state().active).value() == bytes);
   // Damage is found through the map too.
   auto damaged = bytes;
   damaged[1234] ^= 1;
   env.put(s.slot_path(*s.state().active), damaged);
-  CHECK(s.map(*s.state().active).error() == errc::slot_corrupt);
+  auto again = s.map(*s.state().active);
+  CHECK_FALSE(again);
+  if (!again) CHECK(again.error() == errc::slot_corrupt);
 }
 
 TEMPLATE_TEST_CASE("receive refuses what the store cannot hold before reading, and leaves nothing",
