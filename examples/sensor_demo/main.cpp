@@ -342,9 +342,16 @@ int run_sensor(const std::vector<std::string>& self, const paths& p, std::chrono
   std::thread loop([&] {
     sg::content_reader reader = guard.reader();
     const sensor::interpreter interp(sensor::live_world, sensor_tag);
+    const auto loop_start = std::chrono::steady_clock::now();
+    std::uint64_t jobs_run = 0;
     for (std::uint64_t i = 0; !stop.load(); ++i) {
-      if (const sg::active_content* c = reader.get())
-        detections += interp.evaluate(c->records(), sensor::live_event(i));
+      // backup_agent's scheduled job, when its time has come; else ordinary traffic.
+      const auto due = static_cast<std::uint64_t>((std::chrono::steady_clock::now() - loop_start) /
+                                                  sensor::scheduled_job_period);
+      const bool job = due > jobs_run;
+      if (job) jobs_run = due;
+      const sensor::event ev = job ? sensor::scheduled_job_event() : sensor::live_event(i);
+      if (const sg::active_content* c = reader.get()) detections += interp.evaluate(c->records(), ev);
       processed.fetch_add(1);
       last_beat = std::chrono::steady_clock::now().time_since_epoch().count();
       guard.heartbeat();
