@@ -15,13 +15,14 @@
 #include "cli.hpp"
 
 #include <slotguard/bundle.hpp>
-#include <slotguard/tree.hpp>
 #include <slotguard/guard.hpp>
+#include <slotguard/tree.hpp>
 #include <slotguard/history.hpp>
 #include <slotguard/requests.hpp>
 #include <slotguard/schema.hpp>
 #include <slotguard/storage.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -456,7 +457,7 @@ sg::result<bool> bundle_is_recall(sg::storage& fs, const std::string& path, cons
 
 // What a command's success says, for the state it left.
 std::string success_sentence(sg::request_kind kind, bool was_trial, bool is_recall, std::uint64_t release_seq,
-                             const sg::request_outcome& st, bool via_sensor) {
+                             const sg::request_outcome& st, bool via_sensor, bool was_quarantined = true) {
   switch (kind) {
     case sg::request_kind::apply:
       if (is_recall) return "recall applied; active: " + text_slot(st.active);
@@ -471,7 +472,8 @@ std::string success_sentence(sg::request_kind kind, bool was_trial, bool is_reca
     case sg::request_kind::rollback:
       return "rolled back; active: " + text_slot(st.active);
     case sg::request_kind::release:
-      return "sequence " + std::to_string(release_seq) + " is not quarantined";
+      return was_quarantined ? "quarantine lifted: sequence " + std::to_string(release_seq) + " may be applied again"
+                             : "sequence " + std::to_string(release_seq) + " was not quarantined: nothing changed";
   }
   return "done";
 }
@@ -855,6 +857,7 @@ int cmd_store(int argc, char** argv) {
   });
   errno = 0;
   sg::result<void> r;
+  bool was_quarantined = false;
   switch (kind) {
     case sg::request_kind::apply:
       // Streamed: bounded memory whatever the bundle's size.
@@ -869,9 +872,12 @@ int cmd_store(int argc, char** argv) {
     case sg::request_kind::rollback:
       r = g.rollback();
       break;
-    case sg::request_kind::release:
+    case sg::request_kind::release: {
+      const std::vector<std::uint64_t> q = g.status().quarantine;
+      was_quarantined = std::find(q.begin(), q.end(), release_seq) != q.end();
       r = g.release(release_seq);
       break;
+    }
   }
   (void)g.unsubscribe(sub);
   if (!r) {
@@ -884,5 +890,6 @@ int cmd_store(int argc, char** argv) {
     return sgcli::fail(cmd, r.error(), context);
   }
   const sg::request_outcome st = state_of(g.status());
-  return print_success(json, kind, "direct", success_sentence(kind, was_trial, is_recall, release_seq, st, false), st);
+  return print_success(json, kind, "direct",
+                       success_sentence(kind, was_trial, is_recall, release_seq, st, false, was_quarantined), st);
 }

@@ -1606,6 +1606,7 @@ class guard {
     });
     const bool was_trial = status().state == guard_state::trial;
     bool recall = false;
+    bool was_quarantined = false;
     result<void> res;
     switch (r.kind) {
       case request_kind::apply: {
@@ -1623,9 +1624,12 @@ class guard {
       case request_kind::rollback:
         res = rollback();
         break;
-      case request_kind::release:
+      case request_kind::release: {
+        const std::vector<std::uint64_t> q = status().quarantine;
+        was_quarantined = std::find(q.begin(), q.end(), r.sequence) != q.end();
         res = r.sequence == 0 ? result<void>(errc::invalid_argument) : release(r.sequence);
         break;
+      }
     }
     (void)unsubscribe(sub);
     request_outcome o = request_state_now();
@@ -1649,7 +1653,9 @@ class guard {
     } else if (r.kind == request_kind::rollback) {
       o.sentence = "rolled back; active: " + slot_text(o.active);
     } else {
-      o.sentence = "sequence " + std::to_string(r.sequence) + " is not quarantined";
+      o.sentence = was_quarantined ? "quarantine lifted: sequence " + std::to_string(r.sequence) +
+                                         " may be applied again"
+                                   : "sequence " + std::to_string(r.sequence) + " was not quarantined: nothing changed";
     }
     return o;
   }

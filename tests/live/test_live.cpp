@@ -232,8 +232,12 @@ TEST_CASE("an operator's session against a live sensor", "[live]") {
 
   o = t.run("release", "2 --wait 10");
   REQUIRE(o.status == 0);
-  CHECK(o.out.find("sequence 2 is not quarantined") != std::string::npos);
+  CHECK(o.out.find("quarantine lifted: sequence 2 may be applied again") != std::string::npos);
   CHECK(json_value(t.status(), "quarantine") == "[]");
+  // Again: nothing to lift, and the tool says so.
+  o = t.run("release", "2 --wait 10");
+  REQUIRE(o.status == 0);
+  CHECK(o.out.find("sequence 2 was not quarantined: nothing changed") != std::string::npos);
 
   REQUIRE(t.apply(t.pack(2)).status == 0);
   REQUIRE(t.run("confirm", "--wait 10").status == 0);
