@@ -16,6 +16,10 @@ namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
+// Defined in schema_impl.hpp, which may not have been read yet when this
+// header is reached through it.
+inline std::string type_label(const field_spec& f);
+
 struct text_pos {
   std::size_t line = 1;
   std::size_t column = 1;
