@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: Apache-2.0
 # Installs what slotguard's tests need on Debian or Ubuntu: Catch2 2.x (the
-# 'catch2' package). Run as `cmake -P cmake/install-deps.cmake`; it does
-# nothing when Catch2 is already there, and uses sudo only when not root.
+# 'catch2' package), and the engines the examples put slotguard in front of
+# (libyara, libclamav, libbpf; below). Run as `cmake -P cmake/install-deps.cmake`;
+# it does nothing when they are already there, and uses sudo only when not root.
 # Pass -D PACKAGES="a b" to install further packages the same way.
 set(_wanted catch2)
 if(DEFINED PACKAGES)
