@@ -18,6 +18,7 @@
 #include <slotguard/error.hpp>
 #include <slotguard/storage.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -145,13 +146,17 @@ class sim_storage final : public storage {
           continue;
         }
         std::vector<std::uint8_t>& d = data[p.inode];
-        d.resize(static_cast<std::size_t>(p.offset));
         std::size_t n = p.data.size();
         if (i == cut.tear_op) {
           if (cut.tear_bytes < n) n = cut.tear_bytes;
           cut_files.insert(p.inode);
         }
-        d.insert(d.end(), p.data.begin(), p.data.begin() + static_cast<std::ptrdiff_t>(n));
+        // An append extends the file; a rewrite in place replaces bytes and
+        // keeps what lies after them (a torn rewrite: new bytes, then old).
+        const auto at = static_cast<std::size_t>(p.offset);
+        if (d.size() < at + n) d.resize(at + n);
+        std::copy(p.data.begin(), p.data.begin() + static_cast<std::ptrdiff_t>(n),
+                  d.begin() + static_cast<std::ptrdiff_t>(at));
         continue;
       }
       if (!keep) continue;
@@ -453,6 +458,33 @@ class sim_storage final : public storage {
     auto it = handles_.find(f);
     if (it == handles_.end()) return errc::io_error;
     return static_cast<std::uint64_t>(inodes_.at(it->second.inode).data.size());
+  }
+
+  // Two counted calls, as the real call makes two steps: a write in place
+  // (sim_call::write; unsynced, so a cut keeps it, loses it or tears it),
+  // then its flush (sim_call::flush).
+  result<void> rewrite(const std::string& path, byte_view data) override {
+    std::lock_guard<std::recursive_mutex> serial(mu_.m);
+    SLOTGUARD_TRY(enter(sim_call::write));
+    auto id = lookup(current_, path);
+    if (!id) return fail(errc::not_found);
+    inode& n = inodes_[*id];
+    if (n.data.size() != data.size()) return fail(errc::invalid_argument);
+    if (observer_) observer_(path, data);
+    pending_op p;
+    p.kind = sim_call::write;
+    p.path = path;
+    p.inode = *id;
+    p.offset = 0;
+    p.data = data.to_vector();
+    pending_.push_back(std::move(p));
+    std::copy(data.begin(), data.end(), n.data.begin());
+    after_call();
+    SLOTGUARD_TRY(enter(sim_call::flush));
+    n.durable = n.data;
+    for (auto q = pending_.begin(); q != pending_.end();)
+      q = (q->kind == sim_call::write && q->inode == *id) ? pending_.erase(q) : q + 1;
+    return done_ok();
   }
 
   // Like mkdir, durable at once; busy when the directory holds anything.

@@ -936,9 +936,10 @@ inline result<void> slot_store::write_new_file(const std::string& p, byte_view c
 }
 
 // The commit point of every operation: the next record goes to the journal
-// file that does not hold the current state, by write, flush, rename into
-// place and directory sync. Until the sync returns the current state's file
-// is untouched, so a crash yields the old state or the new one.
+// file that does not hold the current state, in place when that file holds a
+// record of the same length, else by write, flush, rename into place and
+// directory sync. Until the flush or the sync returns the current state's
+// file is untouched, so a crash yields the old state or the new one.
 inline result<void> slot_store::write_state(store_state next) {
   if (read_only_) return errc::read_only_store;
   auto number = take_number();
@@ -950,8 +951,32 @@ inline result<void> slot_store::write_state(store_state next) {
   const std::string final_path = journal_path(target);
   const std::string tmp_path = final_path + ".new";
 
+  // The common case: the other file holds an older record of the same
+  // length (most operations change no length: the quarantine and the
+  // channel did not change), and is overwritten in place and flushed, one
+  // data write and no metadata. A power cut in between leaves it torn, its
+  // CRC fails, and the current state's file (untouched) wins. Any failure
+  // takes the path below, whose rename replaces whatever the rewrite left.
+  const auto rewritten = fs_->rewrite(final_path, byte_view(bytes));
+  if (rewritten) {
+    st_ = std::move(next);
+    journal_file_ = target;
+    return ok();
+  }
+  // After a rewrite that may have written (a failed write or flush), the
+  // file may hold the new record in the cache though not on the medium: if
+  // the path below fails too, the file goes, as a failed rename's does.
+  const errc refused = rewritten.error();
+  const bool untouched = refused == errc::not_found || refused == errc::unsupported ||
+                         refused == errc::invalid_argument || refused == errc::not_regular_file;
   auto r = write_new_file(tmp_path, byte_view(bytes));
-  if (!r) return r;
+  if (!r) {
+    if (!untouched) {
+      forget(final_path);
+      (void)fs_->sync_dir(dir_);
+    }
+    return r;
+  }
   r = fs_->rename(tmp_path, final_path);
   if (r) r = fs_->sync_dir(dir_);
   if (!r) {

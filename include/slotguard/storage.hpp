@@ -190,6 +190,20 @@ class storage {
     if (!bytes) return bytes.error();
     return std::shared_ptr<const mapped_file>(std::make_shared<detail::copied_file>(std::move(*bytes)));
   }
+  // Overwrites the existing regular file at path, which must hold exactly
+  // data.size() bytes, in place from its start, and makes the new bytes
+  // durable (fdatasync / FlushFileBuffers): no create, rename or size
+  // change, so nothing but the data is written. Refused before anything is
+  // written: not_found, not_regular_file (a link is never followed),
+  // invalid_argument when the file's size differs, unsupported (this
+  // default). After any other error the file may hold part of data, or all
+  // of it in the cache and not on the medium (a failed flush): the caller
+  // must not rely on its content (the store then replaces it). A power cut
+  // during the call may leave any mix of old and new bytes.
+  virtual result<void> rewrite(const std::string& path, byte_view data) {
+    (void)path, (void)data;
+    return errc::unsupported;
+  }
 };
 
 namespace detail {
@@ -504,6 +518,37 @@ class posix_storage : public storage {
     auto opened = detail::open_regular_for_reading(path);
     if (!opened) return opened.error();
     return static_cast<file_handle>(*opened);
+  }
+
+  result<void> rewrite(const std::string& path, byte_view data) override {
+    // O_NONBLOCK: a FIFO planted under the name fails at once, not waits.
+    const int fd = detail::posix_open(path.c_str(), O_WRONLY | O_NONBLOCK | detail::nofollow_flag, 0);
+    if (fd < 0) return detail::nofollow_errno_to_errc(errno);
+    detail::fd_closer closer{fd};
+    detail::stat_buf st{};
+    if (detail::sys_fstat(fd, &st) != 0) return detail::errno_to_errc(errno);
+    if (!S_ISREG(st.st_mode)) return errc::not_regular_file;
+    if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) != data.size()) return errc::invalid_argument;
+    std::size_t done = 0;
+    while (done < data.size()) {
+      const std::size_t want = std::min<std::size_t>(data.size() - done, std::size_t{1} << 30);
+      const ssize_t n = detail::sys_pwrite(fd, data.data() + done, want, done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        return detail::errno_to_errc(errno);
+      }
+      if (n == 0) return errc::io_error;
+      done += static_cast<std::size_t>(n);
+    }
+#if defined(__APPLE__)
+    if (::fcntl(fd, F_FULLFSYNC) == 0) return ok();
+    if (::fsync(fd) != 0) return detail::errno_to_errc(errno);
+#else
+    // Only the data changed (the size did not): fdatasync writes it without
+    // a metadata commit.
+    if (::fdatasync(fd) != 0) return detail::errno_to_errc(errno);
+#endif
+    return ok();
   }
 
   result<std::size_t> read_at(file_handle f, std::uint64_t offset, std::uint8_t* out,
@@ -1183,6 +1228,34 @@ class win32_storage final : public storage {
     SLOTGUARD_TRY(detail::win32_require_regular(h));
     closer.h = INVALID_HANDLE_VALUE;
     return detail::from_win32_handle(h);
+  }
+
+  result<void> rewrite(const std::string& path, byte_view data) override {
+    auto w = detail::win32_path(path);
+    if (!w) return w.error();
+    const HANDLE h = ::CreateFileW(w->c_str(), GENERIC_WRITE, FILE_SHARE_READ | FILE_SHARE_DELETE, nullptr,
+                                   OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_OPEN_REPARSE_POINT, nullptr);
+    if (h == INVALID_HANDLE_VALUE) return detail::last_errc();
+    detail::win32_closer closer{h};
+    SLOTGUARD_TRY(detail::win32_require_regular(h));
+    LARGE_INTEGER size{};
+    if (!::GetFileSizeEx(h, &size)) return detail::last_errc();
+    if (size.QuadPart < 0 || static_cast<std::uint64_t>(size.QuadPart) != data.size()) return errc::invalid_argument;
+    std::size_t done = 0;
+    while (done < data.size()) {
+      const std::size_t want = data.size() - done;
+      const DWORD chunk = want < (std::size_t{1} << 30) ? static_cast<DWORD>(want) : (DWORD{1} << 30);
+      const std::uint64_t at = done;
+      OVERLAPPED ov{};
+      ov.Offset = static_cast<DWORD>(at & 0xffffffffu);
+      ov.OffsetHigh = static_cast<DWORD>(at >> 32);
+      DWORD n = 0;
+      if (!::WriteFile(h, data.data() + done, chunk, &n, &ov)) return detail::last_errc();
+      if (n == 0) return errc::io_error;
+      done += n;
+    }
+    if (!::FlushFileBuffers(h)) return detail::last_errc();
+    return ok();
   }
 
   result<std::size_t> read_at(file_handle f, std::uint64_t offset, std::uint8_t* out,

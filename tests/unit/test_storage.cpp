@@ -170,6 +170,31 @@ TEMPLATE_TEST_CASE("streaming reads: open_read, read_at, file_size and map see t
   CHECK(error_of(env.fs.open_read(sub)) != errc::ok);
 }
 
+TEMPLATE_TEST_CASE("rewrite overwrites a file of the same size in place and refuses anything else",
+                   "[storage.rewrite]", sim_env, native_env) {
+  TestType env;
+  const std::string p = sg::detail::join_path(env.dir, "journal.0");
+  const auto old_bytes = bytes_of(300, 1), new_bytes = bytes_of(300, 2);
+  write_file(env, p, old_bytes);
+  REQUIRE(env.fs.rewrite(p, sg::byte_view(new_bytes)));
+  CHECK(env.fs.read_file(p, 1000).value() == new_bytes);
+  // Refused before writing: a size that differs, either way; a missing
+  // file; a directory. The file keeps its bytes.
+  CHECK(error_of(env.fs.rewrite(p, sg::byte_view(bytes_of(299, 3)))) == errc::invalid_argument);
+  CHECK(error_of(env.fs.rewrite(p, sg::byte_view(bytes_of(301, 3)))) == errc::invalid_argument);
+  CHECK(env.fs.read_file(p, 1000).value() == new_bytes);
+  CHECK(error_of(env.fs.rewrite(sg::detail::join_path(env.dir, "missing"), sg::byte_view(new_bytes))) ==
+        errc::not_found);
+  CHECK_FALSE(env.fs.exists(sg::detail::join_path(env.dir, "missing")).value());
+  const std::string sub = sg::detail::join_path(env.dir, "sub");
+  REQUIRE(env.fs.mkdir(sub));
+  CHECK(error_of(env.fs.rewrite(sub, sg::byte_view(new_bytes))) != errc::ok);
+  // An empty file takes an empty rewrite.
+  const std::string e = sg::detail::join_path(env.dir, "empty");
+  write_file(env, e, {});
+  CHECK(env.fs.rewrite(e, sg::byte_view()));
+}
+
 TEMPLATE_TEST_CASE("remove_dir removes an empty directory only, list names subdirectories",
                    "[storage.names]", sim_env, native_env) {
   TestType env;
@@ -357,6 +382,52 @@ TEST_CASE("simulator: a file's writes survive as a prefix, torn at any byte", "[
   CHECK(fs.unsynced().empty());
   fs.reboot();
   CHECK(fs.peek("/d/x").value() == cat({a, b, c}));
+}
+
+TEST_CASE("simulator: a rewrite in place survives whole, not at all, or torn over the old bytes",
+          "[storage.sim][storage.rewrite]") {
+  sg::sim_storage fs;
+  REQUIRE(fs.mkdir("/d"));
+  const auto a = bytes_of(16, 1), b = bytes_of(16, 2);
+  auto f = fs.create("/d/x");
+  REQUIRE(f);
+  REQUIRE(fs.write(*f, sg::byte_view(a)));
+  REQUIRE(fs.flush(*f));
+  REQUIRE(fs.close(*f));
+  REQUIRE(fs.sync_dir("/d"));
+  // The power goes off between the rewrite's write and its flush.
+  fs.cut_power_after(1);
+  CHECK(error_of(fs.rewrite("/d/x", sg::byte_view(b))) == errc::io_error);
+  REQUIRE(fs.unsynced().size() == 1);
+  {
+    sg::sim_storage m = fs;
+    m.reboot();  // durable only
+    CHECK(m.peek("/d/x").value() == a);
+  }
+  {
+    sg::sim_storage m = fs;
+    sg::sim_power_cut cut;
+    cut.keep = sg::sim_power_cut::keep_mode::everything;
+    m.reboot(cut);
+    CHECK(m.peek("/d/x").value() == b);
+  }
+  for (std::size_t at = 0; at <= 16; ++at) {
+    sg::sim_storage m = fs;
+    sg::sim_power_cut cut;
+    cut.keep = sg::sim_power_cut::keep_mode::everything;
+    cut.tear_op = 0;
+    cut.tear_bytes = at;
+    m.reboot(cut);
+    auto want = b;
+    std::copy(a.begin() + static_cast<std::ptrdiff_t>(at), a.end(), want.begin() + static_cast<std::ptrdiff_t>(at));
+    CHECK(m.peek("/d/x").value() == want);  // the new bytes, then the old ones: never shorter
+  }
+  // Flushed, it is durable.
+  fs.reboot();
+  REQUIRE(fs.rewrite("/d/x", sg::byte_view(b)));
+  CHECK(fs.unsynced().empty());
+  fs.reboot();
+  CHECK(fs.peek("/d/x").value() == b);
 }
 
 TEST_CASE("simulator: the Nth call fails and changes nothing", "[storage.sim]") {
@@ -559,6 +630,13 @@ TEST_CASE("a FIFO or directory in place of a store file is refused without block
     auto l = fs.lock(lock_fifo);
     return !l && l.error() == errc::not_regular_file;
   }));
+  const std::string journal_fifo = sg::detail::join_path(env.dir, "journal.1");
+  REQUIRE(::mkfifo(journal_fifo.c_str(), 0600) == 0);
+  CHECK(in_child_within_5s([&] {
+    sg::posix_storage fs;
+    const std::vector<std::uint8_t> b(10, 1);
+    return error_of(fs.rewrite(journal_fifo, sg::byte_view(b))) != errc::ok;
+  }));
   const std::string sub = sg::detail::join_path(env.dir, "slot-a.1");
   REQUIRE(::mkdir(sub.c_str(), 0700) == 0);
   CHECK(error_of(env.fs.read_file(sub, 1000)) == errc::not_regular_file);
@@ -572,6 +650,9 @@ TEST_CASE("symbolic links in the store are not followed", "[storage.nonregular]"
   const std::string slot = sg::detail::join_path(env.dir, "slot-a.1");
   REQUIRE(::symlink(target.c_str(), slot.c_str()) == 0);
   CHECK(error_of(env.fs.read_file(slot, 100)) == errc::not_regular_file);
+  // Nor is one rewritten through (the target keeps its bytes).
+  CHECK(error_of(env.fs.rewrite(slot, sg::byte_view(bytes_of(9, 5)))) == errc::not_regular_file);
+  CHECK(env.fs.read_file(target, 100).value() == bytes_of(9, 4));
 
   // The lock is not taken on (or created at) a link's target.
   const std::string lock_target = slotguard_test::utf8_path(outside.path() / "lock-target");

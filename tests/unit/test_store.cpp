@@ -658,6 +658,49 @@ TEST_CASE("the last known-good file is never written, and no named file is rewri
   CHECK(bad == 0);
 }
 
+TEST_CASE("a record of the length of the one it replaces is written in place, others by a rename",
+          "[store.journal]") {
+  sg::sim_storage fs;
+  std::vector<std::string> written;
+  fs.on_write([&](const std::string& path, sg::byte_view) { written.push_back(path); });
+  auto s = open_ok(fs, "/c");
+  REQUIRE(s.stage_trial(sg::byte_view(content(1)), 1, 2, 0));  // journal.0, new
+  REQUIRE(s.count_start());                                     // journal.1, new
+  written.clear();
+  REQUIRE(s.count_start());  // the same length: journal.0 in place
+  REQUIRE(s.commit());       // and journal.1
+  CHECK(written == std::vector<std::string>{"/c/journal.0", "/c/journal.1"});
+  CHECK(fs.unsynced().empty());
+  written.clear();
+  REQUIRE(s.quarantine(7));  // eight bytes longer: a new file, renamed into place
+  CHECK(written == std::vector<std::string>{"/c/journal.0.new"});
+  // Whatever the path, reopening finds the state.
+  const sg::store_state st = s.state();
+  s = open_ok(fs, "/other");
+  fs.reboot();
+  CHECK(open_ok(fs, "/c").state() == st);
+}
+
+TEST_CASE("a journal file planted with another length or kind is replaced, never written through",
+          "[store.journal]") {
+  sg::sim_storage fs;
+  {
+    auto s = open_ok(fs, "/c");
+    REQUIRE(s.stage_trial(sg::byte_view(content(1)), 1, 2, 0));
+    REQUIRE(s.count_start());
+  }
+  // The file the next record goes to grows by a byte behind the store's back.
+  auto j = fs.peek("/c/journal.0").value();
+  j.push_back(0);
+  fs.poke("/c/journal.0", sg::byte_view(j));
+  auto s = open_ok(fs, "/c");
+  REQUIRE(s.count_start());
+  s = open_ok(fs, "/other");
+  fs.reboot();
+  auto again = open_ok(fs, "/c");
+  CHECK(again.state().starts_used == 2);
+}
+
 TEST_CASE("an I/O error at any call of an operation changes nothing", "[store.io_error]") {
   // Each operation from a committed-with-trial state, with the k-th storage
   // call failing; the crash test covers every operation of long sequences.

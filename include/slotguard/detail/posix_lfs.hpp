@@ -35,6 +35,9 @@ inline dirent_t* sys_readdir(DIR* d) noexcept { return ::readdir64(d); }
 inline ssize_t sys_pread(int fd, void* out, std::size_t n, std::uint64_t offset) noexcept {
   return ::pread64(fd, out, n, static_cast<off64_t>(offset));
 }
+inline ssize_t sys_pwrite(int fd, const void* in, std::size_t n, std::uint64_t offset) noexcept {
+  return ::pwrite64(fd, in, n, static_cast<off64_t>(offset));
+}
 inline constexpr std::uint64_t max_file_offset = static_cast<std::uint64_t>(INT64_MAX);
 inline constexpr int large_file_flag = O_LARGEFILE;
 #else
@@ -49,6 +52,9 @@ inline int sys_fstatat(int dfd, const char* name, stat_buf* st) noexcept {
 inline dirent_t* sys_readdir(DIR* d) noexcept { return ::readdir(d); }
 inline ssize_t sys_pread(int fd, void* out, std::size_t n, std::uint64_t offset) noexcept {
   return ::pread(fd, out, n, static_cast<off_t>(offset));
+}
+inline ssize_t sys_pwrite(int fd, const void* in, std::size_t n, std::uint64_t offset) noexcept {
+  return ::pwrite(fd, in, n, static_cast<off_t>(offset));
 }
 // The largest offset off_t holds (2^31 - 1 where it is 32 bits wide).
 inline constexpr std::uint64_t max_file_offset =
