@@ -804,7 +804,11 @@ class guard {
       return ok();
     }
     if (opts_.operator_mode) return ok();
-    return breaker_locked(crashes);
+    SLOTGUARD_TRY(breaker_locked(crashes));
+    // The breaker's change of what is served read content again: a storage
+    // error there fails open() too.
+    if (storage_failed_) return storage_failed_error_;
+    return ok();
   }
 
   // The crash-streak breaker, at a start that found `crashes` unhealthy

@@ -1614,6 +1614,42 @@ TEST_CASE("starts that crash on committed content fall back to the last known-sa
   CHECK_FALSE(g->apply(f.bundle(2)));
 }
 
+TEST_CASE("a storage error while the breaker changes what is served fails open, as at any load",
+          "[guard.breaker][guard.storage]") {
+  fixture f;
+  {
+    auto g = f.open();
+    f.commit(*g, 1);
+    f.commit(*g, 2);
+    REQUIRE(g->shutdown());
+  }
+  const auto base = f.options();
+  for (int i = 0; i < 9; ++i) (void)crashing_start(f, base);
+  // The tenth start finds nine crashes, three of them without content: the
+  // breaker serves content again. Whichever read of that start fails, the
+  // start either fails (the host opens again) or serves content: it never
+  // opens serving nothing for the life of the process.
+  int failed_opens = 0;
+  for (std::uint64_t n = 1; n <= 12; ++n) {
+    sg::sim_storage disk = f.disk;
+    auto o = base;
+    o.fs = &disk;
+    disk.fail_nth_call(n, sg::sim_call::read_file);
+    auto g = sg::guard::open(o);
+    INFO("read " << n << " fails");
+    if (!g) {
+      ++failed_opens;
+      CHECK(g.error() == sg::errc::io_error);
+      disk.fail_nth_call(0);
+      g = sg::guard::open(o);  // the host opens again
+      REQUIRE(g);
+    }
+    CHECK(active_seq(**g) == 1);
+    CHECK((*g)->status().mode == sg::breaker_mode::not_content);
+  }
+  CHECK(failed_opens > 0);
+}
+
 TEST_CASE("a healthy run ends the streak: heartbeats for healthy_uptime, or a clean shutdown",
           "[guard.breaker]") {
   fixture f;
