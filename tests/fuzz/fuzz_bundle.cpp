@@ -2,15 +2,18 @@
 // libFuzzer target: parse and verify arbitrary bytes as a bundle, with a
 // fixed trust set and clock, under default and tight limits, and touch every
 // view the parser returns. Any crash, sanitizer report or broken invariant
-// (a view outside the input, a verified bundle whose parts disagree) is a
-// finding. The checked-in corpus (tests/fuzz/corpus/bundle) replays as a
+// (a view outside the input, a verified bundle whose parts disagree, the
+// streamed reader disagreeing with parse_bundle) is a finding. The checked-in corpus (tests/fuzz/corpus/bundle) replays as a
 // regression test in every build.
 #include <slotguard/bundle.hpp>
+#include <slotguard/io_fn.hpp>
 #include <slotguard/trust.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <vector>
 
 namespace sg = slotguard;
 
@@ -59,8 +62,49 @@ bool inside(sg::byte_view part, sg::byte_view whole) {
          static_cast<std::size_t>(part.data() - whole.data()) <= whole.size() - part.size();
 }
 
+// The streamed reader (what apply_file and the tool use on files) agrees
+// with parse_bundle on every input: the same verdict and errc, the same
+// parts, the same signature verdict, and its payload stream succeeds exactly
+// when verify_payload does, with the payload's bytes.
+void agree(sg::byte_view in, const sg::bundle_limits& limits, const sg::result<sg::bundle_view>& r) {
+  const auto read = sg::read_at_memory(in);
+  const auto h = sg::read_bundle_head(read, in.size(), limits);
+  require(h.has_value() == r.has_value());
+  if (!r) {
+    require(h.error() == r.error());
+    return;
+  }
+  const sg::bundle_view& b = *r;
+  const sg::bundle_manifest& m = b.manifest;
+  const sg::bundle_manifest& hm = h->view.manifest;
+  require(h->payload_offset == b.header.size() + b.manifest_bytes.size());
+  require(h->payload_size == b.payload.size() && h->file_size == in.size());
+  require(h->header_and_manifest.size() == h->payload_offset &&
+          std::equal(h->header_and_manifest.begin(), h->header_and_manifest.end(), in.begin()));
+  require(h->signature_block.size() == b.signature_block.size() &&
+          std::equal(h->signature_block.begin(), h->signature_block.end(), b.signature_block.begin()));
+  require(hm.sequence == m.sequence && hm.payload_size == m.payload_size && hm.payload_sha256 == m.payload_sha256 &&
+          hm.channel == m.channel && hm.field_count == m.field_count && hm.kind == m.kind);
+  require(h->view.signature_count() == b.signature_count());
+  const auto vs = sg::verify_signatures(b, trust(1));
+  const auto hs = sg::verify_signatures(*h, trust(1));
+  require(vs.has_value() == hs.has_value() && (vs || vs.error() == hs.error()));
+  std::vector<std::uint8_t> streamed;
+  const auto st = sg::stream_payload(
+      read, *h,
+      [&](sg::byte_view c) -> sg::result<void> {
+        streamed.insert(streamed.end(), c.begin(), c.end());
+        return sg::ok();
+      },
+      97);
+  const auto vp = sg::verify_payload(b);
+  require(st.has_value() == vp.has_value() && (vp || vp.error() == st.error()));
+  if (st) require(streamed.size() == b.payload.size() && std::equal(streamed.begin(), streamed.end(), b.payload.begin()));
+}
+
 void exercise(sg::byte_view in, const sg::bundle_limits& limits) {
   const auto r = sg::parse_bundle(in, limits);
+  agree(in, limits, r);
   if (!r) return;
   const sg::bundle_view& b = *r;
   require(b.bytes.size() == in.size());
