@@ -1567,17 +1567,21 @@ start_seen crashing_start(fixture& f, const sg::guard_options& base) {
   return out;  // dropped without shutdown(): a crash
 }
 
+// Sequences 1 and 2 committed, and the guard closed cleanly: the start of
+// every breaker story.
+void commit_two_and_close(fixture& f) {
+  auto g = f.open();
+  f.commit(*g, 1);
+  f.commit(*g, 2);
+  REQUIRE(g->shutdown());
+}
+
 }  // namespace
 
 TEST_CASE("starts that crash on committed content fall back to the last known-safe, then to none",
           "[guard.breaker]") {
   fixture f;
-  {
-    auto g = f.open();
-    f.commit(*g, 1);
-    f.commit(*g, 2);
-    REQUIRE(g->shutdown());
-  }
+  commit_two_and_close(f);
   const auto o = f.options();
   std::vector<start_seen> starts;
   for (int i = 0; i < 10; ++i) starts.push_back(crashing_start(f, o));
@@ -1617,12 +1621,7 @@ TEST_CASE("starts that crash on committed content fall back to the last known-sa
 TEST_CASE("a storage error while the breaker changes what is served fails open, as at any load",
           "[guard.breaker][guard.storage]") {
   fixture f;
-  {
-    auto g = f.open();
-    f.commit(*g, 1);
-    f.commit(*g, 2);
-    REQUIRE(g->shutdown());
-  }
+  commit_two_and_close(f);
   const auto base = f.options();
   for (int i = 0; i < 9; ++i) (void)crashing_start(f, base);
   // The tenth start finds nine crashes, three of them without content: the
@@ -1689,12 +1688,7 @@ TEST_CASE("a healthy run ends the streak: heartbeats for healthy_uptime, or a cl
 
 TEST_CASE("an operator's confirm ends a breaker mode, a new commit does too", "[guard.breaker]") {
   fixture f;
-  {
-    auto g = f.open();
-    f.commit(*g, 1);
-    f.commit(*g, 2);
-    REQUIRE(g->shutdown());
-  }
+  commit_two_and_close(f);
   const auto o = f.options();
   for (int i = 0; i < 4; ++i) (void)crashing_start(f, o);
   auto g = f.open(o);
