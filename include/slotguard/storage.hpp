@@ -194,7 +194,8 @@ class storage {
   // data.size() bytes, in place from its start, and makes the new bytes
   // durable (fdatasync / FlushFileBuffers): no create, rename or size
   // change, so nothing but the data is written. Refused before anything is
-  // written: not_found, not_regular_file (a link is never followed),
+  // written: not_found, not_regular_file (a symbolic link is never
+  // followed, and a file with a second name, a hard link, never written),
   // invalid_argument when the file's size differs, unsupported (this
   // default). After any other error the file may hold part of data, or all
   // of it in the cache and not on the medium (a failed flush): the caller
@@ -527,7 +528,9 @@ class posix_storage : public storage {
     detail::fd_closer closer{fd};
     detail::stat_buf st{};
     if (detail::sys_fstat(fd, &st) != 0) return detail::errno_to_errc(errno);
-    if (!S_ISREG(st.st_mode)) return errc::not_regular_file;
+    // Nor through a second name: a hard link planted in the store would
+    // carry the write to the file it shares (a rename replaces the name).
+    if (!S_ISREG(st.st_mode) || st.st_nlink != 1) return errc::not_regular_file;
     if (st.st_size < 0 || static_cast<std::uint64_t>(st.st_size) != data.size()) return errc::invalid_argument;
     std::size_t done = 0;
     while (done < data.size()) {
@@ -1238,6 +1241,10 @@ class win32_storage final : public storage {
     if (h == INVALID_HANDLE_VALUE) return detail::last_errc();
     detail::win32_closer closer{h};
     SLOTGUARD_TRY(detail::win32_require_regular(h));
+    // Nor through a second name (a hard link shares the file).
+    BY_HANDLE_FILE_INFORMATION info{};
+    if (!::GetFileInformationByHandle(h, &info)) return detail::last_errc();
+    if (info.nNumberOfLinks != 1) return errc::not_regular_file;
     LARGE_INTEGER size{};
     if (!::GetFileSizeEx(h, &size)) return detail::last_errc();
     if (size.QuadPart < 0 || static_cast<std::uint64_t>(size.QuadPart) != data.size()) return errc::invalid_argument;

@@ -650,8 +650,13 @@ TEST_CASE("symbolic links in the store are not followed", "[storage.nonregular]"
   const std::string slot = sg::detail::join_path(env.dir, "slot-a.1");
   REQUIRE(::symlink(target.c_str(), slot.c_str()) == 0);
   CHECK(error_of(env.fs.read_file(slot, 100)) == errc::not_regular_file);
-  // Nor is one rewritten through (the target keeps its bytes).
+  // Nor is one rewritten through (the target keeps its bytes), nor a hard
+  // link to a file elsewhere.
   CHECK(error_of(env.fs.rewrite(slot, sg::byte_view(bytes_of(9, 5)))) == errc::not_regular_file);
+  CHECK(env.fs.read_file(target, 100).value() == bytes_of(9, 4));
+  const std::string hard = sg::detail::join_path(env.dir, "journal.0");
+  REQUIRE(::link(target.c_str(), hard.c_str()) == 0);
+  CHECK(error_of(env.fs.rewrite(hard, sg::byte_view(bytes_of(9, 5)))) == errc::not_regular_file);
   CHECK(env.fs.read_file(target, 100).value() == bytes_of(9, 4));
 
   // The lock is not taken on (or created at) a link's target.

@@ -701,6 +701,31 @@ TEST_CASE("a journal file planted with another length or kind is replaced, never
   CHECK(again.state().starts_used == 2);
 }
 
+TEST_CASE("a journal file planted as a hard link is replaced, the file it shares is never written",
+          "[store.journal][storage.nonregular]") {
+  native_env env;
+  auto s = open_ok(env.storage(), env.dir);
+  REQUIRE(s.stage_trial(sg::byte_view(content(1)), 1, 2, 0));  // journal.0
+  REQUIRE(s.count_start());                                     // journal.1: the next record goes to journal.0
+  slotguard_test::temp_dir outside("store-outside");
+  const auto victim = outside.path() / "victim";
+  const std::string j0 = sg::detail::join_path(env.dir, "journal.0");
+  const auto planted = env.read(j0);  // the same length as the next record
+  {
+    std::ofstream out(victim, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(planted.data()), static_cast<std::streamsize>(planted.size()));
+  }
+  env.erase(j0);
+  std::filesystem::create_hard_link(victim, std::filesystem::u8path(j0));
+  REQUIRE(s.count_start());
+  std::ifstream in(victim, std::ios::binary);
+  const std::vector<std::uint8_t> after((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  CHECK(after == planted);
+  CHECK(env.read(j0) != planted);
+  s = open_ok(env.storage(), env.dir + "-other");
+  CHECK(open_ok(env.storage(), env.dir).state().starts_used == 2);
+}
+
 TEST_CASE("an I/O error at any call of an operation changes nothing", "[store.io_error]") {
   // Each operation from a committed-with-trial state, with the k-th storage
   // call failing; the crash test covers every operation of long sequences.
