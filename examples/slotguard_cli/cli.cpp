@@ -3,6 +3,7 @@
 // replacement, number and time parsing, JSON strings.
 #include "cli.hpp"
 
+#include <slotguard/detail/posix_lfs.hpp>
 #include <slotguard/detail/time.hpp>
 
 #include <atomic>
@@ -173,7 +174,7 @@ std::vector<std::string> arg_parser::values(std::string_view name) const {
   return v;
 }
 
-static sg::errc errc_from_errno(int e) {
+sg::errc errc_from_errno(int e) {
   switch (e) {
     case ENOENT:
       return sg::errc::not_found;
@@ -184,6 +185,8 @@ static sg::errc errc_from_errno(int e) {
       return sg::errc::already_exists;
     case ENOSPC:
       return sg::errc::no_space;
+    case EFBIG:
+      return sg::errc::too_large;
     default:
       return sg::errc::io_error;
   }
@@ -214,9 +217,7 @@ sg::result<std::vector<std::uint8_t>> read_file(const std::string& path, std::ui
 }
 
 #if defined(_WIN32)
-namespace {
-
-sg::errc errc_from_win32(DWORD e) {
+sg::errc errc_from_win32(unsigned long e) {
   switch (e) {
     case ERROR_FILE_NOT_FOUND:
     case ERROR_PATH_NOT_FOUND:
@@ -236,6 +237,8 @@ sg::errc errc_from_win32(DWORD e) {
       return sg::errc::io_error;
   }
 }
+
+namespace {
 
 // A security descriptor whose protected access list grants the current
 // account and SYSTEM full access and nobody else anything (what mode 0600
@@ -279,11 +282,15 @@ bool move_file(const std::wstring& from, const std::wstring& to, DWORD flags, DW
 
 }  // namespace
 
-sg::result<void> write_file_atomic(const std::string& path, sg::byte_view bytes, unsigned mode, bool exclusive) {
+output_file::~output_file() {
+  close();
+  if (!tmp_.empty() && !committed_) (void)::DeleteFileW(fs::path(tmp_).wstring().c_str());
+}
+
+sg::result<void> output_file::create(const std::string& target, unsigned mode) {
   static std::atomic<unsigned> counter{0};
-  const std::string tmp = path + ".tmp-" + std::to_string(_getpid()) + "-" + std::to_string(counter++);
-  const std::wstring wtmp = fs::path(tmp).wstring();
-  const std::wstring wpath = fs::path(path).wstring();
+  target_ = target;
+  const std::string tmp = target + ".tmp-" + std::to_string(_getpid()) + "-" + std::to_string(counter++);
   // Private files (mode 0600, the private key) get an owner-only access
   // list instead of the one the directory would pass on.
   owner_only_descriptor owner_only;
@@ -294,34 +301,48 @@ sg::result<void> write_file_atomic(const std::string& path, sg::byte_view bytes,
   const bool is_private = (mode & 077u) == 0;
   if (is_private && owner_only.sd == nullptr) return sg::errc::permission_denied;
   // CREATE_NEW fails on any existing name, a symbolic link included.
-  const HANDLE h = ::CreateFileW(wtmp.c_str(), GENERIC_WRITE, 0, is_private ? &sa : nullptr, CREATE_NEW,
-                                 FILE_ATTRIBUTE_NORMAL, nullptr);
+  const HANDLE h = ::CreateFileW(fs::path(tmp).wstring().c_str(), GENERIC_WRITE, 0, is_private ? &sa : nullptr,
+                                 CREATE_NEW, FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, nullptr);
   if (h == INVALID_HANDLE_VALUE) return errc_from_win32(::GetLastError());
-  sg::errc failure = sg::errc::ok;
+  h_ = h;
+  tmp_ = tmp;
+  return sg::ok();
+}
+
+sg::result<void> output_file::write_at(std::uint64_t off, sg::byte_view bytes) {
   std::size_t done = 0;
-  while (done < bytes.size() && failure == sg::errc::ok) {
-    const DWORD chunk = static_cast<DWORD>(std::min<std::size_t>(bytes.size() - done, std::size_t{1} << 30));
-    DWORD n = 0;
-    if (!::WriteFile(h, bytes.data() + done, chunk, &n, nullptr))
-      failure = errc_from_win32(::GetLastError());
-    else
-      done += n;
-  }
-  if (failure == sg::errc::ok && !::FlushFileBuffers(h)) failure = errc_from_win32(::GetLastError());
-  if (!::CloseHandle(h) && failure == sg::errc::ok) failure = errc_from_win32(::GetLastError());
-  if (failure == sg::errc::ok) {
-    // Without MOVEFILE_REPLACE_EXISTING the move fails when the name
-    // exists; MOVEFILE_WRITE_THROUGH returns only once the rename is on
-    // the device.
-    DWORD error = 0;
-    const DWORD flags = MOVEFILE_WRITE_THROUGH | (exclusive ? 0 : MOVEFILE_REPLACE_EXISTING);
-    if (!move_file(wtmp, wpath, flags, error)) failure = errc_from_win32(error);
-  }
-  if (failure != sg::errc::ok) {
-    (void)::DeleteFileW(wtmp.c_str());
-    return failure;
+  while (done < bytes.size()) {
+    const std::size_t n = std::min<std::size_t>(bytes.size() - done, std::size_t{1} << 30);
+    const std::uint64_t at = off + done;
+    OVERLAPPED ov{};
+    ov.Offset = static_cast<DWORD>(at & 0xFFFFFFFFu);
+    ov.OffsetHigh = static_cast<DWORD>(at >> 32);
+    DWORD put = 0;
+    if (!::WriteFile(static_cast<HANDLE>(h_), bytes.data() + done, static_cast<DWORD>(n), &put, &ov))
+      return errc_from_win32(::GetLastError());
+    if (put == 0) return sg::errc::io_error;
+    done += put;
   }
   return sg::ok();
+}
+
+sg::result<void> output_file::commit(bool exclusive) {
+  if (!::FlushFileBuffers(static_cast<HANDLE>(h_))) return errc_from_win32(::GetLastError());
+  const HANDLE h = static_cast<HANDLE>(h_);
+  h_ = INVALID_HANDLE_VALUE;
+  if (!::CloseHandle(h)) return errc_from_win32(::GetLastError());
+  // Without MOVEFILE_REPLACE_EXISTING the move fails when the name exists;
+  // MOVEFILE_WRITE_THROUGH returns only once the rename is on the device.
+  DWORD error = 0;
+  const DWORD flags = MOVEFILE_WRITE_THROUGH | (exclusive ? 0 : MOVEFILE_REPLACE_EXISTING);
+  if (!move_file(fs::path(tmp_).wstring(), fs::path(target_).wstring(), flags, error)) return errc_from_win32(error);
+  committed_ = true;
+  return sg::ok();
+}
+
+void output_file::close() noexcept {
+  if (static_cast<HANDLE>(h_) != INVALID_HANDLE_VALUE) ::CloseHandle(static_cast<HANDLE>(h_));
+  h_ = INVALID_HANDLE_VALUE;
 }
 #else
 namespace {
@@ -342,66 +363,89 @@ sg::errc sync_directory(const std::string& path) {
 
 }  // namespace
 
-sg::result<void> write_file_atomic(const std::string& path, sg::byte_view bytes, unsigned mode, bool exclusive) {
+output_file::~output_file() {
+  close();
+  if (!tmp_.empty() && !committed_) (void)::unlink(tmp_.c_str());
+}
+
+sg::result<void> output_file::create(const std::string& target, unsigned mode) {
   static std::atomic<unsigned> counter{0};
+  target_ = target;
   const std::string tmp =
-      path + ".tmp-" + std::to_string(static_cast<long>(getpid())) + "-" + std::to_string(counter++);
+      target + ".tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + std::to_string(counter++);
   // O_EXCL: a new file, never an existing one and never through a link.
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, static_cast<mode_t>(mode));
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | sg::detail::large_file_flag,
+                        static_cast<mode_t>(mode));
   if (fd < 0) return errc_from_errno(errno);
-  sg::errc failure = sg::errc::ok;
+  fd_ = fd;
+  tmp_ = tmp;
+  return sg::ok();
+}
+
+sg::result<void> output_file::write_at(std::uint64_t off, sg::byte_view bytes) {
   std::size_t done = 0;
-  while (done < bytes.size() && failure == sg::errc::ok) {
-    const std::size_t chunk = std::min<std::size_t>(bytes.size() - done, std::size_t{1} << 30);
-    const ssize_t n = ::write(fd, bytes.data() + done, chunk);
-    if (n < 0) {
-      if (errno != EINTR) failure = errc_from_errno(errno);
-    } else {
-      done += static_cast<std::size_t>(n);
+  while (done < bytes.size()) {
+    const std::size_t n = std::min<std::size_t>(bytes.size() - done, std::size_t{1} << 30);
+    const std::uint64_t at = off + done;
+    if (at > sg::detail::max_file_offset - n) return sg::errc::too_large;
+    const ssize_t put = sg::detail::sys_pwrite(fd_, bytes.data() + done, n, at);
+    if (put < 0) {
+      if (errno == EINTR) continue;
+      return errc_from_errno(errno);
     }
+    if (put == 0) return sg::errc::io_error;
+    done += static_cast<std::size_t>(put);
   }
-  if (failure == sg::errc::ok && ::fsync(fd) != 0) failure = errc_from_errno(errno);
-  if (::close(fd) != 0 && failure == sg::errc::ok) failure = errc_from_errno(errno);
-  bool renamed = false;
-  if (failure == sg::errc::ok) {
-    if (exclusive) {
-      // link() gives the file its name only if the name is free (a
-      // dangling symbolic link included), in one step; a check before a
-      // rename would leave a window and would follow a link.
-      if (::link(tmp.c_str(), path.c_str()) != 0) {
-        const int e = errno;
-        if (e == EPERM || e == ENOTSUP || e == EOPNOTSUPP || e == ENOSYS) {
-          // A file system without hard links: check without following
-          // links, then rename.
-          struct stat st {};
-          if (::lstat(path.c_str(), &st) == 0)
-            failure = sg::errc::already_exists;
-          else if (errno != ENOENT)
-            failure = errc_from_errno(errno);
-          else if (::rename(tmp.c_str(), path.c_str()) != 0)
-            failure = errc_from_errno(errno);
-          else
-            renamed = true;
-        } else {
-          failure = errc_from_errno(e);
-        }
-      }
-    } else if (::rename(tmp.c_str(), path.c_str()) != 0) {
-      // rename() replaces a symbolic link at `path` itself, not its target.
-      failure = errc_from_errno(errno);
+  return sg::ok();
+}
+
+sg::result<void> output_file::commit(bool exclusive) {
+  if (::fsync(fd_) != 0) return errc_from_errno(errno);
+  const int fd = fd_;
+  fd_ = -1;
+  if (::close(fd) != 0) return errc_from_errno(errno);
+  if (exclusive) {
+    // link() gives the file its name only if the name is free (a dangling
+    // symbolic link included), in one step; a check before a rename would
+    // leave a window and would follow a link. The temporary name then goes
+    // (the destructor removes it).
+    if (::link(tmp_.c_str(), target_.c_str()) != 0) {
+      const int e = errno;
+      if (e != EPERM && e != ENOTSUP && e != EOPNOTSUPP && e != ENOSYS) return errc_from_errno(e);
+      // A file system without hard links: check without following links,
+      // then rename.
+      struct stat st {};
+      if (::lstat(target_.c_str(), &st) == 0) return sg::errc::already_exists;
+      if (errno != ENOENT) return errc_from_errno(errno);
+      if (::rename(tmp_.c_str(), target_.c_str()) != 0) return errc_from_errno(errno);
+      committed_ = true;
     } else {
-      renamed = true;
+      (void)::unlink(tmp_.c_str());
+      committed_ = true;
     }
+  } else {
+    // rename() replaces a symbolic link at the target itself, not its target.
+    if (::rename(tmp_.c_str(), target_.c_str()) != 0) return errc_from_errno(errno);
+    committed_ = true;
   }
-  // After link() (or a failure) the temporary name goes.
-  if (!renamed) (void)::unlink(tmp.c_str());
-  if (failure != sg::errc::ok) return failure;
   // Make the new name itself durable.
-  const sg::errc synced = sync_directory(path);
+  const sg::errc synced = sync_directory(target_);
   if (synced != sg::errc::ok) return synced;
   return sg::ok();
 }
+
+void output_file::close() noexcept {
+  if (fd_ >= 0) ::close(fd_);
+  fd_ = -1;
+}
 #endif
+
+sg::result<void> write_file_atomic(const std::string& path, sg::byte_view bytes, unsigned mode, bool exclusive) {
+  output_file out;
+  SLOTGUARD_TRY(out.create(path, mode));
+  SLOTGUARD_TRY(out.write_at(0, bytes));
+  return out.commit(exclusive);
+}
 
 std::optional<std::uint64_t> parse_u64(std::string_view s) {
   if (s.empty() || s.size() > 20) return std::nullopt;

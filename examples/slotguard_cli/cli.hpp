@@ -109,16 +109,51 @@ class arg_parser {
 // io_error, or too_large (checked before reading, so memory stays bounded).
 slotguard::result<std::vector<std::uint8_t>> read_file(const std::string& path, std::uint64_t max_size);
 
-// Replaces `path` atomically: writes a temporary file in the same directory
-// (created exclusively and never through a symbolic link, with `mode` on
-// POSIX; mode 0600 gives an access list of the owner and SYSTEM only on
-// Windows), flushes it to the device, renames it over `path` (Windows:
-// MOVEFILE_WRITE_THROUGH) and syncs the directory (POSIX), so that the new
-// name survives a power cut once this returns. On failure before the rename
-// `path` is unchanged and the temporary file is removed. With exclusive, the
-// new file takes the name only if nothing (not even a dangling symbolic
-// link) has it, atomically: already_exists otherwise. A symbolic link at
-// `path` is replaced, never followed.
+// The OS's error codes as errc (the same mapping everywhere in the tool).
+slotguard::errc errc_from_errno(int e);
+#if defined(_WIN32)
+slotguard::errc errc_from_win32(unsigned long e);  // a DWORD
+#endif
+
+// A file that replaces `target` atomically once committed, written at any
+// offsets and in any order first (the tool streams bundles of any size
+// through it): a temporary file in the same directory (created exclusively
+// and never through a symbolic link, with `mode` on POSIX; a private mode
+// such as 0600 gives an access list of the owner and SYSTEM only on
+// Windows); commit() flushes it to the device, renames it over `target`
+// (Windows: MOVEFILE_WRITE_THROUGH) and syncs the directory (POSIX), so that
+// the new name survives a power cut once it returns. Until then `target` is
+// unchanged, and a file never committed is removed. With exclusive, the new
+// file takes the name only if nothing (not even a dangling symbolic link)
+// has it, atomically: already_exists otherwise. A symbolic link at `target`
+// is replaced, never followed.
+class output_file {
+ public:
+  output_file() = default;
+  output_file(const output_file&) = delete;
+  output_file& operator=(const output_file&) = delete;
+  ~output_file();
+
+  slotguard::result<void> create(const std::string& target, unsigned mode = 0644);
+  // Writes all of `bytes` at offset `off`.
+  slotguard::result<void> write_at(std::uint64_t off, slotguard::byte_view bytes);
+  slotguard::result<void> commit(bool exclusive = false);
+#if !defined(_WIN32)
+  int fd() const noexcept { return fd_; }
+#endif
+
+ private:
+  void close() noexcept;
+  std::string target_, tmp_;
+  bool committed_ = false;
+#if defined(_WIN32)
+  void* h_ = reinterpret_cast<void*>(static_cast<std::intptr_t>(-1));  // INVALID_HANDLE_VALUE
+#else
+  int fd_ = -1;
+#endif
+};
+
+// A whole file written through output_file: create, write, commit.
 slotguard::result<void> write_file_atomic(const std::string& path, slotguard::byte_view bytes,
                                           unsigned mode = 0644, bool exclusive = false);
 

@@ -44,6 +44,11 @@ namespace sg = slotguard;
 using sgcli::exit_ok;
 using sgcli::exit_rejected;
 using sgcli::exit_usage;
+#if defined(_WIN32)
+using sgcli::errc_from_win32;
+#else
+using sgcli::errc_from_errno;
+#endif
 
 namespace {
 
@@ -147,54 +152,6 @@ int report_validation(const char* cmd, const sg::validation_error& e) {
 
 constexpr std::size_t io_chunk = std::size_t{1} << 20;
 
-#if defined(_WIN32)
-sg::errc errc_from_win32(DWORD e) {
-  switch (e) {
-    case ERROR_FILE_NOT_FOUND:
-    case ERROR_PATH_NOT_FOUND:
-      return sg::errc::not_found;
-    case ERROR_ACCESS_DENIED:
-      return sg::errc::permission_denied;
-    case ERROR_FILE_EXISTS:
-    case ERROR_ALREADY_EXISTS:
-      return sg::errc::already_exists;
-    case ERROR_DISK_FULL:
-    case ERROR_HANDLE_DISK_FULL:
-      return sg::errc::no_space;
-    default:
-      return sg::errc::io_error;
-  }
-}
-#else
-// 64-bit offsets on 32-bit glibc without _FILE_OFFSET_BITS=64 too (the
-// library's helpers for stat and pread; pwrite's twin here).
-inline ssize_t sys_pwrite(int fd, const void* p, std::size_t n, std::uint64_t offset) noexcept {
-#if defined(__GLIBC__) && defined(__USE_LARGEFILE64)
-  return ::pwrite64(fd, p, n, static_cast<off64_t>(offset));
-#else
-  return ::pwrite(fd, p, n, static_cast<off_t>(offset));
-#endif
-}
-
-sg::errc errc_from_errno(int e) {
-  switch (e) {
-    case ENOENT:
-      return sg::errc::not_found;
-    case EACCES:
-    case EPERM:
-      return sg::errc::permission_denied;
-    case EEXIST:
-      return sg::errc::already_exists;
-    case ENOSPC:
-      return sg::errc::no_space;
-    case EFBIG:
-      return sg::errc::too_large;
-    default:
-      return sg::errc::io_error;
-  }
-}
-#endif
-
 // A regular file open for reading, read at offsets.
 class input_file {
  public:
@@ -282,174 +239,53 @@ class input_file {
   std::uint64_t size_ = 0;
 };
 
-// A new file in the target's directory that takes the target's name on
-// commit(): created exclusively (never through a link), written, flushed,
-// renamed over the target (a symbolic link there is replaced, not followed),
-// and the directory synced (POSIX). Removed if never committed.
-class output_file {
- public:
-  output_file() = default;
-  output_file(const output_file&) = delete;
-  output_file& operator=(const output_file&) = delete;
-  ~output_file() {
-    close();
-    if (!tmp_.empty() && !committed_) {
-#if defined(_WIN32)
-      (void)::DeleteFileW(std::filesystem::path(tmp_).wstring().c_str());
-#else
-      (void)::unlink(tmp_.c_str());
-#endif
-    }
-  }
-
-  sg::result<void> create(const std::string& target, unsigned mode) {
-    static unsigned counter = 0;
-    target_ = target;
-#if defined(_WIN32)
-    tmp_ = target + ".tmp-" + std::to_string(_getpid()) + "-" + std::to_string(counter++);
-    (void)mode;
-    h_ = ::CreateFileW(std::filesystem::path(tmp_).wstring().c_str(), GENERIC_WRITE, 0, nullptr, CREATE_NEW,
-                       FILE_ATTRIBUTE_NORMAL | FILE_FLAG_SEQUENTIAL_SCAN, nullptr);
-    if (h_ == INVALID_HANDLE_VALUE) {
-      const DWORD e = ::GetLastError();
-      tmp_.clear();
-      return errc_from_win32(e);
-    }
-#else
-    tmp_ = target + ".tmp-" + std::to_string(static_cast<long>(::getpid())) + "-" + std::to_string(counter++);
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | sg::detail::large_file_flag,
-                 static_cast<mode_t>(mode));
-    if (fd_ < 0) {
-      const int e = errno;
-      tmp_.clear();
-      return errc_from_errno(e);
-    }
-#endif
-    return sg::ok();
-  }
-
-  // Writes all of `bytes` at offset `off`.
-  sg::result<void> write_at(std::uint64_t off, sg::byte_view bytes) {
-    std::size_t done = 0;
-    while (done < bytes.size()) {
-      const std::size_t n = std::min<std::size_t>(bytes.size() - done, std::size_t{1} << 30);
-      const std::uint64_t at = off + done;
-#if defined(_WIN32)
-      OVERLAPPED ov{};
-      ov.Offset = static_cast<DWORD>(at & 0xFFFFFFFFu);
-      ov.OffsetHigh = static_cast<DWORD>(at >> 32);
-      DWORD put = 0;
-      if (!::WriteFile(h_, bytes.data() + done, static_cast<DWORD>(n), &put, &ov))
-        return errc_from_win32(::GetLastError());
-      done += put;
-#else
-      if (at > sg::detail::max_file_offset - n) return sg::errc::too_large;
-      const ssize_t put = sys_pwrite(fd_, bytes.data() + done, n, at);
-      if (put < 0) {
+// Copies len bytes of `in` from in_off to out_off: copy_file_range where the
+// kernel has it (no copy through this process; a reflink on file systems
+// that share extents), else through one buffer.
+sg::result<void> copy_range(input_file& in, sgcli::output_file& out, std::uint64_t in_off, std::uint64_t out_off,
+                            std::uint64_t len) {
+#if defined(__linux__) && defined(SYS_copy_file_range)
+  if (len > 0 && in_off <= static_cast<std::uint64_t>((std::numeric_limits<loff_t>::max)()) - len &&
+      out_off <= static_cast<std::uint64_t>((std::numeric_limits<loff_t>::max)()) - len) {
+    auto src = static_cast<loff_t>(in_off);
+    auto dst = static_cast<loff_t>(out_off);
+    std::uint64_t left = len;
+    bool usable = true;
+    while (left > 0) {
+      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, std::uint64_t{1} << 30));
+      const long got = ::syscall(SYS_copy_file_range, in.fd(), &src, out.fd(), &dst, want, 0u);
+      if (got < 0) {
         if (errno == EINTR) continue;
+        // Not on this kernel or between these file systems: copy by hand
+        // from where it stopped.
+        if (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == EBADF) {
+          usable = false;
+          break;
+        }
         return errc_from_errno(errno);
       }
-      if (put == 0) return sg::errc::io_error;
-      done += static_cast<std::size_t>(put);
-#endif
+      if (got == 0) return sg::errc::truncated;  // the input shrank
+      left -= static_cast<std::uint64_t>(got);
     }
-    return sg::ok();
+    if (usable) return sg::ok();
+    const std::uint64_t copied = len - left;
+    in_off += copied;
+    out_off += copied;
+    len = left;
   }
-
-  // Copies len bytes of `in` from in_off to out_off: copy_file_range where the
-  // kernel has it (no copy through this process; a reflink on file systems
-  // that share extents), else through one buffer.
-  sg::result<void> copy_from(input_file& in, std::uint64_t in_off, std::uint64_t out_off, std::uint64_t len) {
-#if defined(__linux__) && defined(SYS_copy_file_range)
-    if (len > 0 && in_off <= static_cast<std::uint64_t>((std::numeric_limits<loff_t>::max)()) - len &&
-        out_off <= static_cast<std::uint64_t>((std::numeric_limits<loff_t>::max)()) - len) {
-      auto src = static_cast<loff_t>(in_off);
-      auto dst = static_cast<loff_t>(out_off);
-      std::uint64_t left = len;
-      bool usable = true;
-      while (left > 0) {
-        const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(left, std::uint64_t{1} << 30));
-        const long got = ::syscall(SYS_copy_file_range, in.fd(), &src, fd_, &dst, want, 0u);
-        if (got < 0) {
-          if (errno == EINTR) continue;
-          // Not on this kernel or between these file systems: copy by hand
-          // from where it stopped.
-          if (errno == ENOSYS || errno == EXDEV || errno == EINVAL || errno == EOPNOTSUPP || errno == EBADF) {
-            usable = false;
-            break;
-          }
-          return errc_from_errno(errno);
-        }
-        if (got == 0) return sg::errc::truncated;  // the input shrank
-        left -= static_cast<std::uint64_t>(got);
-      }
-      if (usable) return sg::ok();
-      const std::uint64_t copied = len - left;
-      in_off += copied;
-      out_off += copied;
-      len = left;
-    }
 #endif
-    std::vector<std::uint8_t> buf(static_cast<std::size_t>(std::min<std::uint64_t>(len, io_chunk)));
-    std::uint64_t done = 0;
-    while (done < len) {
-      const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(len - done, buf.size()));
-      const auto got = in.read_at(in_off + done, buf.data(), want);
-      if (!got) return got.error();
-      if (*got == 0) return sg::errc::truncated;
-      SLOTGUARD_TRY(write_at(out_off + done, sg::byte_view(buf.data(), *got)));
-      done += *got;
-    }
-    return sg::ok();
+  std::vector<std::uint8_t> buf(static_cast<std::size_t>(std::min<std::uint64_t>(len, io_chunk)));
+  std::uint64_t done = 0;
+  while (done < len) {
+    const std::size_t want = static_cast<std::size_t>(std::min<std::uint64_t>(len - done, buf.size()));
+    const auto got = in.read_at(in_off + done, buf.data(), want);
+    if (!got) return got.error();
+    if (*got == 0) return sg::errc::truncated;
+    SLOTGUARD_TRY(out.write_at(out_off + done, sg::byte_view(buf.data(), *got)));
+    done += *got;
   }
-
-  // Flushes, closes, renames over the target, syncs the directory.
-  sg::result<void> commit() {
-#if defined(_WIN32)
-    if (!::FlushFileBuffers(h_)) return errc_from_win32(::GetLastError());
-    close();
-    if (!::MoveFileExW(std::filesystem::path(tmp_).wstring().c_str(),
-                       std::filesystem::path(target_).wstring().c_str(),
-                       MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
-      return errc_from_win32(::GetLastError());
-    committed_ = true;
-#else
-    if (::fsync(fd_) != 0) return errc_from_errno(errno);
-    const int fd = fd_;
-    fd_ = -1;
-    if (::close(fd) != 0) return errc_from_errno(errno);
-    if (::rename(tmp_.c_str(), target_.c_str()) != 0) return errc_from_errno(errno);
-    committed_ = true;
-    std::string dir = std::filesystem::path(target_).parent_path().string();
-    if (dir.empty()) dir = ".";
-    const int d = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (d < 0) return errc_from_errno(errno);
-    const int synced = ::fsync(d);
-    const int e = errno;
-    ::close(d);
-    if (synced != 0 && e != EINVAL) return errc_from_errno(e);
-#endif
-    return sg::ok();
-  }
-
- private:
-  void close() noexcept {
-#if defined(_WIN32)
-    if (h_ != INVALID_HANDLE_VALUE) ::CloseHandle(h_);
-    h_ = INVALID_HANDLE_VALUE;
-#else
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = -1;
-#endif
-  }
-  std::string target_, tmp_;
-  bool committed_ = false;
-#if defined(_WIN32)
-  HANDLE h_ = INVALID_HANDLE_VALUE;
-#else
-  int fd_ = -1;
-#endif
-};
+  return sg::ok();
+}
 
 // Opens a bundle and reads its head (header first, then the manifest and
 // the signature block); prints the failure and returns nullopt.
@@ -642,7 +478,7 @@ struct copy_failure {
 // before, so the time is the longer of the I/O and the hashing, not their
 // sum; memory is a ring of chunks. A payload that shrinks or grows while it
 // is read is an error.
-sg::result<sg::sha256_digest, copy_failure> copy_and_hash(input_file& in, output_file& out, std::uint64_t at,
+sg::result<sg::sha256_digest, copy_failure> copy_and_hash(input_file& in, sgcli::output_file& out, std::uint64_t at,
                                                            std::uint64_t size) {
   constexpr std::size_t ring = 4;
   const std::size_t chunk = static_cast<std::size_t>(std::min<std::uint64_t>(std::max<std::uint64_t>(size, 1), io_chunk));
@@ -742,7 +578,7 @@ int pack_streamed(const char* cmd, sg::bundle_builder& b, const std::string& sch
   const auto shape = b.build_parts(limits);
   if (!shape) return sgcli::fail(cmd, shape.error());
   const std::uint64_t at = shape->head.size();
-  output_file out;
+  sgcli::output_file out;
   const auto created = out.create(out_path, 0644);
   if (!created) return sgcli::fail(cmd, created.error(), out_path);
   const auto copied = copy_and_hash(in, out, at, size);
@@ -789,7 +625,7 @@ int pack_tree(const char* cmd, sg::bundle_builder& b, const std::string& schema_
   const auto shape = b.build_parts(limits);
   if (!shape) return sgcli::fail(cmd, shape.error());
   const std::uint64_t at = shape->head.size();
-  output_file out;
+  sgcli::output_file out;
   const auto created = out.create(out_path, 0644);
   if (!created) return sgcli::fail(cmd, created.error(), out_path);
   sg::sha256 hash;
@@ -1073,10 +909,10 @@ int cmd_sign(int argc, char** argv) {
   std::error_code ec;
   const auto st = std::filesystem::status(path, ec);
   if (!ec) mode = static_cast<unsigned>(st.permissions()) & 0777u;
-  output_file out;
+  sgcli::output_file out;
   auto w = out.create(path, mode);
   if (w) w = out.write_at(0, head->header_and_manifest);
-  if (w) w = out.copy_from(in, head->payload_offset, head->payload_offset, head->payload_size);
+  if (w) w = copy_range(in, out, head->payload_offset, head->payload_offset, head->payload_size);
   if (w) w = out.write_at(head->payload_offset + head->payload_size, head->signature_block);
   // Windows refuses to replace a file this process holds open.
   in.close();
