@@ -6,6 +6,8 @@
 // record must read back, through the runtime and the typed views.
 #include <slotguard/schema.hpp>
 
+#include "../edr_schema.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -14,48 +16,17 @@
 namespace {
 namespace sg = slotguard;
 
-constexpr sg::enum_value kActions[] = {{"allow", 0}, {"alert", 1}, {"block", 2}, {"kill", 9}};
-constexpr sg::enum_value kVerdicts[] = {{"pass", 100}, {"drop", 200}};
-constexpr std::int64_t kProtos[] = {6, 17};
-constexpr std::int64_t kPorts[] = {22, 80, 443};
-constexpr std::int64_t kWeights[] = {-1, 0, 1};
-constexpr std::string_view kHosts[] = {"example.com", "example.org"};
-constexpr sg::field_decl kProcessFields[] = {
-    sg::fields::u8("level").range(1, 5),
-    sg::fields::u16("port").range(1, 65535).wildcard(),
-    sg::fields::u32("pid").range(1, 4194304).wildcard(),
-    sg::fields::u64("size").range(0, 1099511627776LL),
-    sg::fields::i8("nice").range(-20, 19),
-    sg::fields::i16("delta").range(-1000, 1000),
-    sg::fields::i32("offset").range(-65536, 65535),
-    sg::fields::i64("stamp"),
-    sg::fields::boolean("elevated").wildcard(),
-    sg::fields::string("image", 16).wildcard(),
-    sg::fields::bytes("digest", 32),
-    sg::fields::enumeration("action", kActions),
-};
-constexpr sg::field_decl kNetFields[] = {
-    sg::fields::u8("proto").allowed(kProtos),
-    sg::fields::u16("remote_port").allowed(kPorts).wildcard(),
-    sg::fields::i64("weight").allowed(kWeights),
-    sg::fields::string("host", 64).allowed(kHosts).wildcard(),
-    sg::fields::bytes("payload", 8).wildcard(),
-    sg::fields::enumeration("verdict", kVerdicts).wildcard(),
-    sg::fields::u64("big").range(18446744073709551600ull, 18446744073709551615ull),
-    sg::fields::i8("tiny"),
-};
+using namespace edr_test;  // the schema of the schema tests: tests/edr_schema.hpp
 // Lists: a bounded count of elements, each checked as a field.
 constexpr sg::field_decl kListFields[] = {
     sg::fields::string("tokens", 8).list(4),
-    sg::fields::u16("ports").allowed(kPorts).list(3).wildcard(),
+    sg::fields::u16("ports").allowed(kRemotePorts).list(3).wildcard(),
     sg::fields::enumeration("actions", kActions).list(2),
     sg::fields::i8("weights").range(-5, 5).list(3),
     sg::fields::u8("tail"),
 };
-constexpr sg::record_decl kProcess{1, "process_rule", kProcessFields};
-constexpr sg::record_decl kNet{2, "net_rule", kNetFields};
 constexpr sg::record_decl kList{3, "list_rule", kListFields};
-constexpr sg::record_decl kRecords[] = {kProcess, kNet, kList};
+constexpr sg::record_decl kRecords[] = {kProcessRule, kNetRule, kList};
 constexpr sg::schema_decl kDecl{"edr.rules", 3, kRecords};
 
 const sg::schema& fixed_schema() {
@@ -102,8 +73,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
   }
-  auto procs = v->records_of<kProcess>();
-  auto nets = v->records_of<kNet>();
+  auto procs = v->records_of<kProcessRule>();
+  auto nets = v->records_of<kNetRule>();
   auto lists = v->records_of<kList>();
   if (!procs || !nets || !lists) std::abort();
   if (procs->size() + nets->size() + lists->size() != v->record_count()) std::abort();

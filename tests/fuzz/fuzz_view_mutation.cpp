@@ -14,6 +14,8 @@
 // other mode: every byte becomes the mode byte.
 #include <slotguard/schema.hpp>
 
+#include "../edr_schema.hpp"
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -26,71 +28,17 @@
 namespace {
 namespace sg = slotguard;
 
-constexpr sg::enum_value kActions[] = {{"allow", 0}, {"alert", 1}, {"block", 2}, {"kill", 9}};
-constexpr sg::enum_value kVerdicts[] = {{"pass", 100}, {"drop", 200}};
-constexpr sg::enum_value kAccess[] = {{"none", 0}, {"read", 1}, {"write", 2}, {"exec", 4}};
-constexpr std::int64_t kProtos[] = {6, 17};
-constexpr std::int64_t kPorts[] = {22, 80, 443};
-constexpr std::int64_t kWeights[] = {-1, 0, 1};
-constexpr std::string_view kHosts[] = {"example.com", "example.org"};
-constexpr sg::field_decl kProcessFields[] = {
-    sg::fields::u8("level").range(1, 5),
-    sg::fields::u16("port").range(1, 65535).wildcard(),
-    sg::fields::u32("pid").range(1, 4194304).wildcard(),
-    sg::fields::u64("size").range(0, 1099511627776LL),
-    sg::fields::i8("nice").range(-20, 19),
-    sg::fields::i16("delta").range(-1000, 1000),
-    sg::fields::i32("offset").range(-65536, 65535),
-    sg::fields::i64("stamp"),
-    sg::fields::boolean("elevated").wildcard(),
-    sg::fields::string("image", 16).wildcard(),
-    sg::fields::bytes("digest", 32),
-    sg::fields::enumeration("action", kActions),
-};
-constexpr sg::field_decl kNetFields[] = {
-    sg::fields::u8("proto").allowed(kProtos),
-    sg::fields::u16("remote_port").allowed(kPorts).wildcard(),
-    sg::fields::i64("weight").allowed(kWeights),
-    sg::fields::string("host", 64).allowed(kHosts).wildcard(),
-    sg::fields::bytes("payload", 8).wildcard(),
-    sg::fields::enumeration("verdict", kVerdicts).wildcard(),
-    sg::fields::u64("big").range(18446744073709551600ull, 18446744073709551615ull),
-    sg::fields::i8("tiny"),
-};
-constexpr sg::field_decl kTemplateFields[] = {
-    sg::fields::u32("f00").wildcard(),
-    sg::fields::u32("f01").wildcard(),
-    sg::fields::string("f02", 128).wildcard(),
-    sg::fields::string("f03", 128).wildcard(),
-    sg::fields::u16("f04").range(0, 1024).wildcard(),
-    sg::fields::u8("f05").wildcard(),
-    sg::fields::boolean("f06").wildcard(),
-    sg::fields::string("f07", 260).wildcard(),
-    sg::fields::string("f08", 260).wildcard(),
-    sg::fields::u64("f09").wildcard(),
-    sg::fields::i32("f10").range(-1, 2147483647).wildcard(),
-    sg::fields::enumeration("f11", kAccess).wildcard(),
-    sg::fields::bytes("f12", 64).wildcard(),
-    sg::fields::string("f13", 32).wildcard(),
-    sg::fields::u32("f14").wildcard(),
-    sg::fields::u16("f15").wildcard(),
-    sg::fields::i64("f16").wildcard(),
-    sg::fields::string("f17", 512).wildcard(),
-    sg::fields::boolean("f18").wildcard(),
-    sg::fields::u32("f19").range(0, 100).wildcard(),
-};
+using namespace edr_test;  // the schema of the schema tests: tests/edr_schema.hpp
+// Lists: a bounded count of elements, each checked as a field.
 constexpr sg::field_decl kListFields[] = {
     sg::fields::string("tokens", 8).list(4),
-    sg::fields::u16("ports").allowed(kPorts).list(3).wildcard(),
+    sg::fields::u16("ports").allowed(kRemotePorts).list(3).wildcard(),
     sg::fields::enumeration("actions", kActions).list(2),
     sg::fields::bytes("blobs", 4).list(3).wildcard(),
     sg::fields::u8("tail"),
 };
-constexpr sg::record_decl kProcess{1, "process_rule", kProcessFields};
-constexpr sg::record_decl kNet{2, "net_rule", kNetFields};
-constexpr sg::record_decl kTemplate{291, "template_input", kTemplateFields};
 constexpr sg::record_decl kList{3, "list_rule", kListFields};
-constexpr sg::record_decl kRecords[] = {kProcess, kNet, kTemplate, kList};
+constexpr sg::record_decl kRecords[] = {kProcessRule, kNetRule, kTemplateInput, kList};
 constexpr sg::schema_decl kDecl{"edr.rules", 3, kRecords};
 
 const sg::schema& fixed_schema() {
@@ -253,9 +201,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
           after[i].fields[k].element_lengths != before[i].fields[k].element_lengths)
         std::abort();
   }
-  sink += read_typed<kProcess>(*v, before, std::make_index_sequence<kProcess.field_count()>{});
-  sink += read_typed<kNet>(*v, before, std::make_index_sequence<kNet.field_count()>{});
-  sink += read_typed<kTemplate>(*v, before, std::make_index_sequence<kTemplate.field_count()>{});
+  sink += read_typed<kProcessRule>(*v, before, std::make_index_sequence<kProcessRule.field_count()>{});
+  sink += read_typed<kNetRule>(*v, before, std::make_index_sequence<kNetRule.field_count()>{});
+  sink += read_typed<kTemplateInput>(*v, before, std::make_index_sequence<kTemplateInput.field_count()>{});
   sink += read_typed<kList>(*v, before, std::make_index_sequence<kList.field_count()>{});
   volatile std::uint64_t keep = sink;
   (void)keep;

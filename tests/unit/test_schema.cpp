@@ -5,6 +5,7 @@
 
 #include <catch2/catch.hpp>
 
+#include "../edr_schema.hpp"
 #include "support.hpp"
 
 #include <algorithm>
@@ -23,65 +24,10 @@ namespace sg = slotguard;
 namespace {
 
 // ---------------------------------------------------------------------------
-// The test schema in C++: the same declaration as tests/data/schema/edr.schema.
+// The test schema in C++ (tests/edr_schema.hpp): the same declaration as
+// tests/data/schema/edr.schema.
 // ---------------------------------------------------------------------------
-constexpr sg::enum_value kActions[] = {{"allow", 0}, {"alert", 1}, {"block", 2}, {"kill", 9}};
-constexpr sg::enum_value kVerdicts[] = {{"pass", 100}, {"drop", 200}};
-constexpr sg::enum_value kAccess[] = {{"none", 0}, {"read", 1}, {"write", 2}, {"exec", 4}};
-constexpr std::int64_t kProtos[] = {6, 17};
-constexpr std::int64_t kRemotePorts[] = {22, 80, 443};
-constexpr std::int64_t kWeights[] = {-1, 0, 1};
-constexpr std::string_view kHosts[] = {"example.com", "example.org"};
-
-constexpr sg::field_decl kProcessFields[] = {
-    sg::fields::u8("level").range(1, 5),
-    sg::fields::u16("port").range(1, 65535).wildcard(),
-    sg::fields::u32("pid").range(1, 4194304).wildcard(),
-    sg::fields::u64("size").range(0, 1099511627776LL),
-    sg::fields::i8("nice").range(-20, 19),
-    sg::fields::i16("delta").range(-1000, 1000),
-    sg::fields::i32("offset").range(-65536, 65535),
-    sg::fields::i64("stamp"),
-    sg::fields::boolean("elevated").wildcard(),
-    sg::fields::string("image", 16).wildcard(),
-    sg::fields::bytes("digest", 32),
-    sg::fields::enumeration("action", kActions),
-};
-constexpr sg::field_decl kNetFields[] = {
-    sg::fields::u8("proto").allowed(kProtos),
-    sg::fields::u16("remote_port").allowed(kRemotePorts).wildcard(),
-    sg::fields::i64("weight").allowed(kWeights),
-    sg::fields::string("host", 64).allowed(kHosts).wildcard(),
-    sg::fields::bytes("payload", 8).wildcard(),
-    sg::fields::enumeration("verdict", kVerdicts).wildcard(),
-    sg::fields::u64("big").range(18446744073709551600ull, 18446744073709551615ull),
-    sg::fields::i8("tiny"),
-};
-constexpr sg::field_decl kTemplateFields[] = {
-    sg::fields::u32("f00").wildcard(),
-    sg::fields::u32("f01").wildcard(),
-    sg::fields::string("f02", 128).wildcard(),
-    sg::fields::string("f03", 128).wildcard(),
-    sg::fields::u16("f04").range(0, 1024).wildcard(),
-    sg::fields::u8("f05").wildcard(),
-    sg::fields::boolean("f06").wildcard(),
-    sg::fields::string("f07", 260).wildcard(),
-    sg::fields::string("f08", 260).wildcard(),
-    sg::fields::u64("f09").wildcard(),
-    sg::fields::i32("f10").range(-1, 2147483647).wildcard(),
-    sg::fields::enumeration("f11", kAccess).wildcard(),
-    sg::fields::bytes("f12", 64).wildcard(),
-    sg::fields::string("f13", 32).wildcard(),
-    sg::fields::u32("f14").wildcard(),
-    sg::fields::u16("f15").wildcard(),
-    sg::fields::i64("f16").wildcard(),
-    sg::fields::string("f17", 512).wildcard(),
-    sg::fields::boolean("f18").wildcard(),
-    sg::fields::u32("f19").range(0, 100).wildcard(),
-};
-constexpr sg::record_decl kProcessRule{1, "process_rule", kProcessFields};
-constexpr sg::record_decl kNetRule{2, "net_rule", kNetFields};
-constexpr sg::record_decl kTemplateInput{291, "template_input", kTemplateFields};
+using namespace edr_test;  // kActions ... kTemplateInput: tests/edr_schema.hpp
 constexpr sg::record_decl kEdrRecords[] = {kProcessRule, kNetRule, kTemplateInput};
 constexpr sg::schema_decl kEdrDecl{"edr.rules", 3, kEdrRecords};
 // tests/data/schema/edr.schema is export_schema_text(kEdrDecl, kEdrNote): a
