@@ -422,6 +422,37 @@ inline bool is_quarantined(const sg::guard& g, std::uint64_t seq) {
   return std::find(q.begin(), q.end(), seq) != q.end();
 }
 
+// The command line every engine replay takes: none runs the replay, --keep
+// runs it and keeps its folder, --probe PATH [OPTION...] is the isolated
+// probe the guard starts on a candidate, --scan PATH FILE... scans by hand
+// with content at PATH (for engines that have it: scan may be empty).
+struct engine_cli {
+  const char* name;
+  const char* probe_options;  // after "--probe PATH", for the usage line ("" for none)
+  std::function<int(const std::vector<std::string>& self, bool keep)> replay;
+  // PATH and the options after it; -1 for options it does not take.
+  std::function<int(const std::string& path, const std::vector<std::string>& options)> probe;
+  std::function<int(const std::string& path, const std::vector<std::string>& files)> scan;
+};
+
+inline int engine_main(int argc, char** argv, const engine_cli& cli) {
+  const std::vector<std::string> args(argv + (argc > 0 ? 1 : 0), argv + (argc > 0 ? argc : 0));
+  int status = -1;
+  if (args.empty()) {
+    status = cli.replay(supervisor::self_command(argc > 0 ? argv[0] : nullptr), false);
+  } else if (args.size() == 1 && args[0] == "--keep") {
+    status = cli.replay(supervisor::self_command(argv[0]), true);
+  } else if (args.size() >= 2 && args[0] == "--probe") {
+    status = cli.probe(args[1], std::vector<std::string>(args.begin() + 2, args.end()));
+  } else if (args.size() >= 3 && args[0] == "--scan" && cli.scan) {
+    status = cli.scan(args[1], std::vector<std::string>(args.begin() + 2, args.end()));
+  }
+  if (status >= 0) return status;
+  std::fprintf(stderr, "usage: %s [--keep]\n       %s --probe PATH%s\n", cli.name, cli.name, cli.probe_options);
+  if (cli.scan) std::fprintf(stderr, "       %s --scan PATH FILE...\n", cli.name);
+  return 2;
+}
+
 }  // namespace engines
 
 #endif  // SLOTGUARD_EXAMPLES_ENGINES_REPLAY_COMMON_HPP

@@ -581,22 +581,14 @@ int run_replay(const std::vector<std::string>& self, bool keep) {
   return print_table("YARA", rows) ? 0 : 1;
 }
 
-int usage() {
-  std::fprintf(stderr,
-               "usage: yara_sensor [--keep]\n"
-               "       yara_sensor --probe PATH\n"
-               "       yara_sensor --scan PATH FILE...\n");
-  return 2;
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  const std::vector<std::string> self = supervisor::self_command(argc > 0 ? argv[0] : nullptr);
-  if (argc == 1) return run_replay(self, false);
-  if (argc == 2 && std::strcmp(argv[1], "--keep") == 0) return run_replay(self, true);
-  if (argc == 3 && std::strcmp(argv[1], "--probe") == 0) return run_probe(argv[2]);
-  if (argc >= 4 && std::strcmp(argv[1], "--scan") == 0)
-    return run_scan(argv[2], std::vector<std::string>(argv + 3, argv + argc));
-  return usage();
+  engines::engine_cli cli;
+  cli.name = "yara_sensor";
+  cli.probe_options = "";
+  cli.replay = run_replay;
+  cli.probe = [](const std::string& path, const std::vector<std::string>& options) { return options.empty() ? run_probe(path) : -1; };
+  cli.scan = run_scan;
+  return engines::engine_main(argc, argv, cli);
 }
