@@ -291,7 +291,8 @@ inline result<content_handle> guard::load_slot_locked(slot_id slot) SLOTGUARD_RE
 // tree (or a payload file), the slot's directory, checked entry by entry
 // against the table when check_files (a load: what is on disk may have
 // changed since it was written).
-inline result<void> guard::attach_files_locked(active_content& c, slot_id slot, bool check_files) SLOTGUARD_REQUIRES(io_mu_) {
+inline result<void> guard::attach_files_locked(active_content& c, slot_id slot, bool check_files)
+    SLOTGUARD_REQUIRES(io_mu_) {
   c.slot_ = slot;
   c.file_ = store_->slot_path(slot);
   const std::string dir = store_->slot_dir(slot);
