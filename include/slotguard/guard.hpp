@@ -335,6 +335,8 @@ class guard {
  public:
   using duration = time_source::duration;
 
+  // --- opening and stopping: detail/guard_recovery.hpp -----------------------
+
   // Opens the channel's store (see guard_options), recovers it, records the
   // process start (the crash streak, and a start against a running trial,
   // reverting the trial when its start budget is spent), lets the crash-streak
@@ -368,6 +370,8 @@ class guard {
   // stays counted then).
   result<void> shutdown() SLOTGUARD_EXCLUDES(io_mu_);
 
+  // --- the pipeline: detail/guard_gates.hpp -----------------------------------
+
   // Runs the pipeline on a bundle. On success the bundle is on trial and
   // published to readers. Fails with the failing gate's errc (parse,
   // verify, eligibility, schema, policy, probe errors; already_active when
@@ -390,6 +394,8 @@ class guard {
   // change), and a successful stage adopts the copy by a rename.
   result<void> apply_file(const std::string& path);
 
+  // --- the trial: detail/guard_trial.hpp --------------------------------------
+
   // The host is alive and well. While a trial is in good standing this feeds
   // the watchdog and nothing more: no lock that storage I/O holds, no write
   // (the commit after probation is made by the watchdog's thread, or by
@@ -401,6 +407,15 @@ class guard {
   // sequence). Fails with no_trial when no trial runs (committed content is
   // never reverted this way; see rollback()).
   result<void> report_unhealthy(std::string_view reason = {});
+
+  // For hosts without the watchdog thread: checks the watchdog's deadline
+  // (reverting on expiry), then the probation (committing when it is over and
+  // heartbeats flow) and the healthy mark of the crash-streak breaker. In
+  // thread mode the watchdog's thread does the same every tick; poll() is
+  // harmless there.
+  void poll() SLOTGUARD_EXCLUDES(io_mu_);
+
+  // --- the operator: detail/guard_operator.hpp --------------------------------
 
   // Commits the trial now, if its stored content still checks out (else
   // slot_corrupt, changing nothing). With no trial, ends a crash-streak
@@ -423,12 +438,7 @@ class guard {
   // when the sequence is not quarantined.
   result<void> release(std::uint64_t sequence);
 
-  // For hosts without the watchdog thread: checks the watchdog's deadline
-  // (reverting on expiry), then the probation (committing when it is over and
-  // heartbeats flow) and the healthy mark of the crash-streak breaker. In
-  // thread mode the watchdog's thread does the same every tick; poll() is
-  // harmless there.
-  void poll() SLOTGUARD_EXCLUDES(io_mu_);
+  // --- readers, status and events: detail/guard_view.hpp ----------------------
 
   // A shared handle to the active content (null when there is none).
   content_handle current() const { return cell_.current(); }
@@ -445,101 +455,73 @@ class guard {
   const std::string& channel() const noexcept { return opts_.channel; }
 
  private:
+  // --- opening, the crash-streak breaker, what is served:
+  //     detail/guard_recovery.hpp
   guard(guard_options o, slot_store st, bool read_only);
+  result<void> recover_locked() SLOTGUARD_REQUIRES(io_mu_);
+  result<void> breaker_locked(std::uint32_t crashes) SLOTGUARD_REQUIRES(io_mu_);
+  static constexpr bool is_storage_error(errc e) noexcept;
+  errc load_error_now_locked() const SLOTGUARD_REQUIRES(io_mu_);
+  void reload_active_locked() SLOTGUARD_REQUIRES(io_mu_);
+  void reload_serving_locked() SLOTGUARD_REQUIRES(io_mu_);
+  result<content_handle> load_slot_locked(slot_id slot) SLOTGUARD_REQUIRES(io_mu_);
+  result<void> attach_files_locked(active_content& c, slot_id slot, bool check_files)
+      SLOTGUARD_REQUIRES(io_mu_);
+  content_handle issue_locked(std::shared_ptr<active_content> c) SLOTGUARD_REQUIRES(io_mu_);
+  bool held_locked(const std::string& file) SLOTGUARD_REQUIRES(io_mu_);
+  void sweep_locked() SLOTGUARD_REQUIRES(io_mu_);
+  void remember_locked(slot_id slot, content_handle h) SLOTGUARD_REQUIRES(io_mu_);
+  void forget_stale_locked() SLOTGUARD_REQUIRES(io_mu_);
 
+  // --- the pipeline: detail/guard_gates.hpp
+  result<void> apply_owned(std::vector<std::uint8_t> bytes) SLOTGUARD_EXCLUDES(io_mu_);
+  result<void> stream_in(const std::string& path) SLOTGUARD_REQUIRES(apply_mu_) SLOTGUARD_EXCLUDES(io_mu_);
+  result<void> run_gates(std::shared_ptr<const mapped_file> bytes, received_file* file) SLOTGUARD_REQUIRES(apply_mu_)
+      SLOTGUARD_EXCLUDES(io_mu_);
+  probe_report run_probe(const active_content& c) const;
+  static std::string probe_detail(const probe_report& r);
+  stage_hook files_hook(const active_content& c) const;
+  result<void> apply_recall(const active_content& c) SLOTGUARD_EXCLUDES(io_mu_);
+
+  // --- the trial: detail/guard_trial.hpp
+  void start_trial_clock_locked() SLOTGUARD_REQUIRES(io_mu_);
+  void maintain(bool blocking) SLOTGUARD_EXCLUDES(io_mu_);
+  void maintain_locked() SLOTGUARD_REQUIRES(io_mu_);
+  result<void> check_trial_slot_locked() SLOTGUARD_REQUIRES(io_mu_);
+  result<void> commit_locked() SLOTGUARD_REQUIRES(io_mu_);
+  result<void> revert_locked(revert_reason why, std::string detail) SLOTGUARD_REQUIRES(io_mu_);
+  void on_expire(std::uint64_t id) SLOTGUARD_EXCLUDES(io_mu_);
+
+  // --- the operator: detail/guard_operator.hpp
+  result<void> writable_locked() const SLOTGUARD_REQUIRES(io_mu_);
+  result<void> rollback_locked(std::uint64_t from, revert_reason why, const char* detail)
+      SLOTGUARD_REQUIRES(io_mu_);
+  void serve_operator_requests() SLOTGUARD_EXCLUDES(io_mu_);
+  request_outcome carry_out_request(const operator_request& r) SLOTGUARD_EXCLUDES(io_mu_);
+  request_outcome request_state_now() const;
+
+  // --- the in-memory view, events and history: detail/guard_view.hpp
   template <class F>
   result<void> locked_op(F&& f) SLOTGUARD_EXCLUDES(io_mu_);
-
-  result<void> writable_locked() const SLOTGUARD_REQUIRES(io_mu_);
-
-  // --- events ----------------------------------------------------------------
-
   event make_event(event_kind k, std::uint64_t candidate, errc e, std::string detail = {}) const;
   event make_event_locked(event_kind k, std::uint64_t candidate, errc e, std::string detail = {}) const
       SLOTGUARD_REQUIRES(io_mu_);
-
   void post(event e) SLOTGUARD_EXCLUDES(ev_mu_);
   void post_locked(event e) SLOTGUARD_REQUIRES(io_mu_) { post(std::move(e)); }
-
   void deliver() SLOTGUARD_EXCLUDES(io_mu_, ev_mu_);
-
-  // --- the in-memory view -------------------------------------------------------
-
   std::uint64_t active_sequence_locked() const SLOTGUARD_REQUIRES(io_mu_);
   bool trial_running_locked() const SLOTGUARD_REQUIRES(io_mu_) { return store_->state().trial; }
   std::optional<slot_id> served_slot_locked() const SLOTGUARD_REQUIRES(io_mu_);
   std::uint64_t served_sequence_locked() const SLOTGUARD_REQUIRES(io_mu_);
   std::uint64_t served_committed_locked() const SLOTGUARD_REQUIRES(io_mu_);
-
   void refresh_view_locked() SLOTGUARD_REQUIRES(io_mu_);
-
   std::optional<slot_summary> view_summary(const std::optional<slot_id>& s) const SLOTGUARD_REQUIRES(mu_);
-
   void publish_locked(content_handle c) SLOTGUARD_REQUIRES(io_mu_);
-
-  // --- open -------------------------------------------------------------------
-
-  result<void> recover_locked() SLOTGUARD_REQUIRES(io_mu_);
-
-  result<void> breaker_locked(std::uint32_t crashes) SLOTGUARD_REQUIRES(io_mu_);
-
-  static constexpr bool is_storage_error(errc e) noexcept;
-
-  errc load_error_now_locked() const SLOTGUARD_REQUIRES(io_mu_);
-
-  void reload_active_locked() SLOTGUARD_REQUIRES(io_mu_);
-
-  void reload_serving_locked() SLOTGUARD_REQUIRES(io_mu_);
-
-  result<content_handle> load_slot_locked(slot_id slot) SLOTGUARD_REQUIRES(io_mu_);
-
-  result<void> attach_files_locked(active_content& c, slot_id slot, bool check_files) SLOTGUARD_REQUIRES(io_mu_);
-
-  stage_hook files_hook(const active_content& c) const;
-
-  content_handle issue_locked(std::shared_ptr<active_content> c) SLOTGUARD_REQUIRES(io_mu_);
-  bool held_locked(const std::string& file) SLOTGUARD_REQUIRES(io_mu_);
-  void sweep_locked() SLOTGUARD_REQUIRES(io_mu_);
-
-  void remember_locked(slot_id slot, content_handle h) SLOTGUARD_REQUIRES(io_mu_);
-  void forget_stale_locked() SLOTGUARD_REQUIRES(io_mu_);
-
-  // --- trial ------------------------------------------------------------------
-
-  void start_trial_clock_locked() SLOTGUARD_REQUIRES(io_mu_);
-
-  void maintain(bool blocking) SLOTGUARD_EXCLUDES(io_mu_);
-
-  void maintain_locked() SLOTGUARD_REQUIRES(io_mu_);
-
-  result<void> check_trial_slot_locked() SLOTGUARD_REQUIRES(io_mu_);
-
   result<bundle_head> read_slot_head_locked(slot_id id) SLOTGUARD_REQUIRES(io_mu_);
+  void record_decision(const event& e);
+  bool worth_recording(const event& e) const;
 
-  result<void> commit_locked() SLOTGUARD_REQUIRES(io_mu_);
-
-  result<void> revert_locked(revert_reason why, std::string detail) SLOTGUARD_REQUIRES(io_mu_);
-
-  void on_expire(std::uint64_t id) SLOTGUARD_EXCLUDES(io_mu_);
-
-  // --- apply ------------------------------------------------------------------
-
-  result<void> apply_owned(std::vector<std::uint8_t> bytes) SLOTGUARD_EXCLUDES(io_mu_);
-
-  result<void> stream_in(const std::string& path) SLOTGUARD_REQUIRES(apply_mu_) SLOTGUARD_EXCLUDES(io_mu_);
-
-  result<void> run_gates(std::shared_ptr<const mapped_file> bytes, received_file* file) SLOTGUARD_REQUIRES(apply_mu_)
-      SLOTGUARD_EXCLUDES(io_mu_);
-
-  probe_report run_probe(const active_content& c) const;
-
-  static std::string probe_detail(const probe_report& r);
-
-  result<void> apply_recall(const active_content& c) SLOTGUARD_EXCLUDES(io_mu_);
-
-  result<void> rollback_locked(std::uint64_t from, revert_reason why, const char* detail)
-      SLOTGUARD_REQUIRES(io_mu_);
-
+  // --- data (the locks are described above the class) -------------------------
   const guard_options opts_;
   const bool read_only_;
   time_source::time_point opened_at_{};
@@ -602,20 +584,12 @@ class guard {
   // its destructor) before they are destroyed.
   watchdog wd_;
 
-  void serve_operator_requests() SLOTGUARD_EXCLUDES(io_mu_);
-
-  request_outcome carry_out_request(const operator_request& r) SLOTGUARD_EXCLUDES(io_mu_);
-
-  request_outcome request_state_now() const;
-
+  // Serving the operator tool's requests (detail/guard_operator.hpp).
   std::mutex requests_mu_;
   bool requests_scanned_ = false;                 // guarded by requests_mu_
   time_source::time_point last_request_scan_{};         // guarded by requests_mu_
 
-  void record_decision(const event& e);
-
-  bool worth_recording(const event& e) const;
-
+  // The store's history (detail/guard_view.hpp).
   std::optional<history_log> history_;  // used by the delivering thread only
 };
 
