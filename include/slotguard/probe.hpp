@@ -562,7 +562,31 @@ inline std::string probe_temp_dir() {
 #endif
 }
 
-#if !SLOTGUARD_OS_WINDOWS
+#if SLOTGUARD_OS_WINDOWS
+// Removes what is in directory `dir` (a link or junction in it is removed
+// itself, never followed), then nothing else; depth-bounded.
+inline void remove_tree_in(const std::wstring& dir, int depth) noexcept {
+  if (depth > 16) return;
+  WIN32_FIND_DATAW fd;
+  const std::wstring pattern = dir + L"\\*";
+  HANDLE h = ::FindFirstFileW(pattern.c_str(), &fd);
+  if (h == INVALID_HANDLE_VALUE) return;
+  do {
+    const std::wstring name = fd.cFileName;
+    if (name == L"." || name == L"..") continue;
+    const std::wstring path = dir + L"\\" + name;
+    if ((fd.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0) {
+      if ((fd.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) == 0) remove_tree_in(path, depth + 1);
+      (void)::RemoveDirectoryW(path.c_str());
+    } else {
+      if ((fd.dwFileAttributes & FILE_ATTRIBUTE_READONLY) != 0)
+        (void)::SetFileAttributesW(path.c_str(), FILE_ATTRIBUTE_NORMAL);
+      (void)::DeleteFileW(path.c_str());
+    }
+  } while (::FindNextFileW(h, &fd));
+  ::FindClose(h);
+}
+#else
 // Removes what is in directory fd `dir` (not following links), then nothing
 // else; depth-bounded.
 inline void remove_tree_at(int dir, int depth) noexcept {
@@ -612,10 +636,12 @@ inline bool process_alive(unsigned long pid) noexcept {
 inline void probe_workspace::remove() noexcept {
   if (dir_.empty()) return;
 #if SLOTGUARD_OS_WINDOWS
-  auto wf = detail::widen_utf8(file_);
-  if (wf) ::DeleteFileW(wf->c_str());
+  // Whatever the probe left in its directory goes with it.
   auto wd = detail::widen_utf8(dir_);
-  if (wd) ::RemoveDirectoryW(wd->c_str());
+  if (wd) {
+    detail::remove_tree_in(*wd, 0);
+    ::RemoveDirectoryW(wd->c_str());
+  }
 #else
   // Whatever the probe left in its directory goes with it.
   const int d = ::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
@@ -767,11 +793,10 @@ inline std::size_t remove_stale_probe_workspaces(const std::string& parent_dir) 
     auto name = detail::narrow_utf8(fd.cFileName);
     unsigned long pid = 0;
     if (!name || !stale_pid(*name, pid)) continue;
-    const std::string dir = parent + "\\" + *name;
-    auto wf = detail::widen_utf8(dir + "\\candidate");
-    if (wf) ::DeleteFileW(wf->c_str());
-    auto wd = detail::widen_utf8(dir);
-    if (wd && ::RemoveDirectoryW(wd->c_str())) ++removed;
+    auto wd = detail::widen_utf8(parent + "\\" + *name);
+    if (!wd) continue;
+    detail::remove_tree_in(*wd, 0);
+    if (::RemoveDirectoryW(wd->c_str())) ++removed;
   } while (::FindNextFileW(h, &fd));
   ::FindClose(h);
 #else

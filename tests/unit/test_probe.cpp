@@ -207,6 +207,27 @@ TEST_CASE("a probe workspace is private, exclusive, and gone afterwards", "[prob
   CHECK(missing.error() == sg::errc::not_found);
 }
 
+TEST_CASE("a probe workspace goes with whatever was left in it, subdirectories included",
+          "[probe.workspace]") {
+  slotguard_test::temp_dir dir("probe");
+  std::string wdir;
+  {
+    auto ws = sg::make_probe_workspace(slotguard_test::utf8_path(dir.path()), sg::byte_view("x", 1));
+    REQUIRE(ws);
+    wdir = ws->dir();
+    // What a probe of a tree payload may leave: nested directories and files,
+    // one of them read-only.
+    const auto root = from_utf8(wdir);
+    std::filesystem::create_directories(root / "tree" / "rules" / "deep");
+    std::ofstream(root / "tree" / "rules" / "a.yar") << "rule a { condition: true }";
+    std::ofstream(root / "tree" / "rules" / "deep" / "b.yar") << "rule b { condition: false }";
+    std::filesystem::permissions(root / "tree" / "rules" / "a.yar", std::filesystem::perms::owner_read);
+    std::ofstream(root / "scratch") << "tmp";
+  }
+  CHECK_FALSE(std::filesystem::exists(from_utf8(wdir)));
+  CHECK(std::filesystem::is_empty(dir.path()));
+}
+
 TEST_CASE("a probe run with a workspace sees the content in a private file that goes afterwards",
           "[probe.workspace]") {
   slotguard_test::temp_dir dir("probe");
@@ -796,6 +817,28 @@ TEST_CASE("an argument {} stands for the candidate's path", "[probe.isolated]") 
 #endif
 
 #if SLOTGUARD_OS_WINDOWS
+TEST_CASE("Windows: stale probe workspaces of a dead host are removed whole, nothing else",
+          "[probe.windows][probe.workspace]") {
+  slotguard_test::temp_dir dir("probe");
+  const auto root = dir.path();
+  const std::string prefix = sg::probe_workspace_prefix;
+  // No process has this id (Windows ids are multiples of four).
+  const std::string dead = "4000000001";
+  const auto stale = root / (prefix + dead + "-abc123");
+  std::filesystem::create_directories(stale / "tree" / "sub");
+  std::ofstream(stale / "candidate") << "old";
+  std::ofstream(stale / "tree" / "sub" / "f") << "old";
+  auto live = sg::make_probe_workspace(slotguard_test::utf8_path(root), sg::byte_view("live", 4));
+  REQUIRE(live);
+  std::ofstream(root / (prefix + dead + "-file")) << "not a directory";
+  std::ofstream(root / "unrelated") << "x";
+  CHECK(sg::remove_stale_probe_workspaces(slotguard_test::utf8_path(root)) == 1);
+  CHECK_FALSE(std::filesystem::exists(stale));
+  CHECK(std::filesystem::exists(from_utf8(live->file())));
+  CHECK(std::filesystem::exists(root / (prefix + dead + "-file")));
+  CHECK(std::filesystem::exists(root / "unrelated"));
+}
+
 TEST_CASE("Windows: only exception codes are crashes, exit(-1) is an exit", "[probe.windows]") {
   CHECK(sg::detail::is_exception_exit_code(0xC0000005u));
   CHECK(sg::detail::is_exception_exit_code(0xC00000FDu));
