@@ -15,7 +15,6 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -163,15 +162,17 @@ class snapshot_state {
  private:
   // Moves every retired node that no record pins into doomed. Holds writer_.
   void collect(std::vector<node*>& doomed) {
-    std::vector<const void*> pins;
+    // Compared as integers: a total order, as std::less<const void*> gives,
+    // without <functional> in every reader's translation unit.
+    std::vector<std::uintptr_t> pins;
     for (hazard_record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
       const void* p = r->pin.load(std::memory_order_seq_cst);
-      if (p != nullptr) pins.push_back(p);
+      if (p != nullptr) pins.push_back(reinterpret_cast<std::uintptr_t>(p));
     }
-    std::sort(pins.begin(), pins.end(), std::less<const void*>());
+    std::sort(pins.begin(), pins.end());
     auto keep = std::partition(retired_.begin(), retired_.end(), [&](node* n) {
-      return std::binary_search(pins.begin(), pins.end(), static_cast<const void*>(n),
-                                std::less<const void*>());
+      return std::binary_search(pins.begin(), pins.end(),
+                                reinterpret_cast<std::uintptr_t>(static_cast<const void*>(n)));
     });
     doomed.assign(keep, retired_.end());
     retired_.erase(keep, retired_.end());

@@ -18,6 +18,7 @@
 
 #include <slotguard/bytes.hpp>
 #include <slotguard/error.hpp>
+#include <slotguard/mapped_file.hpp>
 #include <slotguard/detail/posix_lfs.hpp>
 
 #include <algorithm>
@@ -60,36 +61,7 @@ inline namespace SLOTGUARD_ABI_NAMESPACE {
 using file_handle = std::uint64_t;
 using lock_handle = std::uint64_t;
 
-// A read-only view of a whole file's bytes (a memory map, or a copy in memory
-// for backends that cannot map), valid while the object lives. What a map
-// shows is what the file held when it was mapped, provided nobody writes to
-// the file meanwhile: the store never writes to a file it has finished.
-class mapped_file {
- public:
-  mapped_file(const mapped_file&) = delete;
-  mapped_file& operator=(const mapped_file&) = delete;
-  virtual ~mapped_file() = default;
-  byte_view bytes() const noexcept { return byte_view(data_, size_); }
-
- protected:
-  mapped_file() = default;
-  const std::uint8_t* data_ = nullptr;
-  std::size_t size_ = 0;
-};
-
-namespace detail {
-// A mapped_file that owns a copy of the bytes.
-class copied_file final : public mapped_file {
- public:
-  explicit copied_file(std::vector<std::uint8_t> bytes) noexcept : bytes_(std::move(bytes)) {
-    data_ = bytes_.data();
-    size_ = bytes_.size();
-  }
-
- private:
-  std::vector<std::uint8_t> bytes_;
-};
-}  // namespace detail
+// mapped_file (and detail::copied_file): mapped_file.hpp.
 
 // The primitives. A backend must be safe to call from several threads at
 // once (the guard serves an operator's requests on its watchdog's thread
