@@ -17,7 +17,6 @@
 #include <slotguard/config.hpp>
 #include <slotguard/error.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -1084,6 +1083,21 @@ struct record_difference {
   bool ok() const noexcept { return kind == none; }
 };
 
+// Whether sorted a holds v: std::binary_search by hand, as <algorithm> is
+// for the validator, not for every reader's translation unit.
+template <class V, class T>
+inline bool sorted_has(const std::vector<V>& a, const T& v) noexcept {
+  std::size_t lo = 0, hi = a.size();
+  while (lo < hi) {
+    const std::size_t mid = lo + (hi - lo) / 2;
+    if (a[mid] < v)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < a.size() && !(v < a[lo]);
+}
+
 inline bool decl_allowed_has(const field_decl& d, std::uint64_t biased_value) noexcept {
   for (std::size_t i = 0; i < d.allowed_count; ++i) {
     const int_literal v = d.allowed_signed ? to_literal(d.allowed_signed[i]) : to_literal(d.allowed_unsigned[i]);
@@ -1101,7 +1115,7 @@ inline bool same_allowed(const field_spec& s, const field_decl& d) noexcept {
     // Equal as sets: every declared value is allowed, every allowed value is declared.
     for (std::size_t i = 0; i < d.allowed_count; ++i) {
       const int_literal v = d.allowed_signed ? to_literal(d.allowed_signed[i]) : to_literal(d.allowed_unsigned[i]);
-      if (!literal_fits(d.type, v) || !std::binary_search(s.allowed.begin(), s.allowed.end(), biased(d.type, v)))
+      if (!literal_fits(d.type, v) || !sorted_has(s.allowed, biased(d.type, v)))
         return false;
     }
     for (std::uint64_t b : s.allowed)
@@ -1115,9 +1129,7 @@ inline bool same_allowed(const field_spec& s, const field_decl& d) noexcept {
     if (s.allowed_strings.empty()) return false;
     for (std::size_t i = 0; i < d.allowed_count; ++i) {
       const std::string_view v = d.allowed_strings[i];
-      auto it = std::lower_bound(s.allowed_strings.begin(), s.allowed_strings.end(), v,
-                                 [](const std::string& x, std::string_view y) { return std::string_view(x) < y; });
-      if (it == s.allowed_strings.end() || std::string_view(*it) != v) return false;
+      if (!sorted_has(s.allowed_strings, v)) return false;
     }
     for (const std::string& a : s.allowed_strings) {
       bool found = false;
@@ -1153,7 +1165,7 @@ inline record_difference compare_record(const record_spec& s, const record_decl&
   record_difference r;
   if (s.name != d.name) return {record_difference::record_name, record_difference::npos};
   const std::size_t n = d.fields ? d.count : 0;
-  if (s.fields.size() != n) return {record_difference::field_count, std::min(s.fields.size(), n)};
+  if (s.fields.size() != n) return {record_difference::field_count, (s.fields.size() < n ? s.fields.size() : n)};
   for (std::size_t k = 0; k < n; ++k) {
     const field_spec& f = s.fields[k];
     const field_decl& g = d.fields[k];

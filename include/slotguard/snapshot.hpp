@@ -11,7 +11,6 @@
 
 #include <slotguard/config.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -162,20 +161,30 @@ class snapshot_state {
  private:
   // Moves every retired node that no record pins into doomed. Holds writer_.
   void collect(std::vector<node*>& doomed) {
-    // Compared as integers: a total order, as std::less<const void*> gives,
-    // without <functional> in every reader's translation unit.
-    std::vector<std::uintptr_t> pins;
+    std::vector<const void*> pins;
     for (hazard_record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
       const void* p = r->pin.load(std::memory_order_seq_cst);
-      if (p != nullptr) pins.push_back(reinterpret_cast<std::uintptr_t>(p));
+      if (p != nullptr) pins.push_back(p);
     }
-    std::sort(pins.begin(), pins.end());
-    auto keep = std::partition(retired_.begin(), retired_.end(), [&](node* n) {
-      return std::binary_search(pins.begin(), pins.end(),
-                                reinterpret_cast<std::uintptr_t>(static_cast<const void*>(n)));
-    });
-    doomed.assign(keep, retired_.end());
-    retired_.erase(keep, retired_.end());
+    // A linear search per retired node: both lists are bounded by the
+    // number of readers and this runs on a publish only, and it keeps
+    // <algorithm> and <functional> out of every reader's translation unit.
+    doomed.clear();
+    std::size_t kept = 0;
+    for (node* n : retired_) {
+      bool pinned = false;
+      for (const void* p : pins) {
+        if (p == static_cast<const void*>(n)) {
+          pinned = true;
+          break;
+        }
+      }
+      if (pinned)
+        retired_[kept++] = n;
+      else
+        doomed.push_back(n);
+    }
+    retired_.resize(kept);
   }
 
   std::atomic<node*> current_;
