@@ -38,8 +38,6 @@
 #include <chrono>
 #include <cstdint>
 #include <deque>
-#include <filesystem>
-#include <fstream>
 #include <memory>
 #include <mutex>
 #include <optional>
