@@ -20,6 +20,16 @@
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
+// Fixed-size byte strings the parts exchange, defined here so that a header
+// that only carries them (a parsed manifest, a tree's table) needs neither
+// the hash nor the signature code.
+using sha256_digest = std::array<std::uint8_t, 32>;
+// A key id: the first 8 bytes of the SHA-256 of the 32-byte public key. It
+// only names a key for lookup; signatures are always checked against the
+// whole key.
+using key_id = std::array<std::uint8_t, 8>;
+using ed25519_signature = std::array<std::uint8_t, 64>;
+
 // A read-only view of contiguous bytes. Never owns; the caller keeps the
 // bytes alive for as long as the view is used.
 class byte_view {

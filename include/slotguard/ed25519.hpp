@@ -48,7 +48,7 @@ inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 using ed25519_seed = std::array<std::uint8_t, 32>;
 using ed25519_public_key = std::array<std::uint8_t, 32>;
-using ed25519_signature = std::array<std::uint8_t, 64>;
+// ed25519_signature: bytes.hpp.
 
 // Overwrites `n` bytes at `p` with zeros in a way the optimizer may not
 // drop: for key material (a seed, a private key's PEM text read from a file)

@@ -23,7 +23,7 @@
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
-using sha256_digest = std::array<std::uint8_t, 32>;
+// sha256_digest: bytes.hpp.
 
 // The compression paths. Only `portable` exists everywhere.
 enum class sha256_impl { portable, sha_ni, armv8 };

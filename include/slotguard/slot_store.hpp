@@ -18,6 +18,7 @@
 #include <slotguard/error.hpp>
 #include <slotguard/events.hpp>
 #include <slotguard/hash.hpp>
+#include <slotguard/slot_id.hpp>
 #include <slotguard/storage.hpp>
 
 #include <algorithm>
@@ -38,10 +39,7 @@
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
-enum class slot_id : std::uint8_t { a = 0, b = 1 };
-
-constexpr slot_id other_slot(slot_id s) noexcept { return s == slot_id::a ? slot_id::b : slot_id::a; }
-constexpr const char* to_string(slot_id s) noexcept { return s == slot_id::a ? "a" : "b"; }
+// slot_id, other_slot, to_string(slot_id): slot_id.hpp.
 
 // What the journal records about one slot. file_number names the slot's
 // current file (slot-a.<n>); a slot's file is written once, when staged, and

@@ -11,11 +11,9 @@
 
 #include <slotguard/config.hpp>
 
-#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <utility>
@@ -168,13 +166,25 @@ class snapshot_state {
       const void* p = r->pin.load(std::memory_order_seq_cst);
       if (p != nullptr) pins.push_back(p);
     }
-    std::sort(pins.begin(), pins.end(), std::less<const void*>());
-    auto keep = std::partition(retired_.begin(), retired_.end(), [&](node* n) {
-      return std::binary_search(pins.begin(), pins.end(), static_cast<const void*>(n),
-                                std::less<const void*>());
-    });
-    doomed.assign(keep, retired_.end());
-    retired_.erase(keep, retired_.end());
+    // A linear search per retired node: both lists are bounded by the
+    // number of readers and this runs on a publish only, and it keeps
+    // <algorithm> and <functional> out of every reader's translation unit.
+    doomed.clear();
+    std::size_t kept = 0;
+    for (node* n : retired_) {
+      bool pinned = false;
+      for (const void* p : pins) {
+        if (p == static_cast<const void*>(n)) {
+          pinned = true;
+          break;
+        }
+      }
+      if (pinned)
+        retired_[kept++] = n;
+      else
+        doomed.push_back(n);
+    }
+    retired_.resize(kept);
   }
 
   std::atomic<node*> current_;

@@ -18,6 +18,7 @@
 
 #include <slotguard/bytes.hpp>
 #include <slotguard/error.hpp>
+#include <slotguard/mapped_file.hpp>
 #include <slotguard/detail/posix_lfs.hpp>
 
 #include <algorithm>
@@ -30,15 +31,29 @@
 #include <vector>
 
 #if SLOTGUARD_OS_WINDOWS
+// The configuration <windows.h> is included with, restored afterwards: a
+// user's own WIN32_LEAN_AND_MEAN and NOMINMAX stay as they were, and ours
+// do not reach the user's code (NOMINMAX keeps min and max from becoming
+// macros, which would break std::numeric_limits<T>::max()).
 #ifndef WIN32_LEAN_AND_MEAN
 #define WIN32_LEAN_AND_MEAN
+#define SLOTGUARD_DEFINED_WIN32_LEAN_AND_MEAN
 #endif
 #ifndef NOMINMAX
 #define NOMINMAX
+#define SLOTGUARD_DEFINED_NOMINMAX
 #endif
 #include <windows.h>
 #include <aclapi.h>
 #include <sddl.h>
+#ifdef SLOTGUARD_DEFINED_WIN32_LEAN_AND_MEAN
+#undef WIN32_LEAN_AND_MEAN
+#undef SLOTGUARD_DEFINED_WIN32_LEAN_AND_MEAN
+#endif
+#ifdef SLOTGUARD_DEFINED_NOMINMAX
+#undef NOMINMAX
+#undef SLOTGUARD_DEFINED_NOMINMAX
+#endif
 #if defined(_MSC_VER)
 #pragma comment(lib, "advapi32.lib")
 #endif
@@ -60,36 +75,7 @@ inline namespace SLOTGUARD_ABI_NAMESPACE {
 using file_handle = std::uint64_t;
 using lock_handle = std::uint64_t;
 
-// A read-only view of a whole file's bytes (a memory map, or a copy in memory
-// for backends that cannot map), valid while the object lives. What a map
-// shows is what the file held when it was mapped, provided nobody writes to
-// the file meanwhile: the store never writes to a file it has finished.
-class mapped_file {
- public:
-  mapped_file(const mapped_file&) = delete;
-  mapped_file& operator=(const mapped_file&) = delete;
-  virtual ~mapped_file() = default;
-  byte_view bytes() const noexcept { return byte_view(data_, size_); }
-
- protected:
-  mapped_file() = default;
-  const std::uint8_t* data_ = nullptr;
-  std::size_t size_ = 0;
-};
-
-namespace detail {
-// A mapped_file that owns a copy of the bytes.
-class copied_file final : public mapped_file {
- public:
-  explicit copied_file(std::vector<std::uint8_t> bytes) noexcept : bytes_(std::move(bytes)) {
-    data_ = bytes_.data();
-    size_ = bytes_.size();
-  }
-
- private:
-  std::vector<std::uint8_t> bytes_;
-};
-}  // namespace detail
+// mapped_file (and detail::copied_file): mapped_file.hpp.
 
 // The primitives. A backend must be safe to call from several threads at
 // once (the guard serves an operator's requests on its watchdog's thread

@@ -23,10 +23,7 @@
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
-// A key id: the first 8 bytes of the SHA-256 of the 32-byte public key. It
-// only names a key for lookup; signatures are always checked against the
-// whole key.
-using key_id = std::array<std::uint8_t, 8>;
+// key_id (the first 8 bytes of the SHA-256 of a public key): bytes.hpp.
 
 // The key id of a public key.
 inline key_id key_id_of(const ed25519_public_key& key) noexcept {

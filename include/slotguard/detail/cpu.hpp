@@ -10,10 +10,11 @@
 
 #if !SLOTGUARD_CONFIG_NO_HW_ACCEL
 #if SLOTGUARD_ARCH_X86_64
+// GCC and clang read CPUID through inline assembly below rather than
+// <cpuid.h>, whose macros (__cpuid, bit_SSE4_2, ...) would otherwise reach
+// every file that includes a slotguard header that hashes.
 #if defined(_MSC_VER) && !defined(__clang__)
 #include <intrin.h>
-#else
-#include <cpuid.h>
 #endif
 #elif SLOTGUARD_ARCH_AARCH64
 #if defined(__linux__)
@@ -43,6 +44,14 @@ namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
+#if !SLOTGUARD_CONFIG_NO_HW_ACCEL && SLOTGUARD_ARCH_X86_64 && !(defined(_MSC_VER) && !defined(__clang__))
+// CPUID leaf `leaf`, subleaf `sub`: eax, ebx, ecx, edx. x86-64 only, where
+// rbx is no PIC register the compiler must keep.
+inline void cpuid(unsigned leaf, unsigned sub, unsigned (&r)[4]) noexcept {
+  __asm__ __volatile__("cpuid" : "=a"(r[0]), "=b"(r[1]), "=c"(r[2]), "=d"(r[3]) : "a"(leaf), "c"(sub));
+}
+#endif
+
 struct cpu_features {
   bool sha_ni = false;     // x86: SHA extensions plus the SSSE3/SSE4.1 they are used with
   bool sse42 = false;      // x86: the crc32 instruction
@@ -69,10 +78,11 @@ inline cpu_features detect_cpu_features() noexcept {
     for (int i = 0; i < 4; ++i) r7[i] = static_cast<unsigned>(regs[i]);
   }
 #else
-  unsigned a = 0, b = 0, c = 0, d = 0;
-  if (__get_cpuid(0, &a, &b, &c, &d)) max_leaf = a;
-  if (max_leaf >= 1 && __get_cpuid_count(1, 0, &r1[0], &r1[1], &r1[2], &r1[3]) == 0) r1[2] = 0;
-  if (max_leaf >= 7 && __get_cpuid_count(7, 0, &r7[0], &r7[1], &r7[2], &r7[3]) == 0) r7[1] = 0;
+  unsigned r0[4] = {0, 0, 0, 0};
+  cpuid(0, 0, r0);
+  max_leaf = r0[0];
+  if (max_leaf >= 1) cpuid(1, 0, r1);
+  if (max_leaf >= 7) cpuid(7, 0, r7);
 #endif
   const bool ssse3 = (r1[2] >> 9) & 1u;
   const bool sse41 = (r1[2] >> 19) & 1u;

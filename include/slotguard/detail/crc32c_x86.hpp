@@ -18,7 +18,9 @@
 
 #if SLOTGUARD_ARCH_X86_64 && !SLOTGUARD_CONFIG_NO_HW_ACCEL
 #define SLOTGUARD_HAVE_CRC32C_X86 1
-#include <immintrin.h>
+// SSE4.2's header alone: <immintrin.h> would bring every x86 extension's
+// intrinsics (some 47,000 lines) into each file that includes a hashing header.
+#include <nmmintrin.h>
 
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {

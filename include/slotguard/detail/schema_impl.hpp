@@ -569,20 +569,6 @@ inline schema_error mismatch(std::string message) {
 }
 }  // namespace detail
 
-inline bool schema::declares_exactly(const record_decl& r) const noexcept {
-  const record_spec* spec = find(r.type_id);
-  return spec && detail::compare_record(*spec, r).ok();
-}
-
-inline bool schema::declares_exactly_static(const record_decl& r) const noexcept {
-  const record_spec* spec = find(r.type_id);
-  if (!spec) return false;
-  if (rep_->verified.contains(&r)) return true;
-  if (!detail::compare_record(*spec, r).ok()) return false;
-  rep_->verified.add(&r);
-  return true;
-}
-
 inline result<void, schema_error> schema::check_against(const record_decl& r) const {
   const record_spec* spec = find(r.type_id);
   if (!spec)

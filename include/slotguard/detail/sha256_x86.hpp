@@ -16,25 +16,59 @@
 
 #if SLOTGUARD_ARCH_X86_64 && !SLOTGUARD_CONFIG_NO_HW_ACCEL
 #define SLOTGUARD_HAVE_SHA256_X86 1
+#if defined(_MSC_VER) && !defined(__clang__)
 #include <immintrin.h>
+#else
+// SSE4.1/SSSE3 from their own header, and the three SHA instructions through
+// the compiler's builtins (what <immintrin.h>'s _mm_sha256* wrap): GCC lets
+// <shaintrin.h> come only through <immintrin.h>, whose every x86 extension's
+// intrinsics (some 47,000 lines) would otherwise reach each file that
+// includes a hashing header.
+#include <nmmintrin.h>
+#endif
 
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
+SLOTGUARD_TARGET("sha,sse4.1,ssse3")
+inline __m128i sha256_rnds2(__m128i a, __m128i b, __m128i k) noexcept {
+#if defined(_MSC_VER) && !defined(__clang__)
+  return _mm_sha256rnds2_epu32(a, b, k);
+#else
+  return (__m128i)__builtin_ia32_sha256rnds2((__v4si)a, (__v4si)b, (__v4si)k);
+#endif
+}
+SLOTGUARD_TARGET("sha,sse4.1,ssse3")
+inline __m128i sha256_msg1(__m128i a, __m128i b) noexcept {
+#if defined(_MSC_VER) && !defined(__clang__)
+  return _mm_sha256msg1_epu32(a, b);
+#else
+  return (__m128i)__builtin_ia32_sha256msg1((__v4si)a, (__v4si)b);
+#endif
+}
+SLOTGUARD_TARGET("sha,sse4.1,ssse3")
+inline __m128i sha256_msg2(__m128i a, __m128i b) noexcept {
+#if defined(_MSC_VER) && !defined(__clang__)
+  return _mm_sha256msg2_epu32(a, b);
+#else
+  return (__m128i)__builtin_ia32_sha256msg2((__v4si)a, (__v4si)b);
+#endif
+}
+
 // Four rounds: message words w (already with the round constants added).
 #define SLOTGUARD_SHA256_NI_4ROUNDS(wk)                   \
   do {                                                    \
     __m128i m_ = (wk);                                    \
-    s1 = _mm_sha256rnds2_epu32(s1, s0, m_);               \
+    s1 = sha256_rnds2(s1, s0, m_);               \
     m_ = _mm_shuffle_epi32(m_, 0x0E);                     \
-    s0 = _mm_sha256rnds2_epu32(s0, s1, m_);               \
+    s0 = sha256_rnds2(s0, s1, m_);               \
   } while (0)
 
 // W[i..i+3] from the previous 16 words: a, b, c, d hold W[i-16..i-13],
 // W[i-12..i-9], W[i-8..i-5], W[i-4..i-1]; the result replaces a.
 #define SLOTGUARD_SHA256_NI_SCHED(a, b, c, d) \
-  a = _mm_sha256msg2_epu32(_mm_add_epi32(_mm_sha256msg1_epu32(a, b), _mm_alignr_epi8(d, c, 4)), d)
+  a = sha256_msg2(_mm_add_epi32(sha256_msg1(a, b), _mm_alignr_epi8(d, c, 4)), d)
 
 #define SLOTGUARD_SHA256_NI_K(i)                                                            \
   _mm_set_epi32(static_cast<int>(sha256_k[(i) + 3]), static_cast<int>(sha256_k[(i) + 2]), \

@@ -1,0 +1,88 @@
+// SPDX-License-Identifier: Apache-2.0
+// What a worker thread that reads content needs, and nothing else: the
+// active content (active_content: the bytes, the parsed manifest, the
+// validated records, a tree payload's table), the handles to it
+// (content_handle, and content_reader, the per-thread reader whose hot path
+// is one atomic load), and the typed views of validated records
+// (record_view, typed_record, list_view, field_value; slotguard/
+// schema_view.hpp). It includes no OS, process, crypto or storage header
+// and defines no macro beyond slotguard's own, so a worker's translation
+// unit stays cheap to compile and clean of OS names. The guard that
+// publishes the content is in slotguard/guard.hpp, which includes this.
+#ifndef SLOTGUARD_READER_HPP
+#define SLOTGUARD_READER_HPP
+
+#include <slotguard/bundle_view.hpp>
+#include <slotguard/bytes.hpp>
+#include <slotguard/config.hpp>
+#include <slotguard/mapped_file.hpp>
+#include <slotguard/schema_view.hpp>
+#include <slotguard/slot_id.hpp>
+#include <slotguard/snapshot.hpp>
+#include <slotguard/tree_index.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace slotguard {
+inline namespace SLOTGUARD_ABI_NAMESPACE {
+
+class guard;
+
+// The content readers see: a verified bundle's bytes, its parsed manifest and
+// its validated payload (with the schema's record index when a schema is
+// configured). Immutable; shared by every reader that holds it.
+class active_content {
+ public:
+  active_content(const active_content&) = delete;
+  active_content& operator=(const active_content&) = delete;
+  ~active_content() {
+    if (released_) released_->store(true, std::memory_order_release);
+  }
+
+  const bundle_manifest& manifest() const noexcept { return bundle_.manifest; }
+  std::uint64_t sequence() const noexcept { return bundle_.manifest.sequence; }
+  // The payload: what the host's interpreter reads.
+  byte_view payload() const noexcept { return bundle_.payload; }
+  // The payload's validated records (has_index() is false for a validator_fn).
+  const validated_payload& records() const noexcept { return records_; }
+  // The whole bundle, as stored: a read-only map of the slot's file (or,
+  // for content applied from memory, the bytes themselves), alive while
+  // anybody holds this content.
+  byte_view bundle_bytes() const noexcept { return data_ ? data_->bytes() : byte_view(); }
+  slot_id slot() const noexcept { return slot_; }
+  // The kind of payload (docs/FORMAT.md, "payload_kind").
+  payload_kind kind() const noexcept { return bundle_.manifest.kind; }
+  // For a tree payload: its table (nullptr for bytes).
+  const tree_index* tree() const noexcept { return tree_ ? &*tree_ : nullptr; }
+  // Where the content is as files, valid while this content is held (its
+  // files are removed only when no reader holds them): a tree payload's
+  // root directory, or, with guard_options::payload_file, the file holding
+  // a bytes payload. Empty otherwise (and for a trial's candidate before it
+  // was staged).
+  const std::string& path() const noexcept { return path_; }
+
+ private:
+  friend struct detail_guard_access;
+  friend class guard;
+  active_content() = default;
+  std::shared_ptr<const mapped_file> data_;
+  mutable std::shared_ptr<std::atomic<bool>> released_;  // set when released (the guard sweeps)
+  std::optional<tree_index> tree_;
+  std::string path_;
+  std::string file_;  // the slot file it was read from or staged into (empty: none yet)
+  bundle_view bundle_;
+  validated_payload records_;
+  slot_id slot_ = slot_id::a;
+};
+
+using content_handle = std::shared_ptr<const active_content>;
+using content_reader = snapshot_reader<active_content>;
+
+}  // inline namespace SLOTGUARD_ABI_NAMESPACE
+}  // namespace slotguard
+
+#endif  // SLOTGUARD_READER_HPP
