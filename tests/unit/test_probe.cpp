@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -348,6 +349,24 @@ std::string marker() {
   return "3" + std::to_string(rd() % 1000) + "." + std::to_string(rd() % 100000);
 }
 
+// A /proc file's text; empty when the process went away meanwhile (reading
+// the file of a process that exits fails with ESRCH, which std::ifstream
+// reports by throwing).
+std::string read_proc(const std::string& path) {
+  std::string out;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  return out;
+}
+
 // Processes (zombies aside) whose command line holds `word`, other than this one.
 int processes_with(const std::string& word) {
   int n = 0;
@@ -356,10 +375,10 @@ int processes_with(const std::string& word) {
   while (const dirent* e = ::readdir(d)) {
     if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
     const std::string base = std::string("/proc/") + e->d_name;
-    std::string stat = slotguard_test::read_text(base + "/stat");
+    std::string stat = read_proc(base + "/stat");
     const auto rp = stat.rfind(')');
     if (rp == std::string::npos || rp + 2 >= stat.size() || stat[rp + 2] == 'Z') continue;
-    std::string cmd = slotguard_test::read_text(base + "/cmdline");
+    std::string cmd = read_proc(base + "/cmdline");
     for (char& c : cmd)
       if (c == '\0') c = ' ';
     if (cmd.find(word) != std::string::npos && std::atoi(e->d_name) != ::getpid()) ++n;
@@ -374,7 +393,7 @@ void kill_processes_with(const std::string& word) {
   if (!d) return;
   while (const dirent* e = ::readdir(d)) {
     if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
-    std::string cmd = slotguard_test::read_text(std::string("/proc/") + e->d_name + "/cmdline");
+    std::string cmd = read_proc(std::string("/proc/") + e->d_name + "/cmdline");
     for (char& c : cmd)
       if (c == '\0') c = ' ';
     const pid_t pid = static_cast<pid_t>(std::atoi(e->d_name));
@@ -385,7 +404,7 @@ void kill_processes_with(const std::string& word) {
 
 bool alive(pid_t pid) {
   if (::kill(pid, 0) != 0) return false;
-  const std::string stat = slotguard_test::read_text("/proc/" + std::to_string(pid) + "/stat");
+  const std::string stat = read_proc("/proc/" + std::to_string(pid) + "/stat");
   const auto rp = stat.rfind(')');
   return rp == std::string::npos || rp + 2 >= stat.size() || stat[rp + 2] != 'Z';
 }
