@@ -22,18 +22,8 @@
 #include <new>
 
 #if SLOTGUARD_OS_WINDOWS
-// <windows.h> would otherwise define min and max as macros, which breaks
-// std::numeric_limits<T>::max() in every header included after this one.
-#ifndef NOMINMAX
-#define NOMINMAX
-#define SLOTGUARD_DEFINED_NOMINMAX
-#endif
-#include <windows.h>
+#include <slotguard/detail/windows.hpp>
 #include <bcrypt.h>
-#ifdef SLOTGUARD_DEFINED_NOMINMAX
-#undef NOMINMAX
-#undef SLOTGUARD_DEFINED_NOMINMAX
-#endif
 #else
 #include <cerrno>
 #include <fcntl.h>

@@ -31,29 +31,9 @@
 #include <vector>
 
 #if SLOTGUARD_OS_WINDOWS
-// The configuration <windows.h> is included with, restored afterwards: a
-// user's own WIN32_LEAN_AND_MEAN and NOMINMAX stay as they were, and ours
-// do not reach the user's code (NOMINMAX keeps min and max from becoming
-// macros, which would break std::numeric_limits<T>::max()).
-#ifndef WIN32_LEAN_AND_MEAN
-#define WIN32_LEAN_AND_MEAN
-#define SLOTGUARD_DEFINED_WIN32_LEAN_AND_MEAN
-#endif
-#ifndef NOMINMAX
-#define NOMINMAX
-#define SLOTGUARD_DEFINED_NOMINMAX
-#endif
-#include <windows.h>
+#include <slotguard/detail/windows.hpp>
 #include <aclapi.h>
 #include <sddl.h>
-#ifdef SLOTGUARD_DEFINED_WIN32_LEAN_AND_MEAN
-#undef WIN32_LEAN_AND_MEAN
-#undef SLOTGUARD_DEFINED_WIN32_LEAN_AND_MEAN
-#endif
-#ifdef SLOTGUARD_DEFINED_NOMINMAX
-#undef NOMINMAX
-#undef SLOTGUARD_DEFINED_NOMINMAX
-#endif
 #if defined(_MSC_VER)
 #pragma comment(lib, "advapi32.lib")
 #endif

@@ -20,15 +20,7 @@
 #if defined(__linux__)
 #include <sys/auxv.h>
 #elif SLOTGUARD_OS_WINDOWS
-#ifndef NOMINMAX  // keep min and max from becoming macros (see ed25519.hpp)
-#define NOMINMAX
-#define SLOTGUARD_DEFINED_NOMINMAX
-#endif
-#include <windows.h>
-#ifdef SLOTGUARD_DEFINED_NOMINMAX
-#undef NOMINMAX
-#undef SLOTGUARD_DEFINED_NOMINMAX
-#endif
+#include <slotguard/detail/windows.hpp>
 #endif
 #endif
 #endif
