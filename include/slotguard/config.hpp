@@ -27,6 +27,36 @@
 #define SLOTGUARD_CONFIG_NO_HW_ACCEL 0
 #endif
 
+// SLOTGUARD_CONFIG_SEPARATE_COMPILATION: set to 1 in every translation unit
+// to compile the library's code once rather than in every unit that includes
+// it. The headers then declare the parts that carry most of the code (the
+// guard, bundles, schemas and validation, probes, signatures and hashes), and
+// exactly one unit of the program includes <slotguard/implementation.hpp>,
+// which defines them. A unit that includes <slotguard/guard.hpp> then reads
+// the declarations only (docs/PERFORMANCE.md, "Include cost"). Header-only
+// (0) is the default.
+#ifndef SLOTGUARD_CONFIG_SEPARATE_COMPILATION
+#define SLOTGUARD_CONFIG_SEPARATE_COMPILATION 0
+#endif
+
+// SLOTGUARD_DECL: what a separately compiled function is declared and
+// defined with: inline when header-only, nothing (one definition, in the
+// implementation unit) when compiled separately.
+// SLOTGUARD_DETAIL_DEFINITIONS: whether the headers include the files that
+// define those functions (always when header-only; in the implementation
+// unit only when compiled separately).
+#if SLOTGUARD_CONFIG_SEPARATE_COMPILATION
+#define SLOTGUARD_DECL
+#if defined(SLOTGUARD_DETAIL_IMPLEMENTATION_UNIT)
+#define SLOTGUARD_DETAIL_DEFINITIONS 1
+#else
+#define SLOTGUARD_DETAIL_DEFINITIONS 0
+#endif
+#else
+#define SLOTGUARD_DECL inline
+#define SLOTGUARD_DETAIL_DEFINITIONS 1
+#endif
+
 // Whether the host replaced SLOTGUARD_FATAL or SLOTGUARD_ASSERT (read before
 // the defaults below are defined).
 #if defined(SLOTGUARD_FATAL) || defined(SLOTGUARD_ASSERT)
@@ -37,14 +67,15 @@
 
 // SLOTGUARD_ABI_NAMESPACE: the inline namespace everything lives in, one per
 // combination of the switches that change generated code (exceptions,
-// hardware acceleration, the host's own SLOTGUARD_FATAL/SLOTGUARD_ASSERT).
+// hardware acceleration, the host's own SLOTGUARD_FATAL/SLOTGUARD_ASSERT,
+// separate compilation).
 // Translation units built with different settings thus link as two copies of
 // the library side by side, never as one the one-definition rule breaks (the
 // linker would otherwise keep one TU's inline functions for both). Code names
 // slotguard::x, never the inline namespace. Two different host definitions
 // of SLOTGUARD_ASSERT in one program are still the host's to keep apart.
-#define SLOTGUARD_DETAIL_CAT5(a, b, c, d, e) a##b##c##d##e
-#define SLOTGUARD_DETAIL_ABI(e, h, c) SLOTGUARD_DETAIL_CAT5(v1_, e, h, c, _)
+#define SLOTGUARD_DETAIL_CAT6(a, b, c, d, e, f) a##b##c##d##e##f
+#define SLOTGUARD_DETAIL_ABI(e, h, c, s) SLOTGUARD_DETAIL_CAT6(v1_, e, h, c, s, _)
 #if SLOTGUARD_CONFIG_NO_EXCEPTIONS
 #define SLOTGUARD_DETAIL_ABI_E n
 #else
@@ -60,8 +91,14 @@
 #else
 #define SLOTGUARD_DETAIL_ABI_C d
 #endif
-#define SLOTGUARD_ABI_NAMESPACE \
-  SLOTGUARD_DETAIL_ABI(SLOTGUARD_DETAIL_ABI_E, SLOTGUARD_DETAIL_ABI_H, SLOTGUARD_DETAIL_ABI_C)
+#if SLOTGUARD_CONFIG_SEPARATE_COMPILATION
+#define SLOTGUARD_DETAIL_ABI_S s
+#else
+#define SLOTGUARD_DETAIL_ABI_S i
+#endif
+#define SLOTGUARD_ABI_NAMESPACE                                                               \
+  SLOTGUARD_DETAIL_ABI(SLOTGUARD_DETAIL_ABI_E, SLOTGUARD_DETAIL_ABI_H, SLOTGUARD_DETAIL_ABI_C, \
+                       SLOTGUARD_DETAIL_ABI_S)
 
 // SLOTGUARD_FATAL(msg): what happens when the library meets a programmer error
 // it cannot report as a value (a failed SLOTGUARD_ASSERT, SLOTGUARD_THROW with
