@@ -21,19 +21,13 @@
 #include <slotguard/error.hpp>
 #include <slotguard/schema_view.hpp>
 
-#include <algorithm>
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
-#include <iterator>
-#include <limits>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -45,7 +39,7 @@ inline namespace SLOTGUARD_ABI_NAMESPACE {
 // Parses the text form of a schema (docs/SCHEMA.md). On failure the error
 // names the line and column (1-based) and says what is wrong; code is
 // schema_invalid, or too_large for text over schema_limits::max_text_size.
-result<schema, schema_error> parse_schema_text(std::string_view text);
+SLOTGUARD_DECL result<schema, schema_error> parse_schema_text(std::string_view text);
 
 // The canonical schema text of a compiled declaration: the text that
 // publishers and the tool (--schema-file) use, generated from the one
@@ -53,13 +47,13 @@ result<schema, schema_error> parse_schema_text(std::string_view text);
 // line that says so, note's lines as comments (where to find the
 // declaration, say), then schema::from_decl(d)->to_text(). Returns
 // from_decl's schema_invalid for an invalid declaration.
-result<std::string, schema_error> export_schema_text(const schema_decl& d, std::string_view note = {});
+SLOTGUARD_DECL result<std::string, schema_error> export_schema_text(const schema_decl& d, std::string_view note = {});
 
 // Compiles records text (one record a line, docs/SCHEMA.md) into the binary
 // payload encoding for schema s, checking every value against the schema as
 // validate() would. On failure the error names the line and column.
 // Limits: text of at most limits.max_bytes bytes and limits.max_records records.
-result<std::vector<std::uint8_t>, records_error> compile_records_text(
+SLOTGUARD_DECL result<std::vector<std::uint8_t>, records_error> compile_records_text(
     const schema& s, std::string_view text, const validate_limits& limits = {});
 
 // ---------------------------------------------------------------------------
@@ -222,7 +216,7 @@ class payload_writer {
 // Validates every record of a payload against schema s (see docs/SCHEMA.md
 // for the encoding and the checks). Returns the payload with its record
 // index, or the first problem found with its errc, record and field index.
-result<validated_payload, validation_error> validate(const schema& s, byte_view payload,
+SLOTGUARD_DECL result<validated_payload, validation_error> validate(const schema& s, byte_view payload,
                                                      const validate_limits& limits = {});
 
 // A product's own content check, used in place of a schema.
@@ -273,7 +267,9 @@ class content_check {
 }  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
 
+#if SLOTGUARD_DETAIL_DEFINITIONS
 #include <slotguard/detail/schema_impl.hpp>
 #include <slotguard/detail/schema_text.hpp>
+#endif
 
 #endif  // SLOTGUARD_SCHEMA_HPP

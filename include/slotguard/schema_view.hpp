@@ -774,7 +774,7 @@ class schema {
 
   // Builds a runtime schema from a constexpr declaration. Returns
   // schema_invalid (line 0, column 0) if check_decl() finds a problem.
-  inline static result<schema, schema_error> from_decl(const schema_decl& decl);
+  SLOTGUARD_DECL static result<schema, schema_error> from_decl(const schema_decl& decl);
 
   std::string_view id() const noexcept { return rep_ ? std::string_view(rep_->id) : std::string_view(); }
   std::uint32_t version() const noexcept { return rep_ ? rep_->version : 0; }
@@ -802,27 +802,27 @@ class schema {
   // The text form of this schema (parse_schema_text reads it back to an
   // equivalent schema): the canonical form, one field a line, allowed values
   // in ascending order, enum values in declaration order.
-  inline std::string to_text() const;
+  SLOTGUARD_DECL std::string to_text() const;
 
   // Whether this schema is the host's compiled declaration d in every
   // respect that can change a value a reader sees: the same id and version,
   // the same record types, and each record type as check_against(record)
   // compares it. Returns schema_mismatch (line 0, column 0) with a message
   // naming the first difference (record, field, what differs).
-  inline result<void, schema_error> check_against(const schema_decl& d) const;
+  SLOTGUARD_DECL result<void, schema_error> check_against(const schema_decl& d) const;
   // Whether this schema declares record type r exactly: a record type with
   // r's type id and name, r's field count, and for every field in order the
   // same name, type, wildcard permission, effective range, maximum length,
   // allowed set (as a set) and enum names and codes (as a set of pairs).
   // Returns schema_mismatch with a message naming the first difference.
-  inline result<void, schema_error> check_against(const record_decl& r) const;
+  SLOTGUARD_DECL result<void, schema_error> check_against(const record_decl& r) const;
   // check_against(r) as a yes or no, without allocating.
   inline bool declares_exactly(const record_decl& r) const noexcept;
 
   // Parses a schema text for a host that has compiled declaration d, and
   // checks it against d once, here: parse_schema_text's errors, or
   // check_against(d)'s schema_mismatch.
-  inline static result<schema, schema_error> from_text_checked(std::string_view text, const schema_decl& d);
+  SLOTGUARD_DECL static result<schema, schema_error> from_text_checked(std::string_view text, const schema_decl& d);
 
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
   std::size_t slot(std::uint16_t type_id) const noexcept {

@@ -2,13 +2,22 @@
 // The bodies of schema.hpp's runtime parts: building a runtime schema from a
 // declaration, printing it as text, and validate(), whose per-field loop is
 // kept branch-light because it runs over every byte of every update.
-// Included by slotguard/schema.hpp only.
+// Included by slotguard/schema.hpp only (when it includes definitions:
+// always when header-only, in the implementation unit when compiled
+// separately).
 #ifndef SLOTGUARD_DETAIL_SCHEMA_IMPL_HPP
 #define SLOTGUARD_DETAIL_SCHEMA_IMPL_HPP
 
 #include <slotguard/config.hpp>
 
 #include <slotguard/schema.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <iterator>
+#include <limits>
+#include <memory>
+#include <type_traits>
 
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
@@ -400,7 +409,7 @@ inline validation_error vfail(errc code, std::size_t record, std::size_t field, 
 
 }  // namespace detail
 
-inline result<schema, schema_error> schema::from_decl(const schema_decl& d) {
+SLOTGUARD_DECL result<schema, schema_error> schema::from_decl(const schema_decl& d) {
   const decl_issue is = check_decl(d);
   if (!is.ok()) {
     schema_error e;
@@ -426,7 +435,7 @@ inline result<schema, schema_error> schema::from_decl(const schema_decl& d) {
   return s;
 }
 
-inline std::string schema::to_text() const {
+SLOTGUARD_DECL std::string schema::to_text() const {
   std::string out;
   if (!rep_) return out;
   out += "schema " + detail::quote_text(rep_->id) + " version " + std::to_string(rep_->version) + "\n";
@@ -569,7 +578,7 @@ inline schema_error mismatch(std::string message) {
 }
 }  // namespace detail
 
-inline result<void, schema_error> schema::check_against(const record_decl& r) const {
+SLOTGUARD_DECL result<void, schema_error> schema::check_against(const record_decl& r) const {
   const record_spec* spec = find(r.type_id);
   if (!spec)
     return detail::mismatch(detail::difference_text(nullptr, r, {detail::record_difference::absent, detail::record_difference::npos}));
@@ -578,7 +587,7 @@ inline result<void, schema_error> schema::check_against(const record_decl& r) co
   return {};
 }
 
-inline result<void, schema_error> schema::check_against(const schema_decl& d) const {
+SLOTGUARD_DECL result<void, schema_error> schema::check_against(const schema_decl& d) const {
   if (!rep_) return detail::mismatch("the schema is empty");
   if (id() != d.id)
     return detail::mismatch("schema id differs: schema " + detail::quote_text(rep_->id) + ", declaration " +
@@ -601,7 +610,7 @@ inline result<void, schema_error> schema::check_against(const schema_decl& d) co
   return {};
 }
 
-inline result<std::string, schema_error> export_schema_text(const schema_decl& d, std::string_view note) {
+SLOTGUARD_DECL result<std::string, schema_error> export_schema_text(const schema_decl& d, std::string_view note) {
   auto s = schema::from_decl(d);
   if (!s) return s.error();
   std::string out = "# Generated from the C++ declaration by slotguard::export_schema_text: edit the declaration.\n";
@@ -614,7 +623,7 @@ inline result<std::string, schema_error> export_schema_text(const schema_decl& d
   return out + s->to_text();
 }
 
-inline result<validated_payload, validation_error> validate(const schema& s, byte_view payload,
+SLOTGUARD_DECL result<validated_payload, validation_error> validate(const schema& s, byte_view payload,
                                                             const validate_limits& limits) {
   using detail::vfail;
   constexpr std::size_t npos = validation_error::npos;

@@ -12,6 +12,11 @@
 
 #include <slotguard/schema.hpp>
 
+#include <algorithm>
+#include <limits>
+#include <memory>
+#include <type_traits>
+
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
@@ -834,7 +839,7 @@ class records_compiler {
 
 }  // namespace detail
 
-inline result<schema, schema_error> parse_schema_text(std::string_view text) {
+SLOTGUARD_DECL result<schema, schema_error> parse_schema_text(std::string_view text) {
   if (text.size() > schema_limits::max_text_size) {
     schema_error e;
     e.code = errc::too_large;
@@ -847,7 +852,7 @@ inline result<schema, schema_error> parse_schema_text(std::string_view text) {
   return p.parse();
 }
 
-inline result<schema, schema_error> schema::from_text_checked(std::string_view text, const schema_decl& d) {
+SLOTGUARD_DECL result<schema, schema_error> schema::from_text_checked(std::string_view text, const schema_decl& d) {
   auto s = parse_schema_text(text);
   if (!s) return s.error();
   auto c = s->check_against(d);
@@ -855,7 +860,7 @@ inline result<schema, schema_error> schema::from_text_checked(std::string_view t
   return s;
 }
 
-inline result<std::vector<std::uint8_t>, records_error> compile_records_text(const schema& s, std::string_view text,
+SLOTGUARD_DECL result<std::vector<std::uint8_t>, records_error> compile_records_text(const schema& s, std::string_view text,
                                                                              const validate_limits& limits) {
   if (static_cast<std::uint64_t>(text.size()) > limits.max_bytes) {
     records_error e;
