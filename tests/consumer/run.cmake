@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: Apache-2.0
-# cmake -D MODE=add_subdirectory|fetchcontent|find_package -D SOURCE_DIR=...
+# cmake -D MODE=add_subdirectory|fetchcontent|find_package|separate -D SOURCE_DIR=...
 #       -D WORK_DIR=... [-D CXX_COMPILER=...] [-D GENERATOR=...] -P run.cmake
 foreach(_v MODE SOURCE_DIR WORK_DIR)
   if(NOT DEFINED ${_v})
