@@ -4,6 +4,7 @@
 // healthy, and confirms the trial. The publisher's side (a key and a bundle)
 // is made on the spot so the example runs with nothing else.
 #include <slotguard/guard.hpp>
+#include <slotguard/storage.hpp>
 
 #include <cstdio>
 #include <filesystem>

@@ -18,6 +18,7 @@
 #include "../supervisor/supervise.hpp"
 
 #include <slotguard/guard.hpp>
+#include <slotguard/storage.hpp>
 
 #include <algorithm>
 #include <atomic>

@@ -20,6 +20,7 @@
 #include <slotguard/history.hpp>
 #include <slotguard/requests.hpp>
 #include <slotguard/schema.hpp>
+#include <slotguard/slot_store.hpp>
 #include <slotguard/storage.hpp>
 
 #include <algorithm>

@@ -14,6 +14,7 @@
 #include <slotguard/error.hpp>
 
 #include <algorithm>
+#include <cstddef>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -137,6 +138,10 @@ struct event {
 };
 
 using event_handler = std::function<void(const event&)>;
+
+// How many of a store's delivered events its history keeps by default
+// (guard_options::history_capacity; slotguard/history.hpp).
+inline constexpr std::size_t history_default_capacity = 256;
 
 // A list of subscribers. Thread-safe; handlers run outside its lock, so a
 // handler may subscribe or unsubscribe (the change applies to later events).

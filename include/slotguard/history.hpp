@@ -54,7 +54,7 @@ struct history_record {
 };
 
 inline constexpr std::size_t history_detail_max = 1024;
-inline constexpr std::size_t history_default_capacity = 256;
+// history_default_capacity: slotguard/events.hpp.
 inline constexpr std::size_t history_max_capacity = 65536;
 
 // The record for a guard's event.

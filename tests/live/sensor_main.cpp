@@ -14,6 +14,7 @@
 #include <slotguard/guard.hpp>
 #include <slotguard/log.hpp>
 #include <slotguard/pem.hpp>
+#include <slotguard/storage.hpp>
 
 #include <chrono>
 #include <cstdio>

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <slotguard/guard.hpp>
 #include <slotguard/sim_storage.hpp>
+#include <slotguard/tree.hpp>
 
 #include "support.hpp"
 

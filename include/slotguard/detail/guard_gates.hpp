@@ -17,12 +17,13 @@
 //  - The last known-good slot is never written while another is on trial
 //    (invariant 3), and a candidate never goes over the content readers are
 //    served.
-// Included at the end of slotguard/guard.hpp; it includes guard.hpp, so it
-// also compiles on its own.
+// Defines members of the guard's core (detail/guard_core.hpp). Included at
+// the end of slotguard/guard.hpp; it includes guard_core.hpp, so it also
+// compiles on its own.
 #ifndef SLOTGUARD_DETAIL_GUARD_GATES_HPP
 #define SLOTGUARD_DETAIL_GUARD_GATES_HPP
 
-#include <slotguard/guard.hpp>
+#include <slotguard/detail/guard_core.hpp>
 
 #include <functional>
 #include <memory>
@@ -32,9 +33,9 @@
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
-inline result<void> guard::apply(byte_view bundle) { return apply_owned(bundle.to_vector()); }
+inline result<void> detail::guard_core::apply(byte_view bundle) { return apply_owned(bundle.to_vector()); }
 
-inline result<void> guard::apply_file(const std::string& path) {
+inline result<void> detail::guard_core::apply_file(const std::string& path) {
   result<void> r;
   {
     detail::scoped_lock serial(apply_mu_);
@@ -44,7 +45,7 @@ inline result<void> guard::apply_file(const std::string& path) {
   return r;
 }
 
-inline result<void> guard::apply_owned(std::vector<std::uint8_t> bytes) SLOTGUARD_EXCLUDES(io_mu_) {
+inline result<void> detail::guard_core::apply_owned(std::vector<std::uint8_t> bytes) SLOTGUARD_EXCLUDES(io_mu_) {
   result<void> r;
   {
     // One apply at a time; the gates run without io_mu_, so that a long
@@ -56,7 +57,7 @@ inline result<void> guard::apply_owned(std::vector<std::uint8_t> bytes) SLOTGUAR
   return r;
 }
 
-inline result<void> guard::stream_in(const std::string& path)
+inline result<void> detail::guard_core::stream_in(const std::string& path)
     SLOTGUARD_REQUIRES(apply_mu_) SLOTGUARD_EXCLUDES(io_mu_) {
   auto rejected = [&](std::uint64_t seq, errc e, std::string why) -> result<void> {
     post(make_event(event_kind::rejected, seq, e, std::move(why)));
@@ -114,10 +115,10 @@ inline result<void> guard::stream_in(const std::string& path)
 // The gates over a bundle's bytes (in memory, or a map of a file received
 // into the store, which a successful stage adopts and every other outcome
 // removes).
-inline result<void> guard::run_gates(std::shared_ptr<const mapped_file> bytes, received_file* file)
+inline result<void> detail::guard_core::run_gates(std::shared_ptr<const mapped_file> bytes, received_file* file)
     SLOTGUARD_REQUIRES(apply_mu_) SLOTGUARD_EXCLUDES(io_mu_) {
   struct discard_at_end {
-    guard* g;
+    guard_core* g;
     received_file* f;
     ~discard_at_end() SLOTGUARD_NO_THREAD_SAFETY_ANALYSIS {
       if (f == nullptr || f->path.empty()) return;
@@ -174,7 +175,7 @@ inline result<void> guard::run_gates(std::shared_ptr<const mapped_file> bytes, r
   const bool is_recall = !m.recalls.empty();
   if (!is_recall) vo.sequence_floor = floor;
   {
-    auto v = verify_signatures(c->bundle_, opts_.trust);
+    auto v = verify_signatures(detail_guard_access::bundle(*c), opts_.trust);
     if (!v) return reject(seq, v.error());
     auto e = check_eligibility(m, vo);
     if (!e) return reject(seq, e.error());
@@ -185,7 +186,8 @@ inline result<void> guard::run_gates(std::shared_ptr<const mapped_file> bytes, r
   // validate
   {
     std::string why;
-    auto v = detail_guard_access::validate_content(c->bundle_, opts_.check, c->records_, &why);
+    auto v = detail_guard_access::validate_content(detail_guard_access::bundle(*c), opts_.check,
+                                                  detail_guard_access::records(*c), &why);
     // A schema id or version mismatch means the bundle is for another
     // host build, not that it is bad.
     if (!v)
@@ -268,7 +270,7 @@ inline result<void> guard::run_gates(std::shared_ptr<const mapped_file> bytes, r
 // from a private workspace (an owner-only directory made exclusively,
 // holding a file made exclusively without following links), removed when
 // the probe ends.
-inline probe_report guard::run_probe(const active_content& c) const {
+inline probe_report detail::guard_core::run_probe(const active_content& c) const {
   probe_input in;
   in.content = c.payload();
   in.channel = opts_.channel;
@@ -283,15 +285,15 @@ inline probe_report guard::run_probe(const active_content& c) const {
   };
   // A tree's probe gets the tree unpacked in its workspace ("{}" names
   // the directory); a bytes payload's gets the payload as a file.
-  auto ws = make_probe_workspace(opts_.probe_dir, c.tree_ ? byte_view() : c.payload());
+  auto ws = make_probe_workspace(opts_.probe_dir, c.tree() != nullptr ? byte_view() : c.payload());
   if (!ws) return not_started(ws.error(), "the candidate's workspace: ");
-  if (!c.tree_) {
+  if (c.tree() == nullptr) {
     in.path = ws->file();
     return opts_.candidate_probe.run_with_report(in);
   }
   native_storage local;
   const std::string tree_dir = detail::join_path(ws->dir(), "tree");
-  auto unpacked = unpack_tree(local, tree_dir, *c.tree_, read_at_memory(c.payload()));
+  auto unpacked = unpack_tree(local, tree_dir, *c.tree(), read_at_memory(c.payload()));
   probe_report r;
   if (!unpacked) {
     r = not_started(unpacked.error(), "unpacking the candidate's tree: ");
@@ -303,7 +305,7 @@ inline probe_report guard::run_probe(const active_content& c) const {
   return r;
 }
 
-inline std::string guard::probe_detail(const probe_report& r) {
+inline std::string detail::guard_core::probe_detail(const probe_report& r) {
   std::string d = r.summary();
   if (!r.isolation.empty()) d += "; isolation: " + r.isolation;
   d += "; " + std::to_string(r.elapsed.count()) + " ms";
@@ -312,13 +314,13 @@ inline std::string guard::probe_detail(const probe_report& r) {
 }
 
 // The stage hook that puts a candidate's files in its slot's directory.
-inline stage_hook guard::files_hook(const active_content& c) const {
-  if (!c.tree_ && !opts_.payload_file) return stage_hook();
+inline stage_hook detail::guard_core::files_hook(const active_content& c) const {
+  if (c.tree() == nullptr && !opts_.payload_file) return stage_hook();
   storage* fs = opts_.fs;
   const active_content* cp = &c;
   return [fs, cp](const std::string&, const std::string& dir) -> result<void> {
     const byte_view payload = cp->payload();
-    if (cp->tree_) return unpack_tree(*fs, dir, *cp->tree_, read_at_memory(payload));
+    if (cp->tree() != nullptr) return unpack_tree(*fs, dir, *cp->tree(), read_at_memory(payload));
     SLOTGUARD_TRY(fs->mkdir(dir));
     auto f = fs->create(detail::join_path(dir, "payload"));
     if (!f) return f.error();
@@ -331,7 +333,7 @@ inline stage_hook guard::files_hook(const active_content& c) const {
   };
 }
 
-inline result<void> guard::apply_recall(const active_content& c) SLOTGUARD_EXCLUDES(io_mu_) {
+inline result<void> detail::guard_core::apply_recall(const active_content& c) SLOTGUARD_EXCLUDES(io_mu_) {
   detail::scoped_lock lock(io_mu_);
   const sequence_list_view& list = c.manifest().recalls;
   std::vector<std::uint64_t> seqs;

@@ -13,12 +13,13 @@
 //    heartbeat() (a heartbeat never waits for storage), and are carried out
 //    through the public calls, with their gates, locks and events.
 //  - A read-only guard changes nothing (read_only_store).
-// Included at the end of slotguard/guard.hpp; it includes guard.hpp, so it
-// also compiles on its own.
+// Defines members of the guard's core (detail/guard_core.hpp). Included at
+// the end of slotguard/guard.hpp; it includes guard_core.hpp, so it also
+// compiles on its own.
 #ifndef SLOTGUARD_DETAIL_GUARD_OPERATOR_HPP
 #define SLOTGUARD_DETAIL_GUARD_OPERATOR_HPP
 
-#include <slotguard/guard.hpp>
+#include <slotguard/detail/guard_core.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -29,7 +30,7 @@
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
-inline result<void> guard::confirm() {
+inline result<void> detail::guard_core::confirm() {
   return locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
     SLOTGUARD_TRY(writable_locked());
     if (trial_running_locked()) {
@@ -45,7 +46,7 @@ inline result<void> guard::confirm() {
   });
 }
 
-inline result<void> guard::revert() {
+inline result<void> detail::guard_core::revert() {
   return locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
     SLOTGUARD_TRY(writable_locked());
     if (!trial_running_locked()) return errc::no_trial;
@@ -53,14 +54,14 @@ inline result<void> guard::revert() {
   });
 }
 
-inline result<void> guard::rollback() {
+inline result<void> detail::guard_core::rollback() {
   return locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
     SLOTGUARD_TRY(writable_locked());
     return rollback_locked(active_sequence_locked(), revert_reason::operator_request, "rollback");
   });
 }
 
-inline result<void> guard::release(std::uint64_t sequence) {
+inline result<void> detail::guard_core::release(std::uint64_t sequence) {
   return locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
     SLOTGUARD_TRY(writable_locked());
     if (!store_->is_quarantined(sequence)) return ok();
@@ -71,14 +72,14 @@ inline result<void> guard::release(std::uint64_t sequence) {
   });
 }
 
-inline result<void> guard::writable_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+inline result<void> detail::guard_core::writable_locked() const SLOTGUARD_REQUIRES(io_mu_) {
   if (read_only_) return errc::read_only_store;
   return ok();
 }
 
 // The store's rollback to the previous committed content, the readers
 // moved to it, and the reverted event that says why.
-inline result<void> guard::rollback_locked(std::uint64_t from, revert_reason why, const char* detail)
+inline result<void> detail::guard_core::rollback_locked(std::uint64_t from, revert_reason why, const char* detail)
     SLOTGUARD_REQUIRES(io_mu_) {
   // Never make active what would not be served: the fallback must pass
   // every check at rest, not only its hash.
@@ -100,7 +101,7 @@ inline result<void> guard::rollback_locked(std::uint64_t from, revert_reason why
 // storage. On the watchdog's thread a request runs there (an apply's
 // probe included); heartbeat() still reverts a trial whose deadline
 // passes meanwhile.
-inline void guard::serve_operator_requests() SLOTGUARD_EXCLUDES(io_mu_) {
+inline void detail::guard_core::serve_operator_requests() SLOTGUARD_EXCLUDES(io_mu_) {
   if (!opts_.serve_requests || opts_.operator_mode || read_only_) return;
   std::unique_lock<std::mutex> pass(requests_mu_, std::try_to_lock);
   if (!pass.owns_lock()) return;  // another thread is serving them
@@ -113,7 +114,7 @@ inline void guard::serve_operator_requests() SLOTGUARD_EXCLUDES(io_mu_) {
       [this] { return request_state_now(); });
 }
 
-inline request_outcome guard::carry_out_request(const operator_request& r) SLOTGUARD_EXCLUDES(io_mu_) {
+inline request_outcome detail::guard_core::carry_out_request(const operator_request& r) SLOTGUARD_EXCLUDES(io_mu_) {
   struct captured {
     std::mutex mu;
     std::string why;
@@ -181,7 +182,7 @@ inline request_outcome guard::carry_out_request(const operator_request& r) SLOTG
   return o;
 }
 
-inline request_outcome guard::request_state_now() const {
+inline request_outcome detail::guard_core::request_state_now() const {
   const guard_status st = status();
   request_outcome o;
   o.state = to_string(st.state);

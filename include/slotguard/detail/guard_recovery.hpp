@@ -17,12 +17,13 @@
 //  - A storage error while reading content says nothing about the content:
 //    open() fails with it, or the reload is tried again; nothing is judged.
 //  - A slot's files are removed only once no reader holds its content.
-// Included at the end of slotguard/guard.hpp; it includes guard.hpp, so it
-// also compiles on its own.
+// Defines members of the guard's core (detail/guard_core.hpp). Included at
+// the end of slotguard/guard.hpp; it includes guard_core.hpp, so it also
+// compiles on its own.
 #ifndef SLOTGUARD_DETAIL_GUARD_RECOVERY_HPP
 #define SLOTGUARD_DETAIL_GUARD_RECOVERY_HPP
 
-#include <slotguard/guard.hpp>
+#include <slotguard/detail/guard_core.hpp>
 
 #include <algorithm>
 #include <memory>
@@ -31,7 +32,7 @@
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
-inline result<std::unique_ptr<guard>> guard::open(guard_options options) {
+inline result<std::unique_ptr<detail::guard_core>> detail::guard_core::open(guard_options options) {
   if (options.fs == nullptr || options.directory.empty() || options.channel.empty() ||
       options.time == nullptr || options.start_budget == 0 ||
       options.watchdog_timeout.count() <= 0 || options.watchdog_tick.count() <= 0 ||
@@ -51,10 +52,10 @@ inline result<std::unique_ptr<guard>> guard::open(guard_options options) {
   // Workspaces a crashed host left behind (their owner process is gone).
   if (options.candidate_probe.needs_file() && !options.operator_mode)
     (void)remove_stale_probe_workspaces(options.probe_dir);
-  std::unique_ptr<guard> g(new guard(std::move(options), std::move(*st), read_only));
+  std::unique_ptr<guard_core> g(new guard_core(std::move(options), std::move(*st), read_only));
   {
     detail::scoped_lock lock(g->io_mu_);
-    guard* self = g.get();
+    guard_core* self = g.get();
     g->store_->set_hold([self](const std::string& file) SLOTGUARD_NO_THREAD_SAFETY_ANALYSIS {
       return self->held_locked(file);
     });
@@ -69,7 +70,7 @@ inline result<std::unique_ptr<guard>> guard::open(guard_options options) {
   return g;
 }
 
-inline result<void> guard::shutdown() SLOTGUARD_EXCLUDES(io_mu_) {
+inline result<void> detail::guard_core::shutdown() SLOTGUARD_EXCLUDES(io_mu_) {
   wd_.stop();
   auto r = locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
     if (opts_.operator_mode || read_only_) return ok();
@@ -85,7 +86,7 @@ inline result<void> guard::shutdown() SLOTGUARD_EXCLUDES(io_mu_) {
   return r;
 }
 
-inline guard::guard(guard_options o, slot_store st, bool read_only)
+inline detail::guard_core::guard_core(guard_options o, slot_store st, bool read_only)
     : opts_(std::move(o)),
       read_only_(read_only),
       store_(std::move(st)),
@@ -99,7 +100,7 @@ inline guard::guard(guard_options o, slot_store st, bool read_only)
   last_heartbeat_.store(opened_at_.time_since_epoch().count(), std::memory_order_relaxed);
 }
 
-inline result<void> guard::recover_locked() SLOTGUARD_REQUIRES(io_mu_) {
+inline result<void> detail::guard_core::recover_locked() SLOTGUARD_REQUIRES(io_mu_) {
   if (read_only_) {
     post_locked(make_event_locked(event_kind::read_only, 0, errc::read_only_store,
                                   "the store is read-only: committed content is served, nothing is written"));
@@ -146,7 +147,7 @@ inline result<void> guard::recover_locked() SLOTGUARD_REQUIRES(io_mu_) {
 
 // The crash-streak breaker, at a start that found `crashes` unhealthy
 // starts before it (no trial runs).
-inline result<void> guard::breaker_locked(std::uint32_t crashes) SLOTGUARD_REQUIRES(io_mu_) {
+inline result<void> detail::guard_core::breaker_locked(std::uint32_t crashes) SLOTGUARD_REQUIRES(io_mu_) {
   if (opts_.safe_streak == 0 || trial_running_locked()) return ok();
   const std::uint32_t safe = opts_.safe_streak;
   const std::uint32_t none = opts_.null_streak;
@@ -195,13 +196,13 @@ inline result<void> guard::breaker_locked(std::uint32_t crashes) SLOTGUARD_REQUI
 
 // An error of the storage or the machine, which says nothing about the
 // content that was being read.
-constexpr bool guard::is_storage_error(errc e) noexcept {
+constexpr bool detail::guard_core::is_storage_error(errc e) noexcept {
   return e == errc::io_error || e == errc::permission_denied || e == errc::no_space ||
          e == errc::out_of_memory || e == errc::timeout || e == errc::busy || e == errc::internal ||
          e == errc::read_only_store || e == errc::sharing_violation || e == errc::unsupported;
 }
 
-inline errc guard::load_error_now_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+inline errc detail::guard_core::load_error_now_locked() const SLOTGUARD_REQUIRES(io_mu_) {
   detail::scoped_lock lock(mu_);
   return load_error_;
 }
@@ -212,12 +213,12 @@ inline errc guard::load_error_now_locked() const SLOTGUARD_REQUIRES(io_mu_) {
 // nothing. A read-only guard serves the committed content, never a trial's
 // (it cannot count the trial's starts). In the breaker's no-content mode
 // only a trial's content is served.
-inline void guard::reload_active_locked() SLOTGUARD_REQUIRES(io_mu_) {
+inline void detail::guard_core::reload_active_locked() SLOTGUARD_REQUIRES(io_mu_) {
   reload_serving_locked();
   reload_due_.store(storage_failed_ && !read_only_ && !opts_.operator_mode, std::memory_order_release);
 }
 
-inline void guard::reload_serving_locked() SLOTGUARD_REQUIRES(io_mu_) {
+inline void detail::guard_core::reload_serving_locked() SLOTGUARD_REQUIRES(io_mu_) {
   storage_failed_ = false;
   forget_stale_locked();
   refresh_view_locked();
@@ -269,7 +270,7 @@ inline void guard::reload_serving_locked() SLOTGUARD_REQUIRES(io_mu_) {
 // still holds the same file: its bytes passed every check then, the
 // trust, channel and host of a guard do not change, and a revert or a
 // recall then never depends on a read that may fail.
-inline result<content_handle> guard::load_slot_locked(slot_id slot) SLOTGUARD_REQUIRES(io_mu_) {
+inline result<content_handle> detail::guard_core::load_slot_locked(slot_id slot) SLOTGUARD_REQUIRES(io_mu_) {
   const slot_info& info = store_->state().slot(slot);
   if (store_->is_quarantined(info.sequence)) return errc::quarantined;
   loaded_slot& cached = loaded_[static_cast<std::size_t>(slot)];
@@ -295,17 +296,17 @@ inline result<content_handle> guard::load_slot_locked(slot_id slot) SLOTGUARD_RE
 // tree (or a payload file), the slot's directory, checked entry by entry
 // against the table when check_files (a load: what is on disk may have
 // changed since it was written).
-inline result<void> guard::attach_files_locked(active_content& c, slot_id slot, bool check_files)
+inline result<void> detail::guard_core::attach_files_locked(active_content& c, slot_id slot, bool check_files)
     SLOTGUARD_REQUIRES(io_mu_) {
-  c.slot_ = slot;
-  c.file_ = store_->slot_path(slot);
+  detail_guard_access::set_slot(c, slot);
+  detail_guard_access::set_file(c, store_->slot_path(slot));
   const std::string dir = store_->slot_dir(slot);
-  if (c.tree_) {
+  if (c.tree() != nullptr) {
     if (check_files) {
-      auto v = verify_unpacked_tree(*opts_.fs, dir, *c.tree_);
+      auto v = verify_unpacked_tree(*opts_.fs, dir, *c.tree());
       if (!v) return is_storage_error(v.error()) && v.error() != errc::not_found ? v.error() : errc::slot_corrupt;
     }
-    c.path_ = dir;
+    detail_guard_access::set_path(c, dir);
   } else if (opts_.payload_file) {
     const std::string file = detail::join_path(dir, "payload");
     if (check_files) {
@@ -314,7 +315,7 @@ inline result<void> guard::attach_files_locked(active_content& c, slot_id slot, 
           sha256_of((*m)->bytes()) != c.manifest().payload_sha256)
         return errc::slot_corrupt;
     }
-    c.path_ = file;
+    detail_guard_access::set_path(c, file);
   }
   return ok();
 }
@@ -322,19 +323,19 @@ inline result<void> guard::attach_files_locked(active_content& c, slot_id slot, 
 // Every content this guard hands out is registered, so that the store
 // keeps its files while anybody holds it; when the last holder lets go a
 // sweep becomes due (done at the next tick or poll).
-inline content_handle guard::issue_locked(std::shared_ptr<active_content> c) SLOTGUARD_REQUIRES(io_mu_) {
+inline content_handle detail::guard_core::issue_locked(std::shared_ptr<active_content> c) SLOTGUARD_REQUIRES(io_mu_) {
   content_handle h(std::move(c));
-  if (!h->file_.empty()) {
+  if (!detail_guard_access::file(*h).empty()) {
     issued_.erase(std::remove_if(issued_.begin(), issued_.end(),
                                  [](const issued_content& i) { return i.content.expired(); }),
                   issued_.end());
-    issued_.push_back(issued_content{h->file_, h});
-    h->released_ = sweep_due_;
+    issued_.push_back(issued_content{detail_guard_access::file(*h), h});
+    detail_guard_access::on_release(*h, sweep_due_);
   }
   return h;
 }
 
-inline bool guard::held_locked(const std::string& file) SLOTGUARD_REQUIRES(io_mu_) {
+inline bool detail::guard_core::held_locked(const std::string& file) SLOTGUARD_REQUIRES(io_mu_) {
   bool held = false;
   for (const issued_content& i : issued_) {
     if (i.file != file) continue;
@@ -344,7 +345,7 @@ inline bool guard::held_locked(const std::string& file) SLOTGUARD_REQUIRES(io_mu
   return held;
 }
 
-inline void guard::sweep_locked() SLOTGUARD_REQUIRES(io_mu_) {
+inline void detail::guard_core::sweep_locked() SLOTGUARD_REQUIRES(io_mu_) {
   if (!sweep_due_->exchange(false, std::memory_order_acq_rel)) return;
   bool waiting = false;
   for (const issued_content& i : issued_)
@@ -357,14 +358,14 @@ inline void guard::sweep_locked() SLOTGUARD_REQUIRES(io_mu_) {
   if (store_->sweep()) log_message(log_level::debug, "removed the files of content no reader holds any longer");
 }
 
-inline void guard::remember_locked(slot_id slot, content_handle h) SLOTGUARD_REQUIRES(io_mu_) {
+inline void detail::guard_core::remember_locked(slot_id slot, content_handle h) SLOTGUARD_REQUIRES(io_mu_) {
   loaded_slot& l = loaded_[static_cast<std::size_t>(slot)];
   l.file_number = store_->state().slot(slot).file_number;
   l.content = std::move(h);
 }
 
 // Drops cached contents whose slot no longer holds their file.
-inline void guard::forget_stale_locked() SLOTGUARD_REQUIRES(io_mu_) {
+inline void detail::guard_core::forget_stale_locked() SLOTGUARD_REQUIRES(io_mu_) {
   for (int i = 0; i < 2; ++i) {
     const slot_info& info = store_->state().slot(static_cast<slot_id>(i));
     loaded_slot& l = loaded_[static_cast<std::size_t>(i)];

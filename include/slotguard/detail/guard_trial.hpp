@@ -15,12 +15,13 @@
 //    heartbeat's, and only of a trial whose stored content still checks out.
 //    The watchdog's thread never waits for io_mu_ to commit or mark a run
 //    healthy, only to revert a passed deadline.
-// Included at the end of slotguard/guard.hpp; it includes guard.hpp, so it
-// also compiles on its own.
+// Defines members of the guard's core (detail/guard_core.hpp). Included at
+// the end of slotguard/guard.hpp; it includes guard_core.hpp, so it also
+// compiles on its own.
 #ifndef SLOTGUARD_DETAIL_GUARD_TRIAL_HPP
 #define SLOTGUARD_DETAIL_GUARD_TRIAL_HPP
 
-#include <slotguard/guard.hpp>
+#include <slotguard/detail/guard_core.hpp>
 
 #include <string>
 #include <string_view>
@@ -28,7 +29,7 @@
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
-inline void guard::heartbeat() SLOTGUARD_EXCLUDES(io_mu_) {
+inline void detail::guard_core::heartbeat() SLOTGUARD_EXCLUDES(io_mu_) {
   last_heartbeat_.store(opts_.time->now().time_since_epoch().count(), std::memory_order_release);
   if (!trial_live_.load(std::memory_order_acquire)) return;
   if (wd_.feed()) return;
@@ -37,7 +38,7 @@ inline void guard::heartbeat() SLOTGUARD_EXCLUDES(io_mu_) {
   if (wd_.expired()) (void)wd_.poll();
 }
 
-inline result<void> guard::report_unhealthy(std::string_view reason) {
+inline result<void> detail::guard_core::report_unhealthy(std::string_view reason) {
   return locked_op([&]() SLOTGUARD_REQUIRES(io_mu_) -> result<void> {
     SLOTGUARD_TRY(writable_locked());
     if (!trial_running_locked()) return errc::no_trial;
@@ -45,13 +46,13 @@ inline result<void> guard::report_unhealthy(std::string_view reason) {
   });
 }
 
-inline void guard::poll() SLOTGUARD_EXCLUDES(io_mu_) {
+inline void detail::guard_core::poll() SLOTGUARD_EXCLUDES(io_mu_) {
   (void)wd_.poll();
   maintain(true);
   serve_operator_requests();
 }
 
-inline void guard::start_trial_clock_locked() SLOTGUARD_REQUIRES(io_mu_) {
+inline void detail::guard_core::start_trial_clock_locked() SLOTGUARD_REQUIRES(io_mu_) {
   const auto now = opts_.time->now();
   {
     detail::scoped_lock lock(mu_);
@@ -65,7 +66,7 @@ inline void guard::start_trial_clock_locked() SLOTGUARD_REQUIRES(io_mu_) {
 // while heartbeats flow, and marks this start healthy once heartbeats have
 // flowed for healthy_uptime. From the watchdog's thread (blocking false)
 // it never waits for io_mu_: a busy guard is tried again next tick.
-inline void guard::maintain(bool blocking) SLOTGUARD_EXCLUDES(io_mu_) {
+inline void detail::guard_core::maintain(bool blocking) SLOTGUARD_EXCLUDES(io_mu_) {
   if (opts_.operator_mode || read_only_) return;
   const bool trial = trial_live_.load(std::memory_order_acquire);
   const bool need_mark = !healthy_.load(std::memory_order_acquire) && opts_.safe_streak != 0;
@@ -82,7 +83,7 @@ inline void guard::maintain(bool blocking) SLOTGUARD_EXCLUDES(io_mu_) {
   deliver();
 }
 
-inline void guard::maintain_locked() SLOTGUARD_REQUIRES(io_mu_) {
+inline void detail::guard_core::maintain_locked() SLOTGUARD_REQUIRES(io_mu_) {
   sweep_locked();
   if (reload_due_.load(std::memory_order_acquire)) {
     // A read failed while what readers are served changed: try again.
@@ -127,7 +128,7 @@ inline void guard::maintain_locked() SLOTGUARD_REQUIRES(io_mu_) {
 }
 
 // The trial's slot still holds what was staged (size and SHA-256).
-inline result<void> guard::check_trial_slot_locked() SLOTGUARD_REQUIRES(io_mu_) {
+inline result<void> detail::guard_core::check_trial_slot_locked() SLOTGUARD_REQUIRES(io_mu_) {
   const store_state& s = store_->state();
   if (!s.trial || !s.active) return errc::no_trial;
   auto bytes = store_->map(*s.active);
@@ -135,7 +136,7 @@ inline result<void> guard::check_trial_slot_locked() SLOTGUARD_REQUIRES(io_mu_) 
   return ok();
 }
 
-inline result<void> guard::commit_locked() SLOTGUARD_REQUIRES(io_mu_) {
+inline result<void> detail::guard_core::commit_locked() SLOTGUARD_REQUIRES(io_mu_) {
   const std::uint64_t seq = active_sequence_locked();
   SLOTGUARD_TRY(store_->commit());
   wd_.disarm();
@@ -144,7 +145,7 @@ inline result<void> guard::commit_locked() SLOTGUARD_REQUIRES(io_mu_) {
   return ok();
 }
 
-inline result<void> guard::revert_locked(revert_reason why, std::string detail) SLOTGUARD_REQUIRES(io_mu_) {
+inline result<void> detail::guard_core::revert_locked(revert_reason why, std::string detail) SLOTGUARD_REQUIRES(io_mu_) {
   const std::uint64_t seq = active_sequence_locked();
   SLOTGUARD_TRY(store_->revert());
   wd_.disarm();
@@ -155,7 +156,7 @@ inline result<void> guard::revert_locked(revert_reason why, std::string detail) 
   return ok();
 }
 
-inline void guard::on_expire(std::uint64_t id) SLOTGUARD_EXCLUDES(io_mu_) {
+inline void detail::guard_core::on_expire(std::uint64_t id) SLOTGUARD_EXCLUDES(io_mu_) {
   {
     detail::scoped_lock lock(io_mu_);
     // A stale expiry (the trial it armed for has ended or was replaced).

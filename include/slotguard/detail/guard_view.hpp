@@ -12,12 +12,13 @@
 //    delivered with no guard lock held, by one thread at a time, in order.
 //  - A history record that cannot be written is logged, never an error of
 //    the operation (which is already durable in the journal).
-// Included at the end of slotguard/guard.hpp; it includes guard.hpp, so it
-// also compiles on its own.
+// Defines members of the guard's core (detail/guard_core.hpp). Included at
+// the end of slotguard/guard.hpp; it includes guard_core.hpp, so it also
+// compiles on its own.
 #ifndef SLOTGUARD_DETAIL_GUARD_VIEW_HPP
 #define SLOTGUARD_DETAIL_GUARD_VIEW_HPP
 
-#include <slotguard/guard.hpp>
+#include <slotguard/detail/guard_core.hpp>
 
 #include <algorithm>
 #include <array>
@@ -28,7 +29,7 @@
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
-inline guard_status guard::status() const SLOTGUARD_EXCLUDES(mu_) {
+inline guard_status detail::guard_core::status() const SLOTGUARD_EXCLUDES(mu_) {
   guard_status g;
   store_state s;
   time_source::time_point trial_start{};
@@ -66,7 +67,7 @@ inline guard_status guard::status() const SLOTGUARD_EXCLUDES(mu_) {
 
 // Runs f under io_mu_, then delivers the events it posted.
 template <class F>
-inline result<void> guard::locked_op(F&& f) SLOTGUARD_EXCLUDES(io_mu_) {
+inline result<void> detail::guard_core::locked_op(F&& f) SLOTGUARD_EXCLUDES(io_mu_) {
   result<void> r;
   {
     detail::scoped_lock lock(io_mu_);
@@ -76,7 +77,7 @@ inline result<void> guard::locked_op(F&& f) SLOTGUARD_EXCLUDES(io_mu_) {
   return r;
 }
 
-inline event guard::make_event(event_kind k, std::uint64_t candidate, errc e, std::string detail) const {
+inline event detail::guard_core::make_event(event_kind k, std::uint64_t candidate, errc e, std::string detail) const {
   event ev;
   ev.kind = k;
   ev.channel = opts_.channel;
@@ -95,14 +96,14 @@ inline event guard::make_event(event_kind k, std::uint64_t candidate, errc e, st
   return ev;
 }
 
-inline event guard::make_event_locked(event_kind k, std::uint64_t candidate, errc e, std::string detail) const
+inline event detail::guard_core::make_event_locked(event_kind k, std::uint64_t candidate, errc e, std::string detail) const
     SLOTGUARD_REQUIRES(io_mu_) {
   return make_event(k, candidate, e, std::move(detail));
 }
 
 // Queues an event with the next serial number. Posting under io_mu_ makes
 // the serial order the order of the transitions.
-inline void guard::post(event e) SLOTGUARD_EXCLUDES(ev_mu_) {
+inline void detail::guard_core::post(event e) SLOTGUARD_EXCLUDES(ev_mu_) {
   detail::scoped_lock lock(ev_mu_);
   e.serial = ++next_serial_;
   queue_.push_back(std::move(e));
@@ -112,7 +113,7 @@ inline void guard::post(event e) SLOTGUARD_EXCLUDES(ev_mu_) {
 // delivers at a time; a handler that causes events (re-entrantly, or on
 // another thread meanwhile) has them delivered by the delivering thread,
 // after the handler returns, still in order.
-inline void guard::deliver() SLOTGUARD_EXCLUDES(io_mu_, ev_mu_) {
+inline void detail::guard_core::deliver() SLOTGUARD_EXCLUDES(io_mu_, ev_mu_) {
   std::vector<event> batch;
   {
     detail::scoped_lock lock(ev_mu_);
@@ -134,7 +135,7 @@ inline void guard::deliver() SLOTGUARD_EXCLUDES(io_mu_, ev_mu_) {
   }
 }
 
-inline std::uint64_t guard::active_sequence_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+inline std::uint64_t detail::guard_core::active_sequence_locked() const SLOTGUARD_REQUIRES(io_mu_) {
   const store_state& s = store_->state();
   return s.active ? s.slot(*s.active).sequence : 0;
 }
@@ -142,19 +143,19 @@ inline std::uint64_t guard::active_sequence_locked() const SLOTGUARD_REQUIRES(io
 // The slot whose content readers are served (two slots may hold the same
 // sequence after an operator's rollback, so the slot, not the sequence,
 // says which).
-inline std::optional<slot_id> guard::served_slot_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+inline std::optional<slot_id> detail::guard_core::served_slot_locked() const SLOTGUARD_REQUIRES(io_mu_) {
   detail::scoped_lock lock(mu_);
   return served_slot_;
 }
 
-inline std::uint64_t guard::served_sequence_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+inline std::uint64_t detail::guard_core::served_sequence_locked() const SLOTGUARD_REQUIRES(io_mu_) {
   detail::scoped_lock lock(mu_);
   return served_;
 }
 
 // The committed sequence readers are served (0 during a trial or when
 // nothing is served): what a healthy run vouches for.
-inline std::uint64_t guard::served_committed_locked() const SLOTGUARD_REQUIRES(io_mu_) {
+inline std::uint64_t detail::guard_core::served_committed_locked() const SLOTGUARD_REQUIRES(io_mu_) {
   if (trial_running_locked()) return 0;
   return served_sequence_locked();
 }
@@ -162,7 +163,7 @@ inline std::uint64_t guard::served_committed_locked() const SLOTGUARD_REQUIRES(i
 // Copies the store's state for status() and the hot calls, and caches each
 // slot's summary (reading a slot not loaded in this process: I/O, under
 // io_mu_ only).
-inline void guard::refresh_view_locked() SLOTGUARD_REQUIRES(io_mu_) {
+inline void detail::guard_core::refresh_view_locked() SLOTGUARD_REQUIRES(io_mu_) {
   const store_state& s = store_->state();
   std::array<std::optional<slot_summary>, 2> sums;
   for (int i = 0; i < 2; ++i) {
@@ -198,12 +199,12 @@ inline void guard::refresh_view_locked() SLOTGUARD_REQUIRES(io_mu_) {
   trial_live_.store(s.trial && !opts_.operator_mode && !read_only_, std::memory_order_release);
 }
 
-inline std::optional<slot_summary> guard::view_summary(const std::optional<slot_id>& s) const SLOTGUARD_REQUIRES(mu_) {
+inline std::optional<slot_summary> detail::guard_core::view_summary(const std::optional<slot_id>& s) const SLOTGUARD_REQUIRES(mu_) {
   if (!s) return std::nullopt;
   return summaries_[static_cast<std::size_t>(*s)];
 }
 
-inline void guard::publish_locked(content_handle c) SLOTGUARD_REQUIRES(io_mu_) {
+inline void detail::guard_core::publish_locked(content_handle c) SLOTGUARD_REQUIRES(io_mu_) {
   const std::uint64_t seq = c ? c->sequence() : 0;
   const std::size_t slot = c ? static_cast<std::size_t>(c->slot()) : 0;
   if (c) {
@@ -220,7 +221,7 @@ inline void guard::publish_locked(content_handle c) SLOTGUARD_REQUIRES(io_mu_) {
 }
 
 // A slot's bundle header and manifest, read in bounded memory.
-inline result<bundle_head> guard::read_slot_head_locked(slot_id id) SLOTGUARD_REQUIRES(io_mu_) {
+inline result<bundle_head> detail::guard_core::read_slot_head_locked(slot_id id) SLOTGUARD_REQUIRES(io_mu_) {
   storage& fs = *opts_.fs;
   auto f = fs.open_read(store_->slot_path(id));
   if (!f) return f.error();
@@ -244,7 +245,7 @@ inline result<bundle_head> guard::read_slot_head_locked(slot_id id) SLOTGUARD_RE
 // history. Runs in deliver(), on one thread at a time, with no guard lock
 // held; a record that cannot be written is logged, never an error of the
 // operation (which is already durable in the journal).
-inline void guard::record_decision(const event& e) {
+inline void detail::guard_core::record_decision(const event& e) {
   if (log_enabled()) {
     const log_level level = e.kind == event_kind::reverted || e.kind == event_kind::load_failed ||
                                     e.kind == event_kind::crash_loop || e.kind == event_kind::read_only
@@ -270,7 +271,7 @@ inline void guard::record_decision(const event& e) {
 // rejection that left the store as it was (a rejected bundle writes
 // nothing: junk sent to a sensor costs it no disk writes), nor staged
 // (trial_started follows it), nor read_only (nothing can be written).
-inline bool guard::worth_recording(const event& e) const {
+inline bool detail::guard_core::worth_recording(const event& e) const {
   switch (e.kind) {
     case event_kind::staged:
     case event_kind::read_only:
