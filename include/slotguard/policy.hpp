@@ -13,12 +13,9 @@
 
 #include <slotguard/config.hpp>
 
-#include <slotguard/bundle.hpp>
-#include <slotguard/bytes.hpp>
+#include <slotguard/bundle_view.hpp>
 #include <slotguard/error.hpp>
-#include <slotguard/hash.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <optional>
@@ -35,45 +32,16 @@ constexpr std::uint32_t rollout_buckets = 10000;
 
 // The device's bucket for a bundle, 0..9999. Stable across platforms and
 // versions (see the formula above).
-inline std::uint32_t rollout_bucket(std::string_view device_id, std::string_view channel,
-                                    std::uint64_t sequence) noexcept {
-  const std::uint8_t zero = 0;
-  std::uint8_t seq[8];
-  detail::store_le64(seq, sequence);
-  sha256 h;
-  h.update(device_id.data(), device_id.size());
-  h.update(&zero, 1);
-  h.update(channel.data(), channel.size());
-  h.update(&zero, 1);
-  h.update(seq, sizeof seq);
-  const sha256_digest d = h.finish();
-  return static_cast<std::uint32_t>(detail::load_le64(d.data()) % rollout_buckets);
-}
+SLOTGUARD_DECL std::uint32_t rollout_bucket(std::string_view device_id, std::string_view channel,
+                                            std::uint64_t sequence) noexcept;
 
 // The number of buckets (0..10000) admitted at unix time `now` by a ramp
 // that started at `start`: 100 times the percent of the step with the latest
 // offset at or before now - start (0 before the first step). An empty ramp
 // means no staged rollout: everyone. Steps are bundle_manifest's (whole
 // percent, offsets in seconds); order does not matter.
-inline std::uint32_t rollout_share(const std::vector<rollout_step>& ramp, std::int64_t start,
-                                   std::int64_t now) noexcept {
-  if (ramp.empty()) return rollout_buckets;
-  if (now < start) return 0;
-  // Unsigned 64-bit arithmetic: no offset or time difference can overflow.
-  const auto elapsed = static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(start);
-  std::uint32_t share = 0;
-  bool any = false;
-  std::uint64_t best_offset = 0;
-  for (const auto& s : ramp) {
-    if (s.offset > elapsed) continue;
-    if (!any || s.offset >= best_offset) {
-      best_offset = s.offset;
-      share = s.percent >= 100 ? rollout_buckets : static_cast<std::uint32_t>(s.percent) * 100u;
-      any = true;
-    }
-  }
-  return share;
-}
+SLOTGUARD_DECL std::uint32_t rollout_share(const std::vector<rollout_step>& ramp, std::int64_t start,
+                                           std::int64_t now) noexcept;
 
 // The device's local policy.
 struct policy_options {
@@ -97,16 +65,7 @@ struct policy_candidate {
 
   // From a parsed manifest. As docs/FORMAT.md says, the ramp starts at
   // not_before when the manifest has one, otherwise at created.
-  static policy_candidate from_manifest(const bundle_manifest& m) {
-    policy_candidate c;
-    c.channel = m.channel;
-    c.sequence = m.sequence;
-    c.created = m.created;
-    c.rollout_start = m.not_before ? *m.not_before : m.created;
-    c.ramp.reserve(m.rollout.size());
-    for (std::size_t i = 0; i < m.rollout.size(); ++i) c.ramp.push_back(m.rollout[i]);
-    return c;
-  }
+  static policy_candidate from_manifest(const bundle_manifest& m);
 };
 
 // Decides whether the candidate may activate at unix time `now`. Checks, in
@@ -114,28 +73,14 @@ struct policy_candidate {
 // soak_pending (now < created + min_soak), invalid_argument (a ramped
 // candidate and no device id), not_in_rollout (the device's bucket is not
 // below the current step's share).
-inline result<void> check_policy(const policy_options& opts, const policy_candidate& c,
-                                 std::int64_t now, const std::vector<std::uint64_t>& quarantine) {
-  if (std::find(quarantine.begin(), quarantine.end(), c.sequence) != quarantine.end())
-    return errc::quarantined;
-  if (opts.pinned_sequence && *opts.pinned_sequence != c.sequence) return errc::not_pinned;
-  if (opts.min_soak.count() > 0) {
-    const auto soak = static_cast<std::uint64_t>(opts.min_soak.count());
-    if (now < c.created ||
-        static_cast<std::uint64_t>(now) - static_cast<std::uint64_t>(c.created) < soak)
-      return errc::soak_pending;
-  }
-  if (!opts.ignore_rollout && !c.ramp.empty()) {
-    // Without a device id every device would fall in one bucket and a ramp
-    // would become all-or-nothing across the fleet.
-    if (opts.device_id.empty()) return errc::invalid_argument;
-    const std::uint32_t share = rollout_share(c.ramp, c.rollout_start, now);
-    if (rollout_bucket(opts.device_id, c.channel, c.sequence) >= share) return errc::not_in_rollout;
-  }
-  return ok();
-}
+SLOTGUARD_DECL result<void> check_policy(const policy_options& opts, const policy_candidate& c,
+                                         std::int64_t now, const std::vector<std::uint64_t>& quarantine);
 
 }  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
+
+#if SLOTGUARD_DETAIL_DEFINITIONS
+#include <slotguard/detail/policy_impl.hpp>
+#endif
 
 #endif  // SLOTGUARD_POLICY_HPP

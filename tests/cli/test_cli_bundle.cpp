@@ -5,6 +5,7 @@
 // across a whole bundle.
 #include <slotguard/bundle.hpp>
 #include <slotguard/bytes.hpp>
+#include <slotguard/crc.hpp>
 #include <slotguard/pem.hpp>
 #include <slotguard/tree.hpp>
 

@@ -2,6 +2,7 @@
 // The bundle format, its parser, trust and verification: golden files, the
 // worked example in docs/FORMAT.md, and one test per reason of rejection.
 #include <slotguard/bundle.hpp>
+#include <slotguard/crc.hpp>
 #include <slotguard/detail/time.hpp>
 #include <slotguard/trust.hpp>
 

@@ -30,6 +30,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#else
+// is_exception_exit_code, and <windows.h> for the tests' own calls (with
+// separate compilation probe.hpp includes neither).
+#include <slotguard/detail/process_win32.hpp>
 #endif
 
 namespace sg = slotguard;
