@@ -8,9 +8,6 @@
 
 #include <slotguard/bytes.hpp>
 #include <slotguard/config.hpp>
-#include <slotguard/detail/cpu.hpp>
-#include <slotguard/detail/crc32c_tables.hpp>
-#include <slotguard/detail/crc32c_x86.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -22,20 +19,10 @@ enum class crc32c_impl { portable, sse42 };
 
 // Whether this build and this CPU can run `impl`; hardware paths are never
 // available when SLOTGUARD_CONFIG_NO_HW_ACCEL is set.
-inline bool is_available(crc32c_impl impl) noexcept {
-  switch (impl) {
-    case crc32c_impl::portable:
-      return true;
-    case crc32c_impl::sse42:
-      return SLOTGUARD_HAVE_CRC32C_X86 && detail::cpu().sse42;
-  }
-  return false;
-}
+SLOTGUARD_DECL bool is_available(crc32c_impl impl) noexcept;
 
 // The fastest available path.
-inline crc32c_impl crc32c_default_impl() noexcept {
-  return is_available(crc32c_impl::sse42) ? crc32c_impl::sse42 : crc32c_impl::portable;
-}
+SLOTGUARD_DECL crc32c_impl crc32c_default_impl() noexcept;
 
 constexpr const char* to_string(crc32c_impl impl) noexcept {
   return impl == crc32c_impl::sse42 ? "sse42" : "portable";
@@ -43,23 +30,16 @@ constexpr const char* to_string(crc32c_impl impl) noexcept {
 
 // CRC-32C of `data`, continuing from `crc` (the value returned for the bytes
 // before it; 0 to start). Requires is_available(impl).
-inline std::uint32_t crc32c(crc32c_impl impl, byte_view data, std::uint32_t crc = 0) noexcept {
-  SLOTGUARD_ASSERT(is_available(impl));
-  std::uint32_t raw = ~crc;
-  if (data.empty()) return crc;
-#if SLOTGUARD_HAVE_CRC32C_X86
-  if (impl == crc32c_impl::sse42) return ~detail::crc32c_raw_sse42(raw, data.data(), data.size());
-#endif
-  raw = detail::crc32c_raw_portable(raw, data.data(), data.size());
-  return ~raw;
-}
+SLOTGUARD_DECL std::uint32_t crc32c(crc32c_impl impl, byte_view data, std::uint32_t crc = 0) noexcept;
 
 // CRC-32C of `data` with the fastest path, continuing from `crc`.
-inline std::uint32_t crc32c(byte_view data, std::uint32_t crc = 0) noexcept {
-  return crc32c(crc32c_default_impl(), data, crc);
-}
+SLOTGUARD_DECL std::uint32_t crc32c(byte_view data, std::uint32_t crc = 0) noexcept;
 
 }  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
+
+#if SLOTGUARD_DETAIL_DEFINITIONS
+#include <slotguard/detail/crc_impl.hpp>
+#endif
 
 #endif  // SLOTGUARD_CRC_HPP

@@ -9,11 +9,7 @@
 
 #include <slotguard/bytes.hpp>
 #include <slotguard/config.hpp>
-#include <slotguard/detail/cpu.hpp>
-#include <slotguard/detail/sha256_arm.hpp>
 #include <slotguard/detail/sha256_common.hpp>
-#include <slotguard/detail/sha256_portable.hpp>
-#include <slotguard/detail/sha256_x86.hpp>
 
 #include <array>
 #include <cstddef>
@@ -30,24 +26,10 @@ enum class sha256_impl { portable, sha_ni, armv8 };
 
 // Whether this build and this CPU can run `impl`. Hardware paths are never
 // available when SLOTGUARD_CONFIG_NO_HW_ACCEL is set.
-inline bool is_available(sha256_impl impl) noexcept {
-  switch (impl) {
-    case sha256_impl::portable:
-      return true;
-    case sha256_impl::sha_ni:
-      return SLOTGUARD_HAVE_SHA256_X86 && detail::cpu().sha_ni;
-    case sha256_impl::armv8:
-      return SLOTGUARD_HAVE_SHA256_ARM && detail::cpu().arm_sha2;
-  }
-  return false;
-}
+SLOTGUARD_DECL bool is_available(sha256_impl impl) noexcept;
 
 // The fastest available path; `portable` when SLOTGUARD_CONFIG_NO_HW_ACCEL.
-inline sha256_impl sha256_default_impl() noexcept {
-  if (is_available(sha256_impl::sha_ni)) return sha256_impl::sha_ni;
-  if (is_available(sha256_impl::armv8)) return sha256_impl::armv8;
-  return sha256_impl::portable;
-}
+SLOTGUARD_DECL sha256_impl sha256_default_impl() noexcept;
 
 // The name of a path, for logs and benchmark output.
 constexpr const char* to_string(sha256_impl impl) noexcept {
@@ -64,25 +46,9 @@ constexpr const char* to_string(sha256_impl impl) noexcept {
 
 namespace detail {
 
-inline sha256_compress_fn sha256_compress_for(sha256_impl impl) noexcept {
-  switch (impl) {
-    case sha256_impl::portable:
-      break;
-    case sha256_impl::sha_ni:
-#if SLOTGUARD_HAVE_SHA256_X86
-      return &sha256_compress_x86;
-#else
-      break;
-#endif
-    case sha256_impl::armv8:
-#if SLOTGUARD_HAVE_SHA256_ARM
-      return &sha256_compress_arm;
-#else
-      break;
-#endif
-  }
-  return &sha256_compress_portable;
-}
+// The compression function of a path; the portable one for a path this
+// build lacks.
+SLOTGUARD_DECL sha256_compress_fn sha256_compress_for(sha256_impl impl) noexcept;
 
 }  // namespace detail
 
@@ -163,20 +129,16 @@ class sha256 {
 };
 
 // SHA-256 of `data` with the default path.
-inline sha256_digest sha256_of(byte_view data) noexcept {
-  sha256 h;
-  h.update(data);
-  return h.finish();
-}
+SLOTGUARD_DECL sha256_digest sha256_of(byte_view data) noexcept;
 
 // SHA-256 of `data` with a given path; requires is_available(impl).
-inline sha256_digest sha256_of(sha256_impl impl, byte_view data) noexcept {
-  sha256 h(impl);
-  h.update(data);
-  return h.finish();
-}
+SLOTGUARD_DECL sha256_digest sha256_of(sha256_impl impl, byte_view data) noexcept;
 
 }  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
+
+#if SLOTGUARD_DETAIL_DEFINITIONS
+#include <slotguard/detail/hash_impl.hpp>
+#endif
 
 #endif  // SLOTGUARD_HASH_HPP

@@ -12,12 +12,10 @@
 #include <slotguard/bytes.hpp>
 #include <slotguard/ed25519.hpp>
 #include <slotguard/error.hpp>
-#include <slotguard/hash.hpp>
 
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 namespace slotguard {
@@ -26,12 +24,7 @@ inline namespace SLOTGUARD_ABI_NAMESPACE {
 // key_id (the first 8 bytes of the SHA-256 of a public key): bytes.hpp.
 
 // The key id of a public key.
-inline key_id key_id_of(const ed25519_public_key& key) noexcept {
-  const sha256_digest d = sha256_of(byte_view(key));
-  key_id id{};
-  std::memcpy(id.data(), d.data(), id.size());
-  return id;
-}
+SLOTGUARD_DECL key_id key_id_of(const ed25519_public_key& key) noexcept;
 
 // Public keys and a threshold (default 1). Copyable value type.
 class trust_set {
@@ -43,16 +36,7 @@ class trust_set {
   // Adds a key; adding a key that is already present does nothing. Returns
   // already_exists when a different key with the same key id is present
   // (the ids would be ambiguous), changing nothing.
-  result<void> add(const ed25519_public_key& key) {
-    const key_id id = key_id_of(key);
-    const std::size_t at = find(id);
-    if (at != npos) {
-      if (keys_[at].key == key) return ok();
-      return errc::already_exists;
-    }
-    keys_.push_back(entry{id, key});
-    return ok();
-  }
+  result<void> add(const ed25519_public_key& key);
 
   // Requires k >= 1; returns invalid_argument otherwise, changing nothing.
   // A threshold above size() makes every bundle fail with below_threshold.
@@ -67,11 +51,7 @@ class trust_set {
   bool empty() const noexcept { return keys_.empty(); }
 
   // The index of the key with this id, or npos.
-  std::size_t find(const key_id& id) const noexcept {
-    for (std::size_t i = 0; i < keys_.size(); ++i)
-      if (keys_[i].id == id) return i;
-    return npos;
-  }
+  std::size_t find(const key_id& id) const noexcept;
   // Requires i < size().
   const ed25519_public_key& key(std::size_t i) const noexcept { return keys_[i].key; }
   const key_id& id(std::size_t i) const noexcept { return keys_[i].id; }
@@ -87,5 +67,9 @@ class trust_set {
 
 }  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
+
+#if SLOTGUARD_DETAIL_DEFINITIONS
+#include <slotguard/detail/trust_impl.hpp>
+#endif
 
 #endif  // SLOTGUARD_TRUST_HPP

@@ -6,6 +6,9 @@
 
 #include <slotguard/ed25519.hpp>
 #include <slotguard/pem.hpp>
+// The field, group and scalar arithmetic the constants and rejection tests
+// use directly: internal, and read by ed25519.hpp's definitions only.
+#include <slotguard/detail/ed25519_core.hpp>
 
 #include "support.hpp"
 

@@ -11,6 +11,7 @@
 #include <slotguard/config.hpp>
 
 #include <slotguard/detail/fe25519.hpp>
+#include <slotguard/detail/secure_wipe.hpp>
 
 #include <cstddef>
 #include <cstdint>
@@ -18,33 +19,6 @@
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
-
-// Overwrites memory in a way the optimizer may not drop, for secrets: every
-// store goes through a volatile pointer, and on gcc and clang an empty asm
-// that claims to read the memory keeps the stores even when the object dies
-// right after. Portable C++ only, so no OS header (memset_s,
-// explicit_bzero, SecureZeroMemory) reaches the user's code.
-inline void secure_wipe(void* p, std::size_t n) noexcept {
-  if (p == nullptr || n == 0) return;
-  volatile std::uint8_t* b = static_cast<volatile std::uint8_t*>(p);
-  for (std::size_t i = 0; i < n; ++i) b[i] = 0;
-#if defined(__GNUC__) || defined(__clang__)
-  __asm__ __volatile__("" : : "r"(p) : "memory");
-#endif
-}
-
-// Wipes an object of the stack when the scope ends, on every return path.
-class scoped_wipe {
- public:
-  scoped_wipe(void* p, std::size_t n) noexcept : p_(p), n_(n) {}
-  ~scoped_wipe() { secure_wipe(p_, n_); }
-  scoped_wipe(const scoped_wipe&) = delete;
-  scoped_wipe& operator=(const scoped_wipe&) = delete;
-
- private:
-  void* p_;
-  std::size_t n_;
-};
 
 // Zeroes the stack below the caller: the field and point temporaries of a
 // scalar multiplication stay in the dead frames of ge_add and fe_mul, too
