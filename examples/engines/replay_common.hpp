@@ -8,6 +8,7 @@
 
 #include "../supervisor/supervise.hpp"
 
+#include <slotguard/bundle.hpp>
 #include <slotguard/guard.hpp>
 #include <slotguard/tree_pack.hpp>
 

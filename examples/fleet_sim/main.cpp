@@ -17,6 +17,7 @@
 // the committed content boot-loops until the device is fixed by hand) and
 // slotguard with it (back on the last known-safe content after safe_streak
 // crashing starts). See docs/FLEET.md for the model.
+#include <slotguard/bundle.hpp>
 #include <slotguard/guard.hpp>
 #include <slotguard/policy.hpp>
 #include <slotguard/sim_storage.hpp>

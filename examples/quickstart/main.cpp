@@ -3,6 +3,7 @@
 // applies a signed update, reads the content through a reader, reports
 // healthy, and confirms the trial. The publisher's side (a key and a bundle)
 // is made on the spot so the example runs with nothing else.
+#include <slotguard/bundle.hpp>
 #include <slotguard/guard.hpp>
 #include <slotguard/storage.hpp>
 

@@ -17,6 +17,7 @@
 
 #include "../supervisor/supervise.hpp"
 
+#include <slotguard/bundle.hpp>
 #include <slotguard/guard.hpp>
 #include <slotguard/storage.hpp>
 

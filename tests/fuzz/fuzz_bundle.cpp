@@ -6,6 +6,7 @@
 // streamed reader disagreeing with parse_bundle) is a finding. The checked-in corpus (tests/fuzz/corpus/bundle) replays as a
 // regression test in every build.
 #include <slotguard/bundle.hpp>
+#include <slotguard/hash.hpp>
 #include <slotguard/io_fn.hpp>
 #include <slotguard/trust.hpp>
 

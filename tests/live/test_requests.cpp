@@ -4,6 +4,7 @@
 // request is carried out at most once across a power cut at every storage
 // call of the guard's pass, whatever unsynced operations survive, and ends
 // with an outcome once a guard looks again.
+#include <slotguard/bundle.hpp>
 #include <slotguard/guard.hpp>
 #include <slotguard/history.hpp>
 #include <slotguard/log.hpp>

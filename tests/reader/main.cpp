@@ -2,6 +2,7 @@
 // The guard's side of a program whose worker unit (worker.cpp) includes
 // slotguard/reader.hpp alone: it applies a bundle, hands the worker a
 // reader, and checks what the worker read. Exits non-zero on any mismatch.
+#include <slotguard/bundle.hpp>
 #include <slotguard/guard.hpp>
 #include <slotguard/sim_storage.hpp>
 

@@ -4,6 +4,7 @@
 #include <slotguard/bundle.hpp>
 #include <slotguard/crc.hpp>
 #include <slotguard/detail/time.hpp>
+#include <slotguard/hash.hpp>
 #include <slotguard/trust.hpp>
 
 #include "support.hpp"

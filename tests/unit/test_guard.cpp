@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
+#include <slotguard/bundle.hpp>
 #include <slotguard/guard.hpp>
 #include <slotguard/sim_storage.hpp>
 #include <slotguard/tree.hpp>

@@ -11,6 +11,7 @@
 #include <slotguard/config.hpp>
 
 #include <slotguard/schema.hpp>
+#include <slotguard/detail/schema_impl.hpp>
 
 #include <algorithm>
 #include <limits>
