@@ -277,6 +277,15 @@ TEST_CASE("an operator's session against a live sensor", "[live]") {
   CHECK(slotguard_test::run_command_line("\"" + std::string(SLOTGUARD_CLI_PATH) + "\" status --json --store " +
                                          q(t.store) + " >/dev/full 2>/dev/null") == 1);
 
+  // The sensor carries out the --no-wait request at a tick of its own: wait
+  // for its outcome (a loaded machine may not have run that tick yet).
+  auto only_outcomes = [&t] {
+    const std::vector<std::string> names = leftovers(t.store);
+    for (const std::string& name : names)
+      if (name.size() <= 4 || name.substr(name.size() - 4) != ".out") return false;
+    return !names.empty();
+  };
+  for (int i = 0; i < 1000 && !only_outcomes(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   CHECK(s.stop() == 0);
   const std::string log = s.log();
   CHECK(log.find("taken up") != std::string::npos);
