@@ -18,7 +18,7 @@
 #include <slotguard/mapped_file.hpp>
 #include <slotguard/schema_view.hpp>
 #include <slotguard/slot_id.hpp>
-#include <slotguard/snapshot.hpp>
+#include <slotguard/snapshot_reader.hpp>
 #include <slotguard/tree_index.hpp>
 
 #include <atomic>
