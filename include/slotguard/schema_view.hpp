@@ -21,7 +21,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <iterator>
 #include <limits>
 #include <memory>
 #include <optional>
@@ -30,6 +29,15 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+// The iterator tags of the views' iterators. <iterator> declares them, with
+// every stream and insert iterator (and <streambuf>); libstdc++ declares them
+// in a header of their own, which its <string> includes anyway.
+#if defined(__GLIBCXX__)
+#include <bits/stl_iterator_base_types.h>
+#else
+#include <iterator>
+#endif
 
 #include <slotguard/detail/schema_utf8.hpp>
 
