@@ -13,7 +13,7 @@
 #define SLOTGUARD_READER_HPP
 
 #include <slotguard/bundle_view.hpp>
-#include <slotguard/bytes.hpp>
+#include <slotguard/byte_view.hpp>
 #include <slotguard/config.hpp>
 #include <slotguard/mapped_file.hpp>
 #include <slotguard/schema_view.hpp>

@@ -13,9 +13,9 @@
 #ifndef SLOTGUARD_SCHEMA_VIEW_HPP
 #define SLOTGUARD_SCHEMA_VIEW_HPP
 
-#include <slotguard/bytes.hpp>
+#include <slotguard/byte_view.hpp>
 #include <slotguard/config.hpp>
-#include <slotguard/error.hpp>
+#include <slotguard/result.hpp>
 
 #include <atomic>
 #include <cstddef>
