@@ -5,7 +5,7 @@
 // (content_handle, and content_reader, the per-thread reader whose hot path
 // is one atomic load), and the typed views of validated records
 // (record_view, typed_record, list_view, field_value; slotguard/
-// schema_view.hpp). It includes no OS, process, crypto or storage header
+// schema_reader.hpp). It includes no OS, process, crypto or storage header
 // and defines no macro beyond slotguard's own, so a worker's translation
 // unit stays cheap to compile and clean of OS names. The guard that
 // publishes the content is in slotguard/guard.hpp, which includes this.
@@ -16,7 +16,7 @@
 #include <slotguard/byte_view.hpp>
 #include <slotguard/config.hpp>
 #include <slotguard/mapped_file.hpp>
-#include <slotguard/schema_view.hpp>
+#include <slotguard/schema_reader.hpp>
 #include <slotguard/slot_id.hpp>
 #include <slotguard/snapshot_reader.hpp>
 #include <slotguard/tree_index.hpp>
