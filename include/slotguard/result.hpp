@@ -128,33 +128,34 @@ enum class errc : int {
 #undef SLOTGUARD_ERRC_ENUM
 };
 
+namespace detail {
+// errc's names and sentences by value (the enumerators are 0, 1, 2, ... in
+// the list's order): two tables parse faster than two switches.
+inline constexpr const char* errc_names[] = {
+    "ok",
+#define SLOTGUARD_ERRC_NAME(name, text) #name,
+    SLOTGUARD_ERRC_LIST(SLOTGUARD_ERRC_NAME)
+#undef SLOTGUARD_ERRC_NAME
+};
+inline constexpr const char* errc_texts[] = {
+    "success",
+#define SLOTGUARD_ERRC_TEXT(name, text) text,
+    SLOTGUARD_ERRC_LIST(SLOTGUARD_ERRC_TEXT)
+#undef SLOTGUARD_ERRC_TEXT
+};
+}  // namespace detail
+
 // The value's identifier, e.g. "field_count_mismatch"; "unknown" for a value
 // that is not an enumerator.
 constexpr const char* to_string(errc e) noexcept {
-  switch (e) {
-    case errc::ok:
-      return "ok";
-#define SLOTGUARD_ERRC_NAME(name, text) \
-  case errc::name:                      \
-    return #name;
-      SLOTGUARD_ERRC_LIST(SLOTGUARD_ERRC_NAME)
-#undef SLOTGUARD_ERRC_NAME
-  }
-  return "unknown";
+  const auto i = static_cast<unsigned>(e);
+  return i < sizeof(detail::errc_names) / sizeof(detail::errc_names[0]) ? detail::errc_names[i] : "unknown";
 }
 
 // One sentence that says what the value means, for operators' eyes.
 constexpr const char* describe(errc e) noexcept {
-  switch (e) {
-    case errc::ok:
-      return "success";
-#define SLOTGUARD_ERRC_TEXT(name, text) \
-  case errc::name:                      \
-    return text;
-      SLOTGUARD_ERRC_LIST(SLOTGUARD_ERRC_TEXT)
-#undef SLOTGUARD_ERRC_TEXT
-  }
-  return "unknown error";
+  const auto i = static_cast<unsigned>(e);
+  return i < sizeof(detail::errc_texts) / sizeof(detail::errc_texts[0]) ? detail::errc_texts[i] : "unknown error";
 }
 
 // Wraps an error for constructing a result<T, E> unambiguously, as
