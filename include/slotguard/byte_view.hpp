@@ -12,7 +12,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -65,7 +65,10 @@ class byte_view {
   std::vector<std::uint8_t> to_vector() const { return std::vector<std::uint8_t>(begin(), end()); }
 
   friend bool operator==(byte_view a, byte_view b) noexcept {
-    return a.size_ == b.size_ && (a.size_ == 0 || std::memcmp(a.data_, b.data_, a.size_) == 0);
+    // char_traits<char>::compare is memcmp, from <string> rather than <cstring>.
+    return a.size_ == b.size_ &&
+           (a.size_ == 0 || std::char_traits<char>::compare(reinterpret_cast<const char*>(a.data_),
+                                                            reinterpret_cast<const char*>(b.data_), a.size_) == 0);
   }
   friend bool operator!=(byte_view a, byte_view b) noexcept { return !(a == b); }
 
