@@ -20,17 +20,43 @@
 #include <slotguard/slot_id.hpp>
 #include <slotguard/snapshot_reader.hpp>
 #include <slotguard/tree_index.hpp>
+#include <slotguard/detail/shared_ptr.hpp>
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 class guard;
+
+namespace detail {
+// What an active_content sets when it is destroyed: the guard's "a sweep is
+// due" flag (null until the guard registers the content). A member of its
+// own, and active_content's last, so that it is set before the content's
+// other members go, as a destructor body would, while active_content's
+// destructor stays implicit: a unit that never destroys one (a worker's)
+// then instantiates none of its members' destructors.
+class release_flag {
+ public:
+  release_flag() noexcept = default;
+  release_flag(const release_flag&) = delete;
+  release_flag& operator=(const release_flag&) = delete;
+  release_flag& operator=(std::shared_ptr<std::atomic<bool>> flag) noexcept {
+    flag_ = std::move(flag);
+    return *this;
+  }
+  ~release_flag() {
+    if (flag_) flag_->store(true, std::memory_order_release);
+  }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> flag_;
+};
+}  // namespace detail
 
 // The content readers see: a verified bundle's bytes, its parsed manifest and
 // its validated payload (with the schema's record index when a schema is
@@ -39,9 +65,6 @@ class active_content {
  public:
   active_content(const active_content&) = delete;
   active_content& operator=(const active_content&) = delete;
-  ~active_content() {
-    if (released_) released_->store(true, std::memory_order_release);
-  }
 
   const bundle_manifest& manifest() const noexcept { return bundle_.manifest; }
   std::uint64_t sequence() const noexcept { return bundle_.manifest.sequence; }
@@ -70,13 +93,13 @@ class active_content {
   friend class guard;
   active_content() = default;
   std::shared_ptr<const mapped_file> data_;
-  mutable std::shared_ptr<std::atomic<bool>> released_;  // set when released (the guard sweeps)
   std::optional<tree_index> tree_;
   std::string path_;
   std::string file_;  // the slot file it was read from or staged into (empty: none yet)
   bundle_view bundle_;
   validated_payload records_;
   slot_id slot_ = slot_id::a;
+  mutable detail::release_flag released_;  // set when released (the guard sweeps); destroyed first
 };
 
 using content_handle = std::shared_ptr<const active_content>;

@@ -18,12 +18,12 @@
 #include <slotguard/byte_view.hpp>
 #include <slotguard/config.hpp>
 #include <slotguard/result.hpp>
+#include <slotguard/detail/shared_ptr.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>

@@ -10,10 +10,10 @@
 #define SLOTGUARD_SNAPSHOT_READER_HPP
 
 #include <slotguard/config.hpp>
+#include <slotguard/detail/shared_ptr.hpp>
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <utility>
 
 namespace slotguard {
