@@ -8,7 +8,7 @@
 
 #include <slotguard/config.hpp>
 
-#include <slotguard/bytes.hpp>
+#include <slotguard/byte_view.hpp>
 
 #include <cstddef>
 #include <cstdint>

@@ -5,7 +5,7 @@
 // (content_handle, and content_reader, the per-thread reader whose hot path
 // is one atomic load), and the typed views of validated records
 // (record_view, typed_record, list_view, field_value; slotguard/
-// schema_view.hpp). It includes no OS, process, crypto or storage header
+// schema_reader.hpp). It includes no OS, process, crypto or storage header
 // and defines no macro beyond slotguard's own, so a worker's translation
 // unit stays cheap to compile and clean of OS names. The guard that
 // publishes the content is in slotguard/guard.hpp, which includes this.
@@ -13,24 +13,50 @@
 #define SLOTGUARD_READER_HPP
 
 #include <slotguard/bundle_view.hpp>
-#include <slotguard/bytes.hpp>
+#include <slotguard/byte_view.hpp>
 #include <slotguard/config.hpp>
 #include <slotguard/mapped_file.hpp>
-#include <slotguard/schema_view.hpp>
+#include <slotguard/schema_reader.hpp>
 #include <slotguard/slot_id.hpp>
-#include <slotguard/snapshot.hpp>
+#include <slotguard/snapshot_reader.hpp>
 #include <slotguard/tree_index.hpp>
+#include <slotguard/detail/shared_ptr.hpp>
 
 #include <atomic>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 
 class guard;
+
+namespace detail {
+// What an active_content sets when it is destroyed: the guard's "a sweep is
+// due" flag (null until the guard registers the content). A member of its
+// own, and active_content's last, so that it is set before the content's
+// other members go, as a destructor body would, while active_content's
+// destructor stays implicit: a unit that never destroys one (a worker's)
+// then instantiates none of its members' destructors.
+class release_flag {
+ public:
+  release_flag() noexcept = default;
+  release_flag(const release_flag&) = delete;
+  release_flag& operator=(const release_flag&) = delete;
+  release_flag& operator=(std::shared_ptr<std::atomic<bool>> flag) noexcept {
+    flag_ = std::move(flag);
+    return *this;
+  }
+  ~release_flag() {
+    if (flag_) flag_->store(true, std::memory_order_release);
+  }
+
+ private:
+  std::shared_ptr<std::atomic<bool>> flag_;
+};
+}  // namespace detail
 
 // The content readers see: a verified bundle's bytes, its parsed manifest and
 // its validated payload (with the schema's record index when a schema is
@@ -39,9 +65,6 @@ class active_content {
  public:
   active_content(const active_content&) = delete;
   active_content& operator=(const active_content&) = delete;
-  ~active_content() {
-    if (released_) released_->store(true, std::memory_order_release);
-  }
 
   const bundle_manifest& manifest() const noexcept { return bundle_.manifest; }
   std::uint64_t sequence() const noexcept { return bundle_.manifest.sequence; }
@@ -70,13 +93,13 @@ class active_content {
   friend class guard;
   active_content() = default;
   std::shared_ptr<const mapped_file> data_;
-  mutable std::shared_ptr<std::atomic<bool>> released_;  // set when released (the guard sweeps)
   std::optional<tree_index> tree_;
   std::string path_;
   std::string file_;  // the slot file it was read from or staged into (empty: none yet)
   bundle_view bundle_;
   validated_payload records_;
   slot_id slot_ = slot_id::a;
+  mutable detail::release_flag released_;  // set when released (the guard sweeps); destroyed first
 };
 
 using content_handle = std::shared_ptr<const active_content>;

@@ -5,11 +5,14 @@
 // current snapshot for the cost of one atomic load while nothing changed, and
 // never waits for a writer, not even during a swap. Old snapshots are freed by
 // the writer (on its next publish, or by reclaim()), never on a reader's call.
-// The memory-ordering argument is written out below and in docs/GUARD.md.
+// The readers' side is slotguard/snapshot_reader.hpp (which a worker's unit
+// includes alone); the memory-ordering argument is written out there and in
+// docs/GUARD.md.
 #ifndef SLOTGUARD_SNAPSHOT_HPP
 #define SLOTGUARD_SNAPSHOT_HPP
 
 #include <slotguard/config.hpp>
+#include <slotguard/snapshot_reader.hpp>
 
 #include <atomic>
 #include <cstddef>
@@ -23,110 +26,23 @@ namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
-// How it works (hazard pointers, one per reader):
-//
-// - Every publication allocates a node {handle, generation}. `current` points
-//   at the newest node. A node is immutable after it is published.
-// - Each reader owns a hazard record. Its `pin` holds the node the reader has
-//   cached, for as long as it caches it. A node is freed only by a writer, and
-//   only after it was unpublished and no record pins it.
-// - Reader slow path (only when `current` differs from its cached node):
-//     p = current.load(); pin.store(p); if (current.load() != p) retry;
-//   Writer: old = current.exchange(new); then read every pin; free `old`
-//   (and older retired nodes) only if no pin equals it.
-//   All four operations are seq_cst, so they fall into one total order S.
-//   If the reader's second load returned p, that load precedes the writer's
-//   exchange in S (after the exchange `current` never holds p again unless p
-//   was reallocated, see below), hence so does the pin store, hence the
-//   writer's later read of the pin sees p (or a later value of that pin) and
-//   keeps the node. If the second load comes after the exchange, it returns a
-//   different node and the reader retries without having used p.
-// - Address reuse: a node is freed only when unpinned, so if the address of a
-//   freed node is reused by a newer node, a reader that validates it is
-//   validating that newer, live node, which it then pins: harmless.
-// - Reader fast path: `current.load(acquire) == cached`. The cached node is
-//   pinned, so it cannot be freed and its address cannot come back as a
-//   different node: pointer equality is an exact "nothing changed" test with
-//   no counter that could wrap. The acquire pairs with the exchange's release,
-//   so a reader that does move to a new node sees it fully constructed.
-// - Freeing happens-after the reader's last use of a node: the reader's last
-//   use comes before it stores a new pin (or clears it) in program order; the
-//   writer's seq_cst read of that pin returns the new value and synchronizes
-//   with the store, so the reads of the old node happen-before its deletion.
-//
-// Readers thus never block (no mutex; the retry loop only repeats while a
-// writer publishes in between two loads), and never touch a shared reference
-// count on their path. Writers serialize among themselves with a mutex.
+// How it works: see slotguard/snapshot_reader.hpp.
 
+// The whole state of a cell: the readers' part (snapshot_core) and the
+// writers', who serialize among themselves with a mutex.
 template <class T>
-struct snapshot_node {
-  std::shared_ptr<const T> value;
-  std::uint64_t generation;
-};
-
-struct hazard_record {
-  std::atomic<const void*> pin{nullptr};
-  std::atomic<bool> in_use{true};
-  hazard_record* next = nullptr;  // immutable once the record is linked
-};
-
-template <class T>
-class snapshot_state {
+class snapshot_state final : public snapshot_core<T> {
  public:
   using node = snapshot_node<T>;
 
   explicit snapshot_state(std::shared_ptr<const T> initial)
-      : current_(new node{std::move(initial), 0}) {}
-  snapshot_state(const snapshot_state&) = delete;
-  snapshot_state& operator=(const snapshot_state&) = delete;
+      : snapshot_core<T>(std::move(initial)) {}
   ~snapshot_state() {
     // Only reached when neither the cell nor any reader refers to the state.
-    delete current_.load(std::memory_order_relaxed);
+    // The current node first, then the retired ones (snapshot_core's
+    // destructor frees the hazard records).
+    delete this->current_.exchange(nullptr, std::memory_order_relaxed);
     for (node* n : retired_) delete n;
-    hazard_record* r = records_.load(std::memory_order_relaxed);
-    while (r != nullptr) {
-      hazard_record* next = r->next;
-      delete r;
-      r = next;
-    }
-  }
-
-  // Takes a free hazard record or links a new one; lock-free.
-  hazard_record* acquire_record() {
-    for (hazard_record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
-      bool expected = false;
-      if (!r->in_use.load(std::memory_order_relaxed) &&
-          r->in_use.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
-        return r;
-    }
-    auto* r = new hazard_record;
-    hazard_record* head = records_.load(std::memory_order_relaxed);
-    do {
-      r->next = head;
-    } while (!records_.compare_exchange_weak(head, r, std::memory_order_release,
-                                             std::memory_order_relaxed));
-    return r;
-  }
-  static void release_record(hazard_record* r) noexcept {
-    r->pin.store(nullptr, std::memory_order_seq_cst);
-    r->in_use.store(false, std::memory_order_release);
-  }
-
-  // The current node, pinned in r. Never blocks.
-  const node* protect(hazard_record* r) const noexcept {
-    const node* p = current_.load(std::memory_order_acquire);
-    for (;;) {
-      r->pin.store(p, std::memory_order_seq_cst);
-      const node* again = current_.load(std::memory_order_seq_cst);
-      if (again == p) return p;
-      p = again;
-    }
-  }
-  const node* peek() const noexcept { return current_.load(std::memory_order_acquire); }
-  // The generation of the newest publication, without touching a node
-  // (one that is not pinned may be freed by a concurrent publish).
-  std::uint64_t current_generation() const noexcept {
-    return current_generation_.load(std::memory_order_acquire);
   }
 
   std::uint64_t publish(std::shared_ptr<const T> next) {
@@ -136,8 +52,8 @@ class snapshot_state {
       std::lock_guard<std::mutex> lock(writer_);
       gen = ++generation_;
       node* fresh = new node{std::move(next), gen};
-      node* old = current_.exchange(fresh, std::memory_order_seq_cst);
-      current_generation_.store(gen, std::memory_order_release);
+      node* old = this->current_.exchange(fresh, std::memory_order_seq_cst);
+      this->current_generation_.store(gen, std::memory_order_release);
       retired_.push_back(old);
       collect(doomed);
     }
@@ -162,7 +78,7 @@ class snapshot_state {
   // Moves every retired node that no record pins into doomed. Holds writer_.
   void collect(std::vector<node*>& doomed) {
     std::vector<const void*> pins;
-    for (hazard_record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+    for (hazard_record* r = this->records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
       const void* p = r->pin.load(std::memory_order_seq_cst);
       if (p != nullptr) pins.push_back(p);
     }
@@ -187,88 +103,12 @@ class snapshot_state {
     retired_.resize(kept);
   }
 
-  std::atomic<node*> current_;
-  std::atomic<std::uint64_t> current_generation_{0};
-  std::atomic<hazard_record*> records_{nullptr};
   std::mutex writer_;
   std::uint64_t generation_ = 0;  // guarded by writer_
   std::vector<node*> retired_;    // guarded by writer_; bounded by the number of readers
 };
 
 }  // namespace detail
-
-template <class T>
-class snapshot_cell;
-
-// A per-thread view of a snapshot_cell's current snapshot. Not thread-safe
-// itself: give each thread its own (readers are cheap to make, but making one
-// may allocate, so make them once, not per call). A reader may outlive its
-// cell; it then keeps returning the last snapshot it saw.
-template <class T>
-class snapshot_reader {
- public:
-  snapshot_reader() noexcept = default;
-  snapshot_reader(snapshot_reader&& o) noexcept
-      : state_(std::move(o.state_)), record_(o.record_), cached_(o.cached_) {
-    o.record_ = nullptr;
-    o.cached_ = nullptr;
-  }
-  snapshot_reader& operator=(snapshot_reader&& o) noexcept {
-    if (this != &o) {
-      reset();
-      state_ = std::move(o.state_);
-      record_ = o.record_;
-      cached_ = o.cached_;
-      o.record_ = nullptr;
-      o.cached_ = nullptr;
-    }
-    return *this;
-  }
-  snapshot_reader(const snapshot_reader&) = delete;
-  snapshot_reader& operator=(const snapshot_reader&) = delete;
-  ~snapshot_reader() { reset(); }
-
-  // The current snapshot (nullptr when none is published, or for a reader
-  // made by the default constructor). The pointee stays alive and unchanged
-  // until the next get() on this reader, or its destruction. One atomic load
-  // when nothing changed; never blocks, never allocates.
-  const T* get() noexcept {
-    if (SLOTGUARD_UNLIKELY(record_ == nullptr)) return nullptr;
-    const auto* p = state_->peek();
-    if (SLOTGUARD_LIKELY(p == cached_)) return cached_->value.get();
-    cached_ = state_->protect(record_);
-    return cached_->value.get();
-  }
-
-  // A shared handle to the snapshot get() would return, for keeping it past
-  // the next get(). Costs a reference-count increment.
-  std::shared_ptr<const T> get_shared() noexcept {
-    if (get() == nullptr) return nullptr;
-    return cached_->value;
-  }
-
-  // The generation of the snapshot the last get() returned: 0 for the cell's
-  // initial snapshot, then 1, 2, ... per publish.
-  std::uint64_t generation() const noexcept { return cached_ != nullptr ? cached_->generation : 0; }
-
-  bool attached() const noexcept { return record_ != nullptr; }
-
- private:
-  friend class snapshot_cell<T>;
-  explicit snapshot_reader(std::shared_ptr<detail::snapshot_state<T>> st)
-      : state_(std::move(st)), record_(state_->acquire_record()) {}
-
-  void reset() noexcept {
-    if (record_ != nullptr) detail::snapshot_state<T>::release_record(record_);
-    record_ = nullptr;
-    cached_ = nullptr;
-    state_.reset();
-  }
-
-  std::shared_ptr<detail::snapshot_state<T>> state_;
-  detail::hazard_record* record_ = nullptr;
-  const detail::snapshot_node<T>* cached_ = nullptr;
-};
 
 // The publication point. publish() and reclaim() may be called from any
 // thread (writers serialize on an internal mutex); current() and readers never

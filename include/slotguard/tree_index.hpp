@@ -7,7 +7,7 @@
 
 #include <slotguard/config.hpp>
 
-#include <slotguard/bytes.hpp>
+#include <slotguard/byte_view.hpp>
 
 #include <array>
 #include <cstddef>

@@ -31,15 +31,22 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 
 # The standard headers that slotguard header $1 and the slotguard headers it
-# includes name (on this platform): the floor a header's own code adds to.
-# $2: more compiler options (the separate mode's definition).
+# includes name and that this platform's compiler does include (a header
+# named only on another standard library's side of an #if is not counted; a
+# standard library's own header named on its side is): the floor a header's
+# own code adds to. $2: more compiler options (the separate mode's
+# definition).
 std_floor() {
-  local deps
+  local all deps h
   # shellcheck disable=SC2086
-  deps=$(printf '#include <slotguard/%s>\n' "$1" |
-    "$CXX" -std=c++17 ${2:-} -MM -I"$ROOT/include" -x c++ - | tr ' \\' '\n\n' | grep '/include/slotguard/')
+  all=$(printf '#include <slotguard/%s>\n' "$1" |
+    "$CXX" -std=c++17 ${2:-} -M -I"$ROOT/include" -x c++ - | tr ' \\' '\n\n')
+  deps=$(printf '%s\n' "$all" | grep '/include/slotguard/')
   # shellcheck disable=SC2086
-  grep -h '^#include <[a-z_]*>' $deps | sort -u | tr '\n' '|' | sed 's/|/\\n/g'
+  for h in $(grep -hE '^#include <([a-z_]+|bits/[a-z_]+\.h)>' $deps |
+    sed 's/^#include <\([a-z_./]*\)>.*/\1/' | sort -u); do
+    if printf '%s\n' "$all" | grep -q "/$h\$"; then printf '#include <%s>\\n' "$h"; fi
+  done
 }
 
 SEP='#define SLOTGUARD_CONFIG_SEPARATE_COMPILATION 1'

@@ -28,6 +28,16 @@ TEST_CASE("every errc has a distinct name and a sentence", "[error.errc]") {
   CHECK(names.size() == static_cast<std::size_t>(count));
   CHECK(std::string(sg::to_string(sg::errc::ok)) == "ok");
   CHECK(std::string(sg::to_string(static_cast<sg::errc>(100000))) == "unknown");
+  // Just past the last enumerator, and below the first: no value of the list.
+  const auto past = static_cast<sg::errc>(count + 1);
+  CHECK(std::string(sg::to_string(past)) == "unknown");
+  CHECK(std::string(sg::describe(past)) == "unknown error");
+  CHECK(std::string(sg::to_string(static_cast<sg::errc>(-1))) == "unknown");
+  CHECK(std::string(sg::describe(static_cast<sg::errc>(-1))) == "unknown error");
+  CHECK(std::string(sg::describe(sg::errc::ok)) == "success");
+  // Both stay usable in constant expressions.
+  static_assert(sg::to_string(sg::errc::tree_unexpected_entry)[0] == 't');
+  static_assert(sg::describe(sg::errc::ok)[0] == 's');
 }
 
 TEST_CASE("errc converts to std::error_code in the slotguard category", "[error.category]") {
