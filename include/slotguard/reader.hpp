@@ -90,7 +90,6 @@ class active_content {
 
  private:
   friend struct detail_guard_access;
-  friend class guard;
   active_content() = default;
   std::shared_ptr<const mapped_file> data_;
   std::optional<tree_index> tree_;
