@@ -4,6 +4,7 @@
 #include "cli.hpp"
 
 #include <slotguard/detail/posix_lfs.hpp>
+#include <slotguard/detail/schema_utf8.hpp>
 #include <slotguard/detail/time.hpp>
 
 #include <atomic>
@@ -489,35 +490,7 @@ namespace {
 // for a byte that does not start a valid sequence (overlong forms,
 // surrogates and values above U+10FFFF are not valid).
 bool decode_utf8(std::string_view s, std::size_t i, std::uint32_t& cp, std::size_t& len) {
-  const auto c = static_cast<unsigned char>(s[i]);
-  std::uint32_t min = 0;
-  if (c < 0x80) {
-    cp = c;
-    len = 1;
-    return true;
-  }
-  if ((c & 0xE0) == 0xC0) {
-    len = 2;
-    cp = c & 0x1Fu;
-    min = 0x80;
-  } else if ((c & 0xF0) == 0xE0) {
-    len = 3;
-    cp = c & 0x0Fu;
-    min = 0x800;
-  } else if ((c & 0xF8) == 0xF0) {
-    len = 4;
-    cp = c & 0x07u;
-    min = 0x10000;
-  } else {
-    return false;
-  }
-  if (s.size() - i < len) return false;
-  for (std::size_t k = 1; k < len; ++k) {
-    const auto cc = static_cast<unsigned char>(s[i + k]);
-    if ((cc & 0xC0) != 0x80) return false;
-    cp = (cp << 6) | (cc & 0x3Fu);
-  }
-  return cp >= min && cp <= 0x10FFFF && !(cp >= 0xD800 && cp <= 0xDFFF);
+  return slotguard::detail::utf8_decode(reinterpret_cast<const std::uint8_t*>(s.data()), s.size(), i, cp, len);
 }
 
 // Code points a terminal does not show as a visible character of their own

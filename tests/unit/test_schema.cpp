@@ -538,6 +538,62 @@ TEST_CASE("hand-picked boundaries of the test schema", "[schema.bounds]") {
   CHECK(compile_code(s, line(nr, 5, "200")) == sg::errc::ok);
 }
 
+TEST_CASE("utf8_decode gives back every code point, and nothing else", "[schema.utf8]") {
+  // Encodes by RFC 3629's table, independently of the decoder.
+  auto encode = [](std::uint32_t cp, std::uint8_t* out) -> std::size_t {
+    if (cp < 0x80) {
+      out[0] = static_cast<std::uint8_t>(cp);
+      return 1;
+    }
+    if (cp < 0x800) {
+      out[0] = static_cast<std::uint8_t>(0xC0 | (cp >> 6));
+      out[1] = static_cast<std::uint8_t>(0x80 | (cp & 0x3F));
+      return 2;
+    }
+    if (cp < 0x10000) {
+      out[0] = static_cast<std::uint8_t>(0xE0 | (cp >> 12));
+      out[1] = static_cast<std::uint8_t>(0x80 | ((cp >> 6) & 0x3F));
+      out[2] = static_cast<std::uint8_t>(0x80 | (cp & 0x3F));
+      return 3;
+    }
+    out[0] = static_cast<std::uint8_t>(0xF0 | (cp >> 18));
+    out[1] = static_cast<std::uint8_t>(0x80 | ((cp >> 12) & 0x3F));
+    out[2] = static_cast<std::uint8_t>(0x80 | ((cp >> 6) & 0x3F));
+    out[3] = static_cast<std::uint8_t>(0x80 | (cp & 0x3F));
+    return 4;
+  };
+  std::uint8_t buf[6] = {};
+  std::size_t wrong = 0;
+  for (std::uint32_t cp = 0; cp <= 0x10FFFF; ++cp) {
+    const std::size_t n = encode(cp, buf + 1);
+    buf[0] = 'x';
+    std::uint32_t got = 0xFFFFFFFF;
+    std::size_t len = 0;
+    const bool ok = sg::detail::utf8_decode(buf, n + 1, 1, got, len);
+    const bool surrogate = cp >= 0xD800 && cp <= 0xDFFF;
+    if (ok != !surrogate || (ok && (got != cp || len != n))) ++wrong;
+    // Cut short by a byte, no sequence of more than one byte decodes.
+    if (n > 1 && sg::detail::utf8_decode(buf, n, 1, got, len)) ++wrong;
+  }
+  CHECK(wrong == 0);
+  // Overlong forms, a continuation byte first, past U+10FFFF, bad bytes.
+  for (const auto& bad : std::vector<std::vector<std::uint8_t>>{{0xC0, 0x80},
+                                                                {0xC1, 0xBF},
+                                                                {0xE0, 0x80, 0x80},
+                                                                {0xE0, 0x9F, 0xBF},
+                                                                {0xF0, 0x8F, 0xBF, 0xBF},
+                                                                {0x80},
+                                                                {0xBF, 0x41},
+                                                                {0xF4, 0x90, 0x80, 0x80},
+                                                                {0xF5, 0x80, 0x80, 0x80},
+                                                                {0xFF},
+                                                                {0xE2, 0x28, 0xA1}}) {
+    std::uint32_t cp = 0;
+    std::size_t len = 0;
+    CHECK_FALSE(sg::detail::utf8_decode(bad.data(), bad.size(), 0, cp, len));
+  }
+}
+
 TEST_CASE("UTF-8 validation accepts exactly well-formed UTF-8", "[schema.utf8]") {
   // An independent decoder as the reference: decode, then reject overlong
   // forms, surrogates and code points above U+10FFFF.

@@ -13,6 +13,7 @@
 #include <slotguard/ed25519.hpp>
 #include <slotguard/hash.hpp>
 #include <slotguard/trust.hpp>
+#include <slotguard/detail/schema_utf8.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -25,43 +26,10 @@ inline namespace SLOTGUARD_ABI_NAMESPACE {
 namespace detail {
 
 SLOTGUARD_DECL bool bundle_valid_utf8(byte_view s) noexcept {
-  std::size_t i = 0;
-  const std::size_t n = s.size();
-  while (i < n) {
-    const std::uint8_t c = s[i];
+  // RFC 3629's UTF-8 (the schema's validator), and no NUL.
+  for (const std::uint8_t c : s)
     if (c == 0) return false;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    std::size_t len = 0;
-    std::uint32_t cp = 0;
-    std::uint32_t min = 0;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1Fu;
-      min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0Fu;
-      min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07u;
-      min = 0x10000;
-    } else {
-      return false;
-    }
-    if (n - i < len) return false;
-    for (std::size_t k = 1; k < len; ++k) {
-      const std::uint8_t cc = s[i + k];
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3Fu);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
-    i += len;
-  }
-  return true;
+  return utf8_valid(s.data(), s.size());
 }
 
 SLOTGUARD_DECL bool bundle_valid_channel(std::string_view c) noexcept {

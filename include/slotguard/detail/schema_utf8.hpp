@@ -91,6 +91,25 @@ inline bool utf8_valid(const std::uint8_t* p, std::size_t n) noexcept {
   return true;
 }
 
+// Decodes the well-formed sequence that starts at p[i] (i < n): its code
+// point and its length in bytes; false when p[i] starts none (what
+// utf8_valid() rejects). One decoder for whoever needs the code points.
+inline bool utf8_decode(const std::uint8_t* p, std::size_t n, std::size_t i, std::uint32_t& cp,
+                        std::size_t& len) noexcept {
+  if (p[i] < 0x80) {
+    cp = p[i];
+    len = 1;
+    return true;
+  }
+  auto at = [p](std::size_t k) -> unsigned { return p[k]; };
+  std::size_t end = i;
+  if (!utf8_sequence(at, n, end)) return false;
+  len = end - i;
+  cp = p[i] & (len == 2 ? 0x1Fu : len == 3 ? 0x0Fu : 0x07u);
+  for (std::size_t k = 1; k < len; ++k) cp = (cp << 6) | (p[i + k] & 0x3Fu);
+  return true;
+}
+
 }  // namespace detail
 }  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
