@@ -132,26 +132,7 @@ std::string hex_digest(const sg::sha256_digest& d) { return sg::to_hex(sg::byte_
 
 // The state a command leaves, from the store (direct) or from the sensor's
 // outcome (request): the same words either way.
-sg::request_outcome state_of(const sg::guard_status& st) {
-  sg::request_outcome o;
-  o.state = sg::to_string(st.state);
-  auto conv = [](const std::optional<sg::slot_summary>& s) -> std::optional<sg::request_slot> {
-    if (!s) return std::nullopt;
-    sg::request_slot r;
-    r.slot = sg::to_string(s->slot);
-    r.sequence = s->sequence;
-    r.payload_sha256 = hex_digest(s->payload_sha256);
-    r.version = s->version;
-    return r;
-  };
-  o.active = conv(st.active);
-  o.fallback = conv(st.fallback);
-  o.served = st.served;
-  o.floor = st.floor;
-  o.quarantine = st.quarantine;
-  o.mode = sg::to_string(st.mode);
-  return o;
-}
+sg::request_outcome state_of(const sg::guard_status& st) { return sg::outcome_of(st); }
 
 std::string json_slot(const std::optional<sg::request_slot>& s) {
   if (!s) return "null";

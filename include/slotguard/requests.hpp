@@ -106,6 +106,32 @@ struct request_outcome {
   std::string mode;  // the crash-streak breaker's
 };
 
+// The state fields of an outcome from a guard_status: what the sensor's
+// guard reports after a request and what the tool reports for the same
+// command carried out directly, in the same words. (A template over the
+// status type, so that this header needs no guard.hpp.)
+template <class Status>
+request_outcome outcome_of(const Status& st) {
+  request_outcome o;
+  o.state = to_string(st.state);
+  auto conv = [](const auto& s) -> std::optional<request_slot> {
+    if (!s) return std::nullopt;
+    request_slot x;
+    x.slot = to_string(s->slot);
+    x.sequence = s->sequence;
+    x.payload_sha256 = to_hex(byte_view(s->payload_sha256));
+    x.version = s->version;
+    return x;
+  };
+  o.active = conv(st.active);
+  o.fallback = conv(st.fallback);
+  o.served = st.served;
+  o.floor = st.floor;
+  o.quarantine = st.quarantine;
+  o.mode = to_string(st.mode);
+  return o;
+}
+
 namespace detail {
 
 inline constexpr std::uint64_t request_max_header = 4096;

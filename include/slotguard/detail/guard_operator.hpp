@@ -182,27 +182,7 @@ inline request_outcome detail::guard_core::carry_out_request(const operator_requ
   return o;
 }
 
-inline request_outcome detail::guard_core::request_state_now() const {
-  const guard_status st = status();
-  request_outcome o;
-  o.state = to_string(st.state);
-  auto conv = [](const std::optional<slot_summary>& s) -> std::optional<request_slot> {
-    if (!s) return std::nullopt;
-    request_slot x;
-    x.slot = to_string(s->slot);
-    x.sequence = s->sequence;
-    x.payload_sha256 = to_hex(byte_view(s->payload_sha256));
-    x.version = s->version;
-    return x;
-  };
-  o.active = conv(st.active);
-  o.fallback = conv(st.fallback);
-  o.served = st.served;
-  o.floor = st.floor;
-  o.quarantine = st.quarantine;
-  o.mode = to_string(st.mode);
-  return o;
-}
+inline request_outcome detail::guard_core::request_state_now() const { return outcome_of(status()); }
 
 }  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
