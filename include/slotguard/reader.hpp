@@ -20,9 +20,9 @@
 #include <slotguard/slot_id.hpp>
 #include <slotguard/snapshot_reader.hpp>
 #include <slotguard/tree_index.hpp>
+#include <slotguard/detail/atomic_word.hpp>
 #include <slotguard/detail/shared_ptr.hpp>
 
-#include <atomic>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -45,16 +45,16 @@ class release_flag {
   release_flag() noexcept = default;
   release_flag(const release_flag&) = delete;
   release_flag& operator=(const release_flag&) = delete;
-  release_flag& operator=(std::shared_ptr<std::atomic<bool>> flag) noexcept {
+  release_flag& operator=(std::shared_ptr<atomic_word<bool>> flag) noexcept {
     flag_ = std::move(flag);
     return *this;
   }
   ~release_flag() {
-    if (flag_) flag_->store(true, std::memory_order_release);
+    if (flag_) flag_->store(true, order::release);
   }
 
  private:
-  std::shared_ptr<std::atomic<bool>> flag_;
+  std::shared_ptr<atomic_word<bool>> flag_;
 };
 }  // namespace detail
 

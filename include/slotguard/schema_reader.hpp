@@ -18,9 +18,9 @@
 #include <slotguard/byte_view.hpp>
 #include <slotguard/config.hpp>
 #include <slotguard/result.hpp>
+#include <slotguard/detail/atomic_word.hpp>
 #include <slotguard/detail/shared_ptr.hpp>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -547,14 +547,12 @@ namespace detail {
 class verified_decls {
  public:
   static constexpr std::size_t capacity = 16;
-  verified_decls() noexcept {
-    for (auto& e : seen_) e.store(nullptr, std::memory_order_relaxed);
-  }
+  verified_decls() noexcept = default;
   verified_decls(const verified_decls&) = delete;
   verified_decls& operator=(const verified_decls&) = delete;
   bool contains(const void* d) const noexcept {
     for (const auto& e : seen_) {
-      const void* x = e.load(std::memory_order_acquire);
+      const void* x = e.load(order::acquire);
       if (x == d) return true;
       if (x == nullptr) return false;
     }
@@ -564,12 +562,12 @@ class verified_decls {
   void add(const void* d) const noexcept {
     for (auto& e : seen_) {
       const void* expected = nullptr;
-      if (e.compare_exchange_strong(expected, d, std::memory_order_acq_rel) || expected == d) return;
+      if (e.compare_exchange_strong(expected, d, order::acq_rel, order::acquire) || expected == d) return;
     }
   }
 
  private:
-  mutable std::atomic<const void*> seen_[capacity];
+  mutable atomic_word<const void*> seen_[capacity];
 };
 // What a schema holds that its readers use. schema_rep (slotguard/
 // schema_view.hpp) adds what validation uses.

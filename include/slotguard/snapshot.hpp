@@ -14,7 +14,6 @@
 #include <slotguard/config.hpp>
 #include <slotguard/snapshot_reader.hpp>
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -41,7 +40,7 @@ class snapshot_state final : public snapshot_core<T> {
     // Only reached when neither the cell nor any reader refers to the state.
     // The current node first, then the retired ones (snapshot_core's
     // destructor frees the hazard records).
-    delete this->current_.exchange(nullptr, std::memory_order_relaxed);
+    delete this->current_.exchange(nullptr, detail::order::relaxed);
     for (node* n : retired_) delete n;
   }
 
@@ -52,8 +51,8 @@ class snapshot_state final : public snapshot_core<T> {
       std::lock_guard<std::mutex> lock(writer_);
       gen = ++generation_;
       node* fresh = new node{std::move(next), gen};
-      node* old = this->current_.exchange(fresh, std::memory_order_seq_cst);
-      this->current_generation_.store(gen, std::memory_order_release);
+      node* old = this->current_.exchange(fresh, detail::order::seq_cst);
+      this->current_generation_.store(gen, detail::order::release);
       retired_.push_back(old);
       collect(doomed);
     }
@@ -78,8 +77,8 @@ class snapshot_state final : public snapshot_core<T> {
   // Moves every retired node that no record pins into doomed. Holds writer_.
   void collect(std::vector<node*>& doomed) {
     std::vector<const void*> pins;
-    for (hazard_record* r = this->records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
-      const void* p = r->pin.load(std::memory_order_seq_cst);
+    for (hazard_record* r = this->records_.load(detail::order::acquire); r != nullptr; r = r->next) {
+      const void* p = r->pin.load(detail::order::seq_cst);
       if (p != nullptr) pins.push_back(p);
     }
     // A linear search per retired node: both lists are bounded by the

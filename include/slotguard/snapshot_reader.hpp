@@ -10,9 +10,9 @@
 #define SLOTGUARD_SNAPSHOT_READER_HPP
 
 #include <slotguard/config.hpp>
+#include <slotguard/detail/atomic_word.hpp>
 #include <slotguard/detail/shared_ptr.hpp>
 
-#include <atomic>
 #include <cstdint>
 #include <utility>
 
@@ -62,8 +62,8 @@ struct snapshot_node {
 };
 
 struct hazard_record {
-  std::atomic<const void*> pin{nullptr};
-  std::atomic<bool> in_use{true};
+  atomic_word<const void*> pin{nullptr};
+  atomic_word<bool> in_use{true};
   hazard_record* next = nullptr;  // immutable once the record is linked
 };
 
@@ -82,40 +82,40 @@ class snapshot_core {
 
   // Takes a free hazard record or links a new one; lock-free.
   hazard_record* acquire_record() {
-    for (hazard_record* r = records_.load(std::memory_order_acquire); r != nullptr; r = r->next) {
+    for (hazard_record* r = records_.load(order::acquire); r != nullptr; r = r->next) {
       bool expected = false;
-      if (!r->in_use.load(std::memory_order_relaxed) &&
-          r->in_use.compare_exchange_strong(expected, true, std::memory_order_acq_rel))
+      if (!r->in_use.load(order::relaxed) &&
+          r->in_use.compare_exchange_strong(expected, true, order::acq_rel, order::acquire))
         return r;
     }
     auto* r = new hazard_record;
-    hazard_record* head = records_.load(std::memory_order_relaxed);
+    hazard_record* head = records_.load(order::relaxed);
     do {
       r->next = head;
-    } while (!records_.compare_exchange_weak(head, r, std::memory_order_release,
-                                             std::memory_order_relaxed));
+    } while (!records_.compare_exchange_weak(head, r, order::release,
+                                             order::relaxed));
     return r;
   }
   static void release_record(hazard_record* r) noexcept {
-    r->pin.store(nullptr, std::memory_order_seq_cst);
-    r->in_use.store(false, std::memory_order_release);
+    r->pin.store(nullptr, order::seq_cst);
+    r->in_use.store(false, order::release);
   }
 
   // The current node, pinned in r. Never blocks.
   const node* protect(hazard_record* r) const noexcept {
-    const node* p = current_.load(std::memory_order_acquire);
+    const node* p = current_.load(order::acquire);
     for (;;) {
-      r->pin.store(p, std::memory_order_seq_cst);
-      const node* again = current_.load(std::memory_order_seq_cst);
+      r->pin.store(p, order::seq_cst);
+      const node* again = current_.load(order::seq_cst);
       if (again == p) return p;
       p = again;
     }
   }
-  const node* peek() const noexcept { return current_.load(std::memory_order_acquire); }
+  const node* peek() const noexcept { return current_.load(order::acquire); }
   // The generation of the newest publication, without touching a node
   // (one that is not pinned may be freed by a concurrent publish).
   std::uint64_t current_generation() const noexcept {
-    return current_generation_.load(std::memory_order_acquire);
+    return current_generation_.load(order::acquire);
   }
 
  protected:
@@ -124,8 +124,8 @@ class snapshot_core {
   // Only reached when neither the cell nor any reader refers to the state
   // (snapshot_state's destructor has freed the current and retired nodes).
   ~snapshot_core() {
-    delete current_.load(std::memory_order_relaxed);
-    hazard_record* r = records_.load(std::memory_order_relaxed);
+    delete current_.load(order::relaxed);
+    hazard_record* r = records_.load(order::relaxed);
     while (r != nullptr) {
       hazard_record* next = r->next;
       delete r;
@@ -133,9 +133,9 @@ class snapshot_core {
     }
   }
 
-  std::atomic<node*> current_;
-  std::atomic<std::uint64_t> current_generation_{0};
-  std::atomic<hazard_record*> records_{nullptr};
+  atomic_word<node*> current_;
+  atomic_word<std::uint64_t> current_generation_{0};
+  atomic_word<hazard_record*> records_{nullptr};
 };
 
 }  // namespace detail

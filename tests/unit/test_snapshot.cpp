@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include <slotguard/snapshot.hpp>
+#include <slotguard/detail/atomic_word.hpp>
 
 #include "support.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <thread>
@@ -264,4 +266,70 @@ TEST_CASE("the cell's generation is read without touching a node a publish may f
   writer.join();
   CHECK(monotonic);
   CHECK(cell.generation() == 20000);
+}
+
+// The readers' atomics (detail/atomic_word.hpp): the operations the snapshot
+// and a schema's verified declarations use, against what std::atomic does.
+TEST_CASE("the readers' atomic word: its operations, its alignment and its read-modify-writes under contention",
+          "[snapshot.atomic]") {
+  using sg::detail::atomic_word;
+  using sg::detail::order;
+  // Aligned as std::atomic aligns the same word: an 8-byte integer is only
+  // 4-aligned inside a structure on i686, where a load that straddles a
+  // cache line is not atomic.
+  STATIC_REQUIRE(alignof(atomic_word<std::uint64_t>) == alignof(std::atomic<std::uint64_t>));
+  STATIC_REQUIRE(sizeof(atomic_word<std::uint64_t>) == sizeof(std::uint64_t));
+  STATIC_REQUIRE(sg::detail::failure_order_of(order::acq_rel) == order::acquire);
+  STATIC_REQUIRE(sg::detail::failure_order_of(order::release) == order::relaxed);
+  STATIC_REQUIRE(sg::detail::failure_order_of(order::seq_cst) == order::seq_cst);
+  struct packed {
+    std::uint32_t pad;
+    atomic_word<std::uint64_t> word;
+  };
+  STATIC_REQUIRE(offsetof(packed, word) % 8 == 0);
+
+  atomic_word<std::uint64_t> w{5};
+  CHECK(w.load(order::acquire) == 5);
+  CHECK(w.exchange(9, order::acq_rel) == 5);
+  std::uint64_t expected = 5;
+  CHECK_FALSE(w.compare_exchange_strong(expected, 11, order::acq_rel, order::acquire));
+  CHECK(expected == 9);  // a failed exchange reports what it found
+  CHECK(w.compare_exchange_strong(expected, 11, order::acq_rel, order::acquire));
+  CHECK(w.load() == 11);
+  atomic_word<const void*> p;  // value-initialised, as std::atomic<T*>{} is
+  CHECK(p.load(order::relaxed) == nullptr);
+
+  // Two threads add by compare-exchange loops (weak and strong): a
+  // read-modify-write that was not one atomic step would lose increments.
+  constexpr std::uint64_t per_thread = 200000;
+  atomic_word<std::uint64_t> counter{0};
+  auto add = [&](bool weak) {
+    for (std::uint64_t i = 0; i < per_thread; ++i) {
+      std::uint64_t seen = counter.load(order::relaxed);
+      if (weak) {
+        while (!counter.compare_exchange_weak(seen, seen + 1, order::acq_rel, order::relaxed)) {
+        }
+      } else {
+        while (!counter.compare_exchange_strong(seen, seen + 1, order::acq_rel, order::relaxed)) {
+        }
+      }
+    }
+  };
+  std::thread t1(add, true);
+  std::thread t2(add, false);
+  t1.join();
+  t2.join();
+  CHECK(counter.load() == 2 * per_thread);
+
+  // A message passed through a release store and an acquire load arrives
+  // whole (under ThreadSanitizer, a missing order is a reported race).
+  std::uint64_t message = 0;
+  atomic_word<bool> ready{false};
+  std::thread producer([&] {
+    message = 42;
+    ready.store(true, order::release);
+  });
+  while (!ready.load(order::acquire)) std::this_thread::yield();
+  CHECK(message == 42);
+  producer.join();
 }

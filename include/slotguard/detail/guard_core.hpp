@@ -138,7 +138,7 @@ struct detail_guard_access {
   static void set_file(active_content& c, std::string file) { c.file_ = std::move(file); }
   static const std::string& file(const active_content& c) { return c.file_; }
   // Set when the content is released by its last holder.
-  static void on_release(const active_content& c, std::shared_ptr<std::atomic<bool>> released) {
+  static void on_release(const active_content& c, std::shared_ptr<detail::atomic_word<bool>> released) {
     c.released_ = std::move(released);
   }
 
@@ -300,7 +300,7 @@ class guard_core {
   // Set when content with files is released (by its last holder, on any
   // thread); the next tick or poll sweeps. Shared: content may outlive the
   // guard.
-  std::shared_ptr<std::atomic<bool>> sweep_due_ = std::make_shared<std::atomic<bool>>(false);
+  std::shared_ptr<atomic_word<bool>> sweep_due_ = std::make_shared<atomic_word<bool>>(false);
   // The last reload met a storage error (not a content one).
   bool storage_failed_ SLOTGUARD_GUARDED_BY(io_mu_) = false;
   errc storage_failed_error_ SLOTGUARD_GUARDED_BY(io_mu_) = errc::ok;

@@ -340,13 +340,13 @@ inline bool detail::guard_core::held_locked(const std::string& file) SLOTGUARD_R
   for (const issued_content& i : issued_) {
     if (i.file != file) continue;
     if (!i.content.expired()) held = true;
-    else sweep_due_->store(true, std::memory_order_release);
+    else sweep_due_->store(true, order::release);
   }
   return held;
 }
 
 inline void detail::guard_core::sweep_locked() SLOTGUARD_REQUIRES(io_mu_) {
-  if (!sweep_due_->exchange(false, std::memory_order_acq_rel)) return;
+  if (!sweep_due_->exchange(false, order::acq_rel)) return;
   bool waiting = false;
   for (const issued_content& i : issued_)
     if (i.content.expired()) waiting = true;

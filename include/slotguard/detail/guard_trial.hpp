@@ -71,7 +71,7 @@ inline void detail::guard_core::maintain(bool blocking) SLOTGUARD_EXCLUDES(io_mu
   const bool trial = trial_live_.load(std::memory_order_acquire);
   const bool need_mark = !healthy_.load(std::memory_order_acquire) && opts_.safe_streak != 0;
   const bool due = revert_due_.load(std::memory_order_acquire) || reload_due_.load(std::memory_order_acquire) ||
-                   sweep_due_->load(std::memory_order_acquire);
+                   sweep_due_->load(order::acquire);
   if (!trial && !need_mark && !due) return;
   if (blocking) {
     io_mu_.lock();
