@@ -7,8 +7,10 @@
 // which are what std::atomic is itself made of in libstdc++ and libc++; so a
 // worker's translation unit does not parse <atomic>, whose specialisations
 // for every integer type cost it about a tenth of its compile time. Other
-// compilers get std::atomic itself. The writers' side (slotguard/
-// snapshot.hpp, the guard) uses the same type for the same objects.
+// compilers get std_atomic_word (detail/atomic_word_std.hpp: the same
+// interface over std::atomic, which the tests also run on GCC and Clang).
+// The writers' side (slotguard/snapshot.hpp, the guard) uses the same type
+// for the same objects.
 #ifndef SLOTGUARD_DETAIL_ATOMIC_WORD_HPP
 #define SLOTGUARD_DETAIL_ATOMIC_WORD_HPP
 
@@ -16,11 +18,6 @@
 
 #include <cstdint>
 #include <type_traits>
-
-#if !(defined(__GNUC__) || defined(__clang__))
-#define SLOTGUARD_DETAIL_ATOMIC_WORD_USES_STD 1
-#include <atomic>
-#endif
 
 namespace slotguard {
 inline namespace SLOTGUARD_ABI_NAMESPACE {
@@ -30,17 +27,16 @@ namespace detail {
 // used; it is acquire in every compiler).
 enum class order : int { relaxed, acquire, release, acq_rel, seq_cst };
 
-// The failure order a compare-exchange with one order uses, as std::atomic
-// derives it: acq_rel fails as acquire, release as relaxed.
-constexpr order failure_order_of(order o) noexcept {
-  return o == order::acq_rel ? order::acquire : o == order::release ? order::relaxed : o;
-}
+// What a word may be: what both implementations hold without a lock.
+template <class T>
+struct atomic_word_type
+    : std::integral_constant<bool, std::is_pointer<T>::value || std::is_same<T, bool>::value ||
+                                       (std::is_integral<T>::value && std::is_unsigned<T>::value)> {};
 
+#if defined(__GNUC__) || defined(__clang__)
 template <class T>
 class atomic_word {
-  static_assert(std::is_pointer<T>::value || std::is_same<T, bool>::value ||
-                    (std::is_integral<T>::value && std::is_unsigned<T>::value),
-                "atomic_word holds a pointer, a bool or an unsigned integer");
+  static_assert(atomic_word_type<T>::value, "atomic_word holds a pointer, a bool or an unsigned integer");
 
  public:
   constexpr atomic_word() noexcept : v_() {}
@@ -48,28 +44,6 @@ class atomic_word {
   atomic_word(const atomic_word&) = delete;
   atomic_word& operator=(const atomic_word&) = delete;
 
-#if defined(SLOTGUARD_DETAIL_ATOMIC_WORD_USES_STD)
-  T load(order o = order::seq_cst) const noexcept { return v_.load(std_order(o)); }
-  void store(T v, order o = order::seq_cst) noexcept { v_.store(v, std_order(o)); }
-  T exchange(T v, order o = order::seq_cst) noexcept { return v_.exchange(v, std_order(o)); }
-  bool compare_exchange_strong(T& expected, T desired, order success, order failure) noexcept {
-    return v_.compare_exchange_strong(expected, desired, std_order(success), std_order(failure));
-  }
-  bool compare_exchange_weak(T& expected, T desired, order success, order failure) noexcept {
-    return v_.compare_exchange_weak(expected, desired, std_order(success), std_order(failure));
-  }
-
- private:
-  static constexpr std::memory_order std_order(order o) noexcept {
-    return o == order::relaxed   ? std::memory_order_relaxed
-           : o == order::acquire ? std::memory_order_acquire
-           : o == order::release ? std::memory_order_release
-           : o == order::acq_rel ? std::memory_order_acq_rel
-                                 : std::memory_order_seq_cst;
-  }
-  std::atomic<T> v_;
-  static_assert(std::atomic<T>::is_always_lock_free, "the readers' atomics never take a lock");
-#else
   T load(order o = order::seq_cst) const noexcept { return __atomic_load_n(&v_, builtin(o)); }
   void store(T v, order o = order::seq_cst) noexcept { __atomic_store_n(&v_, v, builtin(o)); }
   T exchange(T v, order o = order::seq_cst) noexcept { return __atomic_exchange_n(&v_, v, builtin(o)); }
@@ -93,11 +67,20 @@ class atomic_word {
   // straddle a cache line is not atomic.
   alignas(sizeof(T)) T v_;
   static_assert(__atomic_always_lock_free(sizeof(T), 0), "the readers' atomics never take a lock");
-#endif
 };
+#else
+template <class T>
+class std_atomic_word;
+template <class T>
+using atomic_word = std_atomic_word<T>;
+#endif
 
 }  // namespace detail
 }  // inline namespace SLOTGUARD_ABI_NAMESPACE
 }  // namespace slotguard
+
+#if !(defined(__GNUC__) || defined(__clang__))
+#include <slotguard/detail/atomic_word_std.hpp>
+#endif
 
 #endif  // SLOTGUARD_DETAIL_ATOMIC_WORD_HPP
