@@ -420,29 +420,6 @@ inline bool is_incoming_name(const std::string& name) noexcept {
   return name.size() > 9 && name.compare(0, 9, "incoming.") == 0;
 }
 
-// Removes path and everything under it (files and directories; a link is
-// removed, never followed). Success when nothing is there.
-inline result<void> remove_all(storage& fs, const std::string& path, int depth = 0) {
-  auto names = fs.list(path);
-  if (!names) return names.error() == errc::not_found ? ok() : result<void>(names.error());
-  for (const std::string& name : *names) {
-    const std::string child = join_path(path, name);
-    auto r = fs.remove(child);
-    if (r) continue;
-    // Not a file: a directory (or gone meanwhile).
-    auto inner = fs.list(child);
-    if (!inner) {
-      if (r.error() == errc::not_found) continue;
-      return r.error();
-    }
-    if (depth >= 64) return errc::too_large;
-    SLOTGUARD_TRY(remove_all(fs, child, depth + 1));
-  }
-  auto r = fs.remove_dir(path);
-  if (!r && r.error() != errc::not_found) return r.error();
-  return ok();
-}
-
 }  // namespace detail
 
 // What begin_run() found and recorded.
@@ -682,7 +659,7 @@ class slot_store {
   void forget_slot(const std::string& file) noexcept {
     if (held_ && held_(file)) return;
     (void)fs_->remove(file);
-    (void)detail::remove_all(*fs_, file + ".d");
+    (void)detail::remove_path_tree(*fs_, file + ".d", false);
   }
   bool is_leftover(const std::string& name) const;
   result<void> write_new_file(const std::string& p, byte_view content);
@@ -784,10 +761,7 @@ inline result<void> slot_store::recover() {
     if (detail::is_slot_dir_name(name) || detail::is_incoming_name(name)) {
       // A slot's directory lives while its file does; a received file was
       // never adopted by the process that received it.
-      if (is_leftover(name)) {
-        (void)fs_->remove(path(name));
-        (void)detail::remove_all(*fs_, path(name));
-      }
+      if (is_leftover(name)) (void)detail::remove_path_tree(*fs_, path(name), false);
       continue;
     }
     const std::uint64_t n = detail::parse_slot_file_number(name);
@@ -844,8 +818,8 @@ inline result<void> slot_store::sweep() {
   if (!names) return names.error();
   for (const std::string& name : *names) {
     if (!is_leftover(name)) continue;
-    (void)fs_->remove(path(name));
-    if (!detail::parse_slot_file_number(name)) (void)detail::remove_all(*fs_, path(name));
+    if (detail::parse_slot_file_number(name)) (void)fs_->remove(path(name));
+    else (void)detail::remove_path_tree(*fs_, path(name), false);
   }
   return ok();
 }
@@ -1147,7 +1121,7 @@ inline result<void> slot_store::stage_impl(stage_input in, std::uint64_t sequenc
   if (r) r = write_state(std::move(next));
   if (!r) {
     forget(file);
-    (void)detail::remove_all(*fs_, file + ".d");
+    (void)detail::remove_path_tree(*fs_, file + ".d", false);
     return r;
   }
   // The durable state no longer names the replaced file; a crash before

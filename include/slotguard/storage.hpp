@@ -207,6 +207,60 @@ inline std::string join_path(const std::string& dir, const std::string& name) {
   return dir + "/" + name;
 }
 
+// Removes dest and everything under it, whatever it holds: files and links
+// are removed as names (a link is never followed), directories emptied and
+// removed, deepest first, at any depth (no recursion). Success when dest
+// does not exist. Each name is tried as a directory first: on Windows,
+// deleting a directory as a file is refused only after the retries meant
+// for files that another program holds open (about 0.4 s a directory).
+// durable: each emptied directory is synced before it goes, and dest's
+// parent at the end, so that no crash brings back names in a directory that
+// is gone (remove_tree, slotguard/tree.hpp); without, for leftovers that a
+// later sweep removes again if a crash brings them back.
+inline result<void> remove_path_tree(storage& fs, const std::string& dest, bool durable) {
+  std::vector<std::string> stack;  // directories being emptied, outermost first
+  std::vector<bool> expanded;
+  // Removes one name: an empty directory, or a file or link (as a name: a
+  // link is never followed, since neither call follows one). A directory
+  // that holds something (busy) is stacked, to be emptied first. remove_dir
+  // goes first: on Windows removing a directory as a file is refused only
+  // after retries meant for files held open elsewhere.
+  const auto take = [&](const std::string& path) -> result<void> {
+    const result<void> rd = fs.remove_dir(path);
+    if (rd) return ok();
+    if (rd.error() == errc::busy) {
+      stack.push_back(path);
+      expanded.push_back(false);
+      return ok();
+    }
+    const result<void> rm = fs.remove(path);
+    if (rm) return ok();
+    if (rm.error() != errc::not_found) return rm;
+    // Neither: gone (a crash may have left less than the tree), or the
+    // directory call's error.
+    return rd.error() == errc::not_found ? ok() : rd;
+  };
+  SLOTGUARD_TRY(take(dest));
+  while (!stack.empty()) {
+    const std::string dir = stack.back();
+    if (!expanded.back()) {
+      expanded.back() = true;
+      const result<std::vector<std::string>> names = fs.list(dir);
+      if (!names) return names.error();
+      for (const std::string& name : *names) SLOTGUARD_TRY(take(join_path(dir, name)));
+      continue;
+    }
+    // Emptied: its removes made durable before the directory itself goes,
+    // so no crash can bring back names in a directory that is gone.
+    stack.pop_back();
+    expanded.pop_back();
+    if (durable) SLOTGUARD_TRY(fs.sync_dir(dir));
+    const result<void> gone = fs.remove_dir(dir);
+    if (!gone && gone.error() != errc::not_found) return gone;
+  }
+  return durable ? fs.sync_dir(parent_dir(dest)) : ok();
+}
+
 }  // namespace detail
 
 #if !SLOTGUARD_OS_WINDOWS

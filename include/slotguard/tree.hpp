@@ -627,47 +627,7 @@ inline result<void> verify_unpacked_tree(storage& fs, const std::string& dest, c
 
 inline result<void> remove_tree(storage& fs, const std::string& dest) {
   if (dest.empty()) return errc::invalid_argument;
-  std::vector<std::string> stack;  // directories being emptied, outermost first
-  std::vector<bool> expanded;
-  // Removes one name: an empty directory, or a file or link (as a name: a
-  // link is never followed, since neither call follows one). A directory
-  // that holds something (busy) is stacked, to be emptied first. remove_dir
-  // goes first: on Windows removing a directory as a file is refused only
-  // after retries meant for files held open elsewhere.
-  const auto take = [&](const std::string& path) -> result<void> {
-    const result<void> rd = fs.remove_dir(path);
-    if (rd) return ok();
-    if (rd.error() == errc::busy) {
-      stack.push_back(path);
-      expanded.push_back(false);
-      return ok();
-    }
-    const result<void> rm = fs.remove(path);
-    if (rm) return ok();
-    if (rm.error() != errc::not_found) return rm;
-    // Neither: gone (a crash may have left less than the tree), or the
-    // directory call's error.
-    return rd.error() == errc::not_found ? ok() : rd;
-  };
-  SLOTGUARD_TRY(take(dest));
-  while (!stack.empty()) {
-    const std::string dir = stack.back();
-    if (!expanded.back()) {
-      expanded.back() = true;
-      const result<std::vector<std::string>> names = fs.list(dir);
-      if (!names) return names.error();
-      for (const std::string& name : *names) SLOTGUARD_TRY(take(detail::tree_join(dir, name)));
-      continue;
-    }
-    // Emptied: its removes made durable before the directory itself goes,
-    // so no crash can bring back names in a directory that is gone.
-    stack.pop_back();
-    expanded.pop_back();
-    SLOTGUARD_TRY(fs.sync_dir(dir));
-    const result<void> gone = fs.remove_dir(dir);
-    if (!gone && gone.error() != errc::not_found) return gone;
-  }
-  return fs.sync_dir(detail::parent_dir(dest));
+  return detail::remove_path_tree(fs, dest, true);
 }
 
 }  // inline namespace SLOTGUARD_ABI_NAMESPACE
