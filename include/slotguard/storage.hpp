@@ -222,9 +222,7 @@ inline result<void> remove_path_tree(storage& fs, const std::string& dest, bool 
   std::vector<bool> expanded;
   // Removes one name: an empty directory, or a file or link (as a name: a
   // link is never followed, since neither call follows one). A directory
-  // that holds something (busy) is stacked, to be emptied first. remove_dir
-  // goes first: on Windows removing a directory as a file is refused only
-  // after retries meant for files held open elsewhere.
+  // that holds something (busy) is stacked, to be emptied first.
   const auto take = [&](const std::string& path) -> result<void> {
     const result<void> rd = fs.remove_dir(path);
     if (rd) return ok();
@@ -250,8 +248,7 @@ inline result<void> remove_path_tree(storage& fs, const std::string& dest, bool 
       for (const std::string& name : *names) SLOTGUARD_TRY(take(join_path(dir, name)));
       continue;
     }
-    // Emptied: its removes made durable before the directory itself goes,
-    // so no crash can bring back names in a directory that is gone.
+    // Emptied (durable: its removes synced before the directory goes).
     stack.pop_back();
     expanded.pop_back();
     if (durable) SLOTGUARD_TRY(fs.sync_dir(dir));
